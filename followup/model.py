@@ -1,0 +1,267 @@
+"""The values the core passes around: action items, findings, tickets, pages.
+
+Pure data. Nothing here performs I/O, reads the clock or the environment; every
+class is a frozen dataclass so a plan built from them can be shared and compared.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+OwnerKind = Literal["account_id", "userkey", "username", "name"]
+ItemSource = Literal["task", "table"]
+StatusCategory = Literal["new", "indeterminate", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who an item names as its owner, as the page wrote it.
+
+    `account_id` is a Cloud mention, `userkey`/`username` a Data Center mention,
+    `name` free text from a table cell ("Priya Natarajan", "@priya").
+    """
+
+    kind: OwnerKind
+    value: str
+
+    def to_json(self) -> dict[str, str]:
+        return {self.kind: self.value}
+
+
+class FindingCode(enum.StrEnum):
+    """Every kind of finding, the linter part of the tool (see docs/findings)."""
+
+    MISSING_OWNER = "missing-owner"
+    MISSING_DUE_DATE = "missing-due-date"
+    AMBIGUOUS_DUE_DATE = "ambiguous-due-date"
+    UNPARSEABLE_DUE_DATE = "unparseable-due-date"
+    UNKNOWN_OWNER = "unknown-owner"
+    ORPHANED_TICKET = "orphaned-ticket"
+    DUPLICATE_TICKET = "duplicate-ticket"
+    CONFLICT = "conflict"
+    PAGE_LEASED = "page-leased"
+    NO_ACTION_ITEMS = "no-action-items"
+    UNPARSEABLE_PAGE = "unparseable-page"
+    PAGE_TOO_LARGE = "page-too-large"
+    TOO_MANY_ITEMS = "too-many-items"
+    DUPLICATE_ITEM = "duplicate-item"
+    UNKNOWN_TICKET = "unknown-ticket"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a person should look at. `item` is the item key where it applies."""
+
+    code: FindingCode
+    page_id: str
+    item: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": str(self.code),
+            "page": self.page_id,
+            "item": self.item,
+            "message": self.message,
+        }
+
+
+class BadgeColour(enum.StrEnum):
+    """The colours of Confluence's status macro."""
+
+    GREY = "Grey"
+    RED = "Red"
+    YELLOW = "Yellow"
+    GREEN = "Green"
+    BLUE = "Blue"
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A status lozenge: a title and a colour. Nothing else survives a round trip on Cloud."""
+
+    title: str
+    colour: BadgeColour
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItem:
+    """One action item on a postmortem page, as the page shows it now.
+
+    `badge` is the status lozenge of ours standing directly after the item's ticket
+    reference, if any: the planner compares it with the badge the item should show.
+    `priority` is the text of a table's priority column, if it has one.
+    """
+
+    key: str
+    page_id: str
+    text: str
+    owner: Owner | None
+    due: date | None
+    done: bool
+    ticket: str | None
+    source: ItemSource
+    badge: Badge | None = None
+    priority: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "text": self.text,
+            "owner": self.owner.to_json() if self.owner else None,
+            "due": self.due.isoformat() if self.due else None,
+            "done": self.done,
+            "ticket": self.ticket,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What the parser read off one page body.
+
+    `summary_badge` is the page summary lozenge ("FOLLOW-UP 3/5 DONE") currently on
+    the page, if any, so that the planner can tell whether it needs rewriting.
+    """
+
+    page_id: str
+    items: tuple[ActionItem, ...]
+    findings: tuple[Finding, ...]
+    summary_badge: Badge | None = None
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""Sentinel for an `ItemChange` field that is left as the page has it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """What the renderer is asked to change on one item. `KEEP` leaves a field alone.
+
+    `owner=None` / `due=None` remove the mention / date; `ticket` adds or replaces the
+    item's jira macro (or ticket-column reference); `badge` sets our status lozenge
+    directly after the ticket reference; `done` ticks or unticks a task (for a table
+    row it sets the status column, if the table has one).
+    """
+
+    ticket: str | _Keep = KEEP
+    badge: Badge | None | _Keep = KEEP
+    done: bool | _Keep = KEEP
+    owner: Owner | None | _Keep = KEEP
+    due: date | None | _Keep = KEEP
+
+    def is_empty(self) -> bool:
+        return all(
+            v is KEEP for v in (self.ticket, self.badge, self.done, self.owner, self.due)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A Confluence page as read: the storage-format body and the version it had."""
+
+    id: str
+    title: str
+    space_key: str
+    version: int
+    body: str
+    url: str = ""
+    created: datetime | None = None
+    author: str | None = None  # account id (Cloud) or username (Data Center)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBase:
+    """The values of the synced fields as they were at the last successful sync.
+
+    `assignee` is the Jira user id (accountId on Cloud, name on Data Center).
+    """
+
+    summary: str
+    assignee: str | None
+    due: date | None
+    done: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "assignee": self.assignee,
+            "due": self.due.isoformat() if self.due else None,
+            "done": self.done,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SyncBase:
+        due = data.get("due")
+        return cls(
+            summary=str(data.get("summary", "")),
+            assignee=data.get("assignee"),
+            due=date.fromisoformat(due) if due else None,
+            done=bool(data.get("done", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketProperty:
+    """The `followup` issue property: which item a ticket belongs to and the sync base.
+
+    `reminders` holds the reminder bookkeeping (last reminder date, count) so that
+    runs stay stateless.
+    """
+
+    item: str
+    page: str
+    base: SyncBase | None
+    reminders: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "item": self.item,
+            "page": self.page,
+            "base": self.base.to_json() if self.base else None,
+        }
+        if self.reminders:
+            out["reminders"] = dict(self.reminders)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> TicketProperty | None:
+        if not isinstance(data, dict) or not data.get("item") or not data.get("page"):
+            return None
+        base = data.get("base")
+        return cls(
+            item=str(data["item"]),
+            page=str(data["page"]),
+            base=SyncBase.from_json(base) if isinstance(base, dict) else None,
+            reminders=dict(data.get("reminders") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A Jira issue managed (or claimed) by followup, as the search returned it."""
+
+    key: str
+    id: str
+    summary: str
+    assignee: str | None
+    due: date | None
+    status: str
+    status_category: StatusCategory
+    labels: tuple[str, ...] = ()
+    resolution: str | None = None
+    prop: TicketProperty | None = None
+    assignee_display: str | None = None
+    created: datetime | None = None
+    resolved: datetime | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status_category == "done"
