@@ -152,15 +152,13 @@ class ItemChange:
     """
 
     ticket: str | _Keep = KEEP
-    badge: Badge | None | _Keep = KEEP
+    badge: Badge | _Keep | None = KEEP
     done: bool | _Keep = KEEP
-    owner: Owner | None | _Keep = KEEP
-    due: date | None | _Keep = KEEP
+    owner: Owner | _Keep | None = KEEP
+    due: date | _Keep | None = KEEP
 
     def is_empty(self) -> bool:
-        return all(
-            v is KEEP for v in (self.ticket, self.badge, self.done, self.owner, self.due)
-        )
+        return all(v is KEEP for v in (self.ticket, self.badge, self.done, self.owner, self.due))
 
 
 @dataclass(frozen=True, slots=True)

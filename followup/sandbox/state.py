@@ -77,7 +77,9 @@ class SandboxState:
         self.lock = threading.RLock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=ON")
+        self.db.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=ON"
+        )
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(USERS_SCHEMA)
 
@@ -118,9 +120,11 @@ class SandboxState:
             rows = self.db.execute("SELECT * FROM users ORDER BY display_name").fetchall()
         return [_row_to_user(r) for r in rows]
 
-    def user_by(self, column: Literal["account_id", "name", "key", "email"], value: str) -> User | None:
+    def user_by(
+        self, column: Literal["account_id", "name", "key", "email"], value: str
+    ) -> User | None:
         with self.lock:
-            row = self.db.execute(f"SELECT * FROM users WHERE {column} = ?", (value,)).fetchone()  # noqa: S608
+            row = self.db.execute(f"SELECT * FROM users WHERE {column} = ?", (value,)).fetchone()
         return _row_to_user(row) if row else None
 
     def authenticate(self, authorization: str | None) -> User | None:
@@ -141,7 +145,7 @@ class SandboxState:
         return user
 
     def user_json(self, user: User) -> dict[str, object]:
-        """A user as Jira and Confluence show it: `{accountId,...}` on Cloud, `{name,key,...}` on DC."""
+        """A user as the APIs show it: `{accountId,...}` on Cloud, `{name,key,...}` on DC."""
         if self.flavor == "cloud":
             return {
                 "accountId": user.account_id,
