@@ -30,6 +30,11 @@ class Owner:
     def to_json(self) -> dict[str, str]:
         return {self.kind: self.value}
 
+    @property
+    def ref(self) -> str:
+        """A stable one-string form, e.g. `account_id:712020:...` or `name:Priya`."""
+        return f"{self.kind}:{self.value}"
+
 
 class FindingCode(enum.StrEnum):
     """Every kind of finding, the linter part of the tool (see docs/findings)."""
@@ -179,13 +184,16 @@ class Page:
 class SyncBase:
     """The values of the synced fields as they were at the last successful sync.
 
-    `assignee` is the Jira user id (accountId on Cloud, name on Data Center).
+    `assignee` is the Jira user id (accountId on Cloud, name on Data Center);
+    `page_owner` the owner as the page wrote it then (`Owner.ref`), so an owner that
+    has not changed on the page needs no user lookup.
     """
 
     summary: str
     assignee: str | None
     due: date | None
     done: bool
+    page_owner: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,6 +201,7 @@ class SyncBase:
             "assignee": self.assignee,
             "due": self.due.isoformat() if self.due else None,
             "done": self.done,
+            "page_owner": self.page_owner,
         }
 
     @classmethod
@@ -203,6 +212,7 @@ class SyncBase:
             assignee=data.get("assignee"),
             due=date.fromisoformat(due) if due else None,
             done=bool(data.get("done", False)),
+            page_owner=data.get("page_owner"),
         )
 
 

@@ -1,0 +1,109 @@
+"""Page leases: a short claim on a page, so two overlapping runs never both create
+tickets for it (DESIGN.md section 2).
+
+A lease is the Confluence content property `followup-lease` on the page:
+`{"owner": <run id>, "expires": <ISO time>, "released": bool}`. It is taken and
+released by the property's version number (compare-and-swap): of two runs writing
+version n+1, Confluence accepts one and answers 409 to the other. A lease held by
+another run and not yet expired is respected (the page is skipped and reported); an
+expired one (a run that died) is taken over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from followup.errors import ApiError, ConflictError
+from followup.ports import ConfluencePort, PropertyValue
+
+LEASE_KEY = "followup-lease"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    page_id: str
+    run_id: str
+    version: int
+    expires: datetime
+    taken_over: bool = False  # an expired lease of another run was taken over
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The page is leased by another live run."""
+
+    page_id: str
+    owner: str
+    expires: datetime
+
+
+def _value(run_id: str, expires: datetime, *, released: bool = False) -> dict[str, object]:
+    return {"owner": run_id, "expires": expires.isoformat(), "released": released}
+
+
+def _parse_expiry(prop: PropertyValue) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(prop.value.get("expires")))
+    except ValueError:
+        return None
+
+
+def acquire(
+    confluence: ConfluencePort, page_id: str, run_id: str, *, now: datetime, ttl: timedelta
+) -> Lease | Held:
+    """Take the page's lease, or say who holds it. Raises only on API errors."""
+    expires = now + ttl
+    try:
+        prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
+        return Lease(page_id, run_id, prop.version, expires)
+    except ConflictError:
+        pass
+    except ApiError as exc:
+        if not exc.ambiguous:
+            raise
+        # The create may have landed with its answer lost: the property tells.
+    current = confluence.get_property(page_id, LEASE_KEY)
+    mine = current is not None and current.value.get("owner") == run_id
+    if current is not None and mine and not current.value.get("released"):
+        return Lease(page_id, run_id, current.version, expires)
+    if current is None:  # released by deletion in between; one more try
+        try:
+            prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
+            return Lease(page_id, run_id, prop.version, expires)
+        except ConflictError:
+            return Held(page_id, "another run", expires)
+    owner = str(current.value.get("owner") or "")
+    current_expiry = _parse_expiry(current)
+    live = (
+        not current.value.get("released")
+        and owner != run_id
+        and current_expiry is not None
+        and current_expiry > now
+    )
+    if live:
+        assert current_expiry is not None
+        return Held(page_id, owner, current_expiry)
+    taken_over = not current.value.get("released") and owner != run_id
+    try:
+        prop = confluence.update_property(
+            page_id, LEASE_KEY, _value(run_id, expires), version=current.version + 1
+        )
+    except ConflictError:
+        return Held(page_id, "another run", expires)
+    return Lease(page_id, run_id, prop.version, expires, taken_over=taken_over)
+
+
+def release(confluence: ConfluencePort, lease: Lease) -> bool:
+    """Give the lease back. False when another run took it over meanwhile (ours had
+    expired), which is harmless: it is theirs now."""
+    try:
+        confluence.update_property(
+            lease.page_id,
+            LEASE_KEY,
+            _value(lease.run_id, lease.expires, released=True),
+            version=lease.version + 1,
+        )
+    except ConflictError:
+        return False
+    return True

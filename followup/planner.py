@@ -1,0 +1,894 @@
+"""The planner: every decision of a sync, as a pure function.
+
+    plan_page(page, extraction, tickets, linked, owners, today, policy) -> PagePlan
+
+All the functions here are purely computational: no I/O, no clock, no randomness,
+no environment. Everything a decision needs is an argument (the run's date included),
+so the same inputs always give the same plan, and a dry run shows exactly what apply
+will do. Apply (`followup.engine`) executes a plan and decides nothing of its own.
+
+Identity (DESIGN.md section 2): an item finds its ticket by, in order, the key written
+on the page; the ticket's `followup` property naming the item; among the page's
+tickets no item claims, one whose synced summary equals the item's text (a renumbered
+task); otherwise a ticket is created.
+
+Two-way sync (section 3): per field, the page value P, the Jira value J and the base B
+(the `followup` property's last-synced values) decide the direction: P changed only
+-> Jira; J changed only -> page; both -> conflict, resolved by policy and reported.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from followup.model import (
+    KEEP,
+    ActionItem,
+    Badge,
+    BadgeColour,
+    Extraction,
+    Finding,
+    FindingCode,
+    ItemChange,
+    Owner,
+    Page,
+    SyncBase,
+    Ticket,
+    TicketProperty,
+)
+from followup.ports import Deployment, FieldUpdate, NewTicket
+
+Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
+OrphanPolicy = Literal["report", "comment", "close"]
+SUMMARY_MAX = 255
+DONE_RESOLUTIONS = frozenset({"done", "fixed", "resolved", "complete", "completed"})
+KEY_NUMBER = re.compile(r"-(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Directions:
+    summary: Direction = "page_to_jira"
+    assignee: Direction = "both"
+    due: Direction = "both"
+    status: Direction = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the planner may do, from the `[jira]` and `[sync]` settings."""
+
+    project: str = "OPS"
+    issue_type: str = "Task"
+    label: str = "followup"
+    extra_labels: tuple[str, ...] = ()
+    default_priority: str | None = None
+    default_due_days: int | None = None
+    fallback_assignee: str | None = None
+    close_on_tick: bool = True
+    orphans: OrphanPolicy = "report"
+    duplicates: OrphanPolicy = "report"
+    adopt: bool = True
+    conflict_winner: Literal["jira", "page"] = "jira"
+    directions: Directions = field(default_factory=Directions)
+    deployment: Deployment = "cloud"
+    done_transitions: tuple[str, ...] = ("Done",)
+    reopen_transitions: tuple[str, ...] = ("To Do", "Reopen", "Reopened", "Backlog")
+
+
+class Op(enum.StrEnum):
+    """What an action does. The order is the order apply runs them in, per page.
+
+    `show` is a change the page write will make to one item (a value coming from
+    Jira); it is listed for people and carried out by the page's `write-page`.
+    UPDATE actions on one ticket are sent as one request.
+    """
+
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    TRANSITION = "transition"
+    SET_PROPERTY = "set-property"
+    LINK = "link"
+    COMMENT = "comment"
+    SHOW = "show"
+    WRITE_PAGE = "write-page"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One write apply will make, with what it changes and why.
+
+    `before`/`after` are for people (the report); `data` is what apply sends:
+    a NewTicket (create), FieldUpdate (update, adopt), a tuple of transition names
+    (transition), a TicketProperty (set-property, adopt), a comment body (comment),
+    a PageWrite (write-page), a RemoteLink (link).
+    """
+
+    op: Op
+    page_id: str
+    item: str | None
+    ticket: str | None
+    field: str | None
+    before: Any
+    after: Any
+    reason: str
+    data: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "op": str(self.op),
+            "page": self.page_id,
+            "item": self.item,
+            "ticket": self.ticket,
+            "field": self.field,
+            "before": _jsonable(self.before),
+            "after": _jsonable(self.after),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLink:
+    global_id: str
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageWrite:
+    """A page rendering: item changes, the summary badge, and items whose ticket key
+    comes from a create in the same plan (filled in by apply once Jira answers)."""
+
+    changes: Mapping[str, ItemChange]
+    summary: Badge | None
+    new_ticket_items: tuple[str, ...] = ()
+    base_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    page_id: str
+    actions: tuple[Action, ...]
+    findings: tuple[Finding, ...]
+    items: tuple[ActionItem, ...]
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def creates(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.op is Op.CREATE)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerResolution:
+    """An owner as written on a page, resolved to a Jira user id (None: not found)."""
+
+    user_id: str | None
+    display: str | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Owner):
+        return value.to_json()
+    if isinstance(value, Badge):
+        return f"{value.title} ({value.colour})"
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def summary_for(item: ActionItem) -> str:
+    text = " ".join(item.text.split())
+    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
+
+
+def page_label(policy: Policy, page_id: str) -> str:
+    return f"{policy.label}-{page_id}"
+
+
+def _key_sort(key: str) -> tuple[str, int]:
+    m = KEY_NUMBER.search(key)
+    return (key[: m.start()] if m else key, int(m.group(1)) if m else 0)
+
+
+def owner_for_user(user_id: str, deployment: Deployment) -> Owner:
+    """How a Jira user is written on a page: a mention by account id (Cloud) or username."""
+    return Owner("account_id" if deployment == "cloud" else "username", user_id)
+
+
+# -- badges -----------------------------------------------------------------------
+
+TO_DO = Badge("TO DO", BadgeColour.GREY)
+IN_PROGRESS = Badge("IN PROGRESS", BadgeColour.BLUE)
+DONE = Badge("DONE", BadgeColour.GREEN)
+OVERDUE = Badge("OVERDUE", BadgeColour.RED)
+
+
+def badge_for(
+    *, done: bool, resolution: str | None, category: str, due: date | None, today: date
+) -> Badge:
+    """The badge an item shows: done (or its resolution), overdue, in progress, to do."""
+    if done:
+        if resolution and resolution.casefold() not in DONE_RESOLUTIONS:
+            return Badge(resolution.upper(), BadgeColour.GREY)
+        return DONE
+    if due is not None and due < today:
+        return OVERDUE
+    if category == "indeterminate":
+        return IN_PROGRESS
+    return TO_DO
+
+
+def summary_badge(states: Sequence[tuple[bool, bool]]) -> Badge | None:
+    """The page's summary lozenge from (done, overdue) per item; None with no items."""
+    if not states:
+        return None
+    done = sum(1 for d, _ in states if d)
+    title = f"FOLLOW-UP {done}/{len(states)} DONE"
+    if any(o for _, o in states):
+        return Badge(title, BadgeColour.RED)
+    if done == len(states):
+        return Badge(title, BadgeColour.GREEN)
+    return Badge(title, BadgeColour.YELLOW)
+
+
+# -- merge ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Merge:
+    """The outcome for one field: what Jira and the page should hold afterwards."""
+
+    to_jira: bool
+    to_page: bool
+    value: Any
+    conflict: bool
+
+
+def _merge(p: Any, j: Any, b: Any, direction: Direction, winner: str, has_base: bool) -> _Merge:
+    if direction == "off" or p == j:
+        return _Merge(False, False, j if direction == "off" else p, False)
+    push = direction in ("both", "page_to_jira")
+    pull = direction in ("both", "jira_to_page")
+    if not has_base:
+        # A ticket with no sync history (adopted): Jira is the record where it has a
+        # value; the page fills Jira's blanks.
+        if j is None and push:
+            return _Merge(True, False, p, False)
+        if pull:
+            return _Merge(False, True, j, False)
+        return _Merge(False, False, j, False)
+    p_changed, j_changed = p != b, j != b
+    if p_changed and not j_changed:
+        return _Merge(push, False, p if push else j, False)
+    if j_changed and not p_changed:
+        return _Merge(False, pull, j if pull else p, False)
+    # Both moved, to different values. Where the winner's value cannot flow (the
+    # direction forbids it), each side keeps its own and the base follows the side
+    # that is allowed to lead, so the next run does not undo the other side's edit.
+    if winner == "jira":
+        return _Merge(False, pull, j if pull else p, True)
+    return _Merge(push, False, p if push else j, True)
+
+
+# -- the plan ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Builder:
+    page: Page
+    policy: Policy
+    today: date
+    actions: list[Action] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    changes: dict[str, ItemChange] = field(default_factory=dict)
+    states: list[tuple[bool, bool]] = field(default_factory=list)
+    new_ticket_items: list[str] = field(default_factory=list)
+
+    def act(self, op: Op, item: str | None, ticket: str | None, reason: str, **kw: Any) -> None:
+        self.actions.append(
+            Action(
+                op=op,
+                page_id=self.page.id,
+                item=item,
+                ticket=ticket,
+                field=kw.get("field"),
+                before=kw.get("before"),
+                after=kw.get("after"),
+                reason=reason,
+                data=kw.get("data"),
+            )
+        )
+
+    def find(self, code: FindingCode, item: str | None, message: str) -> None:
+        self.findings.append(Finding(code, self.page.id, item, message))
+
+    def change(self, key: str, **kw: Any) -> None:
+        self.changes[key] = replace(self.changes.get(key, ItemChange()), **kw)
+
+
+def _effective_due(item: ActionItem, page: Page, policy: Policy) -> date | None:
+    if item.due is not None:
+        return item.due
+    if policy.default_due_days is not None and page.created is not None:
+        return page.created.date() + timedelta(days=policy.default_due_days)
+    return None
+
+
+def _resolution(
+    item: ActionItem, owners: Mapping[Owner, OwnerResolution], base: SyncBase | None
+) -> OwnerResolution | None:
+    """The item's owner resolved: from this run's look-ups, or, when the page still
+    names the owner it named at the last sync, from the sync base (no look-up)."""
+    if item.owner is None:
+        return None
+    res = owners.get(item.owner)
+    if res is None and base is not None and base.page_owner == item.owner.ref:
+        res = OwnerResolution(base.assignee)
+    return res
+
+
+def _effective_assignee(
+    item: ActionItem,
+    owners: Mapping[Owner, OwnerResolution],
+    policy: Policy,
+    base: SyncBase | None = None,
+) -> str | None:
+    res = _resolution(item, owners, base)
+    if res is not None and res.user_id is not None:
+        return res.user_id
+    return policy.fallback_assignee
+
+
+def owners_to_resolve(
+    extraction: Extraction, tickets: Sequence[Ticket], linked: Mapping[str, Ticket]
+) -> set[Owner]:
+    """The owners on a page that need a user look-up this run: those of new items,
+    and those changed on the page since the last sync."""
+    matched, _, _, _ = match_tickets(extraction.items, tickets, linked)
+    out: set[Owner] = set()
+    for item in extraction.items:
+        if item.owner is None:
+            continue
+        t = matched.get(item.key)
+        base = t.prop.base if t is not None and t.prop is not None else None
+        if base is None or base.page_owner != item.owner.ref:
+            out.add(item.owner)
+    return out
+
+
+def _link_for(page: Page, item_key: str) -> RemoteLink:
+    return RemoteLink(
+        global_id=f"followup:{item_key}",
+        url=page.url,
+        title=f"Postmortem: {page.title}",
+    )
+
+
+def _description(item: ActionItem, page: Page) -> str:
+    lines = [
+        item.text,
+        "",
+        f"Action item from the postmortem “{page.title}”" + (f": {page.url}" if page.url else "."),
+        "Created and kept in step by followup; edit the owner, due date or status here "
+        "or on the page.",
+    ]
+    return "\n".join(lines)
+
+
+def _owner_findings(
+    b: _Builder,
+    item: ActionItem,
+    owners: Mapping[Owner, OwnerResolution],
+    base: SyncBase | None,
+) -> None:
+    if item.owner is None:
+        return
+    res = _resolution(item, owners, base)
+    if res is None or res.user_id is None:
+        fallback = b.policy.fallback_assignee
+        then = f"assigning to the fallback {fallback}" if fallback else "leaving it unassigned"
+        b.find(
+            FindingCode.UNKNOWN_OWNER,
+            item.key,
+            f"Owner {item.owner.value!r} of “{_short(item.text)}” matches no Jira account; "
+            f"{then}. Mention the person, or map the name under [owners] in the config.",
+        )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def match_tickets(
+    items: Sequence[ActionItem],
+    tickets: Sequence[Ticket],
+    linked: Mapping[str, Ticket],
+) -> tuple[dict[str, Ticket], list[tuple[str, Ticket]], list[Ticket], dict[str, str]]:
+    """Pair items with tickets. Returns (item -> ticket, duplicates (item, ticket),
+    unclaimed tickets, item -> hand-linked key that does not exist)."""
+    by_key = {t.key: t for t in tickets}
+    by_item: dict[str, list[Ticket]] = {}
+    for t in sorted(tickets, key=lambda t: _key_sort(t.key)):
+        if t.prop is not None:
+            by_item.setdefault(t.prop.item, []).append(t)
+    matched: dict[str, Ticket] = {}
+    claimed: set[str] = set()
+    missing: dict[str, str] = {}
+    duplicates: list[tuple[str, Ticket]] = []
+    # 1. the key written on the page
+    for item in items:
+        if item.ticket is None:
+            continue
+        found = by_key.get(item.ticket) or linked.get(item.ticket)
+        if found is None:
+            missing[item.key] = item.ticket
+        elif found.key not in claimed:
+            matched[item.key] = found
+            claimed.add(found.key)
+    # 2. the property naming the item
+    for item in items:
+        if item.key in matched or item.key in missing:
+            continue
+        for t in by_item.get(item.key, []):
+            if t.key not in claimed:
+                matched[item.key] = t
+                claimed.add(t.key)
+                break
+    # 3. a renumbered task: an unclaimed ticket whose synced summary is the item's text
+    for item in items:
+        if item.key in matched or item.key in missing:
+            continue
+        norm = normalise_text(summary_for(item))
+        for t in sorted(tickets, key=lambda t: _key_sort(t.key)):
+            if t.key in claimed or t.prop is None or t.prop.base is None:
+                continue
+            if normalise_text(t.prop.base.summary) == norm:
+                matched[item.key] = t
+                claimed.add(t.key)
+                break
+    # Other tickets whose property names a matched item are duplicates.
+    for item_key, ts in by_item.items():
+        if item_key in matched:
+            for t in ts:
+                if t.key not in claimed:
+                    duplicates.append((item_key, t))
+                    claimed.add(t.key)
+    unclaimed = [t for t in tickets if t.key not in claimed]
+    return matched, duplicates, unclaimed, missing
+
+
+def plan_page(
+    page: Page,
+    extraction: Extraction,
+    tickets: Sequence[Ticket],
+    *,
+    linked: Mapping[str, Ticket],
+    owners: Mapping[Owner, OwnerResolution],
+    today: date,
+    policy: Policy,
+) -> PagePlan:
+    """Plan one page: tickets to create, adopt and update, transitions, the page write.
+
+    `tickets` are the managed tickets of this page (label `<label>-<pageId>` or
+    property page = this page); `linked` maps keys written on the page that are not
+    managed yet to the tickets they name (for adoption); `owners` maps every owner
+    written on the page to its resolution.
+    """
+    b = _Builder(page=page, policy=policy, today=today)
+    b.findings.extend(extraction.findings)
+    if any(f.code is FindingCode.UNPARSEABLE_PAGE for f in extraction.findings):
+        # Without the items we cannot tell orphans from live tickets: touch nothing.
+        return PagePlan(page.id, (), tuple(b.findings), ())
+    items = extraction.items
+    matched, duplicates, unclaimed, missing = match_tickets(items, tickets, linked)
+
+    for item in items:
+        t_found = matched.get(item.key)
+        _owner_findings(b, item, owners, t_found.prop.base if t_found and t_found.prop else None)
+        if item.key in missing:
+            b.find(
+                FindingCode.UNKNOWN_TICKET,
+                item.key,
+                f"“{_short(item.text)}” links {missing[item.key]}, which does not exist or "
+                "is not visible to followup's Jira account; fix the key on the page.",
+            )
+            continue
+        ticket = matched.get(item.key)
+        if ticket is None:
+            _plan_create(b, item, owners)
+        else:
+            _plan_existing(b, item, ticket, owners)
+
+    for item_key, t in duplicates:
+        _plan_stray(b, t, item_key, FindingCode.DUPLICATE_TICKET, policy.duplicates)
+    for t in unclaimed:
+        if not t.done:
+            _plan_stray(b, t, None, FindingCode.ORPHANED_TICKET, policy.orphans)
+
+    if not items and not any(f.code is FindingCode.NO_ACTION_ITEMS for f in b.findings):
+        b.find(FindingCode.NO_ACTION_ITEMS, None, "This postmortem has no action items.")
+
+    desired_summary = summary_badge(b.states)
+    summary_changed = desired_summary != extraction.summary_badge
+    changes = {k: c for k, c in b.changes.items() if not c.is_empty()}
+    if changes or summary_changed or b.new_ticket_items:
+        write = PageWrite(
+            changes=changes,
+            summary=desired_summary,
+            new_ticket_items=tuple(b.new_ticket_items),
+            base_version=page.version,
+        )
+        what = sorted({*changes, *b.new_ticket_items})
+        reason = f"{len(what)} item(s) to show" + ("; summary badge" if summary_changed else "")
+        b.act(
+            Op.WRITE_PAGE,
+            None,
+            None,
+            reason,
+            before=f"v{page.version}",
+            after=f"v{page.version + 1}",
+            data=write,
+        )
+    return PagePlan(page.id, tuple(b.actions), tuple(b.findings), items)
+
+
+def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerResolution]) -> None:
+    policy, page = b.policy, b.page
+    assignee = _effective_assignee(item, owners, policy)
+    due = _effective_due(item, page, policy)
+    summary = summary_for(item)
+    res = _resolution(item, owners, None)
+    closes = (
+        item.done and policy.close_on_tick and policy.directions.status in ("both", "page_to_jira")
+    )
+    base = SyncBase(
+        summary=summary,
+        assignee=assignee,
+        due=due,
+        done=closes,
+        page_owner=item.owner.ref if item.owner and res and res.user_id else None,
+    )
+    new = NewTicket(
+        ref=item.key,
+        summary=summary,
+        description=_description(item, page),
+        labels=(policy.label, page_label(policy, page.id), *policy.extra_labels),
+        due=due,
+        assignee=assignee,
+        priority=item.priority or policy.default_priority,
+        prop=TicketProperty(item=item.key, page=page.id, base=base),
+        link_url=page.url,
+        link_title=f"Postmortem: {page.title}",
+    )
+    b.act(
+        Op.CREATE,
+        item.key,
+        None,
+        "no ticket yet",
+        after={"summary": summary, "assignee": assignee, "due": due},
+        data=new,
+    )
+    b.act(
+        Op.LINK,
+        item.key,
+        None,
+        "link the new ticket to its postmortem",
+        data=_link_for(page, item.key),
+    )
+    overdue = due is not None and due < b.today
+    b.states.append((False, overdue))
+    b.new_ticket_items.append(item.key)
+    badge = OVERDUE if overdue else TO_DO
+    b.change(item.key, badge=badge)
+    # Ticked before it ever had a ticket: the ticket starts done.
+    if closes:
+        b.act(
+            Op.TRANSITION,
+            item.key,
+            None,
+            "ticked on the page",
+            field="status",
+            before="new",
+            after="done",
+            data=policy.done_transitions,
+        )
+        b.states[-1] = (True, False)
+        b.change(item.key, badge=DONE)
+    if due is not None and item.due is None:
+        b.change(item.key, due=due)
+
+
+def _plan_existing(
+    b: _Builder, item: ActionItem, t: Ticket, owners: Mapping[Owner, OwnerResolution]
+) -> None:
+    policy, page = b.policy, b.page
+    prop = t.prop
+    adopting = prop is None or prop.page != page.id or prop.item != item.key
+    labels_missing = tuple(
+        lb for lb in (policy.label, page_label(policy, page.id)) if lb not in t.labels
+    )
+    if adopting and prop is None and not policy.adopt:
+        b.find(
+            FindingCode.UNKNOWN_TICKET,
+            item.key,
+            f"“{_short(item.text)}” links {t.key}, which followup does not manage "
+            "(sync.adopt is off); it is left alone.",
+        )
+        return
+    base = prop.base if prop is not None and not adopting else None
+    has_base = base is not None
+    dirs = policy.directions
+    winner = policy.conflict_winner
+
+    new_done = t.done
+
+    # summary: page -> Jira only by default; an adopted ticket keeps its own summary.
+    p_summary = summary_for(item)
+    base_summary = p_summary
+    if has_base and base is not None:
+        m = _merge(p_summary, t.summary, base.summary, dirs.summary, winner, True)
+        base_summary = m.value
+        if m.to_jira:
+            b.act(
+                Op.UPDATE,
+                item.key,
+                t.key,
+                "summary edited on the page",
+                field="summary",
+                before=t.summary,
+                after=p_summary,
+                data=FieldUpdate(fields={"summary": p_summary}),
+            )
+        if m.conflict:
+            _conflict(b, item, t, "summary", p_summary, t.summary, m)
+
+    # assignee
+    p_assignee = _effective_assignee(item, owners, policy, base)
+    res = _resolution(item, owners, base)
+    owner_known = item.owner is None or (res is not None and res.user_id is not None)
+    base_assignee = base.assignee if base else t.assignee
+    if owner_known or not has_base:
+        m = _merge(
+            p_assignee, t.assignee, base.assignee if base else None, dirs.assignee, winner, has_base
+        )
+        if not owner_known and m.to_jira:
+            m = _Merge(False, m.to_page, t.assignee, m.conflict)
+        base_assignee = m.value
+        if m.to_jira:
+            b.act(
+                Op.UPDATE,
+                item.key,
+                t.key,
+                "owner changed on the page",
+                field="assignee",
+                before=t.assignee,
+                after=p_assignee,
+                data=FieldUpdate(fields={"assignee": p_assignee}),
+            )
+        if m.to_page and t.assignee != p_assignee:
+            owner = owner_for_user(t.assignee, policy.deployment) if t.assignee else None
+            if t.assignee is not None or item.owner is not None:
+                b.change(item.key, owner=owner)
+                b.act(
+                    Op.SHOW,
+                    item.key,
+                    t.key,
+                    "assignee changed in Jira",
+                    field="owner",
+                    before=item.owner.value if item.owner else None,
+                    after=t.assignee,
+                )
+        if m.conflict:
+            _conflict(b, item, t, "assignee", p_assignee, t.assignee, m)
+
+    # due date
+    p_due = _effective_due(item, page, policy)
+    m = _merge(p_due, t.due, base.due if base else None, dirs.due, winner, has_base)
+    base_due: date | None = m.value
+    jira_due = p_due if m.to_jira else t.due
+    if m.to_jira:
+        b.act(
+            Op.UPDATE,
+            item.key,
+            t.key,
+            "due date changed on the page",
+            field="duedate",
+            before=t.due,
+            after=p_due,
+            data=FieldUpdate(fields={"duedate": p_due}),
+        )
+    if m.to_page and t.due != item.due:
+        b.change(item.key, due=t.due)
+        b.act(
+            Op.SHOW,
+            item.key,
+            t.key,
+            "due date changed in Jira",
+            field="due",
+            before=item.due,
+            after=t.due,
+        )
+    if m.conflict:
+        _conflict(b, item, t, "due date", p_due, t.due, m)
+
+    # done-ness
+    status_dir = dirs.status
+    if item.done and not t.done and not policy.close_on_tick:
+        # A tick does not close the ticket: the page may not lead on done-ness.
+        status_dir = "jira_to_page" if status_dir == "both" else "off"
+    m = _merge(item.done, t.done, base.done if base else None, status_dir, winner, has_base)
+    base_done: bool = m.value
+    if m.to_jira:
+        names = policy.done_transitions if item.done else policy.reopen_transitions
+        new_done = item.done
+        b.act(
+            Op.TRANSITION,
+            item.key,
+            t.key,
+            "ticked on the page" if item.done else "unticked on the page",
+            field="status",
+            before=t.status,
+            after="done" if item.done else "reopened",
+            data=names,
+        )
+    if m.to_page and item.done != t.done:
+        b.change(item.key, done=t.done)
+        b.act(
+            Op.SHOW,
+            item.key,
+            t.key,
+            f"ticket is {t.status} in Jira",
+            field="done",
+            before=item.done,
+            after=t.done,
+        )
+    if m.conflict:
+        _conflict(b, item, t, "status", item.done, t.done, m)
+
+    # adoption: labels and the property
+    shown_owner = item.owner
+    if "owner" in _changed_fields(b, item.key):
+        shown = b.changes[item.key].owner
+        shown_owner = shown if isinstance(shown, Owner) else None
+    new_base = SyncBase(
+        summary=base_summary,
+        assignee=base_assignee,
+        due=base_due,
+        done=base_done,
+        # An owner no look-up could resolve is looked up again next run (and reported).
+        page_owner=shown_owner.ref if shown_owner and owner_known else None,
+    )
+    if adopting or labels_missing:
+        b.act(
+            Op.ADOPT,
+            item.key,
+            t.key,
+            "linked on the page by hand" if adopting else "labels missing",
+            before=sorted(t.labels),
+            after=sorted({*t.labels, *labels_missing}),
+            data=FieldUpdate(add_labels=labels_missing),
+        )
+        if adopting:
+            b.act(
+                Op.LINK,
+                item.key,
+                t.key,
+                "link the ticket to its postmortem",
+                data=_link_for(page, item.key),
+            )
+    if adopting or prop is None or prop.base != new_base:
+        b.act(
+            Op.SET_PROPERTY,
+            item.key,
+            t.key,
+            "record the synced values",
+            before=prop.base.to_json() if prop and prop.base else None,
+            after=new_base.to_json(),
+            data=TicketProperty(
+                item=item.key, page=page.id, base=new_base, reminders=prop.reminders if prop else {}
+            ),
+        )
+
+    # what the page should show
+    if item.ticket != t.key:
+        b.change(item.key, ticket=t.key)
+    resolution = t.resolution if new_done == t.done else None
+    category = t.status_category if new_done == t.done else ("done" if new_done else "new")
+    badge = badge_for(
+        done=new_done, resolution=resolution, category=category, due=jira_due, today=b.today
+    )
+    if item.badge != badge:
+        b.change(item.key, badge=badge)
+    b.states.append((new_done, badge == OVERDUE))
+
+
+def _changed_fields(b: _Builder, key: str) -> set[str]:
+    change = b.changes.get(key)
+    if change is None:
+        return set()
+    return {
+        name
+        for name in ("ticket", "badge", "done", "owner", "due")
+        if getattr(change, name) is not KEEP
+    }
+
+
+def _conflict(
+    b: _Builder, item: ActionItem, t: Ticket, what: str, p: Any, j: Any, m: _Merge
+) -> None:
+    kept = "Jira's" if m.value == j else "the page's"
+    b.find(
+        FindingCode.CONFLICT,
+        item.key,
+        f"{what} of “{_short(item.text)}” changed on both sides since the last sync "
+        f"(page: {_jsonable(p)}, {t.key}: {_jsonable(j)}); kept {kept} value "
+        f"(sync.conflict_winner = {b.policy.conflict_winner}).",
+    )
+
+
+def _plan_stray(
+    b: _Builder, t: Ticket, item_key: str | None, code: FindingCode, policy: OrphanPolicy
+) -> None:
+    if code is FindingCode.ORPHANED_TICKET:
+        msg = (
+            f"{t.key} “{_short(t.summary)}” belongs to an action item that is no longer on "
+            "the page; close it in Jira, or put the item back."
+        )
+        note = "The action item this ticket tracked was removed from the postmortem page."
+    else:
+        msg = f"{t.key} duplicates the ticket of “{_short(t.summary)}”; close the extra one."
+        note = "This ticket duplicates another ticket for the same postmortem action item."
+    b.find(code, item_key, msg)
+    already = bool(t.prop and t.prop.reminders.get("stray_noted"))
+    if policy in ("comment", "close") and not already:
+        b.act(Op.COMMENT, item_key, t.key, str(code), after=note, data=note)
+        if t.prop is not None:
+            b.act(
+                Op.SET_PROPERTY,
+                item_key,
+                t.key,
+                "remember the note",
+                data=replace(t.prop, reminders={**t.prop.reminders, "stray_noted": True}),
+            )
+    if policy == "close" and not t.done:
+        b.act(
+            Op.TRANSITION,
+            item_key,
+            t.key,
+            str(code),
+            field="status",
+            before=t.status,
+            after="done",
+            data=b.policy.done_transitions,
+        )
+
+
+def group_tickets_by_page(tickets: Iterable[Ticket], label: str) -> dict[str, list[Ticket]]:
+    """Managed tickets per page id, from the property or else the page label."""
+    prefix = f"{label}-"
+    out: dict[str, list[Ticket]] = {}
+    for t in tickets:
+        page = t.prop.page if t.prop is not None else None
+        if page is None:
+            page = next((lb[len(prefix) :] for lb in t.labels if lb.startswith(prefix)), None)
+        if page is not None:
+            out.setdefault(page, []).append(t)
+    return out
