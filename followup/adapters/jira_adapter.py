@@ -1,0 +1,528 @@
+"""`JiraAdapter`: `followup.ports.JiraPort` over HTTP, on the `jira` client.
+
+The `jira.JIRA` client provides authentication, the session (TLS, headers) and
+nothing else: every path, page loop and body is built here, so that what goes on
+the wire is exactly what this module says, and every request passes through the
+shared `Transport` (rate limit, one retry policy, accounting, error translation).
+
+Library facts this relies on (jira 3.10):
+
+- `JIRA(max_retries=0)`: its `ResilientSession` otherwise retries 429/503 *and
+  connection errors on any method*, POSTs included, which would duplicate creates.
+  With 0 it sends once and raises `JIRAError` (with `.response`) on non-2xx.
+- `JIRA(get_server_info=False)`: the constructor otherwise calls
+  `GET /rest/api/2/serverInfo` outside our limiter and error translation (and
+  repeats it up to 3 times on an empty body); we make that call ourselves, lazily.
+- `enhanced_search_issues` is not used: it calls `/rest/api/2/search/jql`, first
+  fetches `GET /field` to translate field names, loops on `nextPageToken` alone
+  (ignoring `isLast`) and, with `maxResults=0`, holds every issue in memory.
+- `create_issues` is not used: it sends all issues in one request, resolves the
+  project and issue type with extra GETs per issue, re-reads every created issue,
+  and keeps only `elementErrors.errors` (dropping `errorMessages`).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from jira import JIRA
+
+from followup.adapters.http import RateLimiter, RequestStats, Transport, json_body
+from followup.errors import (
+    ApiError,
+    AuthenticationError,
+    ClientError,
+    NotFoundError,
+    PlanError,
+    ServerError,
+)
+from followup.model import StatusCategory, Ticket, TicketProperty
+from followup.ports import CreateResult, Deployment, FieldUpdate, JiraUser, NewTicket
+from followup.retry import RetryPolicy, Safety
+
+__all__ = ["PROPERTY_KEY", "SEARCH_FIELDS", "JiraAdapter"]
+
+SEARCH_FIELDS = (
+    "summary",
+    "assignee",
+    "duedate",
+    "status",
+    "labels",
+    "resolution",
+    "created",
+    "resolutiondate",
+)
+PROPERTY_KEY = "followup"
+BULK_CHUNK = 50
+SUMMARY_MAX = 255
+_CATEGORIES: Mapping[str, StatusCategory] = {
+    "new": "new",
+    "indeterminate": "indeterminate",
+    "done": "done",
+}
+_UPDATABLE = frozenset({"summary", "assignee", "duedate", "priority", "description"})
+
+
+class JiraAdapter:
+    """Jira Cloud or Data Center (told apart by `serverInfo.deploymentType`).
+
+    `project` and `issue_type` are what creates use. `deployment` may be given to
+    skip the serverInfo request. The limiter, retry policy and stats are shared
+    with the Confluence adapter (see `followup.adapters.build_adapters`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        email: str,
+        token: str,
+        *,
+        project: str,
+        issue_type: str = "Task",
+        verify_tls: bool = True,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        stats: RequestStats | None = None,
+        deployment: Deployment | None = None,
+        page_size: int = 100,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.project = project
+        self.issue_type = issue_type
+        self.page_size = page_size
+        self.client = JIRA(
+            server=self.url,
+            basic_auth=(email, token),
+            max_retries=0,
+            get_server_info=False,
+            timeout=timeout,
+            options={"verify": verify_tls, "check_update": False},
+        )
+        self._session: requests.Session = self.client._session
+        self.stats = stats if stats is not None else RequestStats()
+        self.transport = Transport(
+            "jira",
+            limiter=limiter if limiter is not None else RateLimiter(10.0),
+            retry=retry if retry is not None else RetryPolicy(),
+            stats=self.stats,
+            secrets=_secrets(email, token),
+        )
+        self._deployment: Deployment | None = deployment
+        self._deployment_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | list[Any] | None = None,
+        safety: Safety,
+    ) -> Any:
+        url = self._url(path)
+        data = json_body(body) if body is not None else None
+
+        def attempt() -> requests.Response:
+            # ResilientSession.request adds its own timeout; passing one would clash.
+            return self._session.request(method, url, params=params, data=data)
+
+        return self.transport.send_json(method, url, attempt, safety=safety)
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._call("GET", path, params=params, safety=Safety.IDEMPOTENT)
+
+    @property
+    def deployment(self) -> Deployment:
+        """Cloud or Data Center, from `GET /rest/api/2/serverInfo` (once)."""
+        with self._deployment_lock:
+            if self._deployment is None:
+                info = self._get("/rest/api/2/serverInfo") or {}
+                kind = str(info.get("deploymentType", ""))
+                self._deployment = "cloud" if kind.lower() == "cloud" else "datacenter"
+                # Keep the library's own idea of the site in step, for anyone using it.
+                self.client.deploymentType = kind or None
+                versions = info.get("versionNumbers")
+                if isinstance(versions, list):
+                    self.client._version = tuple(versions)
+            return self._deployment
+
+    @property
+    def _cloud(self) -> bool:
+        return self.deployment == "cloud"
+
+    def _user_ref(self, user_id: str | None) -> dict[str, str] | None:
+        if user_id is None:
+            return None
+        return {"accountId": user_id} if self._cloud else {"name": user_id}
+
+    # -- reads ---------------------------------------------------------------------
+
+    def search_tickets(self, jql: str) -> Iterator[Ticket]:
+        """Every issue the JQL matches, each once, following the server's paging:
+        Cloud `/rest/api/3/search/jql` (nextPageToken/isLast; `/search` is gone),
+        Data Center `/rest/api/2/search` (startAt/total). A page may hold fewer
+        issues than asked for; only the token, `isLast` or `total` end the loop."""
+        params: dict[str, Any] = {
+            "jql": jql,
+            "fields": ",".join(SEARCH_FIELDS),
+            "properties": PROPERTY_KEY,
+            "maxResults": self.page_size,
+        }
+        seen: set[str] = set()
+        pages = self._search_cloud(params) if self._cloud else self._search_dc(params)
+        for issues in pages:
+            for raw in issues:
+                ticket = self._ticket(raw)
+                if ticket.key not in seen:
+                    seen.add(ticket.key)
+                    yield ticket
+
+    def _search_cloud(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        path = "/rest/api/3/search/jql"
+        tokens: set[str] = set()
+        while True:
+            data = self._get(path, params) or {}
+            yield list(data.get("issues") or [])
+            token = data.get("nextPageToken")
+            if data.get("isLast", not token) or not token:
+                return
+            if token in tokens:
+                raise ServerError(
+                    "the search returned the same nextPageToken twice",
+                    service="jira",
+                    method="GET",
+                    path=path,
+                )
+            tokens.add(token)
+            params = {**params, "nextPageToken": token}
+
+    def _search_dc(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        start = 0
+        while True:
+            data = self._get("/rest/api/2/search", {**params, "startAt": start}) or {}
+            issues = list(data.get("issues") or [])
+            yield issues
+            start = int(data.get("startAt", start)) + len(issues)
+            total = data.get("total")
+            if not issues or (isinstance(total, int) and start >= total):
+                return
+
+    def get_ticket(self, key: str) -> Ticket | None:
+        try:
+            raw = self._get(
+                f"/rest/api/2/issue/{_seg(key)}",
+                {"fields": ",".join(SEARCH_FIELDS), "properties": PROPERTY_KEY},
+            )
+        except NotFoundError:
+            return None
+        return self._ticket(raw)
+
+    def _ticket(self, raw: Mapping[str, Any]) -> Ticket:
+        fields: Mapping[str, Any] = raw.get("fields") or {}
+        assignee = fields.get("assignee") or {}
+        status = fields.get("status") or {}
+        category = str((status.get("statusCategory") or {}).get("key", "new"))
+        properties = raw.get("properties") or {}
+        user_key = "accountId" if self._cloud else "name"
+        return Ticket(
+            key=str(raw["key"]),
+            id=str(raw.get("id", "")),
+            summary=str(fields.get("summary") or ""),
+            assignee=assignee.get(user_key) if assignee else None,
+            due=_date(fields.get("duedate")),
+            status=str(status.get("name") or ""),
+            status_category=_CATEGORIES.get(category, "new"),
+            labels=tuple(str(label) for label in fields.get("labels") or ()),
+            resolution=(fields.get("resolution") or {}).get("name"),
+            prop=TicketProperty.from_json(properties.get(PROPERTY_KEY)),
+            assignee_display=assignee.get("displayName") if assignee else None,
+            created=_datetime(fields.get("created")),
+            resolved=_datetime(fields.get("resolutiondate")),
+        )
+
+    # -- creates -------------------------------------------------------------------
+
+    def create_tickets(self, tickets: Sequence[NewTicket]) -> list[CreateResult]:
+        """Bulk create, at most 50 per request, one result per input in order.
+
+        Per-element failures become error results. A chunk the server refused as a
+        whole (4xx) gives every element of that chunk its error and the next chunk
+        is still sent; a 401 is raised. A chunk whose outcome is unknown (no
+        answer, 5xx) raises the ambiguous error at once, never retried: the caller
+        must search before creating again. `error.details["created"]` then maps
+        the refs created by earlier chunks to their keys."""
+        results: list[CreateResult] = []
+        for start in range(0, len(tickets), BULK_CHUNK):
+            chunk = tickets[start : start + BULK_CHUNK]
+            try:
+                results.extend(self._create_chunk(chunk))
+            except AuthenticationError:
+                raise
+            except ApiError as error:
+                if error.ambiguous:
+                    error.details["created"] = {r.ref: r.key for r in results if r.key}
+                    raise
+                results.extend(CreateResult(ref=t.ref, error=error.message) for t in chunk)
+        return results
+
+    def _create_chunk(self, chunk: Sequence[NewTicket]) -> list[CreateResult]:
+        body = {"issueUpdates": [self._issue_update(t) for t in chunk]}
+        try:
+            data = self._call("POST", "/rest/api/2/issue/bulk", body=body, safety=Safety.NEVER)
+        except ClientError as error:
+            # Jira answers 400 with the usual body when *every* element failed.
+            response = error.details.get("response")
+            if error.status == 400 and isinstance(response, dict) and response.get("errors"):
+                data = response
+            else:
+                raise
+        data = data or {}
+        failures: dict[int, str] = {}
+        for failure in data.get("errors") or []:
+            index = failure.get("failedElementNumber")
+            if isinstance(index, int):
+                failures[index] = _element_error(failure.get("elementErrors") or {})
+        created = iter(data.get("issues") or [])
+        results: list[CreateResult] = []
+        for index, ticket in enumerate(chunk):
+            if index in failures:
+                results.append(CreateResult(ref=ticket.ref, error=failures[index]))
+                continue
+            issue = next(created, None)
+            if issue is None:
+                results.append(CreateResult(ref=ticket.ref, error="Jira returned no issue"))
+            else:
+                results.append(CreateResult(ref=ticket.ref, key=str(issue["key"])))
+        return results
+
+    def _issue_update(self, ticket: NewTicket) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "project": {"key": self.project},
+            "issuetype": {"name": self.issue_type},
+            "summary": _summary(ticket.summary),
+            "description": ticket.description,
+            "labels": list(ticket.labels),
+        }
+        if ticket.due is not None:
+            fields["duedate"] = ticket.due.isoformat()
+        if ticket.assignee:
+            fields["assignee"] = self._user_ref(ticket.assignee)
+        if ticket.priority:
+            fields["priority"] = {"name": ticket.priority}
+        return {
+            "fields": fields,
+            # Entity properties set with the create itself: no window in which the
+            # ticket exists without the property that identifies its item.
+            "properties": [{"key": PROPERTY_KEY, "value": ticket.prop.to_json()}],
+        }
+
+    # -- writes --------------------------------------------------------------------
+
+    def update_ticket(self, key: str, update: FieldUpdate) -> None:
+        fields: dict[str, Any] = {}
+        for name, value in update.fields.items():
+            if name not in _UPDATABLE:
+                raise ValueError(f"cannot update Jira field {name!r}")
+            if name == "summary":
+                fields[name] = _summary(str(value))
+            elif name == "assignee":
+                fields[name] = self._user_ref(value)
+            elif name == "duedate":
+                fields[name] = value.isoformat() if isinstance(value, date) else value
+            elif name == "priority":
+                fields[name] = {"name": value} if value else None
+            else:
+                fields[name] = value
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = fields
+        if update.add_labels:
+            body["update"] = {"labels": [{"add": label} for label in update.add_labels]}
+        if body:
+            self._call("PUT", f"/rest/api/2/issue/{_seg(key)}", body=body, safety=Safety.IDEMPOTENT)
+
+    def transition(self, key: str, names: Sequence[str]) -> str:
+        """Apply the first transition, in the order of `names`, whose name or target
+        status matches (case-insensitively), then read the status back to verify.
+
+        The POST is repeated only on 429: after an ambiguous failure the status is
+        read instead, and the transition counts as done if the ticket got there."""
+        path = f"/rest/api/2/issue/{_seg(key)}/transitions"
+        available = (self._get(path) or {}).get("transitions") or []
+        wanted = [n.casefold() for n in names]
+        chosen = _choose_transition(available, wanted)
+        if chosen is None:
+            current = self._status(key)
+            if current.casefold() in wanted:
+                return current  # already there (e.g. a previous attempt went through)
+            offered = ", ".join(
+                f"{t.get('name')} (-> {(t.get('to') or {}).get('name')})" for t in available
+            )
+            raise PlanError(
+                f"{key}: no transition to {' / '.join(names)} from {current!r}; "
+                f"available: {offered or 'none'}",
+                hint="set jira.done_transitions / jira.reopen_transitions to names "
+                "this workflow offers",
+            )
+        target = str((chosen.get("to") or {}).get("name") or "")
+        try:
+            self._call(
+                "POST",
+                path,
+                body={"transition": {"id": str(chosen["id"])}},
+                safety=Safety.REJECTED_ONLY,
+            )
+        except ApiError as error:
+            if (
+                not error.ambiguous
+                or not target
+                or self._status(key).casefold() != target.casefold()
+            ):
+                raise
+        status = self._status(key)
+        if target and status.casefold() != target.casefold():
+            raise PlanError(
+                f"{key}: transition {chosen.get('name')!r} should lead to {target!r} "
+                f"but the ticket is in {status!r}"
+            )
+        return status
+
+    def _status(self, key: str) -> str:
+        raw = self._get(f"/rest/api/2/issue/{_seg(key)}", {"fields": "status"}) or {}
+        return str(((raw.get("fields") or {}).get("status") or {}).get("name") or "")
+
+    def set_property(self, key: str, prop: TicketProperty) -> None:
+        self._call(
+            "PUT",
+            f"/rest/api/2/issue/{_seg(key)}/properties/{PROPERTY_KEY}",
+            body=prop.to_json(),
+            safety=Safety.IDEMPOTENT,
+        )
+
+    def upsert_remote_link(self, key: str, *, global_id: str, url: str, title: str) -> None:
+        """Create or replace the link with `global_id`. Jira replaces the whole link
+        on an upsert (fields left out become null), so every field is sent."""
+        body = {
+            "globalId": global_id,
+            "relationship": "postmortem",
+            "object": {
+                "url": url,
+                "title": title,
+                "summary": "Postmortem review this action item comes from",
+                "icon": {"url16x16": f"{url.split('/wiki')[0]}/favicon.ico", "title": "Confluence"},
+            },
+        }
+        self._call(
+            "POST",
+            f"/rest/api/2/issue/{_seg(key)}/remotelink",
+            body=body,
+            safety=Safety.IDEMPOTENT,  # an upsert by globalId: repeating it is harmless
+        )
+
+    def add_comment(self, key: str, body: str) -> None:
+        self._call(
+            "POST",
+            f"/rest/api/2/issue/{_seg(key)}/comment",
+            body={"body": body},
+            safety=Safety.REJECTED_ONLY,
+        )
+
+    # -- users ---------------------------------------------------------------------
+
+    def find_users(self, query: str) -> list[JiraUser]:
+        param = "query" if self._cloud else "username"
+        raw = self._get("/rest/api/2/user/search", {param: query, "maxResults": 50}) or []
+        return [self._user(u) for u in raw if isinstance(u, dict)]
+
+    def is_assignable(self, user_id: str, project: str) -> bool:
+        param = "accountId" if self._cloud else "username"
+        try:
+            raw = self._get(
+                "/rest/api/2/user/assignable/search",
+                {"project": project, param: user_id, "maxResults": 50},
+            )
+        except NotFoundError:
+            return False
+        # On Data Center `username` is a search string: insist on an exact match.
+        return any(self._user(u).id == user_id for u in raw or [] if isinstance(u, dict))
+
+    def _user(self, raw: Mapping[str, Any]) -> JiraUser:
+        user_id = raw.get("accountId") if self._cloud else raw.get("name")
+        return JiraUser(
+            id=str(user_id or ""),
+            display_name=str(raw.get("displayName") or user_id or ""),
+            email=raw.get("emailAddress") or None,
+            active=bool(raw.get("active", True)),
+        )
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _secrets(email: str, token: str) -> tuple[str, ...]:
+    """The token and the Basic credential built from it: never in a message."""
+    basic = base64.b64encode(f"{email}:{token}".encode()).decode("ascii")
+    return (token, basic)
+
+
+def _seg(value: str) -> str:
+    """A path segment, escaped."""
+    return quote(value, safe="")
+
+
+def _summary(text: str) -> str:
+    """A Jira summary: one line (Jira refuses line breaks), at most 255 characters."""
+    return " ".join(text.splitlines()).strip()[:SUMMARY_MAX]
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    """Jira's `2024-03-01T10:00:00.000+0000` (and plain ISO 8601)."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _element_error(element_errors: Mapping[str, Any]) -> str:
+    parts = [str(m) for m in element_errors.get("errorMessages") or [] if m]
+    errors = element_errors.get("errors") or {}
+    if isinstance(errors, dict):
+        parts.extend(f"{field}: {why}" for field, why in errors.items())
+    return "; ".join(parts) or "Jira refused this issue"
+
+
+def _choose_transition(
+    available: Sequence[Mapping[str, Any]], wanted: Sequence[str]
+) -> Mapping[str, Any] | None:
+    for name in wanted:
+        for transition in available:
+            to_name = str((transition.get("to") or {}).get("name") or "")
+            if name in (str(transition.get("name") or "").casefold(), to_name.casefold()):
+                return transition
+    return None
