@@ -621,7 +621,8 @@ def _plan_existing(
 ) -> None:
     policy, page = b.policy, b.page
     prop = t.prop
-    adopting = prop is None or prop.page != page.id or prop.item != item.key
+    adopting = prop is None or prop.page != page.id
+    rekeyed = prop is not None and prop.item != item.key  # e.g. a renumbered task
     labels_missing = tuple(
         lb for lb in (policy.label, page_label(policy, page.id)) if lb not in t.labels
     )
@@ -769,7 +770,7 @@ def _plan_existing(
         shown = b.changes[item.key].owner
         shown_owner = shown if isinstance(shown, Owner) else None
     new_base = SyncBase(
-        summary=base_summary,
+        summary=base_summary if has_base else p_summary,
         assignee=base_assignee,
         due=base_due,
         done=base_done,
@@ -794,7 +795,7 @@ def _plan_existing(
                 "link the ticket to its postmortem",
                 data=_link_for(page, item.key),
             )
-    if adopting or prop is None or prop.base != new_base:
+    if adopting or rekeyed or prop is None or prop.base != new_base:
         b.act(
             Op.SET_PROPERTY,
             item.key,

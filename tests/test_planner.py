@@ -1,0 +1,577 @@
+"""The planner: every action, finding, merge case and policy, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from followup.model import (
+    ActionItem,
+    Badge,
+    BadgeColour,
+    Extraction,
+    Finding,
+    FindingCode,
+    Owner,
+    Page,
+    SyncBase,
+    Ticket,
+    TicketProperty,
+)
+from followup.planner import (
+    DONE,
+    IN_PROGRESS,
+    OVERDUE,
+    TO_DO,
+    Directions,
+    Op,
+    OwnerResolution,
+    PagePlan,
+    PageWrite,
+    Policy,
+    badge_for,
+    owners_to_resolve,
+    plan_page,
+    summary_badge,
+)
+
+TODAY = date(2026, 11, 26)
+PAGE = Page(
+    id="98000001",
+    title="Checkout outage",
+    space_key="SRE",
+    version=7,
+    body="<p/>",
+    url="https://example.atlassian.net/wiki/spaces/SRE/pages/98000001",
+    created=datetime(2026, 11, 1, tzinfo=UTC),
+)
+ALICE = Owner("account_id", "acc-alice")
+BOB = Owner("account_id", "acc-bob")
+OWNERS = {
+    ALICE: OwnerResolution("acc-alice"),
+    BOB: OwnerResolution("acc-bob"),
+}
+
+
+def item(n: int = 1, **kw: Any) -> ActionItem:
+    fields: dict[str, Any] = {
+        "key": f"{PAGE.id}:task:{n}",
+        "page_id": PAGE.id,
+        "text": f"Add alert number {n}",
+        "owner": ALICE,
+        "due": date(2026, 12, 15),
+        "done": False,
+        "ticket": None,
+        "source": "task",
+    }
+    fields.update(kw)
+    return ActionItem(**fields)
+
+
+def synced(it: ActionItem, key: str = "OPS-1", **kw: Any) -> tuple[ActionItem, Ticket]:
+    """An item and its ticket as a previous successful sync left them."""
+    base = SyncBase(
+        summary=it.text,
+        assignee="acc-alice" if it.owner == ALICE else ("acc-bob" if it.owner == BOB else None),
+        due=it.due,
+        done=it.done,
+        page_owner=it.owner.ref if it.owner else None,
+    )
+    done = it.done
+    ticket = Ticket(
+        key=key,
+        id="10001",
+        summary=it.text,
+        assignee=base.assignee,
+        due=it.due,
+        status="Done" if done else "To Do",
+        status_category="done" if done else "new",
+        resolution="Done" if done else None,
+        labels=("followup", f"followup-{PAGE.id}"),
+        prop=TicketProperty(item=it.key, page=PAGE.id, base=base),
+    )
+    ticket = replace(ticket, **kw)
+    badge = badge_for(
+        done=ticket.done,
+        resolution=ticket.resolution,
+        category=ticket.status_category,
+        due=ticket.due,
+        today=TODAY,
+    )
+    return replace(it, ticket=key, badge=badge), ticket
+
+
+def plan(
+    items: list[ActionItem],
+    tickets: list[Ticket] | None = None,
+    *,
+    policy: Policy | None = None,
+    linked: dict[str, Ticket] | None = None,
+    owners: dict[Owner, OwnerResolution] | None = None,
+    findings: tuple[Finding, ...] = (),
+    summary: Badge | None = None,
+) -> PagePlan:
+    ext = Extraction(PAGE.id, tuple(items), findings, summary_badge=summary)
+    if summary is None and items:
+        # the page already shows the summary the planner would compute, unless a test
+        # says otherwise
+        ext = replace(ext, summary_badge=_expected_summary(items, tickets or []))
+    return plan_page(
+        PAGE,
+        ext,
+        tickets or [],
+        linked=linked or {},
+        owners=OWNERS if owners is None else owners,
+        today=TODAY,
+        policy=policy or Policy(),
+    )
+
+
+def _expected_summary(items: list[ActionItem], tickets: list[Ticket]) -> Badge | None:
+    states = []
+    for it in items:
+        overdue = it.badge == OVERDUE
+        states.append((it.badge is not None and it.badge not in (TO_DO, IN_PROGRESS, OVERDUE), overdue))
+    return summary_badge(states)
+
+
+def ops(p: PagePlan) -> list[str]:
+    return [str(a.op) for a in p.actions]
+
+
+def write_of(p: PagePlan) -> PageWrite:
+    [w] = [a.data for a in p.actions if a.op is Op.WRITE_PAGE]
+    assert isinstance(w, PageWrite)
+    return w
+
+
+def codes(p: PagePlan) -> list[str]:
+    return [str(f.code) for f in p.findings]
+
+
+# -- creating --------------------------------------------------------------------
+
+
+def test_new_item_gets_one_ticket_with_owner_due_labels_property_and_link() -> None:
+    """An item without a ticket is created with everything the ticket must carry."""
+    p = plan([item()], summary=Badge("x", BadgeColour.GREY))
+    assert ops(p) == ["create", "link", "write-page"]
+    new = p.actions[0].data
+    assert new.summary == "Add alert number 1"
+    assert new.assignee == "acc-alice"
+    assert new.due == date(2026, 12, 15)
+    assert new.labels == ("followup", "followup-98000001")
+    assert new.prop.item == "98000001:task:1" and new.prop.page == PAGE.id
+    assert new.prop.base == SyncBase(
+        "Add alert number 1", "acc-alice", date(2026, 12, 15), False, ALICE.ref
+    )
+    assert PAGE.url in new.description and PAGE.title in new.description
+    assert p.actions[1].data.global_id == "followup:98000001:task:1"
+    w = write_of(p)
+    assert w.new_ticket_items == ("98000001:task:1",)
+    assert w.changes["98000001:task:1"].badge == TO_DO
+    assert w.summary == Badge("FOLLOW-UP 0/1 DONE", BadgeColour.YELLOW)
+
+
+def test_new_item_past_due_shows_overdue() -> None:
+    """A new item whose due date has passed gets a red OVERDUE badge."""
+    p = plan([item(due=date(2026, 11, 1))])
+    assert write_of(p).changes["98000001:task:1"].badge == OVERDUE
+    assert write_of(p).summary is not None and write_of(p).summary.colour is BadgeColour.RED
+
+
+def test_summary_is_cut_to_255_characters() -> None:
+    """Jira's summary limit is respected for long item text."""
+    p = plan([item(text="x" * 400)])
+    assert len(p.actions[0].data.summary) == 255
+
+
+def test_ticked_new_item_is_created_and_closed() -> None:
+    """An item ticked before it had a ticket gets a ticket that is then closed."""
+    p = plan([item(done=True)])
+    assert ops(p) == ["create", "link", "transition", "write-page"]
+    assert p.actions[0].data.prop.base.done is True
+    assert write_of(p).changes["98000001:task:1"].badge == DONE
+
+
+def test_priority_column_and_default_priority() -> None:
+    """A priority on the row wins; otherwise the configured default is used."""
+    with_row = plan([item(priority="High")], policy=Policy(default_priority="Medium"))
+    without = plan([item()], policy=Policy(default_priority="Medium"))
+    assert with_row.actions[0].data.priority == "High"
+    assert without.actions[0].data.priority == "Medium"
+
+
+def test_default_due_days_fills_missing_date_on_ticket_and_page() -> None:
+    """With sync.default_due_days, an undated item is due N days after the postmortem."""
+    p = plan([item(due=None)], policy=Policy(default_due_days=30))
+    assert p.actions[0].data.due == date(2026, 12, 1)
+    assert write_of(p).changes["98000001:task:1"].due == date(2026, 12, 1)
+
+
+def test_extra_labels_are_added() -> None:
+    """Configured extra labels go on created tickets."""
+    p = plan([item()], policy=Policy(extra_labels=("postmortem-action",)))
+    assert "postmortem-action" in p.actions[0].data.labels
+
+
+# -- steady state -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "it",
+    [
+        item(),
+        item(done=True),
+        item(due=None),
+        item(owner=None),
+        item(due=date(2026, 1, 1)),
+    ],
+)
+def test_synced_item_needs_nothing(it: ActionItem) -> None:
+    """An item whose page and ticket match the sync base plans zero actions."""
+    shown, ticket = synced(it)
+    assert plan([shown], [ticket]).actions == ()
+
+
+def test_owner_unchanged_since_last_sync_needs_no_lookup() -> None:
+    """Only new or changed owners are looked up; unchanged ones come from the base."""
+    shown, ticket = synced(item(owner=Owner("name", "Priya Natarajan")), assignee="acc-priya")
+    ticket = replace(
+        ticket,
+        prop=replace(
+            ticket.prop,  # type: ignore[arg-type]
+            base=SyncBase("Add alert number 1", "acc-priya", date(2026, 12, 15), False,
+                          "name:Priya Natarajan"),
+        ),
+    )
+    ext = Extraction(PAGE.id, (shown,), ())
+    assert owners_to_resolve(ext, [ticket], {}) == set()
+    assert plan([shown], [ticket], owners={}).actions == ()
+    changed = replace(shown, owner=Owner("name", "Sam Lee"))
+    assert owners_to_resolve(Extraction(PAGE.id, (changed,), ()), [ticket], {}) == {
+        Owner("name", "Sam Lee")
+    }
+
+
+# -- two-way merge ----------------------------------------------------------------
+
+
+def test_due_changed_on_page_goes_to_jira() -> None:
+    """A due date edited on the page is pushed to the ticket and the base updated."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, due=date(2027, 1, 10))], [ticket])
+    assert ops(p) == ["update", "set-property"]
+    assert p.actions[0].data.fields == {"duedate": date(2027, 1, 10)}
+    assert p.actions[1].data.base.due == date(2027, 1, 10)
+
+
+def test_due_changed_in_jira_comes_to_the_page() -> None:
+    """A due date changed in Jira is written onto the page."""
+    shown, ticket = synced(item())
+    p = plan([shown], [replace(ticket, due=date(2027, 2, 1))])
+    assert ops(p) == ["show", "set-property", "write-page"]
+    assert write_of(p).changes[shown.key].due == date(2027, 2, 1)
+
+
+def test_assignee_changed_on_page_goes_to_jira() -> None:
+    """A new owner mentioned on the page becomes the ticket's assignee."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, owner=BOB)], [ticket])
+    assert p.actions[0].op is Op.UPDATE
+    assert p.actions[0].data.fields == {"assignee": "acc-bob"}
+
+
+def test_assignee_changed_in_jira_comes_to_the_page() -> None:
+    """A reassignment in Jira replaces the mention on the page."""
+    shown, ticket = synced(item())
+    p = plan([shown], [replace(ticket, assignee="acc-bob")])
+    assert write_of(p).changes[shown.key].owner == BOB
+
+
+def test_datacenter_assignee_is_written_as_username_mention() -> None:
+    """On Data Center the page mention names the Jira username."""
+    shown, ticket = synced(item())
+    p = plan([shown], [replace(ticket, assignee="bob")], policy=Policy(deployment="datacenter"))
+    assert write_of(p).changes[shown.key].owner == Owner("username", "bob")
+
+
+@pytest.mark.parametrize(
+    ("winner", "expect_ops", "page_due"),
+    [
+        ("jira", ["show", "set-property", "write-page"], date(2027, 3, 1)),
+        ("page", ["update", "set-property"], None),
+    ],
+)
+def test_both_sides_changed_is_a_conflict_resolved_by_policy(
+    winner: str, expect_ops: list[str], page_due: date | None
+) -> None:
+    """Both sides edited the same field: reported, and the configured side wins."""
+    shown, ticket = synced(item())
+    p = plan(
+        [replace(shown, due=date(2027, 2, 1))],
+        [replace(ticket, due=date(2027, 3, 1))],
+        policy=Policy(conflict_winner=winner),  # type: ignore[arg-type]
+    )
+    assert "conflict" in codes(p)
+    assert ops(p) == expect_ops
+    if page_due:
+        assert write_of(p).changes[shown.key].due == page_due
+    else:
+        assert p.actions[0].data.fields == {"duedate": date(2027, 2, 1)}
+
+
+def test_summary_flows_page_to_jira_only() -> None:
+    """Page text edits update the summary; a Jira summary edit is kept, not copied back."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, text="Add alert on lag")], [ticket])
+    assert p.actions[0].data.fields == {"summary": "Add alert on lag"}
+    kept = plan([shown], [replace(ticket, summary="Better words")])
+    assert kept.actions == ()
+
+
+def test_direction_off_ignores_the_field() -> None:
+    """A field whose direction is off is never synced."""
+    shown, ticket = synced(item())
+    p = plan(
+        [replace(shown, due=date(2027, 1, 10))],
+        [ticket],
+        policy=Policy(directions=Directions(due="off")),
+    )
+    assert p.actions == ()
+
+
+def test_jira_only_direction_does_not_undo_a_jira_edit_next_run() -> None:
+    """With due page->jira only, a Jira edit is left alone and stays stable."""
+    shown, ticket = synced(item())
+    pol = Policy(directions=Directions(due="page_to_jira"))
+    moved = replace(ticket, due=date(2027, 3, 1))
+    assert plan([shown], [moved], policy=pol).actions == ()
+
+
+# -- status -----------------------------------------------------------------------
+
+
+def test_done_in_jira_ticks_the_task_and_turns_the_badge_green() -> None:
+    """A ticket moved to Done ticks its task and shows DONE."""
+    shown, ticket = synced(item())
+    done = replace(ticket, status="Done", status_category="done", resolution="Done")
+    p = plan([shown], [done])
+    change = write_of(p).changes[shown.key]
+    assert change.done is True
+    assert change.badge == DONE
+
+
+def test_wont_do_resolution_shows_grey_badge() -> None:
+    """A ticket closed as Won't Do shows that resolution in grey."""
+    shown, ticket = synced(item())
+    closed = replace(ticket, status="Done", status_category="done", resolution="Won't Do")
+    assert write_of(plan([shown], [closed])).changes[shown.key].badge == Badge(
+        "WON'T DO", BadgeColour.GREY
+    )
+
+
+def test_in_progress_badge_is_blue() -> None:
+    """A ticket in progress shows a blue IN PROGRESS badge."""
+    shown, ticket = synced(item())
+    started = replace(ticket, status="In Progress", status_category="indeterminate")
+    assert write_of(plan([shown], [started])).changes[shown.key].badge == IN_PROGRESS
+
+
+def test_ticked_on_page_transitions_ticket_to_done() -> None:
+    """Ticking the task closes the ticket through the configured transition."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, done=True)], [ticket])
+    tr = [a for a in p.actions if a.op is Op.TRANSITION]
+    assert tr and tr[0].data == ("Done",)
+    assert write_of(p).changes[shown.key].badge == DONE
+
+
+def test_unticked_on_page_reopens_ticket() -> None:
+    """Unticking a done task reopens its ticket."""
+    shown, ticket = synced(item(done=True))
+    p = plan([replace(shown, done=False)], [ticket])
+    tr = [a for a in p.actions if a.op is Op.TRANSITION]
+    assert tr and "To Do" in tr[0].data
+
+
+def test_close_on_tick_off_leaves_ticket_open_and_stays_stable() -> None:
+    """With sync.close_on_tick off, a tick never closes the ticket, run after run."""
+    shown, ticket = synced(item())
+    pol = Policy(close_on_tick=False)
+    p = plan([replace(shown, done=True)], [ticket], policy=pol)
+    assert not [a for a in p.actions if a.op is Op.TRANSITION]
+
+
+def test_overdue_open_ticket_shows_red() -> None:
+    """An open ticket past its due date shows OVERDUE."""
+    shown, ticket = synced(item(due=date(2026, 11, 20)))
+    assert shown.badge == OVERDUE
+    assert plan([shown], [ticket]).actions == ()
+    was_fine = replace(shown, badge=TO_DO)
+    assert write_of(plan([was_fine], [ticket])).changes[shown.key].badge == OVERDUE
+
+
+# -- identity ---------------------------------------------------------------------
+
+
+def test_hand_linked_ticket_is_adopted_not_duplicated() -> None:
+    """A key a person wrote on the page is adopted: labels, property, link; no create."""
+    it = item(ticket="OPS-9")
+    theirs = Ticket(
+        key="OPS-9",
+        id="1",
+        summary="Their words",
+        assignee="acc-alice",
+        due=None,
+        status="To Do",
+        status_category="new",
+    )
+    p = plan([it], linked={"OPS-9": theirs})
+    assert "create" not in ops(p)
+    assert {"adopt", "link", "set-property"} <= set(ops(p))
+    adopt = next(a for a in p.actions if a.op is Op.ADOPT)
+    assert adopt.data.add_labels == ("followup", "followup-98000001")
+
+
+def test_adopt_off_leaves_hand_linked_ticket_alone() -> None:
+    """With sync.adopt off a hand-linked ticket is reported, not touched."""
+    theirs = Ticket("OPS-9", "1", "x", None, None, "To Do", "new")
+    p = plan([item(ticket="OPS-9")], linked={"OPS-9": theirs}, policy=Policy(adopt=False))
+    assert "adopt" not in ops(p) and "create" not in ops(p)
+    assert "unknown-ticket" in codes(p)
+
+
+def test_unknown_key_on_page_is_reported_and_not_created() -> None:
+    """A key that does not exist in Jira is a finding; no ticket is invented for it."""
+    p = plan([item(ticket="OPS-404")])
+    assert "create" not in ops(p)
+    assert "unknown-ticket" in codes(p)
+
+
+def test_renumbered_task_keeps_its_ticket() -> None:
+    """A task whose id changed is matched by its synced summary, not given a new ticket."""
+    shown, ticket = synced(item(1))
+    renumbered = replace(shown, key=f"{PAGE.id}:task:7", ticket=None)
+    p = plan([renumbered], [ticket])
+    assert "create" not in ops(p)
+    prop = next(a for a in p.actions if a.op is Op.SET_PROPERTY)
+    assert prop.data.item == f"{PAGE.id}:task:7"
+    assert write_of(p).changes[renumbered.key].ticket == "OPS-1"
+
+
+def test_key_on_page_wins_over_property() -> None:
+    """Once the page shows a key, that key is the item's identity even if text changes."""
+    shown, ticket = synced(item())
+    edited = replace(shown, key=f"{PAGE.id}:row:abcdefabcdef", text="Reworded")
+    p = plan([edited], [ticket])
+    assert "create" not in ops(p)
+
+
+def test_orphaned_ticket_is_reported_and_policy_applied() -> None:
+    """A ticket whose item left the page is reported; comment/close on request."""
+    _, ticket = synced(item(5), key="OPS-5")
+    p = plan([], [ticket])
+    assert "orphaned-ticket" in codes(p)
+    assert ops(p) == []
+    commented = plan([], [ticket], policy=Policy(orphans="comment"))
+    assert ops(commented) == ["comment", "set-property"]
+    closed = plan([], [ticket], policy=Policy(orphans="close"))
+    assert "transition" in ops(closed)
+
+
+def test_orphan_comment_is_made_once() -> None:
+    """The orphan note is not repeated on every run."""
+    _, ticket = synced(item(5), key="OPS-5")
+    noted = replace(ticket, prop=replace(ticket.prop, reminders={"stray_noted": True}))  # type: ignore[arg-type]
+    assert ops(plan([], [noted], policy=Policy(orphans="comment"))) == []
+
+
+def test_duplicate_tickets_for_one_item_are_reported() -> None:
+    """Two tickets claiming one item: the older is kept, the other reported."""
+    shown, first = synced(item(), key="OPS-1")
+    _, second = synced(item(), key="OPS-2")
+    p = plan([shown], [second, first])
+    dup = [f for f in p.findings if f.code is FindingCode.DUPLICATE_TICKET]
+    assert len(dup) == 1 and "OPS-2" in dup[0].message
+    assert "create" not in ops(p)
+
+
+def test_unparseable_page_touches_nothing() -> None:
+    """When a page cannot be read, none of its tickets is treated as an orphan."""
+    _, ticket = synced(item())
+    bad = Finding(FindingCode.UNPARSEABLE_PAGE, PAGE.id, None, "cannot parse")
+    p = plan([], [ticket], findings=(bad,))
+    assert p.actions == ()
+    assert codes(p) == ["unparseable-page"]
+
+
+def test_page_without_items_is_reported_once() -> None:
+    """A postmortem with no action items gets exactly one no-action-items finding."""
+    assert codes(plan([])) == ["no-action-items"]
+
+
+# -- owners -----------------------------------------------------------------------
+
+
+def test_unknown_owner_is_reported_and_fallback_assigned() -> None:
+    """An owner with no Jira account: a finding, and the fallback assignee."""
+    ghost = Owner("name", "Nobody Here")
+    p = plan(
+        [item(owner=ghost)],
+        owners={ghost: OwnerResolution(None)},
+        policy=Policy(fallback_assignee="acc-lead"),
+    )
+    assert "unknown-owner" in codes(p)
+    assert p.actions[0].data.assignee == "acc-lead"
+    assert p.actions[0].data.prop.base.page_owner is None  # looked up again next run
+
+
+def test_missing_owner_gets_fallback_and_stays_stable() -> None:
+    """An item without owner is assigned the fallback, and the next run changes nothing."""
+    pol = Policy(fallback_assignee="acc-lead")
+    first = plan([item(owner=None)], policy=pol)
+    assert first.actions[0].data.assignee == "acc-lead"
+    shown, ticket = synced(item(owner=None), assignee="acc-lead")
+    ticket = replace(ticket, prop=replace(ticket.prop, base=replace(ticket.prop.base, assignee="acc-lead")))  # type: ignore[arg-type,union-attr]
+    assert plan([shown], [ticket], policy=pol).actions == ()
+
+
+# -- the page write ---------------------------------------------------------------
+
+
+def test_summary_badge_counts_done_items() -> None:
+    """The summary badge counts done items; green when all are done."""
+    assert summary_badge([(True, False), (False, False)]) == Badge(
+        "FOLLOW-UP 1/2 DONE", BadgeColour.YELLOW
+    )
+    assert summary_badge([(True, False)]).colour is BadgeColour.GREEN  # type: ignore[union-attr]
+    assert summary_badge([(False, True), (True, False)]).colour is BadgeColour.RED  # type: ignore[union-attr]
+    assert summary_badge([]) is None
+
+
+def test_stale_summary_badge_alone_rewrites_the_page() -> None:
+    """A summary badge that no longer matches is the only reason needed for a write."""
+    shown, ticket = synced(item())
+    p = plan([shown], [ticket], summary=Badge("FOLLOW-UP 5/9 DONE", BadgeColour.RED))
+    assert ops(p) == ["write-page"]
+    assert write_of(p).summary == Badge("FOLLOW-UP 0/1 DONE", BadgeColour.YELLOW)
+
+
+def test_plan_is_deterministic() -> None:
+    """The same inputs give the same plan."""
+    a = plan([item(1), item(2, owner=None)])
+    b = plan([item(1), item(2, owner=None)])
+    assert a == b
+
+
+def test_actions_serialise_for_reports() -> None:
+    """Every action renders to JSON with op, item, before, after and reason."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, due=date(2027, 1, 10))], [ticket])
+    data = p.actions[0].to_json()
+    assert data["op"] == "update" and data["after"] == "2027-01-10"
+    assert data["before"] == "2026-12-15" and data["reason"]
