@@ -1,5 +1,508 @@
-"""Command-line interface (placeholder until the foundation lands)."""
+"""The `followup` command line: parse, build settings, call one function, render.
+
+This is the one place that turns errors into exit codes:
+
+    0    success (`sync --detailed-exitcode` returns the runner's own codes)
+    1    a FollowupError that says so, or an internal error (a bug: "internal error: ...")
+    2    a usage error, a ConfigError, an authentication error, a command not in this build
+    130  interrupted (Ctrl-C)
+
+The functions the commands call live elsewhere and are imported inside the command
+body, so that `followup --help` stays fast and a command whose module is missing from
+a build says so instead of breaking the others.
+"""
+
+# Why typer: options are typed function parameters (the type is the validation and the
+# help), help text is generated from them, and click's model underneath (which typer
+# vendors) gives the usual conventions: usage errors exit 2, a test runner, env vars
+# for options.
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import structlog
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from followup import __version__
+from followup.errors import ApiError, ConfigError, FollowupError
+from followup.logconfig import configure_logging, redact_text
+from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
+
+__all__ = ["app", "main"]
+
+log = structlog.get_logger("followup.cli")
+
+EXIT_INTERRUPTED = 130
+EXIT_UNAVAILABLE = 2
+
+
+def _stderr() -> Console:
+    # soft_wrap: a message is never broken across lines (tests and log scrapers grep it).
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_error(message: str) -> None:
+    # Text, not markup: "[jira] url" must print as written, not as a style tag.
+    _stderr().print(Text(message, style="bold red"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Globals:
+    """What the global options said, for the commands below."""
+
+    config: Path | None
+    log_level: str
+
+
+class _Group(TyperGroup):
+    """The root command, with the one handler that maps errors to exit codes."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            # Exit codes chosen on purpose, and typer's own usage errors (exit 2).
+            raise
+        except FollowupError as exc:
+            log.debug("command failed", error=type(exc).__name__, exc_info=True)
+            _print_error(f"error: {redact_text(exc.show())}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _print_error("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            debug = isinstance(ctx.obj, _Globals) and ctx.obj.log_level == "debug"
+            summary = f"{type(exc).__name__}: {redact_text(str(exc))}"
+            _print_error(f"internal error: {summary}")
+            where = (
+                "the traceback follows in the log (standard error)"
+                if debug
+                else "the log (standard error) has the details; run again with "
+                "--log-level debug for the traceback"
+            )
+            _stderr().print(Text(f"  {where}"))
+            log.error("internal error", error=summary, exc_info=debug)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="followup",
+    help="Keeps postmortem action items and their Jira tickets in step.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Our handler above reports errors; a rich traceback could also print secrets.
+    pretty_exceptions_enable=False,
+)
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"followup {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar=CONFIG_ENV_VAR,
+            dir_okay=False,
+            help="TOML config file. Environment variables override it.",
+        ),
+    ] = None,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option("--log-level", envvar="FOLLOWUP_LOG_LEVEL", case_sensitive=False),
+    ] = LogLevel.INFO,
+    log_json: Annotated[
+        bool | None,
+        typer.Option(
+            "--log-json/--no-log-json",
+            help="JSON log lines on standard error (default: when it is not a terminal).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Keeps postmortem action items and their Jira tickets in step."""
+    configure_logging(str(log_level), json=log_json)
+    ctx.obj = _Globals(config=config, log_level=str(log_level))
+
+
+def _globals(ctx: typer.Context) -> _Globals:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, _Globals) else _Globals(config=None, log_level="info")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return load_settings(_globals(ctx).config)
+
+
+def _unavailable(command: str) -> NoReturn:
+    _print_error(f"followup {command}: not available in this build")
+    raise typer.Exit(EXIT_UNAVAILABLE)
+
+
+def _entry(module: str, attr: str, command: str) -> Callable[..., Any]:
+    """`module.attr`, imported now; a build without that module says so and exits 2."""
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        # Only the module itself (or a parent) missing means "not in this build"; a
+        # dependency missing inside it is a real error.
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            _unavailable(command)
+        raise
+    function = getattr(loaded, attr, None)
+    if not callable(function):
+        _unavailable(command)
+    return function  # type: ignore[no-any-return]
+
+
+def _exit(code: int) -> NoReturn:
+    raise typer.Exit(code)
+
+
+# --- sandbox ---------------------------------------------------------------------
+
+
+class Flavor(enum.StrEnum):
+    CLOUD = "cloud"
+    DATACENTER = "datacenter"
+
+
+class Seed(enum.StrEnum):
+    DEMO = "demo"
+    EMPTY = "empty"
+
+
+Probability = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+@app.command(rich_help_panel="Try it")
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free).")] = 8089,
+    flavor: Annotated[Flavor, typer.Option(help="Act as Jira/Confluence Cloud or DC.")] = (
+        Flavor.CLOUD
+    ),
+    seed: Annotated[Seed, typer.Option(help="Start with demo pages and users, or empty.")] = (
+        Seed.DEMO
+    ),
+    state: Annotated[
+        str, typer.Option(help="SQLite file for the sandbox's data; ':memory:' keeps none.")
+    ] = ".followup/sandbox.sqlite3",
+    latency_ms: Annotated[int, typer.Option(min=0, help="Added to every response.")] = 0,
+    rate_429: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 429.")
+    ] = 0.0,
+    retry_after_s: Annotated[
+        int, typer.Option(min=0, help="Retry-After seconds sent with a 429.")
+    ] = 1,
+    rate_5xx: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 5xx.")
+    ] = 0.0,
+    drop_response_after_write: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of writes carried out whose response is dropped."
+        ),
+    ] = 0.0,
+    fault_seed: Annotated[
+        int | None, typer.Option(help="Seed for the fault dice, for repeatable runs.")
+    ] = None,
+) -> None:
+    """Run a local Jira + Confluence stand-in (no account needed). See docs/sandbox.md."""
+    serve = _entry("followup.sandbox.server", "serve", "sandbox")
+    if state != ":memory:":
+        Path(state).parent.mkdir(parents=True, exist_ok=True)
+    serve(
+        host=host,
+        port=port,
+        flavor=str(flavor),
+        seed=str(seed),
+        state_path=state,
+        faults={
+            "latency_ms": latency_ms,
+            "rate_429": rate_429,
+            "retry_after_s": retry_after_s,
+            "rate_5xx": rate_5xx,
+            "drop_response_after_write": drop_response_after_write,
+            # The keys of followup.sandbox.faults.FaultConfig (PUT /_sandbox/faults).
+            "seed": fault_seed,
+        },
+    )
+
+
+# --- extract ---------------------------------------------------------------------
+
+
+class ExtractFormat(enum.StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+@app.command(rich_help_panel="Inspect")
+def extract(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PAGE.xml",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A page body in Confluence storage format.",
+        ),
+    ] = None,
+    page_id: Annotated[
+        str | None,
+        typer.Option("--page-id", help="Page id for the item keys (default: the file's name)."),
+    ] = None,
+    page: Annotated[
+        str | None, typer.Option("--page", help="Fetch this page id from the configured site.")
+    ] = None,
+    fmt: Annotated[ExtractFormat, typer.Option("--format")] = ExtractFormat.TEXT,
+) -> None:
+    """Show the action items and findings followup reads off one page."""
+    if (file is None) == (page is None):
+        raise typer.BadParameter("give either a PAGE.xml file or --page ID", param_hint="PAGE.xml")
+    settings = _settings(ctx)
+    if page is not None:
+        settings.require_sites("confluence")
+        _unavailable("extract --page")
+    assert file is not None
+    extract_items = _entry("followup.storage_format", "extract", "extract")
+    try:
+        body = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text ({exc.reason})") from None
+    extraction = extract_items(body, page_id or file.stem, date_order=settings.sync.date_order)
+    if fmt is ExtractFormat.JSON:
+        typer.echo(json.dumps(_extraction_json(extraction), indent=2, ensure_ascii=False))
+    else:
+        _print_extraction(extraction)
+
+
+def _extraction_json(extraction: Any) -> dict[str, Any]:
+    return {
+        "items": [item.to_json() for item in extraction.items],
+        "findings": [
+            {"code": str(f.code), "item": f.item, "message": f.message} for f in extraction.findings
+        ],
+    }
+
+
+def _print_extraction(extraction: Any) -> None:
+    console = Console(highlight=False)
+    items = Table(title=f"page {extraction.page_id}: {len(extraction.items)} action items")
+    for column in ("key", "action", "owner", "due", "done", "ticket"):
+        items.add_column(column, overflow="fold")
+    for item in extraction.items:
+        owner = next(iter(item.owner.to_json().values())) if item.owner else ""
+        items.add_row(
+            Text(item.key),
+            Text(item.text),
+            Text(owner),
+            item.due.isoformat() if item.due else "",
+            "yes" if item.done else "",
+            Text(item.ticket or ""),
+        )
+    console.print(items)
+    if extraction.findings:
+        findings = Table(title=f"{len(extraction.findings)} findings")
+        for column in ("code", "item", "message"):
+            findings.add_column(column, overflow="fold")
+        for finding in extraction.findings:
+            findings.add_row(str(finding.code), Text(finding.item or ""), Text(finding.message))
+        console.print(findings)
+    else:
+        console.print("no findings")
+
+
+# --- sync and report --------------------------------------------------------------
+
+
+class ReportFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTERVAL = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+
+
+def parse_today(value: str) -> date:
+    """`--today`: a calendar date written YYYY-MM-DD."""
+    if _DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise typer.BadParameter(f"expected a date as YYYY-MM-DD, e.g. 2025-03-14 (got {value!r})")
+
+
+def parse_interval(value: str) -> float:
+    """`--interval`: seconds, or a duration such as 90s, 15m, 1h, 1h30m."""
+    text = value.strip().lower()
+    seconds: float | None = None
+    if text.isdigit():
+        seconds = float(text)
+    elif text and (match := _INTERVAL.fullmatch(text)):
+        seconds = float(
+            int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+        )
+    if not seconds:
+        raise typer.BadParameter(
+            f"expected a duration such as 90s, 15m, 1h or 1h30m (got {value!r})"
+        )
+    return seconds
+
+
+Today = Annotated[
+    date | None,
+    typer.Option(
+        "--today",
+        parser=parse_today,
+        metavar="YYYY-MM-DD",
+        help="Judge due dates as of this day (default: today in sync.timezone).",
+    ),
+]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", dir_okay=False, help="Write the report here instead of stdout."),
+]
+Spaces = Annotated[
+    list[str] | None,
+    typer.Option("--space", metavar="KEY", help="Only pages in this space (repeatable)."),
+]
+
+
+@app.command(rich_help_panel="Run")
+def sync(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and report, write nothing.")
+    ] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.TEXT,
+    output: Output = None,
+    space: Spaces = None,
+    page: Annotated[
+        list[str] | None,
+        typer.Option("--page", metavar="ID", help="Only this page (repeatable)."),
+    ] = None,
+    today: Today = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Make the exit code tell 'nothing to change' from 'changes planned or made'.",
+        ),
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep running, one sync per --interval.")
+    ] = False,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between runs with --watch (90s, 15m, 1h).")
+    ] = "15m",
+) -> None:
+    """Make every action item have one ticket, and page and tickets agree."""
+    seconds = parse_interval(interval)
+    if watch and today is not None:
+        raise typer.BadParameter(
+            "cannot be used with --watch (every run uses its own day)", param_hint="--today"
+        )
+    if watch and detailed_exitcode:
+        raise typer.BadParameter("cannot be used with --watch", param_hint="--detailed-exitcode")
+    config = _globals(ctx).config
+    settings = load_settings(config)
+    settings.require_sites()
+    sync_command = _entry("followup.runner", "sync_command", "sync")
+
+    def run_once(current: Settings) -> int:
+        code: int = sync_command(
+            current,
+            dry_run=dry_run,
+            fmt=str(fmt),
+            output=output,
+            spaces=tuple(space or ()),
+            pages=tuple(page or ()),
+            today=today,
+            detailed_exitcode=detailed_exitcode,
+        )
+        return code
+
+    if not watch:
+        _exit(run_once(settings))
+    while True:
+        try:
+            code = run_once(settings)
+            log.info("sync finished", exit_code=code, next_in_seconds=seconds)
+        except ApiError as exc:
+            # A site that is down for a while must not end the watch; a bad setting does.
+            log.warning("sync failed; trying again at the next interval", error=exc.show())
+        time.sleep(seconds)
+        # Read the settings again: a rotated token file is picked up without a restart.
+        settings = load_settings(config)
+
+
+@app.command(rich_help_panel="Run")
+def report(
+    ctx: typer.Context,
+    fmt: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.TEXT,
+    output: Output = None,
+    space: Spaces = None,
+    today: Today = None,
+) -> None:
+    """Report every tracked action item and its ticket, without changing anything."""
+    settings = _settings(ctx)
+    settings.require_sites()
+    report_command = _entry("followup.reporting", "report_command", "report")
+    _exit(
+        report_command(
+            settings, fmt=str(fmt), output=output, spaces=tuple(space or ()), today=today
+        )
+    )
+
+
+@app.command(rich_help_panel="Run")
+def doctor(ctx: typer.Context) -> None:
+    """Check settings, connectivity, credentials and permissions, one line each."""
+    settings = _settings(ctx)
+    run_doctor = _entry("followup.doctor", "run_doctor", "doctor")
+    _exit(run_doctor(settings))
 
 
 def main() -> None:
-    raise SystemExit("followup: the CLI is not built yet")
+    """The `followup` console script and `python -m followup`."""
+    app(prog_name="followup")

@@ -1,0 +1,544 @@
+"""followup's settings: built once at the edge, then passed in explicitly.
+
+Sources, highest priority first: keyword overrides (the CLI), environment variables
+(`FOLLOWUP_` prefix, `__` between levels: `FOLLOWUP_JIRA__URL`), the TOML file named
+by `--config` or `FOLLOWUP_CONFIG`, the defaults below. Unknown keys are errors, so a
+typo is never silently ignored. `load_settings` turns every problem into one
+`ConfigError` naming the setting both ways ("FOLLOWUP_JIRA__URL / [jira] url: ...").
+
+The core never imports this module's loader or reads the environment; it receives
+the values it needs from the engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from followup.errors import ConfigError
+from followup.logconfig import register_secret
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ENV_PREFIX",
+    "ConfluenceSettings",
+    "Direction",
+    "DirectionSettings",
+    "JiraSettings",
+    "MetricsSettings",
+    "ReminderSettings",
+    "Settings",
+    "SyncSettings",
+    "load_settings",
+    "setting_name",
+]
+
+ENV_PREFIX = "FOLLOWUP_"
+CONFIG_ENV_VAR = "FOLLOWUP_CONFIG"
+
+Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
+FindingPolicy = Literal["report", "comment", "close"]
+Product = Literal["jira", "confluence"]
+
+# Hosts where both products share one origin and Confluence lives under /wiki.
+_CLOUD_HOST_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com")
+
+
+def _split_list(value: Any) -> Any:
+    """A list from the environment: JSON (`["To Do","Backlog"]`) or comma-separated."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'must be a JSON list such as ["a", "b"] or comma-separated such as a,b'
+            ) from None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+"""A list of strings, settable from the environment as JSON or as a,b,c."""
+
+
+def _section_config() -> ConfigDict:
+    return ConfigDict(extra="forbid", validate_default=True)
+
+
+def _check_http_url(value: str | None) -> str | None:
+    """Strip, drop a trailing slash, insist on http(s)://host."""
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"must be an http(s) URL such as https://acme.atlassian.net, got {value!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be a base URL without ?query or #fragment, got {value!r}")
+    return value
+
+
+def _read_token_file(path: Path) -> SecretStr:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ValueError(f"file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"cannot read {str(path)!r}: {reason}") from None
+    if not text:
+        raise ValueError(f"file {str(path)!r} is empty")
+    return SecretStr(text)
+
+
+class _SiteSettings(BaseModel):
+    """What both products need to be reached: where, who, and how to authenticate."""
+
+    model_config = _section_config()
+
+    url: str | None = None
+    email: str | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    verify_tls: bool = True
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        return _check_http_url(value)
+
+    @field_validator("email")
+    @classmethod
+    def _strip_email(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("token")
+    @classmethod
+    def _empty_token_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file_readable(cls, value: Path | None) -> Path | None:
+        # Checked here (not only when used) so that the error names token_file.
+        if value is not None:
+            _read_token_file(value)
+        return value
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> _SiteSettings:
+        # An explicit token wins; the file (a mounted Kubernetes secret) fills the gap.
+        if self.token is None and self.token_file is not None:
+            self.token = _read_token_file(self.token_file)
+        return self
+
+
+class JiraSettings(_SiteSettings):
+    """[jira]: the Jira site and how tickets are created and moved."""
+
+    project: str = Field(default="OPS", min_length=1)
+    issue_type: str = Field(default="Task", min_length=1)
+    done_transitions: StrList = Field(default_factory=lambda: ["Done"], min_length=1)
+    reopen_transitions: StrList = Field(
+        default_factory=lambda: ["To Do", "Reopen", "Reopened", "Backlog"]
+    )
+    labels: StrList = Field(default_factory=list)
+    default_priority: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_have_no_spaces(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if not label or any(c.isspace() for c in label):
+                raise ValueError(f"Jira labels cannot be empty or contain spaces: {label!r}")
+        return value
+
+
+class ConfluenceSettings(_SiteSettings):
+    """[confluence]: the Confluence site and which pages are postmortems.
+
+    `email` and `token` default to the Jira ones when unset (one Atlassian account).
+    """
+
+    cql: str = Field(default='type = page AND label = "postmortem"', min_length=1)
+    spaces: StrList = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _cloud_url_ends_in_wiki(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+        if host.endswith(_CLOUD_HOST_SUFFIXES) and not parts.path.endswith("/wiki"):
+            raise ValueError(
+                "must be the Confluence base URL ending in /wiki, "
+                "e.g. https://acme.atlassian.net/wiki"
+            )
+        return value
+
+
+class DirectionSettings(BaseModel):
+    """[sync.directions]: which way each synced field flows."""
+
+    model_config = _section_config()
+
+    summary: Direction = "page_to_jira"
+    assignee: Direction = "both"
+    due: Direction = "both"
+    status: Direction = "both"
+
+
+class SyncSettings(BaseModel):
+    """[sync]: the policy of a run."""
+
+    model_config = _section_config()
+
+    timezone: str = "UTC"
+    label: str = Field(default="followup", min_length=1)
+    default_due_days: int | None = Field(default=None, ge=0)
+    fallback_assignee: str | None = None
+    close_on_tick: bool = True
+    orphans: FindingPolicy = "report"
+    duplicates: FindingPolicy = "report"
+    adopt: bool = True
+    conflict_winner: Literal["jira", "page"] = "jira"
+    directions: DirectionSettings = Field(default_factory=DirectionSettings)
+    date_order: Literal["none", "dmy", "mdy"] = "none"
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate_limit: float = Field(default=10.0, gt=0)
+    lease_seconds: int = Field(default=300, ge=10)
+    max_page_retries: int = Field(default=3, ge=0)
+    run_budget_seconds: int = Field(default=600, ge=1)
+    max_page_bytes: int = Field(default=5_000_000, ge=1)
+    max_items_per_page: int = Field(default=2000, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        return value
+
+    @field_validator("label")
+    @classmethod
+    def _label_has_no_spaces(cls, value: str) -> str:
+        if any(c.isspace() for c in value):
+            raise ValueError(f"Jira labels cannot contain spaces: {value!r}")
+        return value
+
+
+class MetricsSettings(BaseModel):
+    """[metrics]: where run metrics go (a Prometheus Pushgateway and/or a textfile)."""
+
+    model_config = _section_config()
+
+    pushgateway_url: str | None = None
+    textfile: Path | None = None
+    job: str = Field(default="followup", min_length=1)
+
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _url_is_http(cls, value: str | None) -> str | None:
+        return _check_http_url(value)
+
+
+class ReminderSettings(BaseModel):
+    """[reminders]: comments on overdue and soon-due tickets, and escalation."""
+
+    model_config = _section_config()
+
+    enabled: bool = False
+    overdue_every_days: int = Field(default=7, ge=1)
+    before_due_days: int = Field(default=3, ge=0)
+    escalate_after: int = Field(default=3, ge=1)
+    escalate_to: str | None = None
+    escalate_label: str = Field(default="followup-escalated", min_length=1)
+
+
+# The TOML file for the next Settings() built in this context (see load_settings).
+_toml_file: ContextVar[Path | None] = ContextVar("followup_toml_file", default=None)
+# The environment for the next Settings() built in this context; None = os.environ.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar("followup_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._environ.items()}
+
+
+class _TomlSource(TomlConfigSettingsSource):
+    """The TOML source, turning unreadable or malformed files into ConfigError."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"config file {file_path}: invalid TOML: {exc}",
+                hint="fix the syntax at that line; the example is config/followup.example.toml",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"config file {file_path}: cannot read: {exc.strerror or exc}"
+            ) from None
+
+
+class Settings(BaseSettings):
+    """Everything followup can be told. See docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    jira: JiraSettings = Field(default_factory=JiraSettings)
+    confluence: ConfluenceSettings = Field(default_factory=ConfluenceSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    owners: dict[str, str] = Field(default_factory=dict)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No .env file and no secrets directory: token_file covers mounted secrets, and
+        # a stray .env in the working directory must not change what a run does.
+        environ = _environ.get()
+        env = env_settings if environ is None else _MappingEnvSource(settings_cls, environ)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env]
+        toml_file = _toml_file.get()
+        if toml_file is not None:
+            sources.append(_TomlSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners_are_nonempty(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, user in value.items():
+            if not name.strip() or not user.strip():
+                raise ValueError(f"names and Jira user ids must not be empty: {name!r} = {user!r}")
+        return {name.strip(): user.strip() for name, user in value.items()}
+
+    @model_validator(mode="after")
+    def _confluence_defaults_to_jira_account(self) -> Settings:
+        if self.confluence.email is None:
+            self.confluence.email = self.jira.email
+        if self.confluence.token is None:
+            self.confluence.token = self.jira.token
+        if (
+            self.confluence.url is not None
+            and self.confluence.url == self.jira.url
+            and urlsplit(self.confluence.url).path in ("", "/")
+        ):
+            raise ValueError(
+                f"{setting_name(('confluence', 'url'))}: is the same as the Jira URL; "
+                "where both products share one address, Confluence lives under /wiki, "
+                "e.g. https://acme.atlassian.net/wiki"
+            )
+        return self
+
+    def require_sites(self, *products: Product) -> None:
+        """Raise ConfigError unless url, email and token are set for `products`
+        (both when none are named). Commands that talk to a site call this first."""
+        missing: list[str] = []
+        for product in products or ("jira", "confluence"):
+            site: _SiteSettings = getattr(self, product)
+            for field in ("url", "email", "token"):
+                if getattr(site, field) is None:
+                    missing.append(f"{setting_name((product, field))}: field required")
+        if missing:
+            raise ConfigError(
+                _one_message(missing, "settings are missing"),
+                hint="set them in the config file or the environment; "
+                "the token may come from token_file; see docs/configuration.md",
+            )
+
+    def secrets(self) -> Iterator[str]:
+        """Every secret value these settings hold, and the Basic credentials built from
+        them (what an Authorization header would carry), for log redaction."""
+        for site in (self.jira, self.confluence):
+            if site.token is None:
+                continue
+            token = site.token.get_secret_value()
+            yield token
+            if site.email:
+                yield base64.b64encode(f"{site.email}:{token}".encode()).decode("ascii")
+
+
+def setting_name(loc: tuple[int | str, ...]) -> str:
+    """A setting's name in both its env form and its TOML form.
+
+    >>> setting_name(("jira", "url"))
+    'FOLLOWUP_JIRA__URL / [jira] url'
+    >>> setting_name(("sync", "directions", "status"))
+    'FOLLOWUP_SYNC__DIRECTIONS__STATUS / [sync.directions] status'
+    """
+    names = [str(p) for p in loc if not isinstance(p, int)]
+    index = "".join(f"[{p}]" for p in loc[len(names) :] if isinstance(p, int))
+    if not names:
+        return "settings"
+    if names[0] == "owners":
+        # Owner names are free text (spaces, @): settable as one JSON env var.
+        key = f' "{names[1]}"' if len(names) > 1 else ""
+        return f"{ENV_PREFIX}OWNERS / [owners]{key}"
+    env = ENV_PREFIX + "__".join(n.upper() for n in names)
+    if len(names) == 1:
+        return f"{env} / [{names[0]}]"
+    return f"{env} / [{'.'.join(names[:-1])}] {names[-1]}{index}"
+
+
+def _one_message(lines: list[str], what: str) -> str:
+    """One line for one problem; a count and an indented list for several."""
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} {what}:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+_SECRET_FIELDS = ("token",)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    msg = str(error.get("msg", "invalid value"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind == "extra_forbidden":
+        msg = "unknown setting" + _suggestion(loc)
+    elif kind == "missing":
+        msg = "field required"
+    elif kind not in ("value_error", "assertion_error") and not any(
+        s in str(p) for p in loc for s in _SECRET_FIELDS
+    ):
+        value = error.get("input")
+        if isinstance(value, str | int | float | bool) and len(str(value)) <= 80:
+            msg = f"{msg} (got {value!r})"
+    if kind == "value_error" and len(loc) == 0:
+        return msg
+    return f"{setting_name(loc)}: {msg}"
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        annotation = (
+            model.model_fields[str(part)].annotation if part in model.model_fields else None
+        )
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else " (a typo?)"
+
+
+def load_settings(
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from `overrides`, the environment and the TOML file.
+
+    `config_path` None means the path in `FOLLOWUP_CONFIG`, if set, else no file.
+    `env` None means `os.environ`. Every token loaded is registered for log
+    redaction. Raises ConfigError with one message naming each offending setting.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if config_path is None and environ.get(CONFIG_ENV_VAR):
+        config_path = Path(environ[CONFIG_ENV_VAR])
+    if config_path is not None:
+        config_path = config_path.expanduser()
+        if not config_path.is_file():
+            what = "is a directory" if config_path.is_dir() else "does not exist"
+            raise ConfigError(
+                f"--config / {CONFIG_ENV_VAR}: config file {str(config_path)!r} {what}",
+                hint="start from config/followup.example.toml",
+            )
+
+    file_token = _toml_file.set(config_path)
+    env_token = _environ.set(env)
+    try:
+        settings = Settings(**overrides)
+    except SettingsError as exc:
+        # The environment held a value that should be JSON and is not.
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = setting_name((found.group(1),)) if found else "a FOLLOWUP_ variable"
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(
+            f"{name}: a value from the environment is not valid JSON{cause}",
+            hint="dicts and nested sections are JSON in the environment, "
+            'e.g. FOLLOWUP_OWNERS=\'{"Priya Natarajan": "5b10a2844c20165700ede21g"}\'',
+        ) from None
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        lines = list(dict.fromkeys(_describe(e) for e in errors))
+        where = f" (config file {config_path})" if config_path is not None else ""
+        raise ConfigError(
+            _one_message(lines, "settings are wrong"),
+            hint=f"see docs/configuration.md{where}",
+        ) from None
+    finally:
+        _toml_file.reset(file_token)
+        _environ.reset(env_token)
+
+    for secret in settings.secrets():
+        register_secret(secret)
+    return settings
