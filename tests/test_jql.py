@@ -366,6 +366,9 @@ ERRORS = [
     ("ORDER BY nope", "Field 'nope' does not exist or you do not have permission to view it."),
     ("ORDER BY key ASC x", "Expecting either ',' or 'end of query' but got 'x'."),
     ("labels WAS x", "Expecting operator but got 'WAS'."),
+    ("(" * 60 + "labels = x" + ")" * 60, "The query nests more than 50 levels deep."),
+    ("not " * 60 + "labels = x", "The query nests more than 50 levels deep."),
+    (" OR ".join(["labels = x"] * 301), "The query has more than 300 clauses."),
 ]
 
 

@@ -723,6 +723,13 @@ def _clause_sql(name: str, op: str, operand: _Operand, ctx: _Context) -> str:
 
 # -- parsing --------------------------------------------------------------------------
 
+# Limits that keep every accepted query within SQLite's expression depth (1000) and
+# parameter count (32766); Jira has comparable limits of its own.
+_MAX_DEPTH = 50
+_MAX_CLAUSES = 300
+_MAX_VALUES = 10_000
+_MAX_PARAMS = 30_000
+
 _VALID_OPERATORS = (
     "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN',"
     " 'IS' and 'IS NOT'."
@@ -734,6 +741,8 @@ class _Parser:
         self.ctx = ctx
         self.tokens = _lex(ctx.query)
         self.i = 0
+        self.depth = 0
+        self.clauses = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -778,17 +787,23 @@ class _Parser:
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
     def not_expr(self) -> str:
-        if self.at_kw("not"):
-            self.advance()
-            return f"(NOT {self.not_expr()})"
-        if self.peek().kind == "(":
-            self.advance()
-            inner = self.or_expr()
-            tok = self.advance()
-            if tok.kind != ")":
-                raise self.fail(tok, f"Expecting ')' but got '{_describe(tok)}'.")
-            return inner
-        return self.clause()
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise self.fail(self.peek(), f"The query nests more than {_MAX_DEPTH} levels deep.")
+        try:
+            if self.at_kw("not"):
+                self.advance()
+                return f"(NOT {self.not_expr()})"
+            if self.peek().kind == "(":
+                self.advance()
+                inner = self.or_expr()
+                tok = self.advance()
+                if tok.kind != ")":
+                    raise self.fail(tok, f"Expecting ')' but got '{_describe(tok)}'.")
+                return inner
+            return self.clause()
+        finally:
+            self.depth -= 1
 
     def field_name(self) -> _Token:
         tok = self.advance()
@@ -868,10 +883,15 @@ class _Parser:
                 break
             if tok.kind != ",":
                 raise self.fail(tok, f"Expecting ',' or ')' but got '{_describe(tok)}'.")
+            if len(items) >= _MAX_VALUES:
+                raise self.fail(tok, f"A list may hold at most {_MAX_VALUES} values.")
             items.append(self.single())
         return _List(tuple(items), "(" + ", ".join(item.raw for item in items) + ")")
 
     def clause(self) -> str:
+        self.clauses += 1
+        if self.clauses > _MAX_CLAUSES:
+            raise self.fail(self.peek(), f"The query has more than {_MAX_CLAUSES} clauses.")
         name = self.field_name()
         op = self.operator()
         operand = self.operand()
@@ -931,4 +951,6 @@ def compile_jql(
         now = now.astimezone(UTC).replace(tzinfo=None)
     ctx = _Context(query=query, flavor=flavor, current_user=current_user, now=now)
     where, order = _Parser(ctx).query()
+    if len(ctx.params) > _MAX_PARAMS:
+        raise JqlError(f"The query has more than {_MAX_PARAMS} values.")
     return where, ctx.params, order
