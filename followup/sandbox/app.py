@@ -1,0 +1,324 @@
+"""Assembly of the sandbox: the routes of every module, and the middleware in front.
+
+`create_app` mounts the Jira routes, the Confluence routes and the HTML views (each
+when its module is present) and the `/_sandbox` control plane. One pure-ASGI
+middleware sits outermost, in front of Starlette's own, and does, in order:
+
+1. counting: every request to an Atlassian API path (`/rest/...`, `/wiki/rest/...`,
+   `/wiki/api/...`) is counted under its route template, e.g.
+   `GET /rest/api/3/search/jql` or `PUT /wiki/rest/api/content/{id}`; a write is a
+   POST/PUT/DELETE/PATCH on those paths that answered 2xx (POSTs that only read, such
+   as a JQL search, are not writes);
+2. faults (`faults.py`): latency, 429, 5xx before handling; a lost response after a
+   successful write;
+3. HTTP Basic authentication: 401 in the product's error shape when credentials are
+   missing or wrong, 403 for a read-only user's write. The user goes into
+   `request.state.user` for the API modules.
+
+The HTML views and `/_sandbox/*` see neither faults nor authentication.
+Module contract: `routes(state) -> list[BaseRoute]`; product modules also have
+`init_schema(db)` (idempotent) and `load(state, dataset)`, and may export
+`READ_ONLY_POSTS` (a compiled regex of POST paths that do not write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from followup.sandbox import control, jira_api
+from followup.sandbox.control import RequestStats
+from followup.sandbox.faults import Faults, Refusal
+from followup.sandbox.state import SandboxState
+
+Product = Literal["jira", "confluence"]
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+_ANONYMOUS_OK = re.compile(r"^/rest/api/(2|3|latest)/serverInfo$")
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+JIRA_UNAUTHENTICATED = (
+    "You are not authenticated. Authentication required to perform this operation."
+)
+CONFLUENCE_UNAUTHENTICATED = (
+    "This request requires authentication; the credentials are missing or wrong."
+)
+
+
+def product_of(path: str) -> Product | None:
+    """Which Atlassian API a path belongs to, or None for views and the control plane."""
+    if path.startswith(("/wiki/rest/", "/wiki/api/")):
+        return "confluence"
+    if path.startswith("/rest/"):
+        return "jira"
+    return None
+
+
+def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
+    """The template of the route that will handle `scope`, e.g. `/wiki/rest/api/content/{id}`."""
+    partial: str | None = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            inner = route_template(route.routes, {**scope, **child})
+            template = _CONVERTER.sub(r"{\1}", route.path) + (inner or "/{path}")
+        else:
+            template = _CONVERTER.sub(r"{\1}", getattr(route, "path", "") or "")
+        if match is Match.FULL:
+            return template
+        partial = partial or template
+    return partial
+
+
+def _json_message(status: int, body: dict[str, Any], headers: dict[str, str]) -> list[Message]:
+    payload = json.dumps(body).encode()
+    raw_headers = [
+        (b"content-type", b"application/json;charset=UTF-8"),
+        (b"content-length", str(len(payload)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+    ]
+    return [
+        {"type": "http.response.start", "status": status, "headers": raw_headers},
+        {"type": "http.response.body", "body": payload},
+    ]
+
+
+def error_messages(
+    product: Product, status: int, message: str, headers: dict[str, str] | None = None
+) -> list[Message]:
+    """An error answer in the product's shape (Jira's ErrorCollection, Confluence's statusCode)."""
+    if product == "jira":
+        body: dict[str, Any] = {"errorMessages": [message], "errors": {}}
+    else:
+        body = {
+            "statusCode": status,
+            "data": {
+                "authorized": status not in (401, 403),
+                "valid": True,
+                "errors": [],
+                "successful": False,
+            },
+            "message": message,
+        }
+    return _json_message(status, body, headers or {})
+
+
+def bad_gateway() -> list[Message]:
+    payload = (
+        b"<html><head><title>502 Bad Gateway</title></head>"
+        b"<body><h1>502 Bad Gateway</h1></body></html>"
+    )
+    return [
+        {
+            "type": "http.response.start",
+            "status": 502,
+            "headers": [
+                (b"content-type", b"text/html"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        },
+        {"type": "http.response.body", "body": payload},
+    ]
+
+
+def _refusal_messages(product: Product, refusal: Refusal) -> list[Message]:
+    headers: dict[str, str] = {}
+    if refusal.retry_after_s is not None:
+        headers["Retry-After"] = str(refusal.retry_after_s)
+    if refusal.status == 429:
+        reset = datetime.now(UTC) + timedelta(seconds=refusal.retry_after_s or 0)
+        headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%MZ")
+        headers["RateLimit-Reason"] = (
+            "jira-quota-global-based" if product == "jira" else "confluence-quota-global-based"
+        )
+        message = "Rate limit exceeded."
+        if product == "jira":
+            message = "The request has been rate-limited. Please try again later."
+        return error_messages(product, 429, message, headers)
+    if refusal.status == 503:
+        return error_messages(product, 503, "Service Unavailable", headers)
+    return bad_gateway()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _drop_connection(send: Send) -> bool:
+    """Close the client's connection without a byte of response, if the server allows it.
+
+    Reaches the transport through uvicorn's per-request cycle object (the `send` it
+    hands to the application is that object's bound method); returns False when that
+    is not available, so the caller can answer 502 instead.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    transport.abort()
+    for _ in range(50):  # let connection_lost run, so uvicorn does not answer 500 itself
+        await asyncio.sleep(0)
+        if getattr(cycle, "disconnected", True):
+            break
+    return True
+
+
+class SandboxMiddleware:
+    """Counting, faults and authentication in front of the sandbox's routes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        state: SandboxState,
+        faults: Faults,
+        stats: RequestStats,
+        routes: Sequence[BaseRoute],
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.faults = faults
+        self.stats = stats
+        self.routes = routes
+        patterns = [jira_api.READ_ONLY_POSTS]
+        confluence = control.optional_module("confluence_api")
+        extra = getattr(confluence, "READ_ONLY_POSTS", None) if confluence else None
+        if isinstance(extra, re.Pattern):
+            patterns.append(extra)
+        self.read_only_posts = tuple(patterns)
+
+    def is_write(self, method: str, path: str) -> bool:
+        if method not in _WRITE_METHODS:
+            return False
+        return not (method == "POST" and any(p.match(path) for p in self.read_only_posts))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        product = product_of(path)
+        if product is None:
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        template = route_template(self.routes, scope) or "(unmatched)"
+        self.stats.request(f"{method} {template}")
+
+        if self.faults.latency_s:
+            await asyncio.sleep(self.faults.latency_s)
+        refusal = self.faults.refusal()
+        if refusal is not None:
+            self.stats.fault("429" if refusal.status == 429 else "5xx")
+            await _send_all(send, _refusal_messages(product, refusal))
+            return
+
+        write = self.is_write(method, path)
+        authorization = _header(scope, b"authorization")
+        user = self.state.authenticate(authorization)
+        if user is None and not (authorization is None and _ANONYMOUS_OK.match(path)):
+            message = JIRA_UNAUTHENTICATED if product == "jira" else CONFLUENCE_UNAUTHENTICATED
+            headers = {"WWW-Authenticate": 'Basic realm="protected-area"'}
+            await _send_all(send, error_messages(product, 401, message, headers))
+            return
+        if user is not None and user.read_only and write:
+            message = f"{user.display_name} has read-only access: this operation is not permitted."
+            await _send_all(send, error_messages(product, 403, message))
+            return
+        scope.setdefault("state", {})["user"] = user
+
+        if not write:
+            await self.app(scope, receive, send)
+            return
+        await self._write(scope, receive, send)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run a write, holding its response back until the fault decision is made."""
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        try:
+            await self.app(scope, receive, hold)
+        except BaseException:
+            await _send_all(send, held)
+            raise
+        status = next((int(m["status"]) for m in held if m["type"] == "http.response.start"), 500)
+        if 200 <= status < 300:
+            self.stats.write()
+            drop = self.faults.after_successful_write()
+            if drop is not None:
+                self.stats.fault("dropped")
+                if drop == "close" and await _drop_connection(send):
+                    return
+                await _send_all(send, bad_gateway())
+                return
+        await _send_all(send, held)
+
+
+async def _send_all(send: Send, messages: Sequence[Message]) -> None:
+    for message in messages:
+        await send(message)
+
+
+class SandboxApp(Starlette):
+    """Starlette with the sandbox middleware outermost (it needs the server's own `send`)."""
+
+    def __init__(
+        self,
+        *,
+        sandbox: SandboxState,
+        faults: Faults,
+        stats: RequestStats,
+        routes: Sequence[BaseRoute],
+    ) -> None:
+        super().__init__(routes=list(routes))
+        self._sandbox = sandbox
+        self._faults = faults
+        self._stats = stats
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return SandboxMiddleware(
+            inner,
+            state=self._sandbox,
+            faults=self._faults,
+            stats=self._stats,
+            routes=self.router.routes,
+        )
+
+
+def create_app(state: SandboxState, *, base_url: str, faults: Faults | None = None) -> Starlette:
+    """The sandbox as an ASGI application over `state`, answering as `base_url`.
+
+    `app.state` carries `sandbox` (the state), `base_url`, `faults` and `stats`.
+    """
+    faults = faults or Faults()
+    stats = RequestStats()
+    control.init_schemas(state)
+    routes: list[BaseRoute] = list(jira_api.routes(state))
+    for name in ("confluence_api", "views"):
+        module = control.optional_module(name)
+        if module is not None:
+            routes.extend(module.routes(state))
+    routes.extend(control.routes(state, faults=faults, stats=stats, base_url=base_url))
+    app = SandboxApp(sandbox=state, faults=faults, stats=stats, routes=routes)
+    app.state.sandbox = state
+    app.state.base_url = base_url.rstrip("/")
+    app.state.faults = faults
+    app.state.stats = stats
+    return app

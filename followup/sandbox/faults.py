@@ -1,0 +1,156 @@
+"""Misbehaviour on purpose: latency, 429s, 5xx, and writes whose response is lost.
+
+`Faults` holds the configuration set with `PUT /_sandbox/faults` and makes the
+decisions; the middleware in `app.py` carries them out. Every decision comes from one
+`random.Random(seed)`, so a run with the same seed and the same sequence of requests
+sees the same faults. Random numbers are drawn only for the kinds of fault that are
+switched on, so switching one kind on does not reshuffle the others.
+
+Kinds, in the order a request meets them:
+
+- latency: every API request waits `latency_ms` before it is handled;
+- 429: with probability `rate_429`, the request is refused with `Retry-After`
+  (`retry_after_s`) before it is handled; nothing happens on the server;
+- 5xx: with probability `rate_5xx`, the request is refused with a 503 (with
+  `Retry-After`) or a 502 before it is handled; nothing happens on the server;
+- lost response: a write that succeeded (its transaction committed) has its response
+  replaced, with probability `drop_response_after_write` or when it is the k-th
+  successful write named in `drop_write_numbers` (1-based, counted from the moment the
+  faults were set), by a closed connection (no response bytes at all) or a 502,
+  as `drop_mode` says ("close", "502", or "random" to let the seed choose).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+DropMode = Literal["close", "502", "random"]
+DropAction = Literal["close", "502"]
+_DROP_MODES: tuple[str, ...] = ("close", "502", "random")
+
+
+class FaultConfigError(ValueError):
+    """A fault configuration that cannot be applied (unknown key, rate outside [0, 1])."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultConfig:
+    latency_ms: int = 0
+    rate_429: float = 0.0
+    retry_after_s: int = 1
+    rate_5xx: float = 0.0
+    drop_response_after_write: float = 0.0
+    drop_write_numbers: tuple[int, ...] = ()
+    drop_mode: DropMode = "random"
+    seed: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultConfig:
+        """Build a configuration from the JSON of `PUT /_sandbox/faults` (missing keys: off)."""
+        if not isinstance(data, dict):
+            raise FaultConfigError("the fault configuration must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise FaultConfigError(
+                f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        try:
+            config = cls(
+                latency_ms=int(data.get("latency_ms") or 0),
+                rate_429=float(data.get("rate_429") or 0.0),
+                retry_after_s=int(data.get("retry_after_s", 1)),
+                rate_5xx=float(data.get("rate_5xx") or 0.0),
+                drop_response_after_write=float(data.get("drop_response_after_write") or 0.0),
+                drop_write_numbers=tuple(int(k) for k in data.get("drop_write_numbers") or ()),
+                drop_mode=data.get("drop_mode", "random"),
+                seed=None if data.get("seed") is None else int(data["seed"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise FaultConfigError(f"invalid fault setting: {exc}") from exc
+        config.check()
+        return config
+
+    def check(self) -> None:
+        for name in ("rate_429", "rate_5xx", "drop_response_after_write"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise FaultConfigError(f"{name} must be between 0 and 1, not {value}")
+        if self.latency_ms < 0 or self.retry_after_s < 0:
+            raise FaultConfigError("latency_ms and retry_after_s must not be negative")
+        if any(k < 1 for k in self.drop_write_numbers):
+            raise FaultConfigError("drop_write_numbers are 1-based positions")
+        if self.drop_mode not in _DROP_MODES:
+            raise FaultConfigError(f"drop_mode must be one of {', '.join(_DROP_MODES)}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["drop_write_numbers"] = list(self.drop_write_numbers)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request refused before it is handled: 429, 503 or 502."""
+
+    status: int
+    retry_after_s: int | None
+
+
+class Faults:
+    """The active fault configuration and its random source. Thread-safe."""
+
+    def __init__(self, config: FaultConfig | None = None) -> None:
+        self._lock = threading.Lock()
+        self._config = config or FaultConfig()
+        self._config.check()
+        self._rng = random.Random(self._config.seed)
+        self._successful_writes = 0
+
+    @property
+    def config(self) -> FaultConfig:
+        return self._config
+
+    def configure(self, config: FaultConfig) -> None:
+        """Replace the configuration; restarts the random source and the write count."""
+        config.check()
+        with self._lock:
+            self._config = config
+            self._rng = random.Random(config.seed)
+            self._successful_writes = 0
+
+    def clear(self) -> None:
+        self.configure(FaultConfig())
+
+    @property
+    def latency_s(self) -> float:
+        return self._config.latency_ms / 1000.0
+
+    def refusal(self) -> Refusal | None:
+        """Whether to refuse the next API request before handling it (429 or 5xx)."""
+        with self._lock:
+            config = self._config
+            if config.rate_429 and self._rng.random() < config.rate_429:
+                return Refusal(429, config.retry_after_s)
+            if config.rate_5xx and self._rng.random() < config.rate_5xx:
+                if self._rng.random() < 0.5:
+                    return Refusal(503, config.retry_after_s)
+                return Refusal(502, None)
+        return None
+
+    def after_successful_write(self) -> DropAction | None:
+        """Count a write that succeeded; whether its response is to be lost, and how."""
+        with self._lock:
+            config = self._config
+            self._successful_writes += 1
+            drop = self._successful_writes in config.drop_write_numbers
+            if config.drop_response_after_write:
+                drop = self._rng.random() < config.drop_response_after_write or drop
+            if not drop:
+                return None
+            if config.drop_mode == "random":
+                return "close" if self._rng.random() < 0.5 else "502"
+            return config.drop_mode

@@ -1,0 +1,2282 @@
+"""The Jira half of the sandbox: the REST API v2/v3 subset followup uses, over SQLite.
+
+Shapes, status codes and error bodies follow Jira Cloud (checked against Atlassian's
+OpenAPI document); on the `datacenter` flavor it answers as Jira Data Center does where
+the two differ (users by name, `/rest/api/2/search` with `startAt`/`total`, no v3).
+v2 and v3 share every handler; they differ only in rich text, which is a plain string
+on v2 and an Atlassian Document Format (ADF) document on v3.
+
+The authenticated user is in `request.state.user` (set by the middleware in `app.py`);
+every database access holds `state.lock` or runs in `state.transaction()`.
+Public surface: `init_schema`, `load`, `routes`, `issue_view_data`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from followup.sandbox import workflow
+from followup.sandbox.dataset import Dataset, SeedIssue
+from followup.sandbox.jql import JqlError, compile_jql
+from followup.sandbox.state import SandboxState, User
+
+Json = Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    key TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    lead TEXT,
+    issue_counter INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS issue_types (
+    project TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (project, id)
+);
+CREATE TABLE IF NOT EXISTS issues (
+    id INTEGER PRIMARY KEY,
+    key TEXT UNIQUE NOT NULL,
+    project TEXT NOT NULL,
+    issuetype TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    description TEXT,
+    status TEXT NOT NULL,
+    status_category TEXT NOT NULL,
+    resolution TEXT,
+    assignee TEXT,
+    reporter TEXT,
+    priority TEXT NOT NULL,
+    duedate TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    resolutiondate TEXT
+);
+CREATE INDEX IF NOT EXISTS issues_project ON issues(project);
+CREATE TABLE IF NOT EXISTS issue_labels (
+    issue_id INTEGER NOT NULL,
+    label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issue_labels_label ON issue_labels(label);
+CREATE INDEX IF NOT EXISTS issue_labels_issue ON issue_labels(issue_id);
+CREATE TABLE IF NOT EXISTS issue_properties (
+    issue_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (issue_id, key)
+);
+CREATE TABLE IF NOT EXISTS remote_links (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    global_id TEXT,
+    object TEXT NOT NULL,
+    relationship TEXT,
+    application TEXT
+);
+CREATE INDEX IF NOT EXISTS remote_links_issue ON remote_links(issue_id);
+CREATE TABLE IF NOT EXISTS comments (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id);
+"""
+
+# -- the catalog: issue types, priorities, fields ---------------------------------------
+
+ISSUE_TYPE_IDS: dict[str, str] = {
+    "Epic": "10000",
+    "Task": "10001",
+    "Bug": "10002",
+    "Story": "10003",
+    "Sub-task": "10004",
+}
+PRIORITIES: tuple[tuple[str, str, str], ...] = (  # id, name, colour
+    ("1", "Highest", "#d04437"),
+    ("2", "High", "#f15C75"),
+    ("3", "Medium", "#f79232"),
+    ("4", "Low", "#707070"),
+    ("5", "Lowest", "#999999"),
+)
+DEFAULT_PRIORITY = "Medium"
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    id: str
+    name: str
+    schema: dict[str, str] | None
+    navigable: bool = True
+    orderable: bool = True
+    searchable: bool = True
+    clause_names: tuple[str, ...] = ()
+
+
+FIELDS: tuple[_Field, ...] = (
+    _Field("summary", "Summary", {"type": "string", "system": "summary"}),
+    _Field("description", "Description", {"type": "string", "system": "description"}),
+    _Field("issuetype", "Issue Type", {"type": "issuetype", "system": "issuetype"}),
+    _Field("project", "Project", {"type": "project", "system": "project"}),
+    _Field("status", "Status", {"type": "status", "system": "status"}, orderable=False),
+    _Field("resolution", "Resolution", {"type": "resolution", "system": "resolution"}),
+    _Field("assignee", "Assignee", {"type": "user", "system": "assignee"}),
+    _Field("reporter", "Reporter", {"type": "user", "system": "reporter"}),
+    _Field("creator", "Creator", {"type": "user", "system": "creator"}, orderable=False),
+    _Field("priority", "Priority", {"type": "priority", "system": "priority"}),
+    _Field("duedate", "Due date", {"type": "date", "system": "duedate"}, clause_names=("due",)),
+    _Field(
+        "labels",
+        "Labels",
+        {"type": "array", "items": "string", "system": "labels"},
+        clause_names=(),
+    ),
+    _Field("created", "Created", {"type": "datetime", "system": "created"}, orderable=False),
+    _Field("updated", "Updated", {"type": "datetime", "system": "updated"}, orderable=False),
+    _Field(
+        "resolutiondate",
+        "Resolved",
+        {"type": "datetime", "system": "resolutiondate"},
+        orderable=False,
+        clause_names=("resolved",),
+    ),
+    _Field("comment", "Comment", {"type": "comments-page", "system": "comment"}, navigable=False),
+    _Field(
+        "issuekey",
+        "Key",
+        None,
+        orderable=False,
+        clause_names=("id", "issue", "issuekey", "key"),
+    ),
+)
+_FIELD_IDS = {f.id for f in FIELDS}
+_RETURNED_FIELDS = tuple(f.id for f in FIELDS if f.id != "issuekey")
+_NAVIGABLE_FIELDS = tuple(f.id for f in FIELDS if f.navigable and f.id != "issuekey")
+_CREATABLE = (
+    *("summary", "description", "issuetype", "project", "assignee", "reporter"),
+    *("priority", "duedate", "labels"),
+)
+_EDITABLE = ("summary", "description", "assignee", "reporter", "priority", "duedate", "labels")
+_REQUIRED_ON_CREATE = ("summary", "issuetype", "project")
+
+SEARCH_REMOVED_MESSAGE = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+NOT_FOUND_ISSUE = "Issue does not exist or you do not have permission to see it."
+MAX_BULK = 50
+MAX_PAGE_CLOUD = 100
+MAX_PAGE_DATACENTER = 1000
+MAX_PROPERTY_BYTES = 32768
+MAX_SEARCH_PROPERTIES = 5
+_ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+class JiraError(Exception):
+    """A Jira error answer: `{"errorMessages": [...], "errors": {...}}` with a status."""
+
+    def __init__(
+        self,
+        status: int,
+        messages: Sequence[str] = (),
+        errors: Mapping[str, str] | None = None,
+        *,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(status, list(messages), dict(errors or {}))
+        self.status = status
+        self.messages = list(messages)
+        self.errors = dict(errors or {})
+        self.body = body
+
+    def response(self) -> Response:
+        body = self.body or {"errorMessages": self.messages, "errors": self.errors}
+        return JSONResponse(body, status_code=self.status)
+
+
+class _FieldErrors(Exception):
+    """Field-level validation problems of one create or edit."""
+
+    def __init__(self, errors: dict[str, str], messages: Sequence[str] = ()) -> None:
+        super().__init__(errors)
+        self.errors = errors
+        self.messages = list(messages)
+
+
+def _not_found_issue() -> JiraError:
+    return JiraError(404, [NOT_FOUND_ISSUE])
+
+
+def _cannot_set(name: str) -> str:
+    return f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
+# -- time and rich text -----------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _jira_time(stored: str | None) -> str | None:
+    """ISO 8601 as stored -> Jira's `2024-01-15T10:30:00.000+0000`."""
+    if stored is None:
+        return None
+    parsed = datetime.fromisoformat(stored).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}+0000"
+
+
+def text_to_adf(text: str) -> dict[str, Any]:
+    """Plain text as an ADF document: blank lines split paragraphs, newlines are hard breaks."""
+    content: list[dict[str, Any]] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        if not block:
+            continue
+        nodes: list[dict[str, Any]] = []
+        for i, line in enumerate(block.split("\n")):
+            if i:
+                nodes.append({"type": "hardBreak"})
+            if line:
+                nodes.append({"type": "text", "text": line})
+        content.append({"type": "paragraph", "content": nodes})
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def adf_to_text(node: Any) -> str:
+    """The text of an ADF document, paragraphs separated by blank lines."""
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text", ""))
+    if kind == "hardBreak":
+        return "\n"
+    parts = [adf_to_text(child) for child in node.get("content") or ()]
+    if kind in ("doc", "bulletList", "orderedList", "listItem", "blockquote", "panel"):
+        return "\n\n".join(p for p in parts if p)
+    if kind == "mention":
+        return str(node.get("attrs", {}).get("text", ""))
+    return "".join(parts)
+
+
+def is_adf_doc(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "doc"
+        and value.get("version") == 1
+        and isinstance(value.get("content"), list)
+    )
+
+
+def _rich_text_out(stored: str | None, version: str) -> Json:
+    """A stored rich-text value (JSON: string or ADF) as this API version shows it."""
+    if stored is None:
+        return None
+    value = json.loads(stored)
+    if version == "3":
+        return value if isinstance(value, dict) else text_to_adf(str(value))
+    return adf_to_text(value) if isinstance(value, dict) else value
+
+
+def _rich_text_in(value: Any, version: str) -> tuple[str | None, str | None]:
+    """(stored JSON, error) for a rich-text input of this API version."""
+    if value is None:
+        return None, None
+    if version == "3":
+        if not is_adf_doc(value):
+            return None, (
+                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+            )
+        return json.dumps(value), None
+    if not isinstance(value, str):
+        return None, "Operation value must be a string"
+    return (json.dumps(value) if value else None), None
+
+
+# -- schema and seeding -----------------------------------------------------------------
+
+
+def init_schema(db: sqlite3.Connection) -> None:
+    """Create the Jira tables (idempotent)."""
+    db.executescript(SCHEMA)
+
+
+def _issue_type_id(name: str) -> str:
+    if name in ISSUE_TYPE_IDS:
+        return ISSUE_TYPE_IDS[name]
+    digest = int(hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6], 16) % 9000
+    return str(10100 + digest)
+
+
+def _ensure_project(
+    db: sqlite3.Connection, key: str, name: str, lead: str | None, issue_types: Iterable[str]
+) -> None:
+    exists = db.execute("SELECT 1 FROM projects WHERE key = ?", (key,)).fetchone()
+    if not exists:
+        next_id = db.execute(
+            "SELECT COALESCE(MAX(CAST(id AS INTEGER)), 9999) + 1 FROM projects"
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO projects (key, id, name, lead) VALUES (?,?,?,?)",
+            (key, str(next_id), name, lead),
+        )
+    for type_name in issue_types:
+        db.execute(
+            "INSERT OR IGNORE INTO issue_types (project, id, name) VALUES (?,?,?)",
+            (key, _issue_type_id(type_name), type_name),
+        )
+
+
+def _allocate(db: sqlite3.Connection, project: str) -> tuple[int, str]:
+    """A new issue id and key (PROJ-n), counted per project."""
+    db.execute("UPDATE projects SET issue_counter = issue_counter + 1 WHERE key = ?", (project,))
+    number = db.execute("SELECT issue_counter FROM projects WHERE key = ?", (project,)).fetchone()[
+        0
+    ]
+    issue_id = db.execute("SELECT COALESCE(MAX(id), 10000) + 1 FROM issues").fetchone()[0]
+    return int(issue_id), f"{project}-{number}"
+
+
+def _insert_seed_issue(db: sqlite3.Connection, issue: SeedIssue) -> None:
+    status = workflow.status_named(issue.status)
+    if status is None:
+        raise ValueError(f"unknown status {issue.status!r} for seed issue {issue.summary!r}")
+    if not db.execute("SELECT 1 FROM projects WHERE key = ?", (issue.project,)).fetchone():
+        raise ValueError(f"seed issue {issue.summary!r} names unknown project {issue.project}")
+    _ensure_project(db, issue.project, issue.project, None, (issue.issue_type,))
+    issue_id, key = _allocate(db, issue.project)
+    created = _iso(issue.created)
+    done = status.category.key == "done"
+    resolution = (issue.resolution or workflow.DEFAULT_RESOLUTION.name) if done else None
+    resolved = (_iso(issue.resolutiondate) if issue.resolutiondate else created) if done else None
+    db.execute(
+        "INSERT INTO issues (id, key, project, issuetype, summary, description, status,"
+        " status_category, resolution, assignee, reporter, priority, duedate, created,"
+        " updated, resolutiondate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            issue_id,
+            key,
+            issue.project,
+            issue.issue_type,
+            issue.summary,
+            json.dumps(issue.description) if issue.description else None,
+            status.name,
+            status.category.key,
+            resolution,
+            issue.assignee,
+            issue.reporter,
+            issue.priority,
+            issue.duedate.isoformat() if issue.duedate else None,
+            created,
+            max(created, resolved or created),
+            resolved,
+        ),
+    )
+    for label in sorted(set(issue.labels)):
+        db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    for prop_key, value in issue.properties.items():
+        db.execute(
+            "INSERT INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, json.dumps(value))
+        )
+
+
+def load(state: SandboxState, dataset: Dataset) -> None:
+    """Load the Jira half of a dataset: users, projects, then issues (PROJ-1, PROJ-2, ...)."""
+    for user in dataset.users:
+        state.add_user(user)
+    with state.transaction() as db:
+        for project in dataset.projects:
+            _ensure_project(db, project.key, project.name, project.lead, project.issue_types)
+        for issue in dataset.issues:
+            _insert_seed_issue(db, issue)
+
+
+# -- the request context ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One API call: who, which API version, its parsed input, and the state."""
+
+    state: SandboxState
+    request: Request
+    version: str  # "2", "3" or "latest" (which behaves as 2)
+    user: User
+    params: QueryParams
+    path: dict[str, str]
+    body: Json
+    base_url: str
+    _users: dict[str, User] | None = field(default=None)
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/rest/api/{self.version}"
+
+    @property
+    def rich(self) -> str:
+        """The rich-text dialect: "3" (ADF) or "2" (plain string)."""
+        return "3" if self.version == "3" else "2"
+
+    @property
+    def cloud(self) -> bool:
+        return self.state.flavor == "cloud"
+
+    def users(self) -> dict[str, User]:
+        if self._users is None:
+            self._users = {u.account_id: u for u in self.state.users()}
+        return self._users
+
+    def user_out(self, account_id: str | None) -> Json:
+        if account_id is None:
+            return None
+        user = self.users().get(account_id)
+        if user is None:
+            return None
+        return self.user_json(user)
+
+    def user_json(self, user: User) -> dict[str, Any]:
+        data: dict[str, Any] = dict(self.state.user_json(user))
+        if self.cloud:
+            data["self"] = f"{self.api}/user?accountId={user.account_id}"
+        else:
+            data["self"] = f"{self.api}/user?username={user.name}"
+        data["avatarUrls"] = {
+            size: f"{self.base_url}/avatars/{user.account_id}?s={size.split('x')[0]}"
+            for size in ("48x48", "24x24", "16x16", "32x32")
+        }
+        return data
+
+    def list_param(self, name: str) -> list[str] | None:
+        """A list-valued parameter: from the JSON body on POST, else repeated/comma query."""
+        raw: Any
+        if isinstance(self.body, dict) and self.request.method == "POST":
+            raw = self.body.get(name)
+        else:
+            values = self.params.getlist(name)
+            raw = values if values else None
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            raw = [raw]
+        items: list[str] = []
+        for value in raw:
+            items.extend(part.strip() for part in str(value).split(",") if part.strip())
+        return items
+
+    def param(self, name: str) -> Any:
+        if isinstance(self.body, dict) and self.request.method == "POST":
+            return self.body.get(name)
+        return self.params.get(name)
+
+
+Handler = Callable[[Ctx], Response]
+
+
+def _base_url(request: Request) -> str:
+    configured = getattr(request.app.state, "base_url", None)
+    if configured:
+        return str(configured).rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def _endpoint(
+    state: SandboxState, version: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        if state.flavor == "datacenter" and version == "3":
+            return JSONResponse(
+                {"message": f"null for uri: {request.url}", "status-code": 404}, status_code=404
+            )
+        raw = await request.body()
+        body: Json = None
+        if raw and request.method in ("POST", "PUT"):
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                return JiraError(
+                    400, [f"Unexpected character in the request body: {exc}"]
+                ).response()
+        user = getattr(request.state, "user", None)
+        if user is None:  # only serverInfo is reachable anonymously
+            user = User("", "", "", "Anonymous", "", None)
+        ctx = Ctx(
+            state=state,
+            request=request,
+            version=version,
+            user=user,
+            params=request.query_params,
+            path={k: str(v) for k, v in request.path_params.items()},
+            body=body,
+            base_url=_base_url(request),
+        )
+        try:
+            return await run_in_threadpool(handler, ctx)
+        except JiraError as exc:
+            return exc.response()
+
+    return endpoint
+
+
+def _json(data: Json, status: int = 200) -> Response:
+    return JSONResponse(data, status_code=status)
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+# -- lookups ----------------------------------------------------------------------------
+
+
+def _issue_row(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row:
+    if id_or_key.isdigit():
+        row = db.execute("SELECT * FROM issues WHERE id = ?", (int(id_or_key),)).fetchone()
+    else:
+        row = db.execute(
+            "SELECT * FROM issues WHERE key = ? COLLATE NOCASE", (id_or_key,)
+        ).fetchone()
+    if row is None:
+        raise _not_found_issue()
+    return row  # type: ignore[no-any-return]
+
+
+def _project_row(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row | None:
+    row = db.execute(
+        "SELECT * FROM projects WHERE key = ? COLLATE NOCASE OR id = ?", (id_or_key, id_or_key)
+    ).fetchone()
+    return row  # type: ignore[no-any-return]
+
+
+def _project_or_404(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row:
+    row = _project_row(db, id_or_key)
+    if row is None:
+        raise JiraError(404, [f"No project could be found with key '{id_or_key}'."])
+    return row
+
+
+def _issue_types(db: sqlite3.Connection, project: str) -> list[sqlite3.Row]:
+    return list(
+        db.execute(
+            "SELECT id, name FROM issue_types WHERE project = ? ORDER BY CAST(id AS INTEGER)",
+            (project,),
+        ).fetchall()
+    )
+
+
+def _status_of(row: sqlite3.Row) -> workflow.Status:
+    return workflow.status_named(row["status"]) or workflow.TO_DO
+
+
+# -- JSON shapes ------------------------------------------------------------------------
+
+
+def _issue_type_json(ctx: Ctx, type_id: str, name: str) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/issuetype/{type_id}",
+        "id": type_id,
+        "description": f"A {name.lower()}." if name else "",
+        "iconUrl": f"{ctx.base_url}/images/icons/issuetypes/{name.lower()}.svg",
+        "name": name,
+        "subtask": name == "Sub-task",
+        "avatarId": 10318,
+        "hierarchyLevel": -1 if name == "Sub-task" else (1 if name == "Epic" else 0),
+    }
+
+
+def _status_json(ctx: Ctx, status: workflow.Status) -> dict[str, Any]:
+    category = status.category
+    return {
+        "self": f"{ctx.api}/status/{status.id}",
+        "description": "",
+        "iconUrl": f"{ctx.base_url}/images/icons/statuses/generic.png",
+        "name": status.name,
+        "id": status.id,
+        "statusCategory": {
+            "self": f"{ctx.api}/statuscategory/{category.id}",
+            "id": category.id,
+            "key": category.key,
+            "colorName": category.color_name,
+            "name": category.name,
+        },
+    }
+
+
+def _priority_json(ctx: Ctx, name: str) -> dict[str, Any]:
+    for priority_id, priority_name, colour in PRIORITIES:
+        if priority_name == name:
+            return {
+                "self": f"{ctx.api}/priority/{priority_id}",
+                "iconUrl": f"{ctx.base_url}/images/icons/priorities/{name.lower()}.svg",
+                "name": name,
+                "id": priority_id,
+                "statusColor": colour,
+                "description": f"{name} priority.",
+            }
+    return {"name": name}
+
+
+def _resolution_json(ctx: Ctx, name: str | None) -> Json:
+    if name is None:
+        return None
+    resolution = workflow.resolution_named(name)
+    if resolution is None:
+        return {"name": name}
+    return {
+        "self": f"{ctx.api}/resolution/{resolution.id}",
+        "id": resolution.id,
+        "description": resolution.description,
+        "name": resolution.name,
+    }
+
+
+def _project_ref(ctx: Ctx, row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/project/{row['id']}",
+        "id": row["id"],
+        "key": row["key"],
+        "name": row["name"],
+        "projectTypeKey": "software",
+        "simplified": False,
+    }
+
+
+def _comment_json(ctx: Ctx, issue_id: int, row: sqlite3.Row) -> dict[str, Any]:
+    author = ctx.user_out(row["author"])
+    data: dict[str, Any] = {
+        "self": f"{ctx.api}/issue/{issue_id}/comment/{row['id']}",
+        "id": str(row["id"]),
+        "body": _rich_text_out(row["body"], ctx.rich),
+        "created": _jira_time(row["created"]),
+        "updated": _jira_time(row["created"]),
+        "jsdPublic": True,
+    }
+    if author is not None:
+        data["author"] = author
+        data["updateAuthor"] = author
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldSelection:
+    fields: tuple[str, ...]
+    id_only: bool
+
+
+def _select_fields(requested: list[str] | None, default: str) -> _FieldSelection:
+    """Which fields to return for a `fields` parameter (`*all`, `*navigable`, `-x`, names)."""
+    tokens = requested or [default]
+    exclude = {t[1:] for t in tokens if t.startswith("-")}
+    positive = [t for t in tokens if not t.startswith("-")]
+    include: list[str] = [] if positive else list(_NAVIGABLE_FIELDS)
+    for part in positive:
+        if part == "*all":
+            include.extend(_RETURNED_FIELDS)
+        elif part == "*navigable":
+            include.extend(_NAVIGABLE_FIELDS)
+        elif part in _FIELD_IDS:
+            include.append(part)
+        # "id" adds nothing; unknown names are ignored, as Jira does
+    chosen = tuple(dict.fromkeys(f for f in include if f not in exclude and f != "issuekey"))
+    id_only = not chosen and bool(positive) and all(t == "id" for t in positive)
+    return _FieldSelection(chosen, id_only)
+
+
+@dataclass(slots=True)
+class _Extras:
+    """What rendering a batch of issues needs beyond their rows."""
+
+    labels: dict[int, list[str]]
+    properties: dict[int, dict[str, Json]]
+    projects: dict[str, sqlite3.Row]
+    comments: dict[int, list[sqlite3.Row]]
+    type_ids: dict[tuple[str, str], str]
+
+
+def _extras(
+    db: sqlite3.Connection,
+    rows: Sequence[sqlite3.Row],
+    properties: Sequence[str],
+    with_comments: bool,
+) -> _Extras:
+    ids = [int(r["id"]) for r in rows]
+    extras = _Extras({i: [] for i in ids}, {i: {} for i in ids}, {}, {i: [] for i in ids}, {})
+    if not ids:
+        return extras
+    marks = ",".join("?" * len(ids))
+    for row in db.execute(
+        f"SELECT issue_id, label FROM issue_labels WHERE issue_id IN ({marks}) ORDER BY label",
+        ids,
+    ):
+        extras.labels[row["issue_id"]].append(row["label"])
+    if properties:
+        pmarks = ",".join("?" * len(properties))
+        for row in db.execute(
+            f"SELECT issue_id, key, value FROM issue_properties"
+            f" WHERE issue_id IN ({marks}) AND key IN ({pmarks})",
+            [*ids, *properties],
+        ):
+            extras.properties[row["issue_id"]][row["key"]] = json.loads(row["value"])
+    if with_comments:
+        for row in db.execute(
+            f"SELECT * FROM comments WHERE issue_id IN ({marks}) ORDER BY id", ids
+        ):
+            extras.comments[row["issue_id"]].append(row)
+    for row in db.execute("SELECT * FROM projects"):
+        extras.projects[row["key"]] = row
+    for row in db.execute("SELECT project, id, name FROM issue_types"):
+        extras.type_ids[(row["project"], row["name"])] = row["id"]
+    return extras
+
+
+def _issue_json(
+    ctx: Ctx,
+    row: sqlite3.Row,
+    selection: _FieldSelection,
+    properties: Sequence[str] | None,
+    extras: _Extras,
+) -> dict[str, Any]:
+    issue_id = int(row["id"])
+    if selection.id_only and properties is None:
+        return {"id": str(issue_id)}
+    values: dict[str, Json] = {}
+    for name in selection.fields:
+        if name == "summary":
+            values[name] = row["summary"]
+        elif name == "description":
+            values[name] = _rich_text_out(row["description"], ctx.rich)
+        elif name == "issuetype":
+            type_id = extras.type_ids.get((row["project"], row["issuetype"])) or _issue_type_id(
+                row["issuetype"]
+            )
+            values[name] = _issue_type_json(ctx, type_id, row["issuetype"])
+        elif name == "project":
+            project = extras.projects.get(row["project"])
+            values[name] = _project_ref(ctx, project) if project else {"key": row["project"]}
+        elif name == "status":
+            values[name] = _status_json(ctx, _status_of(row))
+        elif name == "resolution":
+            values[name] = _resolution_json(ctx, row["resolution"])
+        elif name == "assignee":
+            values[name] = ctx.user_out(row["assignee"])
+        elif name in ("reporter", "creator"):
+            values[name] = ctx.user_out(row["reporter"])
+        elif name == "priority":
+            values[name] = _priority_json(ctx, row["priority"])
+        elif name == "duedate":
+            values[name] = row["duedate"]
+        elif name == "labels":
+            values[name] = extras.labels.get(issue_id, [])
+        elif name in ("created", "updated", "resolutiondate"):
+            values[name] = _jira_time(row[name])
+        elif name == "comment":
+            comments = [_comment_json(ctx, issue_id, c) for c in extras.comments.get(issue_id, [])]
+            values[name] = {
+                "comments": comments,
+                "self": f"{ctx.api}/issue/{issue_id}/comment",
+                "maxResults": len(comments),
+                "total": len(comments),
+                "startAt": 0,
+            }
+    data: dict[str, Any] = {
+        "expand": _ISSUE_EXPAND,
+        "id": str(issue_id),
+        "self": f"{ctx.api}/issue/{issue_id}",
+        "key": row["key"],
+        "fields": values,
+    }
+    if properties is not None:
+        data["properties"] = {
+            k: v for k, v in extras.properties.get(issue_id, {}).items() if k in properties
+        }
+    return data
+
+
+# -- field validation (create and edit) -------------------------------------------------
+
+
+def _user_ref(ctx: Ctx, field_name: str, value: Any, errors: dict[str, str]) -> tuple[bool, Any]:
+    """(ok, account id or None) for a user field value on this flavor."""
+    if value is None:
+        return True, None
+    if not isinstance(value, dict):
+        errors[field_name] = "expected Object"
+        return False, None
+    if ctx.cloud:
+        if "accountId" not in value and "id" not in value:
+            if "name" in value or "key" in value:
+                errors[field_name] = (
+                    "The 'name' and 'key' properties are not supported in GDPR strict mode; "
+                    "specify the user by 'accountId'."
+                )
+            else:
+                errors[field_name] = "Specify the user by 'accountId'."
+            return False, None
+        account = value.get("accountId", value.get("id"))
+        if account is None or account == "-1":
+            return True, None
+        user = ctx.users().get(str(account))
+        if user is None:
+            errors[field_name] = f"Specified user does not exist: '{account}'."
+            return False, None
+    else:
+        name = value.get("name")
+        key = value.get("key")
+        if "name" in value and name is None:
+            return True, None
+        if name is None and key is None:
+            errors[field_name] = "Specify the user by 'name'."
+            return False, None
+        if name == "-1":
+            return True, None
+        found = (
+            ctx.state.user_by("name", str(name))
+            if name is not None
+            else ctx.state.user_by("key", str(key))
+        )
+        if found is None:
+            errors[field_name] = f"User '{name if name is not None else key}' does not exist."
+            return False, None
+        user = found
+    if not user.active:
+        errors[field_name] = f"User '{user.display_name}' cannot be assigned issues."
+        return False, None
+    return True, user.account_id
+
+
+def _due_date(value: Any, errors: dict[str, str]) -> tuple[bool, str | None]:
+    if value is None or value == "":
+        return True, None
+    if isinstance(value, str) and _DATE_RE.match(value):
+        try:
+            return True, date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    errors["duedate"] = f"Error parsing date string: {value}"
+    return False, None
+
+
+def _label_error(label: Any) -> str | None:
+    if not isinstance(label, str) or not label:
+        return "Labels must be non-empty strings."
+    if any(ch.isspace() for ch in label):
+        return f"The label '{label}' contains spaces which is invalid."
+    if len(label) > 255:
+        return "The label must not be longer than 255 characters."
+    return None
+
+
+def _labels(value: Any, errors: dict[str, str]) -> list[str] | None:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors["labels"] = "expected Array"
+        return None
+    for label in value:
+        problem = _label_error(label)
+        if problem:
+            errors["labels"] = problem
+            return None
+    return sorted(set(value))
+
+
+def _summary(value: Any, errors: dict[str, str]) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors["summary"] = "You must specify a summary of the issue."
+        return None
+    if not isinstance(value, str):
+        errors["summary"] = "Operation value must be a string"
+        return None
+    if "\n" in value or "\r" in value:
+        errors["summary"] = "The summary is invalid because it contains newline characters."
+        return None
+    if len(value) > 255:
+        errors["summary"] = "Summary must be less than 255 characters."
+        return None
+    return value
+
+
+def _priority(value: Any, errors: dict[str, str]) -> str | None:
+    if not isinstance(value, dict):
+        errors["priority"] = "The priority selected is invalid."
+        return None
+    for priority_id, name, _colour in PRIORITIES:
+        if value.get("name") == name or value.get("id") == priority_id:
+            return name
+    errors["priority"] = "The priority selected is invalid."
+    return None
+
+
+def _check_properties(value: Any) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _FieldErrors({}, ["'properties' must be a list of {key, value}."])
+    checked: list[tuple[str, str]] = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
+            raise _FieldErrors({}, ["An issue property must have a non-empty 'key'."])
+        checked.append((item["key"], _property_value(item["key"], item.get("value"))))
+    return checked
+
+
+def _property_value(key: str, value: Any) -> str:
+    if len(key) > 255:
+        raise _FieldErrors({}, ["The property key cannot be longer than 255 characters."])
+    encoded = json.dumps(value)
+    if len(encoded.encode()) > MAX_PROPERTY_BYTES:
+        raise _FieldErrors(
+            {},
+            [f"The property value is too large. The maximum size is {MAX_PROPERTY_BYTES} bytes."],
+        )
+    return encoded
+
+
+@dataclass(slots=True)
+class _NewIssue:
+    project: str
+    issuetype: str
+    summary: str
+    description: str | None
+    assignee: str | None
+    reporter: str
+    priority: str
+    duedate: str | None
+    labels: list[str]
+    properties: list[tuple[str, str]]
+
+
+def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssue:
+    if not isinstance(payload, dict):
+        raise _FieldErrors({}, ["The request body must be a JSON object."])
+    fields = payload.get("fields")
+    if not isinstance(fields, dict):
+        raise _FieldErrors({}, ["Issue fields are required: 'fields' must be an object."])
+    errors: dict[str, str] = {}
+    for name in fields:
+        if name not in _CREATABLE:
+            errors[name] = _cannot_set(name)
+
+    project_row: sqlite3.Row | None = None
+    project = fields.get("project")
+    if isinstance(project, dict) and (project.get("key") or project.get("id")):
+        project_row = _project_row(db, str(project.get("key") or project.get("id")))
+    if project_row is None:
+        errors["project"] = "Specify a valid project ID or key"
+
+    type_name: str | None = None
+    issuetype = fields.get("issuetype")
+    if not isinstance(issuetype, dict) or not (issuetype.get("name") or issuetype.get("id")):
+        errors["issuetype"] = "Specify an issue type"
+    elif project_row is not None:
+        for type_row in _issue_types(db, project_row["key"]):
+            if issuetype.get("id") == type_row["id"] or issuetype.get("name") == type_row["name"]:
+                type_name = type_row["name"]
+        if type_name is None:
+            errors["issuetype"] = "The issue type selected is invalid."
+
+    summary = _summary(fields.get("summary"), errors)
+    description, problem = _rich_text_in(fields.get("description"), ctx.rich)
+    if problem:
+        errors["description"] = problem
+    _ok, assignee = _user_ref(ctx, "assignee", fields.get("assignee"), errors)
+    reporter = ctx.user.account_id
+    if "reporter" in fields:
+        _ok, chosen = _user_ref(ctx, "reporter", fields.get("reporter"), errors)
+        reporter = chosen or reporter
+    _ok, duedate = _due_date(fields.get("duedate"), errors)
+    labels = _labels(fields.get("labels"), errors)
+    priority = (
+        _priority(fields["priority"], errors)
+        if fields.get("priority") is not None
+        else DEFAULT_PRIORITY
+    )
+    properties = _check_properties(payload.get("properties"))
+    if errors:
+        raise _FieldErrors(errors)
+    assert project_row is not None
+    assert type_name is not None
+    assert summary is not None
+    return _NewIssue(
+        project=project_row["key"],
+        issuetype=type_name,
+        summary=summary,
+        description=description,
+        assignee=assignee,
+        reporter=reporter,
+        priority=priority or DEFAULT_PRIORITY,
+        duedate=duedate,
+        labels=labels or [],
+        properties=properties,
+    )
+
+
+def _create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
+    """Validate and insert one issue (inside the caller's transaction)."""
+    new = _validate_create(ctx, db, payload)
+    issue_id, key = _allocate(db, new.project)
+    now = _now()
+    db.execute(
+        "INSERT INTO issues (id, key, project, issuetype, summary, description, status,"
+        " status_category, resolution, assignee, reporter, priority, duedate, created,"
+        " updated, resolutiondate) VALUES (?,?,?,?,?,?,?,?,NULL,?,?,?,?,?,?,NULL)",
+        (
+            issue_id,
+            key,
+            new.project,
+            new.issuetype,
+            new.summary,
+            new.description,
+            workflow.INITIAL.name,
+            workflow.INITIAL.category.key,
+            new.assignee,
+            new.reporter,
+            new.priority,
+            new.duedate,
+            now,
+            now,
+        ),
+    )
+    for label in new.labels:
+        db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    for prop_key, value in new.properties:
+        db.execute(
+            "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, value)
+        )
+    row = _issue_row(db, str(issue_id))
+    if isinstance(payload, dict) and payload.get("update"):
+        _apply_edit(ctx, db, row, {}, payload["update"])
+    if isinstance(payload, dict) and payload.get("transition"):
+        _apply_transition(ctx, db, _issue_row(db, str(issue_id)), payload)
+    return {"id": str(issue_id), "key": key, "self": f"{ctx.api}/issue/{issue_id}"}
+
+
+# -- edit -------------------------------------------------------------------------------
+
+
+def _apply_edit(
+    ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, fields: Any, update: Any
+) -> bool:
+    """Apply `fields` (set) and `update` (operations); True when anything changed."""
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise _FieldErrors({}, ["'fields' and 'update' must be objects."])
+    errors: dict[str, str] = {}
+    for name in fields:
+        if name not in _EDITABLE:
+            errors[name] = _cannot_set(name)
+        elif name in update:
+            errors[name] = f"Field '{name}' cannot be set in both 'fields' and 'update'."
+    sets: dict[str, Any] = dict(fields)
+    label_ops: list[tuple[str, Any]] = []
+    comment_bodies: list[Any] = []
+    for name, operations in update.items():
+        if name == "comment":
+            for op in operations if isinstance(operations, list) else []:
+                body = op.get("add", {}).get("body") if isinstance(op, dict) else None
+                comment_bodies.append(body)
+            continue
+        if name not in _EDITABLE:
+            errors[name] = _cannot_set(name)
+            continue
+        if not isinstance(operations, list):
+            errors[name] = "Operations must be a list."
+            continue
+        for op in operations:
+            if not isinstance(op, dict) or len(op) != 1:
+                errors[name] = "Each operation must be an object with one verb."
+                continue
+            ((verb, value),) = op.items()
+            if name == "labels" and verb in ("add", "remove", "set"):
+                label_ops.append((verb, value))
+            elif verb == "set":
+                sets[name] = value
+            else:
+                errors[name] = f"Field '{name}' does not support the '{verb}' operation."
+    changes: dict[str, Any] = {}
+    if "summary" in sets:
+        summary = _summary(sets["summary"], errors)
+        if summary is not None:
+            changes["summary"] = summary
+    if "description" in sets:
+        description, problem = _rich_text_in(sets["description"], ctx.rich)
+        if problem:
+            errors["description"] = problem
+        else:
+            changes["description"] = description
+    for user_field in ("assignee", "reporter"):
+        if user_field in sets:
+            ok, account = _user_ref(ctx, user_field, sets[user_field], errors)
+            if ok:
+                changes[user_field] = account
+    if "duedate" in sets:
+        ok, due = _due_date(sets["duedate"], errors)
+        if ok:
+            changes["duedate"] = due
+    if "priority" in sets:
+        priority = _priority(sets["priority"], errors)
+        if priority:
+            changes["priority"] = priority
+    issue_id = int(row["id"])
+    current_labels = [
+        r["label"]
+        for r in db.execute("SELECT label FROM issue_labels WHERE issue_id = ?", (issue_id,))
+    ]
+    labels = set(current_labels)
+    if "labels" in sets:
+        new_labels = _labels(sets["labels"], errors)
+        if new_labels is not None:
+            labels = set(new_labels)
+    for verb, value in label_ops:
+        if verb == "set":
+            new_labels = _labels(value, errors)
+            if new_labels is not None:
+                labels = set(new_labels)
+            continue
+        problem = _label_error(value)
+        if problem:
+            errors["labels"] = problem
+        elif verb == "add":
+            labels.add(value)
+        else:
+            labels.discard(value)
+    comments: list[str] = []
+    for body in comment_bodies:
+        stored, problem = _rich_text_in(body, ctx.rich)
+        if problem or stored is None:
+            errors["comment"] = problem or "Comment body can not be empty!"
+        else:
+            comments.append(stored)
+    if errors:
+        raise _FieldErrors(errors)
+    changed = {k: v for k, v in changes.items() if row[k] != v}
+    labels_changed = labels != set(current_labels)
+    now = _now()
+    if changed:
+        assignments = ", ".join(f"{k} = ?" for k in changed)
+        db.execute(f"UPDATE issues SET {assignments} WHERE id = ?", [*changed.values(), issue_id])
+    if labels_changed:
+        db.execute("DELETE FROM issue_labels WHERE issue_id = ?", (issue_id,))
+        for label in sorted(labels):
+            db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    for stored in comments:
+        db.execute(
+            "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
+            (issue_id, ctx.user.account_id, stored, now),
+        )
+    anything = bool(changed) or labels_changed or bool(comments)
+    if anything:
+        db.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
+    return anything
+
+
+def _field_errors_response(exc: _FieldErrors) -> JiraError:
+    return JiraError(400, exc.messages, exc.errors)
+
+
+# -- transitions ------------------------------------------------------------------------
+
+
+def _transition_json(ctx: Ctx, transition: workflow.Transition, with_fields: bool) -> Json:
+    data: dict[str, Any] = {
+        "id": transition.id,
+        "name": transition.name,
+        "to": _status_json(ctx, transition.to),
+        "hasScreen": False,
+        "isGlobal": True,
+        "isInitial": False,
+        "isAvailable": True,
+        "isConditional": False,
+        "looped": False,
+    }
+    if with_fields:
+        data["fields"] = {}
+        if transition.to.category.key == "done":
+            data["fields"]["resolution"] = {
+                "required": False,
+                "schema": {"type": "resolution", "system": "resolution"},
+                "name": "Resolution",
+                "key": "resolution",
+                "operations": ["set"],
+                "allowedValues": [_resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS],
+            }
+    return data
+
+
+def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: Any) -> None:
+    if not isinstance(body, dict) or not isinstance(body.get("transition"), dict):
+        raise JiraError(400, ["Missing 'transition' identifier"])
+    transition_id = body["transition"].get("id")
+    current = _status_of(row)
+    transition = workflow.transition_by_id(current, str(transition_id))
+    if transition is None:
+        raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise JiraError(400, ["'fields' must be an object."])
+    target = transition.to
+    done = target.category.key == "done"
+    errors: dict[str, str] = {}
+    resolution: str | None = workflow.DEFAULT_RESOLUTION.name if done else None
+    for name, value in fields.items():
+        if name == "resolution" and done:
+            found = None
+            if isinstance(value, dict):
+                found = workflow.resolution_named(str(value.get("name", ""))) or (
+                    workflow.resolution_by_id(str(value.get("id", "")))
+                )
+            if found is None:
+                errors["resolution"] = "The resolution selected is invalid."
+            else:
+                resolution = found.name
+        else:
+            errors[name] = _cannot_set(name)
+    if errors:
+        raise JiraError(400, [], errors)
+    now = _now()
+    was_done = row["status_category"] == "done"
+    resolved = (row["resolutiondate"] if was_done else now) if done else None
+    db.execute(
+        "UPDATE issues SET status = ?, status_category = ?, resolution = ?, resolutiondate = ?,"
+        " updated = ? WHERE id = ?",
+        (target.name, target.category.key, resolution, resolved, now, row["id"]),
+    )
+    update = body.get("update")
+    if isinstance(update, dict) and update.get("comment"):
+        try:
+            _apply_edit(ctx, db, _issue_row(db, str(row["id"])), {}, {"comment": update["comment"]})
+        except _FieldErrors as exc:
+            raise _field_errors_response(exc) from exc
+
+
+# -- handlers: site, users, projects ----------------------------------------------------
+
+
+def _server_info(ctx: Ctx) -> Response:
+    now = _jira_time(_now())
+    if ctx.cloud:
+        version, numbers, deployment, build = "1001.0.0-SNAPSHOT", [1001, 0, 0], "Cloud", 100301
+    else:
+        version, numbers, deployment, build = "9.12.15", [9, 12, 15], "Server", 9120015
+    return _json(
+        {
+            "baseUrl": ctx.base_url,
+            "displayUrl": ctx.base_url,
+            "version": version,
+            "versionNumbers": numbers,
+            "deploymentType": deployment,
+            "buildNumber": build,
+            "buildDate": "2025-01-01T00:00:00.000+0000",
+            "serverTime": now,
+            "scmInfo": "followup-sandbox",
+            "serverTitle": "Jira (followup sandbox)",
+        }
+    )
+
+
+def _myself(ctx: Ctx) -> Response:
+    return _json(ctx.user_json(ctx.user))
+
+
+def _fields(ctx: Ctx) -> Response:
+    out = []
+    for f in FIELDS:
+        item: dict[str, Any] = {
+            "id": f.id,
+            "key": f.id,
+            "name": f.name,
+            "custom": False,
+            "orderable": f.orderable,
+            "navigable": f.navigable,
+            "searchable": f.searchable,
+            "clauseNames": list(f.clause_names or (f.id,)),
+        }
+        if f.schema is not None:
+            item["schema"] = dict(f.schema)
+        out.append(item)
+    return _json(out)
+
+
+def _priorities(ctx: Ctx) -> Response:
+    return _json([_priority_json(ctx, name) for _id, name, _c in PRIORITIES])
+
+
+def _resolutions(ctx: Ctx) -> Response:
+    return _json([_resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS])
+
+
+def _statuses(ctx: Ctx) -> Response:
+    return _json([_status_json(ctx, s) for s in workflow.STATUSES])
+
+
+def _all_issue_types(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        rows = ctx.state.db.execute(
+            "SELECT DISTINCT id, name FROM issue_types ORDER BY CAST(id AS INTEGER)"
+        ).fetchall()
+    return _json([_issue_type_json(ctx, r["id"], r["name"]) for r in rows])
+
+
+def _project_json(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    data = _project_ref(ctx, row)
+    data.update(
+        {
+            "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+            "description": "",
+            "issueTypes": [
+                _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, row["key"])
+            ],
+            "assigneeType": "UNASSIGNED",
+            "isPrivate": False,
+            "style": "classic",
+            "properties": {},
+        }
+    )
+    lead = ctx.user_out(row["lead"])
+    if lead is not None:
+        data["lead"] = lead
+    return data
+
+
+def _project(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        db = ctx.state.db
+        row = _project_or_404(db, ctx.path["projectIdOrKey"])
+        return _json(_project_json(ctx, db, row))
+
+
+def _projects(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        db = ctx.state.db
+        rows = db.execute("SELECT * FROM projects ORDER BY key").fetchall()
+        return _json([_project_json(ctx, db, r) for r in rows])
+
+
+def _field_metadata(ctx: Ctx, db: sqlite3.Connection, project: sqlite3.Row) -> dict[str, Any]:
+    by_id = {f.id: f for f in FIELDS}
+    meta: dict[str, Any] = {}
+    for field_id in _CREATABLE:
+        f = by_id[field_id]
+        item: dict[str, Any] = {
+            "required": field_id in _REQUIRED_ON_CREATE,
+            "schema": dict(f.schema or {"type": "string"}),
+            "name": f.name,
+            "key": field_id,
+            "hasDefaultValue": field_id == "priority",
+            "operations": ["set"] if field_id != "labels" else ["add", "set", "remove"],
+        }
+        if field_id == "priority":
+            item["allowedValues"] = [_priority_json(ctx, n) for _i, n, _c in PRIORITIES]
+            item["defaultValue"] = _priority_json(ctx, DEFAULT_PRIORITY)
+        elif field_id == "issuetype":
+            item["allowedValues"] = [
+                _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, project["key"])
+            ]
+        elif field_id == "project":
+            item["allowedValues"] = [_project_ref(ctx, project)]
+        elif field_id in ("assignee", "reporter"):
+            item["autoCompleteUrl"] = (
+                f"{ctx.api}/user/assignable/search?project={project['key']}&query="
+            )
+        meta[field_id] = item
+    return meta
+
+
+def _createmeta(ctx: Ctx) -> Response:
+    keys = ctx.list_param("projectKeys") or []
+    ids = ctx.list_param("projectIds") or []
+    type_names = set(ctx.list_param("issuetypeNames") or [])
+    type_ids = set(ctx.list_param("issuetypeIds") or [])
+    expand = ",".join(ctx.list_param("expand") or [])
+    with_fields = "projects.issuetypes.fields" in expand
+    projects = []
+    with ctx.state.lock:
+        db = ctx.state.db
+        rows = db.execute("SELECT * FROM projects ORDER BY key").fetchall()
+        for row in rows:
+            if (keys or ids) and row["key"] not in keys and row["id"] not in ids:
+                continue
+            types = []
+            for t in _issue_types(db, row["key"]):
+                if (
+                    (type_names or type_ids)
+                    and t["name"] not in type_names
+                    and t["id"] not in type_ids
+                ):
+                    continue
+                item = _issue_type_json(ctx, t["id"], t["name"])
+                item.pop("hierarchyLevel", None)
+                item["expand"] = "fields"
+                if with_fields:
+                    item["fields"] = _field_metadata(ctx, db, row)
+                types.append(item)
+            ref = _project_ref(ctx, row)
+            projects.append(
+                {
+                    "self": ref["self"],
+                    "id": ref["id"],
+                    "key": ref["key"],
+                    "name": ref["name"],
+                    "expand": "issuetypes",
+                    "issuetypes": types,
+                }
+            )
+    return _json({"expand": "projects", "projects": projects})
+
+
+def _page_params(ctx: Ctx, default: int = 50) -> tuple[int, int]:
+    try:
+        start = int(ctx.params.get("startAt", 0))
+        limit = int(ctx.params.get("maxResults", default))
+    except ValueError as exc:
+        raise JiraError(400, [f"Invalid paging parameter: {exc}"]) from exc
+    return max(start, 0), max(limit, 0)
+
+
+def _createmeta_issuetypes(ctx: Ctx) -> Response:
+    start, limit = _page_params(ctx)
+    with ctx.state.lock:
+        db = ctx.state.db
+        project = _project_or_404(db, ctx.path["projectIdOrKey"])
+        types = [
+            _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, project["key"])
+        ]
+    page = types[start : start + limit]
+    key = "issueTypes" if ctx.cloud else "values"
+    return _json(
+        {
+            "maxResults": limit,
+            "startAt": start,
+            "total": len(types),
+            key: page,
+            **({} if ctx.cloud else {"isLast": start + limit >= len(types)}),
+        }
+    )
+
+
+def _createmeta_fields(ctx: Ctx) -> Response:
+    start, limit = _page_params(ctx)
+    with ctx.state.lock:
+        db = ctx.state.db
+        project = _project_or_404(db, ctx.path["projectIdOrKey"])
+        if ctx.path["issueTypeId"] not in {t["id"] for t in _issue_types(db, project["key"])}:
+            raise JiraError(400, ["The issue type selected is invalid."])
+        meta = _field_metadata(ctx, db, project)
+    items = [{"fieldId": k, **v} for k, v in meta.items()]
+    page = items[start : start + limit]
+    key = "fields" if ctx.cloud else "values"
+    return _json(
+        {
+            "maxResults": limit,
+            "startAt": start,
+            "total": len(items),
+            key: page,
+            **({} if ctx.cloud else {"isLast": start + limit >= len(items)}),
+        }
+    )
+
+
+def _matches(user: User, query: str) -> bool:
+    q = query.lower().strip()
+    if not q:
+        return False
+    words = user.display_name.lower().split()
+    return (
+        user.display_name.lower().startswith(q)
+        or any(w.startswith(q) for w in words)
+        or user.email.lower().startswith(q)
+        or user.account_id == query
+        or user.name.lower().startswith(q)
+    )
+
+
+def _user_query(ctx: Ctx) -> str:
+    query = ctx.params.get("query")
+    username = ctx.params.get("username")
+    if ctx.cloud:
+        if query is None and username is not None:
+            raise JiraError(
+                400,
+                ["The query parameter 'username' is not supported in GDPR strict mode."],
+            )
+        return query or ""
+    return username if username is not None else (query or "")
+
+
+def _user_search(ctx: Ctx) -> Response:
+    start, limit = _page_params(ctx)
+    account_id = ctx.params.get("accountId")
+    if (
+        account_id is None
+        and ctx.params.get("query") is None
+        and ctx.params.get("username") is None
+    ):
+        raise JiraError(400, ["One of 'query' or 'accountId' parameters must be provided."])
+    include_inactive = ctx.params.get("includeInactive", "false").lower() == "true"
+    users = ctx.state.users()
+    if account_id is not None and ctx.cloud:
+        found = [u for u in users if u.account_id == account_id]
+    else:
+        query = _user_query(ctx)
+        found = [u for u in users if _matches(u, query)]
+    found = [u for u in found if u.active or include_inactive]
+    return _json([ctx.user_json(u) for u in found[start : start + limit]])
+
+
+def _assignable_search(ctx: Ctx) -> Response:
+    start, limit = _page_params(ctx)
+    project = ctx.params.get("project")
+    issue_key = ctx.params.get("issueKey")
+    with ctx.state.lock:
+        if project is not None:
+            _project_or_404(ctx.state.db, project)
+        if issue_key is not None:
+            _issue_row(ctx.state.db, issue_key)
+    if project is None and issue_key is None:
+        raise JiraError(400, ["A project, issue key or issue id is required."])
+    account_id = ctx.params.get("accountId")
+    users = [u for u in ctx.state.users() if u.active]
+    if account_id is not None and ctx.cloud:
+        found = [u for u in users if u.account_id == account_id]
+    else:
+        query = _user_query(ctx)
+        found = [u for u in users if _matches(u, query)] if query else users
+    return _json([ctx.user_json(u) for u in found[start : start + limit]])
+
+
+def _user(ctx: Ctx) -> Response:
+    user: User | None
+    if ctx.cloud:
+        account_id = ctx.params.get("accountId")
+        if account_id is None:
+            raise JiraError(400, ["The query parameter 'accountId' is required."])
+        user = ctx.state.user_by("account_id", account_id)
+        ident = account_id
+    else:
+        username, key = ctx.params.get("username"), ctx.params.get("key")
+        if username is None and key is None:
+            raise JiraError(
+                400, ["Either the 'username' or the 'key' query parameter is required."]
+            )
+        user = (
+            ctx.state.user_by("name", username)
+            if username is not None
+            else ctx.state.user_by("key", str(key))
+        )
+        ident = username if username is not None else str(key)
+    if user is None:
+        raise JiraError(
+            404, [f"Specified user does not exist or you do not have required permissions: {ident}"]
+        )
+    return _json(ctx.user_json(user))
+
+
+# -- handlers: issues -------------------------------------------------------------------
+
+
+def _create_issue(ctx: Ctx) -> Response:
+    try:
+        with ctx.state.transaction() as db:
+            created = _create(ctx, db, ctx.body)
+    except _FieldErrors as exc:
+        raise _field_errors_response(exc) from exc
+    return _json(created, 201)
+
+
+def _create_bulk(ctx: Ctx) -> Response:
+    updates = ctx.body.get("issueUpdates") if isinstance(ctx.body, dict) else None
+    if not isinstance(updates, list) or not updates:
+        raise JiraError(400, ["'issueUpdates' must be a non-empty list of issues to create."])
+    if len(updates) > MAX_BULK:
+        raise JiraError(
+            400,
+            [f"You can create at most {MAX_BULK} issues in one request, not {len(updates)}."],
+        )
+    issues: list[dict[str, str]] = []
+    failures: list[dict[str, Any]] = []
+    for number, payload in enumerate(updates):
+        try:
+            with ctx.state.transaction() as db:
+                issues.append(_create(ctx, db, payload))
+        except (_FieldErrors, JiraError) as exc:
+            failures.append(
+                {
+                    "status": 400,
+                    "elementErrors": {"errorMessages": exc.messages, "errors": exc.errors},
+                    "failedElementNumber": number,
+                }
+            )
+    return _json({"issues": issues, "errors": failures}, 201 if issues else 400)
+
+
+def _properties_param(ctx: Ctx) -> list[str] | None:
+    requested = ctx.list_param("properties")
+    if requested is None:
+        return None
+    if "*all" in requested:
+        return ["*"]
+    return list(dict.fromkeys(requested))
+
+
+def _render_issues(
+    ctx: Ctx,
+    db: sqlite3.Connection,
+    rows: Sequence[sqlite3.Row],
+    selection: _FieldSelection,
+    properties: list[str] | None,
+) -> list[dict[str, Any]]:
+    wanted_props: list[str] = []
+    if properties == ["*"]:
+        wanted_props = [r["key"] for r in db.execute("SELECT DISTINCT key FROM issue_properties")]
+    elif properties:
+        wanted_props = properties
+    extras = _extras(db, rows, wanted_props, "comment" in selection.fields)
+    shown = wanted_props if properties is not None else None
+    return [_issue_json(ctx, row, selection, shown, extras) for row in rows]
+
+
+def _get_issue(ctx: Ctx) -> Response:
+    selection = _select_fields(ctx.list_param("fields"), "*all")
+    properties = _properties_param(ctx)
+    with ctx.state.lock:
+        db = ctx.state.db
+        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = _render_issues(ctx, db, [row], selection, properties)[0]
+    issue.setdefault("fields", {})
+    issue.setdefault("key", row["key"])
+    issue.setdefault("self", f"{ctx.api}/issue/{row['id']}")
+    return _json(issue)
+
+
+def _edit_issue(ctx: Ctx) -> Response:
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    try:
+        with ctx.state.transaction() as db:
+            row = _issue_row(db, ctx.path["issueIdOrKey"])
+            _apply_edit(ctx, db, row, body.get("fields") or {}, body.get("update") or {})
+            for prop_key, value in _check_properties(body.get("properties")):
+                db.execute(
+                    "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)",
+                    (row["id"], prop_key, value),
+                )
+    except _FieldErrors as exc:
+        raise _field_errors_response(exc) from exc
+    if ctx.params.get("returnIssue", "false").lower() == "true":
+        return _get_issue(ctx)
+    return _no_content()
+
+
+def _delete_issue(ctx: Ctx) -> Response:
+    with ctx.state.transaction() as db:
+        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        for table in ("issue_labels", "issue_properties", "remote_links", "comments"):
+            db.execute(f"DELETE FROM {table} WHERE issue_id = ?", (row["id"],))
+        db.execute("DELETE FROM issues WHERE id = ?", (row["id"],))
+    return _no_content()
+
+
+def _assign(ctx: Ctx) -> Response:
+    try:
+        with ctx.state.transaction() as db:
+            row = _issue_row(db, ctx.path["issueIdOrKey"])
+            _apply_edit(ctx, db, row, {"assignee": ctx.body}, {})
+    except _FieldErrors as exc:
+        raise _field_errors_response(exc) from exc
+    return _no_content()
+
+
+def _get_transitions(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        row = _issue_row(ctx.state.db, ctx.path["issueIdOrKey"])
+    wanted = ctx.params.get("transitionId")
+    with_fields = "transitions.fields" in (ctx.params.get("expand") or "")
+    transitions = [
+        _transition_json(ctx, t, with_fields)
+        for t in workflow.transitions_from(_status_of(row))
+        if wanted is None or t.id == wanted
+    ]
+    return _json({"expand": "transitions", "transitions": transitions})
+
+
+def _do_transition(ctx: Ctx) -> Response:
+    with ctx.state.transaction() as db:
+        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        _apply_transition(ctx, db, row, ctx.body)
+    return _no_content()
+
+
+# -- handlers: remote links, properties, comments ---------------------------------------
+
+
+def _link_json(ctx: Ctx, issue_id: int, row: sqlite3.Row) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": int(row["id"]),
+        "self": f"{ctx.api}/issue/{issue_id}/remotelink/{row['id']}",
+    }
+    if row["global_id"] is not None:
+        data["globalId"] = row["global_id"]
+    data["application"] = json.loads(row["application"]) if row["application"] else {}
+    if row["relationship"] is not None:
+        data["relationship"] = row["relationship"]
+    data["object"] = json.loads(row["object"])
+    return data
+
+
+def _get_links(ctx: Ctx) -> Response:
+    global_id = ctx.params.get("globalId")
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        if global_id is not None:
+            row = db.execute(
+                "SELECT * FROM remote_links WHERE issue_id = ? AND global_id = ?",
+                (issue["id"], global_id),
+            ).fetchone()
+            if row is None:
+                raise JiraError(404, [f"No remote link with globalId '{global_id}' on this issue."])
+            return _json(_link_json(ctx, issue["id"], row))
+        rows = db.execute(
+            "SELECT * FROM remote_links WHERE issue_id = ? ORDER BY id", (issue["id"],)
+        ).fetchall()
+        return _json([_link_json(ctx, issue["id"], r) for r in rows])
+
+
+def _get_link(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = _link_row(db, issue["id"], ctx.path["linkId"])
+        return _json(_link_json(ctx, issue["id"], row))
+
+
+def _link_row(db: sqlite3.Connection, issue_id: int, link_id: str) -> sqlite3.Row:
+    row = None
+    if link_id.isdigit():
+        row = db.execute(
+            "SELECT * FROM remote_links WHERE issue_id = ? AND id = ?", (issue_id, int(link_id))
+        ).fetchone()
+    if row is None:
+        raise JiraError(404, [f"No remote link with id '{link_id}' on this issue."])
+    return row  # type: ignore[no-any-return]
+
+
+def _link_values(body: Any) -> tuple[str | None, str, str | None, str | None]:
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object."])
+    obj = body.get("object")
+    errors: dict[str, str] = {}
+    if not isinstance(obj, dict):
+        errors["object"] = "'object' is required."
+    else:
+        if not isinstance(obj.get("url"), str) or not obj["url"]:
+            errors["url"] = "'url' is required."
+        if not isinstance(obj.get("title"), str) or not obj["title"]:
+            errors["title"] = "'title' is required."
+    if errors:
+        raise JiraError(400, [], errors)
+    global_id = body.get("globalId")
+    if global_id is not None and not isinstance(global_id, str):
+        raise JiraError(400, [], {"globalId": "'globalId' must be a string."})
+    if global_id is not None and len(global_id) > 255:
+        raise JiraError(400, [], {"globalId": "'globalId' must be at most 255 characters."})
+    relationship = body.get("relationship")
+    application = body.get("application")
+    return (
+        global_id,
+        json.dumps(obj),
+        None if relationship is None else str(relationship),
+        None if application is None else json.dumps(application),
+    )
+
+
+def _post_link(ctx: Ctx) -> Response:
+    global_id, obj, relationship, application = _link_values(ctx.body)
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        existing = None
+        if global_id is not None:
+            existing = db.execute(
+                "SELECT id FROM remote_links WHERE issue_id = ? AND global_id = ?",
+                (issue["id"], global_id),
+            ).fetchone()
+        if existing is not None:
+            link_id = int(existing["id"])
+            db.execute(
+                "UPDATE remote_links SET object = ?, relationship = ?, application = ?"
+                " WHERE id = ?",
+                (obj, relationship, application, link_id),
+            )
+            status = 200
+        else:
+            cursor = db.execute(
+                "INSERT INTO remote_links (issue_id, global_id, object, relationship, application)"
+                " VALUES (?,?,?,?,?)",
+                (issue["id"], global_id, obj, relationship, application),
+            )
+            link_id = int(cursor.lastrowid or 0)
+            status = 201
+    return _json(
+        {"id": link_id, "self": f"{ctx.api}/issue/{issue['id']}/remotelink/{link_id}"}, status
+    )
+
+
+def _put_link(ctx: Ctx) -> Response:
+    global_id, obj, relationship, application = _link_values(ctx.body)
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = _link_row(db, issue["id"], ctx.path["linkId"])
+        db.execute(
+            "UPDATE remote_links SET global_id = ?, object = ?, relationship = ?, application = ?"
+            " WHERE id = ?",
+            (global_id, obj, relationship, application, row["id"]),
+        )
+    return _no_content()
+
+
+def _delete_link(ctx: Ctx) -> Response:
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = _link_row(db, issue["id"], ctx.path["linkId"])
+        db.execute("DELETE FROM remote_links WHERE id = ?", (row["id"],))
+    return _no_content()
+
+
+def _delete_link_by_global_id(ctx: Ctx) -> Response:
+    global_id = ctx.params.get("globalId")
+    if global_id is None:
+        raise JiraError(400, ["The 'globalId' query parameter is required."])
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        gone = db.execute(
+            "DELETE FROM remote_links WHERE issue_id = ? AND global_id = ?",
+            (issue["id"], global_id),
+        ).rowcount
+    if not gone:
+        raise JiraError(404, [f"No remote link with globalId '{global_id}' on this issue."])
+    return _no_content()
+
+
+def _property_keys(ctx: Ctx) -> Response:
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        keys = [
+            r["key"]
+            for r in db.execute(
+                "SELECT key FROM issue_properties WHERE issue_id = ? ORDER BY key", (issue["id"],)
+            )
+        ]
+    return _json(
+        {
+            "keys": [
+                {"self": f"{ctx.api}/issue/{issue['id']}/properties/{k}", "key": k} for k in keys
+            ]
+        }
+    )
+
+
+def _get_property(ctx: Ctx) -> Response:
+    key = ctx.path["propertyKey"]
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = db.execute(
+            "SELECT value FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
+        ).fetchone()
+    if row is None:
+        raise JiraError(404, [f"The property with key '{key}' does not exist."])
+    return _json({"key": key, "value": json.loads(row["value"])})
+
+
+def _put_property(ctx: Ctx) -> Response:
+    key = ctx.path["propertyKey"]
+    raw = ctx.body
+    if raw is None:
+        raise JiraError(400, ["The property value must be a valid, non-empty JSON value."])
+    try:
+        value = _property_value(key, raw)
+    except _FieldErrors as exc:
+        raise _field_errors_response(exc) from exc
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        existed = db.execute(
+            "SELECT 1 FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
+        ).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)", (issue["id"], key, value)
+        )
+    return Response(status_code=200 if existed else 201)
+
+
+def _delete_property(ctx: Ctx) -> Response:
+    key = ctx.path["propertyKey"]
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        gone = db.execute(
+            "DELETE FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
+        ).rowcount
+    if not gone:
+        raise JiraError(404, [f"The property with key '{key}' does not exist."])
+    return _no_content()
+
+
+def _get_comments(ctx: Ctx) -> Response:
+    start, limit = _page_params(ctx, 5000)
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        rows = db.execute(
+            "SELECT * FROM comments WHERE issue_id = ? ORDER BY id", (issue["id"],)
+        ).fetchall()
+    page = rows[start : start + limit]
+    return _json(
+        {
+            "startAt": start,
+            "maxResults": limit,
+            "total": len(rows),
+            "comments": [_comment_json(ctx, issue["id"], r) for r in page],
+        }
+    )
+
+
+def _add_comment(ctx: Ctx) -> Response:
+    body = ctx.body.get("body") if isinstance(ctx.body, dict) else None
+    stored, problem = _rich_text_in(body, ctx.rich)
+    if problem or stored is None:
+        raise JiraError(400, [], {"comment": problem or "Comment body can not be empty!"})
+    now = _now()
+    with ctx.state.transaction() as db:
+        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        cursor = db.execute(
+            "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
+            (issue["id"], ctx.user.account_id, stored, now),
+        )
+        db.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue["id"]))
+        row = db.execute("SELECT * FROM comments WHERE id = ?", (cursor.lastrowid,)).fetchone()
+    return _json(_comment_json(ctx, issue["id"], row), 201)
+
+
+# -- handlers: search -------------------------------------------------------------------
+
+
+def _compile(ctx: Ctx, jql: str) -> tuple[str, list[object], str]:
+    """(where, params, order by) for `jql`, via the sandbox's JQL engine.
+
+    `currentUser()` is the caller's account id on Cloud and username on Data Center.
+    """
+    current = ctx.user.account_id if ctx.cloud else ctx.user.name
+    try:
+        return compile_jql(jql, flavor=ctx.state.flavor, current_user=current)
+    except JqlError as exc:
+        raise JiraError(400, body={"errorMessages": [exc.message], "warningMessages": []}) from exc
+
+
+def _order_sql(order: str) -> str:
+    body = order.strip()
+    if body[:8].upper() == "ORDER BY":
+        body = body[8:].strip()
+    if not body:
+        return "ORDER BY issues.id ASC"
+    return f"ORDER BY {body}" if "issues.id" in body else f"ORDER BY {body}, issues.id ASC"
+
+
+def _query(
+    ctx: Ctx, db: sqlite3.Connection, jql: str, offset: int, limit: int
+) -> tuple[list[sqlite3.Row], bool]:
+    """One page of issues matching `jql` and whether more follow."""
+    where, params, order = _compile(ctx, jql) if jql.strip() else ("1=1", [], "")
+    rows = db.execute(
+        f"SELECT issues.* FROM issues WHERE ({where or '1=1'}) {_order_sql(order)}"
+        " LIMIT ? OFFSET ?",
+        [*params, limit + 1, offset],
+    ).fetchall()
+    return list(rows[:limit]), len(rows) > limit
+
+
+def _unbounded(jql: str) -> bool:
+    text = jql.strip().lower()
+    return not text or text.startswith("order by")
+
+
+def _token(jql: str, offset: int) -> str:
+    digest = hashlib.sha256(jql.encode()).hexdigest()[:16]
+    raw = json.dumps({"o": offset, "q": digest}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _offset_from_token(jql: str, token: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset = int(data["o"])
+        digest = str(data["q"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise JiraError(400, ["The provided next page token is invalid."]) from exc
+    if digest != hashlib.sha256(jql.encode()).hexdigest()[:16] or offset < 0:
+        raise JiraError(
+            400, ["The provided next page token does not belong to this query (jql changed)."]
+        )
+    return offset
+
+
+def _limit(ctx: Ctx, cap: int) -> int:
+    raw = ctx.param("maxResults")
+    if raw is None or raw == "":
+        return 50
+    try:
+        value = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise JiraError(400, [f"Invalid maxResults: {raw}"]) from exc
+    if value < 0:
+        raise JiraError(400, ["maxResults must not be negative."])
+    return min(value or 50, cap)
+
+
+def _search_jql(ctx: Ctx) -> Response:
+    if not ctx.cloud:
+        return JSONResponse(
+            {"message": f"null for uri: {ctx.request.url}", "status-code": 404}, status_code=404
+        )
+    jql = str(ctx.param("jql") or "")
+    if _unbounded(jql):
+        raise JiraError(
+            400,
+            body={
+                "errorMessages": [
+                    "Unbounded JQL queries are not allowed here. "
+                    "Please add a search restriction to your query."
+                ],
+                "warningMessages": [],
+            },
+        )
+    properties = _properties_param(ctx)
+    if properties and len(properties) > MAX_SEARCH_PROPERTIES:
+        raise JiraError(
+            400, [f"A maximum of {MAX_SEARCH_PROPERTIES} issue properties can be requested."]
+        )
+    selection = _select_fields(ctx.list_param("fields"), "id")
+    limit = _limit(ctx, MAX_PAGE_CLOUD)
+    token = ctx.param("nextPageToken")
+    offset = _offset_from_token(jql, str(token)) if token else 0
+    with ctx.state.lock:
+        db = ctx.state.db
+        rows, more = _query(ctx, db, jql, offset, limit)
+        issues = _render_issues(ctx, db, rows, selection, properties)
+    data: dict[str, Any] = {"issues": issues, "isLast": not more}
+    if more:
+        data["nextPageToken"] = _token(jql, offset + limit)
+    return _json(data)
+
+
+def _search_legacy(ctx: Ctx) -> Response:
+    if ctx.cloud:
+        raise JiraError(410, [SEARCH_REMOVED_MESSAGE])
+    jql = str(ctx.param("jql") or "")
+    try:
+        start = int(ctx.param("startAt") or 0)
+    except (TypeError, ValueError) as exc:
+        raise JiraError(400, ["Invalid startAt."]) from exc
+    limit = _limit(ctx, MAX_PAGE_DATACENTER)
+    selection = _select_fields(ctx.list_param("fields"), "*navigable")
+    properties = _properties_param(ctx)
+    with ctx.state.lock:
+        db = ctx.state.db
+        where, params, order = _compile(ctx, jql) if jql.strip() else ("1=1", [], "")
+        total = db.execute(
+            f"SELECT COUNT(*) FROM issues WHERE ({where or '1=1'})", params
+        ).fetchone()[0]
+        rows = db.execute(
+            f"SELECT issues.* FROM issues WHERE ({where or '1=1'}) {_order_sql(order)}"
+            " LIMIT ? OFFSET ?",
+            [*params, limit, max(start, 0)],
+        ).fetchall()
+        if selection.id_only:
+            selection = _FieldSelection((), False)
+        issues = _render_issues(ctx, db, rows, selection, properties)
+    return _json(
+        {
+            "expand": "schema,names",
+            "startAt": start,
+            "maxResults": limit,
+            "total": int(total),
+            "issues": issues,
+        }
+    )
+
+
+def _applinks(ctx: Ctx) -> Response:
+    return _json({"list": []})
+
+
+# -- routes -----------------------------------------------------------------------------
+
+_API: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "serverInfo", _server_info),
+    ("GET", "myself", _myself),
+    ("GET", "field", _fields),
+    ("GET", "priority", _priorities),
+    ("GET", "resolution", _resolutions),
+    ("GET", "status", _statuses),
+    ("GET", "issuetype", _all_issue_types),
+    ("GET", "project", _projects),
+    ("GET", "project/{projectIdOrKey}", _project),
+    ("GET", "issue/createmeta", _createmeta),
+    ("GET", "issue/createmeta/{projectIdOrKey}/issuetypes", _createmeta_issuetypes),
+    ("GET", "issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", _createmeta_fields),
+    ("GET", "user", _user),
+    ("GET", "user/search", _user_search),
+    ("GET", "user/assignable/search", _assignable_search),
+    ("POST", "issue", _create_issue),
+    ("POST", "issue/bulk", _create_bulk),
+    ("GET", "issue/{issueIdOrKey}", _get_issue),
+    ("PUT", "issue/{issueIdOrKey}", _edit_issue),
+    ("DELETE", "issue/{issueIdOrKey}", _delete_issue),
+    ("PUT", "issue/{issueIdOrKey}/assignee", _assign),
+    ("GET", "issue/{issueIdOrKey}/transitions", _get_transitions),
+    ("POST", "issue/{issueIdOrKey}/transitions", _do_transition),
+    ("GET", "issue/{issueIdOrKey}/remotelink", _get_links),
+    ("POST", "issue/{issueIdOrKey}/remotelink", _post_link),
+    ("DELETE", "issue/{issueIdOrKey}/remotelink", _delete_link_by_global_id),
+    ("GET", "issue/{issueIdOrKey}/remotelink/{linkId}", _get_link),
+    ("PUT", "issue/{issueIdOrKey}/remotelink/{linkId}", _put_link),
+    ("DELETE", "issue/{issueIdOrKey}/remotelink/{linkId}", _delete_link),
+    ("GET", "issue/{issueIdOrKey}/properties", _property_keys),
+    ("GET", "issue/{issueIdOrKey}/properties/{propertyKey}", _get_property),
+    ("PUT", "issue/{issueIdOrKey}/properties/{propertyKey}", _put_property),
+    ("DELETE", "issue/{issueIdOrKey}/properties/{propertyKey}", _delete_property),
+    ("GET", "issue/{issueIdOrKey}/comment", _get_comments),
+    ("POST", "issue/{issueIdOrKey}/comment", _add_comment),
+    ("GET", "search/jql", _search_jql),
+    ("POST", "search/jql", _search_jql),
+    ("GET", "search", _search_legacy),
+    ("POST", "search", _search_legacy),
+)
+
+API_VERSIONS = ("2", "3", "latest")
+
+#: POSTs that only read: not writes for stats, faults and read-only users.
+READ_ONLY_POSTS = re.compile(r"^/rest/api/(2|3|latest)/(search|search/jql)$")
+
+
+def routes(state: SandboxState) -> list[BaseRoute]:
+    """The Jira REST routes, under /rest/api/2, /rest/api/3 and /rest/api/latest."""
+    out: list[BaseRoute] = []
+    for version in API_VERSIONS:
+        for method, path, handler in _API:
+            out.append(
+                Route(
+                    f"/rest/api/{version}/{path}",
+                    _endpoint(state, version, handler),
+                    methods=[method],
+                    name=f"jira:{version}:{method}:{path}",
+                )
+            )
+    out.append(
+        Route(
+            "/rest/applinks/latest/listApplicationlinks",
+            _endpoint(state, "2", _applinks),
+            methods=["GET"],
+        )
+    )
+    return out
+
+
+# -- for the HTML views -----------------------------------------------------------------
+
+
+def issue_view_data(state: SandboxState, key: str) -> dict[str, Any] | None:
+    """An issue as plain values for the `/browse/KEY` page, or None if there is none."""
+    with state.lock:
+        db = state.db
+        row = db.execute("SELECT * FROM issues WHERE key = ? COLLATE NOCASE", (key,)).fetchone()
+        if row is None:
+            return None
+        issue_id = row["id"]
+        labels = [
+            r["label"]
+            for r in db.execute(
+                "SELECT label FROM issue_labels WHERE issue_id = ? ORDER BY label", (issue_id,)
+            )
+        ]
+        properties = {
+            r["key"]: json.loads(r["value"])
+            for r in db.execute(
+                "SELECT key, value FROM issue_properties WHERE issue_id = ?", (issue_id,)
+            )
+        }
+        links = [
+            json.loads(r["object"])
+            for r in db.execute(
+                "SELECT object FROM remote_links WHERE issue_id = ? ORDER BY id", (issue_id,)
+            )
+        ]
+        comments = db.execute(
+            "SELECT author, body, created FROM comments WHERE issue_id = ? ORDER BY id", (issue_id,)
+        ).fetchall()
+        project = db.execute(
+            "SELECT name FROM projects WHERE key = ?", (row["project"],)
+        ).fetchone()
+    users = {u.account_id: u for u in state.users()}
+
+    def name(account_id: str | None) -> str | None:
+        user = users.get(account_id) if account_id else None
+        return user.display_name if user else account_id
+
+    description = row["description"]
+    return {
+        "id": str(issue_id),
+        "key": row["key"],
+        "project": row["project"],
+        "project_name": project["name"] if project else row["project"],
+        "issuetype": row["issuetype"],
+        "summary": row["summary"],
+        "description": _rich_text_out(description, "2") or "",
+        "status": row["status"],
+        "status_category": row["status_category"],
+        "resolution": row["resolution"],
+        "assignee": row["assignee"],
+        "assignee_name": name(row["assignee"]),
+        "reporter": row["reporter"],
+        "reporter_name": name(row["reporter"]),
+        "priority": row["priority"],
+        "duedate": row["duedate"],
+        "created": row["created"],
+        "updated": row["updated"],
+        "resolutiondate": row["resolutiondate"],
+        "labels": labels,
+        "properties": properties,
+        "remote_links": links,
+        "comments": [
+            {
+                "author": c["author"],
+                "author_name": name(c["author"]),
+                "body": _rich_text_out(c["body"], "2"),
+                "created": c["created"],
+            }
+            for c in comments
+        ],
+    }
