@@ -1,0 +1,17 @@
+"""The storage-format core: action items out of Confluence page bodies, badges back in.
+
+All the functions here are purely data-manipulative: a page body (a string) and
+values in, values and a page body out. No I/O, no clock, no environment, no HTTP
+client. The rules are in docs/storage-format.md.
+
+- `extract(body, page_id)` reads the action items and findings of a page.
+- `format_extraction_text(extraction)` shows an extraction as a terminal table.
+- `parse_due_text(text, date_order=...)` reads a due date typed as text.
+"""
+
+from followup.storage_format.dates import parse_due_text
+from followup.storage_format.display import format_extraction_text
+from followup.storage_format.extract import extract
+from followup.storage_format.xml import StorageFormatError
+
+__all__ = ["StorageFormatError", "extract", "format_extraction_text", "parse_due_text"]

@@ -1,0 +1,56 @@
+"""An extraction as a terminal table, for `followup extract --format text`.
+
+Pure: builds a `rich` renderable; printing it is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.table import Table
+from rich.text import Text
+
+from followup.model import ActionItem, Extraction, Finding
+
+
+def _owner(item: ActionItem) -> str:
+    if item.owner is None:
+        return ""
+    return item.owner.value if item.owner.kind == "name" else f"@{item.owner.value}"
+
+
+def format_extraction_text(extraction: Extraction) -> Table:
+    """One row per item (key, text, owner, due, done, ticket, badge, the codes of its
+    findings); findings about the page as a whole in the caption."""
+    by_item: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in extraction.findings:
+        by_item[finding.item].append(finding)
+    item_keys = {item.key for item in extraction.items}
+    page_level = [
+        finding
+        for key, findings in by_item.items()
+        if key is None or key not in item_keys
+        for finding in findings
+    ]
+    title = f"Page {extraction.page_id}: {len(extraction.items)} action item(s)"
+    if extraction.summary_badge is not None:
+        title += f" [{extraction.summary_badge.title}]"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in ("Key", "Action", "Owner", "Due", "Done", "Ticket", "Badge", "Findings"):
+        table.add_column(column, overflow="fold")
+    for item in extraction.items:
+        codes = ", ".join(str(finding.code) for finding in by_item.get(item.key, ()))
+        table.add_row(
+            Text(item.key.partition(":")[2]),
+            Text(item.text),
+            Text(_owner(item)),
+            Text(item.due.isoformat() if item.due else ""),
+            "yes" if item.done else "",
+            Text(item.ticket or ""),
+            Text(item.badge.title if item.badge else ""),
+            Text(codes, style="yellow") if codes else "",
+        )
+    if page_level:
+        table.caption = "\n".join(f"{finding.code}: {finding.message}" for finding in page_level)
+        table.caption_justify = "left"
+    return table

@@ -1,0 +1,600 @@
+"""Action items out of a page body: tasks and action-item table rows, their owners,
+due dates, done-ness, tickets and badges, and the findings a person should act on.
+
+`read_page` finds the items in a parsed tree and keeps, for each, the element it
+lives in: `extract` turns that into an `Extraction`, and the renderer edits the same
+elements. The rules are in docs/storage-format.md.
+
+Pure: no I/O, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from followup.model import (
+    ActionItem,
+    Badge,
+    BadgeColour,
+    Extraction,
+    Finding,
+    FindingCode,
+    ItemSource,
+    Owner,
+)
+from followup.storage_format.dates import DateOrder, parse_due_text, parse_iso_date
+from followup.storage_format.tables import (
+    Role,
+    TableInfo,
+    is_header_row,
+    read_table,
+    row_cells,
+    table_of,
+)
+from followup.storage_format.text import browse_key, collapse, visible_text
+from followup.storage_format.xml import (
+    HEADINGS,
+    LINK,
+    MACRO_TAGS,
+    TASK,
+    TASK_BODY,
+    TASK_ID,
+    TASK_LIST,
+    TASK_STATUS,
+    TASK_UUID,
+    Element,
+    StorageFormatError,
+    all_text,
+    is_mention,
+    macro_name,
+    macro_parameter,
+    mention_owner,
+    parse,
+    ri,
+)
+
+SUMMARY_PREFIX = "FOLLOW-UP "
+
+_SECTION_WORDS = (
+    "action item",
+    "follow-up",
+    "follow up",
+    "corrective action",
+    "remediation",
+    "next steps",
+)
+_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
+_DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
+_NO_OWNER_WORDS = frozenset(
+    {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
+)
+_BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
+_ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
+_COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
+_URL = ri("url")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRef:
+    """Where an item names its ticket: a jira macro, a `/browse/` link, or (in a
+    table's ticket column) a bare key in the text of `holder`."""
+
+    key: str
+    element: Element | None
+    holder: Element | None = None
+
+
+@dataclass(slots=True)
+class Located:
+    """An item as read, with the element it lives in (`ac:task` or `tr`)."""
+
+    key: str
+    source: ItemSource
+    text: str
+    owner: Owner | None
+    due: date | None
+    due_problem: FindingCode | None
+    due_text: str
+    done: bool
+    ticket: TicketRef | None
+    badge: Badge | None
+    priority: str | None
+    element: Element
+    table: TableInfo | None = None
+    cells: dict[Role, Element] | None = None
+
+    def to_item(self, page_id: str) -> ActionItem:
+        return ActionItem(
+            key=self.key,
+            page_id=page_id,
+            text=self.text,
+            owner=self.owner,
+            due=self.due,
+            done=self.done,
+            ticket=self.ticket.key if self.ticket else None,
+            source=self.source,
+            badge=self.badge,
+            priority=self.priority,
+        )
+
+
+@dataclass(slots=True)
+class PageReading:
+    """Everything `read_page` found: every item in page order (`found`), split into
+    the first of each key (`items`) and later ones whose key was taken
+    (`duplicates`), and the action-item section headings."""
+
+    found: list[Located]
+    items: list[Located]
+    duplicates: list[Located]
+    sections: list[Element]
+
+
+# --- the page ------------------------------------------------------------------------
+
+
+def is_section_heading(heading: Element) -> bool:
+    """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
+    text = collapse(all_text(heading)).casefold().translate(_HYPHENS)
+    return any(word in text for word in _SECTION_WORDS)
+
+
+def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> PageReading:
+    """The items of a parsed page, in page order, and its action-item sections."""
+    candidates: list[tuple[Element, bool]] = []
+    sections: list[Element] = []
+    level: int | None = None  # the level of the section heading we are under, if any
+    for el in root.iter(*HEADINGS, TASK, "tr"):
+        tag = el.tag
+        if tag in HEADINGS:
+            this_level = int(str(tag)[1])
+            if level is not None and this_level <= level:
+                level = None
+            if level is None and is_section_heading(el):
+                level = this_level
+                sections.append(el)
+        else:
+            candidates.append((el, level is not None))
+
+    whole_page = not sections
+    tables: dict[Element, TableInfo] = {}
+    located: list[Located] = []
+    for el, in_section in candidates:
+        if not (in_section or whole_page):
+            continue
+        if el.tag == TASK:
+            found = _read_task(el, page_id)
+        else:
+            table = table_of(el)
+            if table is None:
+                continue
+            info = tables.get(table)
+            if info is None:
+                info = tables[table] = read_table(table)
+            if not info.is_action_table or el is info.header or is_header_row(el):
+                continue
+            found = _read_row(el, info, page_id, date_order)
+        if found is not None:
+            located.append(found)
+
+    items: list[Located] = []
+    duplicates: list[Located] = []
+    seen: set[str] = set()
+    for found in located:
+        (duplicates if found.key in seen else items).append(found)
+        seen.add(found.key)
+    return PageReading(found=located, items=items, duplicates=duplicates, sections=sections)
+
+
+def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element | None, Element]]:
+    """The summary lozenge at the top of each action-item section (or of the page when
+    there is none), as `(macro or None, heading or root)` pairs in page order."""
+    anchors: list[Element] = sections or [root]
+    return [(summary_in(anchor), anchor) for anchor in anchors]
+
+
+def summary_in(anchor: Element) -> Element | None:
+    """The summary lozenge at the top of the section a heading starts (or at the top
+    of the page, for the root): the first paragraph, before the next heading, that
+    begins with a status macro titled "FOLLOW-UP ..."."""
+    candidate = anchor.getnext() if anchor.tag in HEADINGS else (anchor[0] if len(anchor) else None)
+    while candidate is not None and candidate.tag not in HEADINGS:
+        if candidate.tag == "p" and not (candidate.text or "").strip() and len(candidate):
+            first = candidate[0]
+            if macro_name(first) == "status" and (
+                (macro_parameter(first, "title") or "").strip().upper().startswith(SUMMARY_PREFIX)
+            ):
+                return first
+        candidate = candidate.getnext()
+    return None
+
+
+# --- tasks ---------------------------------------------------------------------------
+
+
+def iter_own(el: Element) -> Iterator[Element]:
+    """The element's descendants in page order, not entering nested task lists (they
+    belong to other items)."""
+    stack = [iter(el)]
+    while stack:
+        for child in stack[-1]:
+            if not isinstance(child.tag, str):
+                continue
+            yield child
+            if child.tag != TASK_LIST and len(child):
+                stack.append(iter(child))
+                break
+        else:
+            stack.pop()
+
+
+def task_body(task: Element) -> Element | None:
+    """The `ac:task-body` of a task."""
+    for child in task:
+        if child.tag == TASK_BODY:
+            return child
+    return None
+
+
+def _child_text(task: Element, tag: str) -> str:
+    for child in task:
+        if child.tag == tag:
+            return (child.text or "").strip()
+    return ""
+
+
+def _jira_key(macro: Element) -> str | None:
+    if macro_name(macro) != "jira":
+        return None
+    key = (macro_parameter(macro, "key") or "").strip()
+    return key.upper() if _ISSUE_KEY.fullmatch(key) else None
+
+
+def _browse_link_key(el: Element) -> str | None:
+    if el.tag == "a":
+        return browse_key(el.get("href"))
+    if el.tag == LINK:
+        for child in el:
+            if child.tag == _URL:
+                return browse_key(child.get(ri("value")))
+    return None
+
+
+def first_jira_macro(elements: Iterator[Element]) -> TicketRef | None:
+    """The first jira macro naming one issue."""
+    for el in elements:
+        if el.tag in MACRO_TAGS and (key := _jira_key(el)):
+            return TicketRef(key, el)
+    return None
+
+
+def first_browse_link(elements: Iterator[Element]) -> TicketRef | None:
+    """The first link to `/browse/KEY-N` (an `<a href>` or an `ac:link` to a URL)."""
+    for el in elements:
+        if el.tag in ("a", LINK) and (key := _browse_link_key(el)):
+            return TicketRef(key, el)
+    return None
+
+
+def task_ticket(body: Element) -> TicketRef | None:
+    """A task's ticket: its first jira macro, else its first `/browse/` link."""
+    return first_jira_macro(iter_own(body)) or first_browse_link(iter_own(body))
+
+
+def badge_after(ref: TicketRef) -> Element | None:
+    """The status macro standing directly after a ticket reference (only whitespace
+    between): our badge, whatever its macro id."""
+    if ref.element is None:
+        return _badge_after_text(ref)
+    following = ref.element.getnext()
+    if (
+        following is not None
+        and macro_name(following) == "status"
+        and not collapse(ref.element.tail or "")
+    ):
+        return following
+    return None
+
+
+def _badge_after_text(ref: TicketRef) -> Element | None:
+    if ref.holder is None:
+        return None
+    for macro in ref.holder.iter(*MACRO_TAGS):
+        if macro_name(macro) != "status":
+            continue
+        previous = macro.getprevious()
+        parent = macro.getparent()
+        before = (
+            previous.tail if previous is not None else parent.text if parent is not None else ""
+        ) or ""
+        if before_key_end(before, ref.key) is not None:
+            return macro
+    return None
+
+
+def before_key_end(text: str, key: str) -> int | None:
+    """If `text` ends with `key` (then only whitespace), the offset just after the key."""
+    stripped = collapse(text.translate({0xA0: " "}))
+    if not stripped.endswith(key):
+        return None
+    head = stripped[: -len(key)]
+    if head and (head[-1].isalnum() or head[-1] in "_-"):
+        return None
+    return text.rstrip().rfind(key) + len(key)
+
+
+def read_badge(macro: Element) -> Badge:
+    """The badge a status macro shows (title and colour; grey when it names none)."""
+    title = (macro_parameter(macro, "title") or "").strip()
+    colour = _COLOURS.get((macro_parameter(macro, "colour") or "").strip().casefold())
+    return Badge(title, colour or BadgeColour.GREY)
+
+
+def _read_task(task: Element, page_id: str) -> Located | None:
+    body = task_body(task)
+    if body is None:
+        return None
+    owner: Owner | None = None
+    time: Element | None = None
+    for el in iter_own(body):
+        if owner is None and el.tag == LINK and is_mention(el):
+            owner = mention_owner(el)
+        elif time is None and el.tag == "time":
+            time = el
+    ticket = task_ticket(body)
+    text = visible_text(body, drop=ticket.element if ticket else None)
+    if not text:
+        return None  # an untouched template prompt, or only a mention and a date
+    due: date | None = None
+    problem: FindingCode | None = None
+    due_text = ""
+    if time is not None:
+        due_text = time.get("datetime") or collapse(all_text(time))
+        due = parse_iso_date(due_text)
+        if due is None:
+            problem = FindingCode.UNPARSEABLE_DUE_DATE
+    ident = _child_text(task, TASK_ID) or _child_text(task, TASK_UUID) or _text_hash(text)
+    badge = badge_after(ticket) if ticket else None
+    return Located(
+        key=f"{page_id}:task:{ident}",
+        source="task",
+        text=text,
+        owner=owner,
+        due=due,
+        due_problem=problem,
+        due_text=due_text,
+        done=_child_text(task, TASK_STATUS).casefold() == "complete",
+        ticket=ticket,
+        badge=read_badge(badge) if badge is not None else None,
+        priority=None,
+        element=task,
+    )
+
+
+# --- table rows ----------------------------------------------------------------------
+
+
+def row_ticket(row: Element, cells: dict[Role, Element]) -> TicketRef | None:
+    """A row's ticket: a jira macro anywhere in the row, else a `/browse/` link or a
+    bare key in the ticket column, else a `/browse/` link in the action cell (where
+    Cloud leaves the jira macro we put there as a smart link)."""
+    ref = first_jira_macro(row.iter(*MACRO_TAGS))
+    if ref is not None:
+        return ref
+    ticket_cell = cells.get("ticket")
+    if ticket_cell is not None:
+        ref = first_browse_link(ticket_cell.iter("a", LINK))
+        if ref is not None:
+            return ref
+        match = _BARE_KEY.search(visible_text(ticket_cell))
+        if match:
+            return TicketRef(match.group(1), None, ticket_cell)
+    action = cells.get("action")
+    return first_browse_link(action.iter("a", LINK)) if action is not None else None
+
+
+def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder) -> Located | None:
+    cells = row_cells(row, info)
+    action = cells.get("action")
+    if action is None or next(action.iter(TASK), None) is not None:
+        return None  # no action cell, or its tasks are the items
+    ticket = row_ticket(row, cells)
+    text = visible_text(action, drop=ticket.element if ticket else None)
+    if not text:
+        return None
+
+    owner: Owner | None = None
+    owner_cell = cells.get("owner")
+    if owner_cell is not None:
+        for link in owner_cell.iter(LINK):
+            if is_mention(link) and (owner := mention_owner(link)):
+                break
+        else:
+            name = visible_text(owner_cell)
+            owner = Owner("name", name) if name.casefold() not in _NO_OWNER_WORDS else None
+
+    due: date | None = None
+    problem: FindingCode | None = None
+    due_text = ""
+    due_cell = cells.get("due")
+    if due_cell is not None:
+        time = next(due_cell.iter("time"), None)
+        if time is not None:
+            due_text = time.get("datetime") or ""
+            due = parse_iso_date(due_text)
+            problem = None if due else FindingCode.UNPARSEABLE_DUE_DATE
+        else:
+            due_text = visible_text(due_cell)
+            due, problem = parse_due_text(due_text, date_order=date_order)
+
+    status_cell = cells.get("status")
+    done = status_cell is not None and row_status_done(status_cell)
+    priority_cell = cells.get("priority")
+    priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
+    badge = badge_after(ticket) if ticket else None
+    return Located(
+        key=f"{page_id}:row:{_text_hash(text)}",
+        source="table",
+        text=text,
+        owner=owner,
+        due=due,
+        due_problem=problem,
+        due_text=due_text,
+        done=done,
+        ticket=ticket,
+        badge=read_badge(badge) if badge is not None else None,
+        priority=priority,
+        element=row,
+        table=info,
+        cells=cells,
+    )
+
+
+def row_status_done(cell: Element) -> bool:
+    """Whether a status cell says done (its text, or a status macro's title)."""
+    if visible_text(cell).casefold() in _DONE_WORDS:
+        return True
+    return any(
+        (macro_parameter(macro, "title") or "").strip().casefold() in _DONE_WORDS
+        for macro in cell.iter(*MACRO_TAGS)
+        if macro_name(macro) == "status"
+    )
+
+
+def _text_hash(text: str) -> str:
+    normalised = " ".join(text.casefold().split())
+    return hashlib.sha1(normalised.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+# --- findings ------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return f"“{text if len(text) <= 60 else text[:59].rstrip() + '…'}”"
+
+
+def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:
+    findings: list[Finding] = []
+    quoted = _quote(found.text)
+    columns = found.table.columns if found.table else {}
+    if found.owner is None:
+        if found.source == "task":
+            how = "@mention the person responsible in the task"
+        elif "owner" in columns:
+            how = "put a name or an @mention in its Owner column"
+        else:
+            how = "add an Owner column to the table and put a name in it"
+        message = f"Action item {quoted} has no owner: {how}."
+        findings.append(Finding(FindingCode.MISSING_OWNER, page_id, found.key, message))
+    if found.due_problem is FindingCode.AMBIGUOUS_DUE_DATE:
+        day_first, _ = parse_due_text(found.due_text, date_order="dmy")
+        month_first, _ = parse_due_text(found.due_text, date_order="mdy")
+        readings = " or ".join(
+            d.strftime("%d %B %Y").lstrip("0") for d in (day_first, month_first) if d
+        )
+        message = (
+            f"Action item {quoted} has due date “{found.due_text}”, which could be {readings}: "
+            "write it as YYYY-MM-DD (e.g. 2026-08-31) or insert a date with //."
+        )
+        findings.append(Finding(FindingCode.AMBIGUOUS_DUE_DATE, page_id, found.key, message))
+    elif found.due_problem is FindingCode.UNPARSEABLE_DUE_DATE:
+        message = (
+            f"Action item {quoted} has due date “{found.due_text}”, which is not a date: "
+            "write one such as 2026-08-31 or 31 Aug 2026, or insert a date with //."
+        )
+        findings.append(Finding(FindingCode.UNPARSEABLE_DUE_DATE, page_id, found.key, message))
+    elif found.due is None:
+        if found.source == "task":
+            how = "type // in the task to insert a date"
+        elif "due" in columns:
+            how = "put a date such as 2026-08-31 in its Due column"
+        else:
+            how = "add a Due column to the table and put a date in it"
+        message = f"Action item {quoted} has no due date: {how}."
+        findings.append(Finding(FindingCode.MISSING_DUE_DATE, page_id, found.key, message))
+    return findings
+
+
+def _duplicate_finding(page_id: str, found: Located) -> Finding:
+    if found.source == "task":
+        why = "has the same task id as an earlier task (copied markup?)"
+        how = "delete one of them, or retype it as a new task"
+    else:
+        why = "has the same text as an earlier row"
+        how = "merge the rows, or reword one so each says what is different"
+    message = f"Action item {_quote(found.text)} {why}, so followup tracks only the first: {how}."
+    return Finding(FindingCode.DUPLICATE_ITEM, page_id, found.key, message)
+
+
+def extract(
+    body: str,
+    page_id: str,
+    *,
+    date_order: DateOrder = "none",
+    max_items: int | None = None,
+) -> Extraction:
+    """The action items of a page body and the findings about them.
+
+    Never raises: a body that cannot be read gives no items and an `unparseable-page`
+    finding. `date_order` ("dmy"/"mdy") settles numeric dates such as 03/04/2026 in
+    tables; past `max_items` items the rest are left out with a `too-many-items` finding.
+    """
+    try:
+        root = parse(body)
+        reading = read_page(root, page_id, date_order)
+        summaries = find_summary(root, reading.sections)
+    except StorageFormatError as error:
+        return _unreadable(page_id, error.message)
+    except Exception as error:  # a page we failed to understand must not stop a run
+        return _unreadable(page_id, f"followup failed to read it ({type(error).__name__}: {error})")
+
+    located = reading.items
+    findings: list[Finding] = []
+    if max_items is not None and len(located) > max_items:
+        limit = max(max_items, 0)
+        message = (
+            f"The page has {len(located)} action items; followup tracks only the first "
+            f"{limit}: split the postmortem into several pages, or raise the item limit."
+        )
+        findings.append(Finding(FindingCode.TOO_MANY_ITEMS, page_id, None, message))
+        located = located[:limit]
+    kept = {id(found) for found in located}
+    duplicated = {id(found) for found in reading.duplicates}
+    item_findings: list[Finding] = []
+    for found in reading.found:
+        if id(found) in kept:
+            item_findings.extend(_item_findings(page_id, found, date_order))
+        elif id(found) in duplicated:
+            item_findings.append(_duplicate_finding(page_id, found))
+    findings[:0] = item_findings
+    if not reading.items:
+        where = "under the action-item heading" if reading.sections else "on the page"
+        message = (
+            f"No action items found {where}: add a task list (type [] in the editor), or a "
+            "table with an Action column and an Owner or Due column, under a heading such "
+            "as “Action items”."
+        )
+        findings.append(Finding(FindingCode.NO_ACTION_ITEMS, page_id, None, message))
+    first_summary = summaries[0][0] if summaries else None
+    return Extraction(
+        page_id=page_id,
+        items=tuple(found.to_item(page_id) for found in located),
+        findings=tuple(findings),
+        summary_badge=read_badge(first_summary) if first_summary is not None else None,
+    )
+
+
+def _unreadable(page_id: str, why: str) -> Extraction:
+    message = (
+        f"The page body could not be read as Confluence storage format ({why}); its action "
+        "items were not checked: open the page in the editor and save it again."
+    )
+    return Extraction(
+        page_id=page_id,
+        items=(),
+        findings=(Finding(FindingCode.UNPARSEABLE_PAGE, page_id, None, message),),
+    )

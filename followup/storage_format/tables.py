@@ -1,0 +1,132 @@
+"""Action-item tables: which table is one, and which column holds what.
+
+A table is an action-item table when its header row (`<th>` cells, in `<thead>` or as
+the first row of `<tbody>`) names an action column and an owner or due column.
+Header words are matched as words ("Due date" is a due column, "Last update" is not);
+a plural counts ("Owners", "Action items").
+
+Pure: a tree in, values out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from followup.storage_format.text import visible_text
+from followup.storage_format.xml import Element
+
+Role = Literal["action", "owner", "due", "status", "ticket", "priority"]
+
+# Roles are given out in this order, each to the unclaimed column whose header has the
+# earliest keyword of the role's list (leftmost on a tie): "Task owner" is an owner
+# column, "Issue description" an action column.
+_ROLE_KEYWORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
+    ("status", ("status", "state")),
+    ("priority", ("priority",)),
+    ("owner", ("owner", "assignee", "who")),
+    ("due", ("due", "deadline", "date", "by")),
+    ("action", ("action", "description", "task", "item")),
+    ("ticket", ("ticket", "jira", "issue", "link", "linked")),
+)
+_KEYWORD_PATTERNS = {
+    keyword: re.compile(rf"\b{keyword}(?:s|es)?\b")
+    for _, keywords in _ROLE_KEYWORDS
+    for keyword in keywords
+}
+_CELLS = ("td", "th")
+_SECTIONS = ("thead", "tbody", "tfoot")
+
+
+@dataclass(slots=True)
+class TableInfo:
+    """A table's header row and the column index of each role it has."""
+
+    header: Element | None
+    columns: dict[Role, int] = field(default_factory=dict)
+
+    @property
+    def is_action_table(self) -> bool:
+        return "action" in self.columns and ("owner" in self.columns or "due" in self.columns)
+
+
+def table_of(row: Element) -> Element | None:
+    """The `<table>` a `<tr>` belongs to, or None."""
+    parent = row.getparent()
+    if parent is not None and parent.tag in _SECTIONS:
+        parent = parent.getparent()
+    return parent if parent is not None and parent.tag == "table" else None
+
+
+def _rows(table: Element) -> list[Element]:
+    rows: list[Element] = []
+    for child in table:
+        if child.tag == "tr":
+            rows.append(child)
+        elif child.tag in _SECTIONS:
+            rows.extend(row for row in child if row.tag == "tr")
+    return rows
+
+
+def read_table(table: Element) -> TableInfo:
+    """The table's header row and column roles (no roles if it has no header row)."""
+    rows = _rows(table)
+    if not rows:
+        return TableInfo(header=None)
+    first = rows[0]
+    cells = [cell for cell in first if cell.tag in _CELLS]
+    section = first.getparent()
+    in_thead = section is not None and section.tag == "thead"
+    if not cells or not (in_thead or all(cell.tag == "th" for cell in cells)):
+        return TableInfo(header=None)
+    headers = [(start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)]
+    columns: dict[Role, int] = {}
+    claimed: set[int] = set()
+    for role, keywords in _ROLE_KEYWORDS:
+        best: tuple[int, int] | None = None
+        for position, header in headers:
+            if position in claimed:
+                continue
+            for rank, keyword in enumerate(keywords):
+                if _KEYWORD_PATTERNS[keyword].search(header):
+                    if best is None or (rank, position) < best:
+                        best = (rank, position)
+                    break
+        if best is not None:
+            columns[role] = best[1]
+            claimed.add(best[1])
+    return TableInfo(header=first, columns=columns)
+
+
+def cell_positions(row: Element) -> list[tuple[int, int, Element]]:
+    """Each cell of a row with the columns it spans, `[start, end)` (`colspan` respected)."""
+    out: list[tuple[int, int, Element]] = []
+    position = 0
+    for cell in row:
+        if cell.tag in _CELLS:
+            try:
+                span = max(1, min(int(cell.get("colspan") or 1), 1000))
+            except ValueError:
+                span = 1
+            out.append((position, position + span, cell))
+            position += span
+    return out
+
+
+def row_cells(row: Element, info: TableInfo) -> dict[Role, Element]:
+    """The cell of the row under each of the table's role columns."""
+    positions = cell_positions(row)
+    cells: dict[Role, Element] = {}
+    for role, column in info.columns.items():
+        for start, end, cell in positions:
+            if start <= column < end:
+                cells[role] = cell
+                break
+    return cells
+
+
+def is_header_row(row: Element) -> bool:
+    """Whether every cell of the row is a `<th>` (a header row, not a data row)."""
+    cells = [cell for cell in row if cell.tag in _CELLS]
+    return bool(cells) and all(cell.tag == "th" for cell in cells)

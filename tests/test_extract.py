@@ -1,0 +1,853 @@
+"""Action items out of storage-format page bodies: the extraction rules, one table each."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from followup.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
+from followup.storage_format import extract, format_extraction_text, parse_due_text
+
+FIXTURES = Path(__file__).parent / "storage_format"
+PAGE = "4242"
+
+G, B, GR = BadgeColour.GREY, BadgeColour.BLUE, BadgeColour.GREEN
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def task(
+    ident: str | None, body: str, *, status: str = "incomplete", uuid: str | None = None
+) -> str:
+    parts = [f"<ac:task-id>{ident}</ac:task-id>" if ident is not None else ""]
+    parts.append(f"<ac:task-uuid>{uuid}</ac:task-uuid>" if uuid else "")
+    parts.append(f"<ac:task-status>{status}</ac:task-status>")
+    return f"<ac:task>{''.join(parts)}<ac:task-body>{body}</ac:task-body></ac:task>"
+
+
+def tasks(*items: str) -> str:
+    return f"<ac:task-list>{''.join(items)}</ac:task-list>"
+
+
+def mention(account: str = "557058:ana") -> str:
+    return f'<ac:link><ri:user ri:account-id="{account}" /></ac:link>'
+
+
+def jira(key: str) -> str:
+    return (
+        '<ac:structured-macro ac:name="jira" ac:schema-version="1">'
+        f'<ac:parameter ac:name="key">{key}</ac:parameter></ac:structured-macro>'
+    )
+
+
+def status(title: str, colour: str = "Grey", macro_id: str | None = None) -> str:
+    ident = f' ac:macro-id="{macro_id}"' if macro_id else ""
+    return (
+        f'<ac:structured-macro ac:name="status" ac:schema-version="1"{ident}>'
+        f'<ac:parameter ac:name="title">{title}</ac:parameter>'
+        f'<ac:parameter ac:name="colour">{colour}</ac:parameter></ac:structured-macro>'
+    )
+
+
+def table(header: list[str], *rows: list[str], thead: bool = False) -> str:
+    head = "<tr>" + "".join(f"<th>{cell}</th>" for cell in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    if thead:
+        return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+    return f"<table><tbody>{head}{body}</tbody></table>"
+
+
+def only(extraction: Extraction) -> ActionItem:
+    assert len(extraction.items) == 1, extraction
+    return extraction.items[0]
+
+
+def codes(extraction: Extraction) -> list[tuple[str, str | None]]:
+    return [(str(finding.code), finding.item) for finding in extraction.findings]
+
+
+# --- whole fixture pages -------------------------------------------------------------
+
+Row = tuple[str, str, Owner | None, date | None, bool, str | None, Badge | None]
+
+PAGES: list[tuple[str, list[Row]]] = [
+    (
+        "cloud_tasks.xml",
+        [
+            ("task:1", "Add alert on replica lag", Owner("account_id", "557058:priya"),
+             date(2026, 8, 31), False, "OPS-12", Badge("IN PROGRESS", B)),
+            ("task:2", "Raise the connection pool limit", Owner("account_id", "557058:marco"),
+             date(2026, 7, 30), True, "OPS-13", Badge("DONE", GR)),
+            ("task:3", "Write the runbook for failover", None, None, False, None, None),
+            ("task:6", "Load-test the new pool size", None, date(2026, 9, 15), False, None, None),
+        ],
+    ),
+    (
+        "datacenter_tasks.xml",
+        [
+            ("task:11", "Add a dead-letter queue for payment events",
+             Owner("userkey", "8a7f808a5e1b0c7b015e1b0d4f2a0001"), date(2026, 10, 1), False,
+             None, None),
+            ("task:12", "Alert when consumer lag exceeds 5 minutes", Owner("username", "jsmith"),
+             date(2026, 8, 15), True, "PAY-7", Badge("DONE", GR)),
+            ("task:13", "Document the replay procedure\u2019s limits", Owner("username", "akhan"),
+             None, False, None, None),
+            ("task:14", "Draft the page", Owner("username", "lwei"), date(2026, 9, 10), False,
+             None, None),
+            ("task:15", "Review it with the payments team", None, None, True, None, None),
+        ],
+    ),
+    (
+        "table_thead.xml",
+        [
+            ("row:11229c08d40e", "Lower the TTL on internal records",
+             Owner("name", "Priya Natarajan"), date(2026, 8, 31), True, "NET-101", None),
+            ("row:93703b855926", "Add a second resolver", Owner("name", "@marco"),
+             date(2026, 8, 31), False, "NET-102", Badge("IN PROGRESS", B)),
+            ("row:4cbb381bdee1", "Monitor resolver health", Owner("account_id", "557058:lwei"),
+             date(2026, 8, 31), True, None, None),
+            ("row:585e20cdd3b1", "Write the DNS runbook", None, None, False, None, None),
+            ("row:814c99e612e8", "Review zone transfer limits", Owner("name", "Sam Okafor"),
+             None, False, None, None),
+            ("row:fd194fc28d39", "Audit the change process", None, date(2026, 8, 31), False,
+             None, None),
+            ("row:1c250b478b27", "Test failover quarterly", Owner("name", "Ana Ruiz"),
+             date(2026, 8, 31), True, "NET-105", None),
+        ],
+    ),
+    (
+        "table_tbody_header.xml",
+        [
+            ("row:8a2078d838d3", "Rotate the leaked credentials",
+             Owner("userkey", "8a7f808a5e1b0c7b015e1b0d4f2a0002"), date(2026, 7, 20), False,
+             None, None),
+            ("row:fc4bfaac6e57", "Add secret scanning to CI", Owner("username", "dchen"), None,
+             False, None, None),
+            ("row:75cbd4e0811f", "Move the credentials to the vault", Owner("name", "Dana Chen"),
+             None, False, None, None),
+            ("row:bca0ba04143e", "Train the team on secret handling", Owner("name", "Ola Berg"),
+             None, False, None, None),
+        ],
+    ),
+    (
+        "tasks_in_table.xml",
+        [
+            ("task:21", "Cap retries in the mobile client", Owner("account_id", "557058:ana"),
+             date(2026, 9, 30), False, None, None),
+            ("task:22", "Add jitter to the backoff", None, None, False, None, None),
+            ("row:27d05940646e", "Publish the client retry guidelines", Owner("name", "Ana Ruiz"),
+             date(2026, 10, 15), False, None, None),
+        ],
+    ),
+    (
+        "expand_layout.xml",
+        [
+            ("task:31", "Pin the load balancer config", Owner("account_id", "557058:marco"),
+             date(2026, 8, 1), False, None, None),
+            ("task:32", "Add a canary stage to deploys", Owner("account_id", "557058:lwei"), None,
+             False, None, None),
+            ("task:33", "Still in the Remediation section: no heading since", None,
+             date(2026, 8, 20), False, None, None),
+        ],
+    ),
+    (
+        "entities_emoji_cdata.xml",
+        [
+            ("task:41",
+             "Purge the caf\u00e9 cache on deploy \u2014 \u201ccold start\u201d \U0001f525",
+             Owner("account_id", "557058:priya"), date(2026, 8, 31), False, None, None),
+            ("task:42", "Escape <script> in the status page\u2026",
+             Owner("account_id", "557058:marco"), date(2026, 9, 1), False, None, None),
+            ("task:43", "Read the Cache design and the notes & caveats",
+             Owner("account_id", "557058:ana"), date(2026, 9, 2), False, None, None),
+        ],
+    ),
+    (
+        "no_heading.xml",
+        [
+            ("task:1", "Silence the flapping disk alert", Owner("account_id", "557058:ana"),
+             date(2026, 8, 5), False, None, None),
+            ("task:2", "Tune the pager routing", Owner("account_id", "557058:marco"),
+             date(2026, 8, 6), False, None, None),
+        ],
+    ),
+    (
+        "nested_sections.xml",
+        [
+            ("task:1", "Share the review with the org", Owner("account_id", "557058:ana"),
+             date(2026, 8, 1), False, None, None),
+            ("task:2", "Fix the flaky health check", Owner("account_id", "557058:marco"),
+             date(2026, 8, 2), False, None, None),
+            ("task:4", "Schedule the follow-up review", Owner("account_id", "557058:priya"),
+             date(2026, 9, 1), False, None, None),
+        ],
+    ),
+    ("no_items.xml", []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "expected"), PAGES, ids=[name for name, _ in PAGES])
+def test_fixture_page_items(name: str, expected: list[Row]) -> None:
+    """Each fixture page yields exactly the items (key, text, owner, due, done, ticket,
+    badge) a person reading it would list, in page order."""
+    extraction = extract(fixture(name), PAGE)
+    got = [
+        (
+            item.key.removeprefix(f"{PAGE}:"),
+            item.text,
+            item.owner,
+            item.due,
+            item.done,
+            item.ticket,
+            item.badge,
+        )
+        for item in extraction.items
+    ]
+    assert got == expected
+    assert all(item.page_id == PAGE for item in extraction.items)
+
+
+FINDINGS: list[tuple[str, list[tuple[str, str | None]]]] = [
+    ("cloud_tasks.xml", [
+        ("missing-owner", "task:3"), ("missing-due-date", "task:3"),
+        ("missing-owner", "task:6"),
+    ]),
+    ("table_thead.xml", [
+        ("missing-owner", "row:585e20cdd3b1"), ("unparseable-due-date", "row:585e20cdd3b1"),
+        ("ambiguous-due-date", "row:814c99e612e8"), ("missing-owner", "row:fd194fc28d39"),
+    ]),
+    ("table_tbody_header.xml", [
+        ("unparseable-due-date", "row:fc4bfaac6e57"), ("unparseable-due-date", "row:75cbd4e0811f"),
+        ("missing-due-date", "row:bca0ba04143e"),
+    ]),
+    ("duplicates.xml", [
+        ("duplicate-item", "task:1"), ("duplicate-item", "row:6cff6b352c5c"),
+    ]),
+    ("no_items.xml", [("no-action-items", None)]),
+    ("nested_sections.xml", []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "expected"), FINDINGS, ids=[name for name, _ in FINDINGS])
+def test_fixture_page_findings(name: str, expected: list[tuple[str, str | None]]) -> None:
+    """Each fixture page yields exactly the findings (code and item) it deserves, in page
+    order, each naming the page."""
+    extraction = extract(fixture(name), PAGE)
+    got = [
+        (code, item.removeprefix(f"{PAGE}:") if item else None) for code, item in codes(extraction)
+    ]
+    assert got == expected
+    assert all(finding.page_id == PAGE for finding in extraction.findings)
+
+
+# --- rule 1: scope -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Action items",
+        "ACTION ITEMS",
+        "Postmortem action item list",
+        "Follow-up",
+        "Follow up tasks",
+        "Follow\u2011up",
+        "Corrective actions",
+        "Remediation",
+        "Next steps",
+        "<strong>Action</strong> <em>items</em>",
+    ],
+)
+def test_section_heading_words(heading: str) -> None:
+    """A heading containing one of the section words (any case, any markup) limits the
+    items to its section."""
+    body = (
+        tasks(task("1", "Before the heading"))
+        + f"<h2>{heading}</h2>"
+        + tasks(task("2", "Inside the section"))
+    )
+    assert [item.text for item in extract(body, PAGE).items] == ["Inside the section"]
+
+
+@pytest.mark.parametrize(
+    ("after", "counted"),
+    [
+        ("<h3>Details</h3>", True),  # a lower heading stays in the section
+        ("<h2>Timeline</h2>", False),  # the same level ends it
+        ("<h1>Appendix</h1>", False),  # a higher level ends it
+        ("<p>More prose</p>", True),
+    ],
+)
+def test_section_ends_at_same_or_higher_heading(after: str, counted: bool) -> None:
+    """A section runs to the next heading of the same or a higher level."""
+    body = "<h2>Action items</h2>" + after + tasks(task("1", "Late task"))
+    assert bool(extract(body, PAGE).items) is counted
+
+
+def test_whole_page_counts_without_section_heading() -> None:
+    """Without an action-item heading every task on the page is an item."""
+    body = "<h2>Impact</h2>" + tasks(task("1", "One")) + "<h3>Notes</h3>" + tasks(task("2", "Two"))
+    assert [item.text for item in extract(body, PAGE).items] == ["One", "Two"]
+
+
+def test_nested_matching_sections_count_once() -> None:
+    """An "Action items" h3 inside a "Follow-up" h2 counts its tasks once."""
+    body = "<h2>Follow-up</h2><h3>Action items</h3>" + tasks(task("1", "Once"))
+    assert [item.key for item in extract(body, PAGE).items] == [f"{PAGE}:task:1"]
+
+
+def test_heading_in_layout_cell_scopes_by_page_order() -> None:
+    """A section heading inside a layout cell extends into the next cells, in page order."""
+    extraction = extract(fixture("expand_layout.xml"), PAGE)
+    assert "Not an item: under Impact" not in [item.text for item in extraction.items]
+    assert "Not an item: after an h1" not in [item.text for item in extraction.items]
+
+
+# --- rule 2: tasks -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("Fix it", "Fix it"),
+        ("  Fix\n\t it&nbsp;&nbsp;now ", "Fix it now"),
+        (f"Fix {mention()} it", "Fix it"),
+        ('Fix <time datetime="2026-08-31">31 Aug</time> it', "Fix it"),
+        ('Fix <time datetime="2026-08-31" />after the date', "Fix after the date"),
+        (f"Fix {jira('OPS-1')} {status('TO DO')} it", "Fix it"),
+        ('<ac:placeholder ac:type="mention">Type here</ac:placeholder>Fix', "Fix"),
+        ("<strong>Fix</strong> <em>the</em> <code>cron</code>", "Fix the cron"),
+        ("Fix" + tasks(task("9", "child")), "Fix"),
+        ('<ac:inline-comment-marker ac:ref="r1">Fix</ac:inline-comment-marker> it', "Fix it"),
+        ("Fix<br/>it", "Fix it"),
+        ("Fix \u200bit", "Fix it"),
+        ('<a href="https://x.atlassian.net/browse/OPS-1" data-card-appearance="inline">u</a> Fix',
+         "Fix"),
+        ('See <a href="https://wiki.example.com/x">the doc</a>', "See the doc"),
+    ],
+)  # fmt: skip
+def test_task_text_cleaning(body: str, text: str) -> None:
+    """A task's text is its visible text without mentions, dates, status/jira macros,
+    placeholders and nested tasks, with whitespace (and &nbsp;) collapsed."""
+    assert extract(tasks(task("1", body)), PAGE).items[0].text == text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "   &nbsp; ",
+        '<ac:placeholder ac:type="mention">Type your task here</ac:placeholder>',
+        f'{mention()} <time datetime="2026-08-31" />',
+        '<span class="placeholder-inline-tasks"> </span>',
+        jira("OPS-3"),
+    ],
+)
+def test_empty_task_is_not_an_item(body: str) -> None:
+    """A task with no text of its own (template prompt, only a mention and a date) is
+    not an item."""
+    extraction = extract(tasks(task("1", body)), PAGE)
+    assert extraction.items == ()
+    assert codes(extraction) == [("no-action-items", None)]
+
+
+@pytest.mark.parametrize(
+    ("user", "owner"),
+    [
+        ('ri:account-id="557058:abc"', Owner("account_id", "557058:abc")),
+        ('ri:userkey="8a7f80"', Owner("userkey", "8a7f80")),
+        ('ri:username="jsmith"', Owner("username", "jsmith")),
+        ('ri:account-id="557058:abc" ri:userkey="k"', Owner("account_id", "557058:abc")),
+    ],
+)
+def test_task_owner_from_mention(user: str, owner: Owner) -> None:
+    """A task's owner is its first mention: account id (Cloud), userkey or username (DC)."""
+    body = f"Fix it <ac:link><ri:user {user} /></ac:link>"
+    assert only(extract(tasks(task("1", body)), PAGE)).owner == owner
+
+
+def test_task_owner_is_first_mention() -> None:
+    """With two mentions the first is the owner."""
+    body = f"Fix it {mention('557058:one')} with {mention('557058:two')}"
+    assert only(extract(tasks(task("1", body)), PAGE)).owner == Owner("account_id", "557058:one")
+
+
+def test_nested_task_mention_belongs_to_nested_task() -> None:
+    """A mention and date inside a nested task are not the parent's."""
+    child = task("2", f'Child {mention("557058:kid")} <time datetime="2026-01-02" />')
+    body = tasks(task("1", "Parent " + tasks(child)))
+    parent, nested = extract(body, PAGE).items
+    assert (parent.owner, parent.due) == (None, None)
+    assert (nested.owner, nested.due) == (Owner("account_id", "557058:kid"), date(2026, 1, 2))
+
+
+def test_nested_task_list_as_sibling() -> None:
+    """A task list nested directly in a task list (older editors) gives items too."""
+    body = "<ac:task-list>" + task("1", "Outer") + tasks(task("2", "Inner")) + "</ac:task-list>"
+    assert [item.text for item in extract(body, PAGE).items] == ["Outer", "Inner"]
+
+
+@pytest.mark.parametrize(
+    ("times", "due"),
+    [
+        ('<time datetime="2026-08-31" />', date(2026, 8, 31)),
+        ('<time datetime="2026-08-31">31 Aug 2026</time>', date(2026, 8, 31)),
+        ('<time datetime="2026-08-31" /> <time datetime="2026-12-01" />', date(2026, 8, 31)),
+        ('<time datetime="2026-08-31T10:00:00Z" />', date(2026, 8, 31)),
+    ],
+)
+def test_task_due_from_first_time(times: str, due: date) -> None:
+    """A task's due date is its first `<time datetime>`."""
+    assert only(extract(tasks(task("1", "Fix it " + times)), PAGE)).due == due
+
+
+def test_task_bad_time_is_unparseable() -> None:
+    """A `<time>` whose datetime is not a date gives no due date and an
+    unparseable-due-date finding (not missing-due-date)."""
+    extraction = extract(tasks(task("1", f'Fix it {mention()} <time datetime="soon" />')), PAGE)
+    assert only(extraction).due is None
+    assert codes(extraction) == [("unparseable-due-date", f"{PAGE}:task:1")]
+
+
+@pytest.mark.parametrize(
+    ("state", "done"), [("complete", True), ("incomplete", False), ("COMPLETE", True)]
+)
+def test_task_done_from_status(state: str, done: bool) -> None:
+    """A task is done when its `ac:task-status` is complete."""
+    assert only(extract(tasks(task("1", "Fix it", status=state)), PAGE)).done is done
+
+
+@pytest.mark.parametrize(
+    ("body", "ticket"),
+    [
+        (f"Fix {jira('OPS-1')}", "OPS-1"),
+        (f"Fix {jira('ops-1')}", "OPS-1"),
+        ('Fix <a href="https://x.atlassian.net/browse/OPS-2" data-card-appearance="inline">l</a>',
+         "OPS-2"),
+        ('Fix <a href="https://jira.example.com/browse/OPS-3?focusedCommentId=1">see</a>', "OPS-3"),
+        ('Fix <ac:link><ri:url ri:value="https://jira.example.com/browse/OPS-4" /></ac:link>',
+         "OPS-4"),
+        (f'Fix <a href="https://x/browse/OPS-5">l</a> {jira("OPS-6")}', "OPS-6"),
+        ('Fix <a href="https://x/wiki/spaces/OPS">not a ticket</a>', None),
+        ('Fix <ac:structured-macro ac:name="jira"><ac:parameter ac:name="jqlQuery">x</ac:parameter>'
+         "</ac:structured-macro>", None),
+    ],
+)  # fmt: skip
+def test_task_ticket(body: str, ticket: str | None) -> None:
+    """A task's ticket is its first jira macro's key, else its first /browse/KEY-N link."""
+    assert only(extract(tasks(task("1", body)), PAGE)).ticket == ticket
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        "{}",
+        "<ul><li>{}</li></ul>",
+        '<table><tbody><tr><td><div class="content-wrapper">{}</div></td></tr></tbody></table>',
+        '<ac:structured-macro ac:name="expand"><ac:rich-text-body>{}</ac:rich-text-body>'
+        "</ac:structured-macro>",
+        '<ac:structured-macro ac:name="panel"><ac:rich-text-body>{}</ac:rich-text-body>'
+        "</ac:structured-macro>",
+        "<ac:layout><ac:layout-section><ac:layout-cell>{}</ac:layout-cell></ac:layout-section>"
+        "</ac:layout>",
+    ],
+)
+def test_tasks_found_in_containers(wrap: str) -> None:
+    """Tasks count wherever they sit: lists, table cells, expand and panel macros, layouts."""
+    body = wrap.format(tasks(task("1", "Fix it")))
+    assert only(extract(body, PAGE)).text == "Fix it"
+
+
+# --- rule 3: tables ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("thead", [True, False])
+def test_table_header_in_thead_or_first_row(thead: bool) -> None:
+    """An action-item table's header row may be in `<thead>` or the first `<tbody>` row."""
+    body = table(["Action", "Owner"], ["Fix it", "Ana"], thead=thead)
+    assert only(extract(body, PAGE)).owner == Owner("name", "Ana")
+
+
+@pytest.mark.parametrize(
+    ("header", "is_action_table"),
+    [
+        (["Action", "Owner"], True),
+        (["Action item", "Due date"], True),
+        (["Task", "Assignee"], True),
+        (["Description", "Who"], True),
+        (["Item", "Deadline"], True),
+        (["Actions", "Owners"], True),
+        (["What", "Owner"], False),  # no action column
+        (["Action", "Notes"], False),  # no owner or due column
+        (["Action", "Last update"], False),  # "update" is not "date"
+        (["Problem statement", "Who"], False),  # "statement" is not "state"
+    ],
+)
+def test_action_table_detection(header: list[str], is_action_table: bool) -> None:
+    """A table is an action-item table when its header names an action column and an
+    owner or due column (as words)."""
+    body = table(header, ["Fix it", "x"])
+    assert bool(extract(body, PAGE).items) is is_action_table
+
+
+def test_table_without_header_row_is_not_action_table() -> None:
+    """A table whose first row has no `<th>` cells has no header, so no items."""
+    body = "<table><tbody><tr><td>Action</td><td>Owner</td></tr><tr><td>Fix</td><td>A</td></tr>"
+    assert extract(body + "</tbody></table>", PAGE).items == ()
+
+
+@pytest.mark.parametrize(
+    ("cell", "owner"),
+    [
+        ("Priya Natarajan", Owner("name", "Priya Natarajan")),
+        ("<p>@priya</p>", Owner("name", "@priya")),
+        (mention("557058:p"), Owner("account_id", "557058:p")),
+        ('<p>Lead: <ac:link><ri:user ri:username="jdoe" /></ac:link></p>',
+         Owner("username", "jdoe")),
+        ("", None),
+        ("TBD", None),
+        ("-", None),
+    ],
+)  # fmt: skip
+def test_table_owner(cell: str, owner: Owner | None) -> None:
+    """A row's owner is a mention in the owner column, else the cell's text as a name
+    (placeholders such as TBD or '-' mean no owner)."""
+    assert only(extract(table(["Action", "Owner"], ["Fix it", cell]), PAGE)).owner == owner
+
+
+@pytest.mark.parametrize(
+    ("cell", "due", "code"),
+    [
+        ('<time datetime="2026-08-31" />', date(2026, 8, 31), None),
+        ("2026-08-31", date(2026, 8, 31), None),
+        ("31 Aug 2026", date(2026, 8, 31), None),
+        ("Aug 31, 2026", date(2026, 8, 31), None),
+        ("August 31, 2026", date(2026, 8, 31), None),
+        ("31/08/2026", date(2026, 8, 31), None),
+        ("<p>&nbsp;31&nbsp;Aug 2026 </p>", date(2026, 8, 31), None),
+        ("03/04/2026", None, "ambiguous-due-date"),
+        ("TBD", None, "unparseable-due-date"),
+        ("ASAP", None, "unparseable-due-date"),
+        ("next sprint", None, "unparseable-due-date"),
+        ("31/02/2026", None, "unparseable-due-date"),
+        ("", None, "missing-due-date"),
+    ],
+)
+def test_table_due(cell: str, due: date | None, code: str | None) -> None:
+    """A row's due date is a `<time>` in the due column or a date in one of the accepted
+    forms; anything else gives the finding that says why there is none."""
+    extraction = extract(table(["Action", "Owner", "Due"], ["Fix it", "Ana", cell]), PAGE)
+    assert only(extraction).due == due
+    assert [c for c, _ in codes(extraction)] == ([code] if code else [])
+
+
+@pytest.mark.parametrize(
+    ("order", "due", "code"),
+    [
+        ("none", None, FindingCode.AMBIGUOUS_DUE_DATE),
+        ("dmy", date(2026, 4, 3), None),
+        ("mdy", date(2026, 3, 4), None),
+    ],
+)
+def test_date_order_settles_ambiguous_dates(order: str, due: date | None, code: object) -> None:
+    """`date_order` settles a numeric date whose numbers could both be months."""
+    body = table(["Action", "Owner", "Due"], ["Fix it", "Ana", "03/04/2026"])
+    extraction = extract(body, PAGE, date_order=order)  # type: ignore[arg-type]
+    assert only(extraction).due == due
+    assert [f.code for f in extraction.findings] == ([code] if code else [])
+
+
+@pytest.mark.parametrize(
+    ("cell", "done"),
+    [
+        ("Done", True),
+        ("complete", True),
+        ("Completed", True),
+        ("CLOSED", True),
+        ("Resolved", True),
+        ("fixed", True),
+        (status("DONE", "Green"), True),
+        ("In progress", False),
+        ("Not done", False),
+        ("", False),
+    ],
+)
+def test_table_done_from_status_column(cell: str, done: bool) -> None:
+    """A row is done when its status column says Done/Complete/Closed/Resolved/Fixed, in
+    text or in a status macro."""
+    assert (
+        only(extract(table(["Action", "Owner", "Status"], ["Fix", "A", cell]), PAGE)).done is done
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "ticket"),
+    [
+        (["Action", "Owner", "Ticket"], ["Fix", "A", "OPS-7"], "OPS-7"),
+        (["Action", "Owner", "Jira"], ["Fix", "A", '<a href="https://j/browse/OPS-8">x</a>'],
+         "OPS-8"),
+        (["Action", "Owner", "Notes"], ["Fix", "A", jira("OPS-9")], "OPS-9"),
+        # a bare key outside a ticket column is not a ticket
+        (["Action", "Owner", "Notes"], ["Fix", "A", "OPS-10"], None),
+        (["Action", "Owner"], ['Fix <a href="https://x.atlassian.net/browse/OPS-11" '
+                               'data-card-appearance="inline">u</a>', "A"], "OPS-11"),
+        (["Action", "Owner", "Issue"], ["Fix", "A", "none yet"], None),
+    ],
+)  # fmt: skip
+def test_table_ticket(header: list[str], row: list[str], ticket: str | None) -> None:
+    """A row's ticket is a jira macro anywhere, else a /browse link or bare key in the
+    ticket column, else a /browse link in the action cell."""
+    assert only(extract(table(header, row), PAGE)).ticket == ticket
+
+
+def test_table_priority() -> None:
+    """A row's priority is the text of the priority column, None without one."""
+    body = table(["Action", "Owner", "Priority"], ["Fix", "A", "<p>P1</p>"], ["Two", "B", ""])
+    assert [item.priority for item in extract(body, PAGE).items] == ["P1", None]
+    assert only(extract(table(["Action", "Owner"], ["Fix", "A"]), PAGE)).priority is None
+
+
+def test_table_row_with_empty_action_is_skipped() -> None:
+    """A row whose action cell is empty is not an item."""
+    assert extract(table(["Action", "Owner"], ["", "Ana"]), PAGE).items == ()
+
+
+def test_table_colspan_keeps_columns_aligned() -> None:
+    """A cell spanning columns shifts the following cells to the right columns."""
+    body = (
+        "<table><tbody><tr><th>Action</th><th>Notes</th><th>More</th><th>Owner</th></tr>"
+        '<tr><td>Fix</td><td colspan="2">wide</td><td>Ana</td></tr></tbody></table>'
+    )
+    assert only(extract(body, PAGE)).owner == Owner("name", "Ana")
+
+
+def test_tasks_in_action_cell_are_the_items() -> None:
+    """When a row's action cell holds tasks, the tasks are the items, not the row."""
+    extraction = extract(fixture("tasks_in_table.xml"), PAGE)
+    assert [item.source for item in extraction.items] == ["task", "task", "table"]
+
+
+# --- rule 4: findings ----------------------------------------------------------------
+
+
+def test_finding_messages_are_actionable() -> None:
+    """Findings name the item by its text and say what to do."""
+    extraction = extract(tasks(task("1", "Add alert on replica lag")), PAGE)
+    owner, due = extraction.findings
+    assert owner.message.startswith("Action item “Add alert on replica lag” has no owner: ")
+    assert "@mention" in owner.message
+    assert "//" in due.message
+    assert (owner.item, owner.page_id) == (f"{PAGE}:task:1", PAGE)
+
+
+def test_long_item_text_is_shortened_in_messages() -> None:
+    """A long item text is cut short (with an ellipsis) in a finding's message."""
+    extraction = extract(tasks(task("1", "word " * 40)), PAGE)
+    assert "…”" in extraction.findings[0].message
+    assert len(extraction.findings[0].message) < 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>unclosed",
+        "<ac:task><ac:task-body>x</ac:task>",
+        "<p>a</p></p>",
+        "\x00\x01",
+        "<p>\ud800</p>",
+        "<?xml version='1.0'?><p>x</p>",
+        '<!DOCTYPE x [<!ENTITY a "b">]><p>&a;</p>',
+        "<" * 100,
+        "<div>" * 5000 + "x" + "</div>" * 5000,
+    ],
+)
+def test_unreadable_body_gives_finding_not_exception(body: str) -> None:
+    """A body that cannot be read gives no items and one unparseable-page finding."""
+    extraction = extract(body, PAGE)
+    assert extraction.items == ()
+    assert [f.code for f in extraction.findings] == [FindingCode.UNPARSEABLE_PAGE]
+    assert "could not be read" in extraction.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ("<p>R&D &copy; &unknownentity; &amp;</p>" + tasks(task("1", "R&D fix")), "R&D fix"),
+        ("", None),
+        ("plain text, no markup", None),
+        ("<x:foo>third-party prefix</x:foo>" + tasks(task("1", "Fix")), "Fix"),
+    ],
+)
+def test_lenient_inputs_are_read(body: str, text: str | None) -> None:
+    """Stray ampersands, unknown entities, empty bodies and undeclared third-party
+    prefixes are read, not rejected."""
+    extraction = extract(body, PAGE)
+    assert [item.text for item in extraction.items] == ([text] if text else [])
+    assert FindingCode.UNPARSEABLE_PAGE not in [f.code for f in extraction.findings]
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(None, 3), (3, 3), (2, 2), (0, 0)])
+def test_max_items(limit: int | None, kept: int) -> None:
+    """Past `max_items` the first items are kept and a too-many-items finding is added."""
+    body = tasks(*(task(str(n), f"Fix {n} {mention()}" + ' <time datetime="2026-01-01"/>')
+                   for n in range(3)))  # fmt: skip
+    extraction = extract(body, PAGE, max_items=limit)
+    assert len(extraction.items) == kept
+    assert (FindingCode.TOO_MANY_ITEMS in [f.code for f in extraction.findings]) is (kept < 3)
+
+
+# --- rule 5: keys --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ident", "uuid", "key"),
+    [
+        ("7", "abc-uuid", f"{PAGE}:task:7"),
+        (None, "abc-uuid", f"{PAGE}:task:abc-uuid"),
+        (None, None, f"{PAGE}:task:e016772525dd"),
+    ],
+)
+def test_task_keys(ident: str | None, uuid: str | None, key: str) -> None:
+    """A task's key is its task id, else its uuid, else a hash of its normalised text
+    (sha1 of "fix it")."""
+    assert only(extract(tasks(task(ident, "Fix  IT", uuid=uuid)), PAGE)).key == key
+
+
+def test_row_key_is_hash_of_normalised_text() -> None:
+    """A row's key is the first 12 hex of sha1 of its casefolded, whitespace-collapsed text."""
+    import hashlib
+
+    expected = hashlib.sha1(b"fix the thing", usedforsecurity=False).hexdigest()[:12]
+    for text in ("Fix the thing", "  FIX   the&nbsp;thing "):
+        item = only(extract(table(["Action", "Owner"], [text, "A"]), PAGE))
+        assert item.key == f"{PAGE}:row:{expected}"
+
+
+def test_duplicate_keys_keep_first() -> None:
+    """Of two items with the same key the first is kept; the later one is reported."""
+    extraction = extract(fixture("duplicates.xml"), PAGE)
+    assert [item.text for item in extraction.items] == [
+        "Add the missing index",
+        "Update the runbook",
+    ]
+    messages = [f.message for f in extraction.findings if f.code == FindingCode.DUPLICATE_ITEM]
+    assert "“Copied task with the same id”" in messages[0]
+
+
+# --- rule 6: badges ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("after_ticket", "badge"),
+    [
+        (status("TO DO"), Badge("TO DO", G)),
+        (" " + status("IN PROGRESS", "Blue"), Badge("IN PROGRESS", B)),
+        ("&nbsp;" + status("DONE", "Green", "some-id"), Badge("DONE", GR)),
+        (status("WON'T DO"), Badge("WON'T DO", G)),
+        (status("DUPLICATE", "green"), Badge("DUPLICATE", GR)),
+        (status("OVERDUE", "Purple"), Badge("OVERDUE", G)),
+        (" and " + status("TO DO"), None),
+        ("", None),
+    ],
+)
+def test_badge_is_status_directly_after_ticket(after_ticket: str, badge: Badge | None) -> None:
+    """The badge is the status macro directly after the ticket reference (whitespace
+    only between), read by position, with or without a macro id."""
+    for reference in (jira("OPS-1"), '<a href="https://x.atlassian.net/browse/OPS-1">l</a>'):
+        item = only(extract(tasks(task("1", f"Fix {reference}{after_ticket}")), PAGE))
+        assert item.badge == badge
+        assert item.text in ("Fix", "Fix and")
+
+
+def test_status_without_ticket_is_not_a_badge() -> None:
+    """A status macro in a task without a ticket is not a badge (and not text)."""
+    item = only(extract(tasks(task("1", f"Fix {status('TO DO')}")), PAGE))
+    assert (item.badge, item.text) == (None, "Fix")
+
+
+def test_badge_after_bare_key_in_ticket_column() -> None:
+    """In a ticket column a status macro right after a typed key is the badge."""
+    body = table(["Action", "Owner", "Ticket"], ["Fix", "A", f"OPS-4 {status('TO DO')}"])
+    item = only(extract(body, PAGE))
+    assert (item.ticket, item.badge) == ("OPS-4", Badge("TO DO", G))
+
+
+@pytest.mark.parametrize(
+    ("body", "summary"),
+    [
+        ("<h2>Action items</h2><p>" + status("FOLLOW-UP 3/5 DONE", "Blue") + "</p>",
+         Badge("FOLLOW-UP 3/5 DONE", B)),
+        ("<p>" + status("FOLLOW-UP 0/1 DONE") + "</p>", Badge("FOLLOW-UP 0/1 DONE", G)),
+        ("<h2>Action items</h2><p>intro</p><p>" + status("FOLLOW-UP 1/1 DONE", "Green") + "</p>",
+         Badge("FOLLOW-UP 1/1 DONE", GR)),
+        ("<h2>Action items</h2><p>" + status("IN PROGRESS") + "</p>", None),
+        ("<h2>Timeline</h2><p>" + status("FOLLOW-UP 1/1 DONE") + "</p><h2>Action items</h2>",
+         None),
+        ("<h2>Action items</h2><h3>Sub</h3><p>" + status("FOLLOW-UP 1/1 DONE") + "</p>", None),
+    ],
+)  # fmt: skip
+def test_summary_badge(body: str, summary: Badge | None) -> None:
+    """The summary badge is the FOLLOW-UP lozenge at the top of the first action-item
+    section (or of the page without one), never part of an item."""
+    extraction = extract(body + tasks(task("1", "Fix it")), PAGE)
+    assert extraction.summary_badge == summary
+    assert [item.text for item in extraction.items] in (["Fix it"], [])
+
+
+# --- dates ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [
+        ("2026-08-31", "none", (date(2026, 8, 31), None)),
+        ("2026-8-1", "none", (date(2026, 8, 1), None)),
+        ("31 Aug 2026", "none", (date(2026, 8, 31), None)),
+        ("31 August 2026", "none", (date(2026, 8, 31), None)),
+        ("1st Sept 2026", "none", (date(2026, 9, 1), None)),
+        ("Aug 31, 2026", "none", (date(2026, 8, 31), None)),
+        ("August 31, 2026", "none", (date(2026, 8, 31), None)),
+        ("aug 31 2026", "none", (date(2026, 8, 31), None)),
+        ("31/08/2026", "none", (date(2026, 8, 31), None)),
+        ("08/31/2026", "none", (date(2026, 8, 31), None)),
+        ("04/04/2026", "none", (date(2026, 4, 4), None)),
+        ("03/04/2026", "none", (None, FindingCode.AMBIGUOUS_DUE_DATE)),
+        ("03/04/2026", "dmy", (date(2026, 4, 3), None)),
+        ("03/04/2026", "mdy", (date(2026, 3, 4), None)),
+        ("31/08/2026", "mdy", (date(2026, 8, 31), None)),
+        ("", "none", (None, None)),
+        ("  ", "none", (None, None)),
+        ("TBD", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+        ("ASAP", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+        ("next sprint", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+        ("2026-02-30", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+        ("31 Foo 2026", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+        ("13/13/2026", "none", (None, FindingCode.UNPARSEABLE_DUE_DATE)),
+    ],
+)
+def test_parse_due_text(text: str, order: str, expected: tuple[object, object]) -> None:
+    """Due dates typed as text are read in the accepted forms, numeric ones day-first
+    only when that is the only reading (or `date_order` says so)."""
+    assert parse_due_text(text, date_order=order) == expected  # type: ignore[arg-type]
+
+
+# --- the text view -------------------------------------------------------------------
+
+
+def test_format_extraction_text_lists_items_and_findings() -> None:
+    """The text view shows each item with its findings, and page-level findings."""
+    console = Console(width=200, record=True, color_system=None)
+    console.print(format_extraction_text(extract(fixture("cloud_tasks.xml"), PAGE)))
+    out = console.export_text()
+    assert "Add alert on replica lag" in out
+    assert "OPS-12" in out
+    assert "IN PROGRESS" in out
+    assert "missing-owner" in out
+    console = Console(width=200, record=True, color_system=None)
+    console.print(format_extraction_text(extract(fixture("no_items.xml"), PAGE)))
+    assert "no-action-items" in console.export_text()
