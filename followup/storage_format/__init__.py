@@ -5,6 +5,8 @@ values in, values and a page body out. No I/O, no clock, no environment, no HTTP
 client. The rules are in docs/storage-format.md.
 
 - `extract(body, page_id)` reads the action items and findings of a page.
+- `render(body, page_id, changes, summary=...)` writes tickets, badges, ticks, owners,
+  due dates and the page summary lozenge back into a page body.
 - `format_extraction_text(extraction)` shows an extraction as a terminal table.
 - `parse_due_text(text, date_order=...)` reads a due date typed as text.
 """
@@ -12,6 +14,13 @@ client. The rules are in docs/storage-format.md.
 from followup.storage_format.dates import parse_due_text
 from followup.storage_format.display import format_extraction_text
 from followup.storage_format.extract import extract
+from followup.storage_format.render import render
 from followup.storage_format.xml import StorageFormatError
 
-__all__ = ["StorageFormatError", "extract", "format_extraction_text", "parse_due_text"]
+__all__ = [
+    "StorageFormatError",
+    "extract",
+    "format_extraction_text",
+    "parse_due_text",
+    "render",
+]
