@@ -25,6 +25,7 @@ CREATE TABLE issues (
     updated TEXT, resolutiondate TEXT NULL
 );
 CREATE TABLE issue_labels (issue_id INTEGER, label TEXT);
+CREATE TABLE users (account_id TEXT PRIMARY KEY, name TEXT, key TEXT);
 """
 
 # key, type, summary, description, status, category, resolution, assignee, reporter,
@@ -259,6 +260,7 @@ SELECTS = [
     ('"labels" = followup', ["OPS-3", "OPS-10", "PAY-1"]),
     ("labels\n=\nfollowup", ["OPS-3", "OPS-10", "PAY-1"]),
     ("labels = 'follow\\u0075p'", ["OPS-3", "OPS-10", "PAY-1"]),
+    ('summary ~ "\\u00abcaf\\u00e9\\u00bb"', ["OPS-11"]),
 ]
 
 
@@ -281,13 +283,26 @@ def test_anonymous_current_user_matches_no_one(db: sqlite3.Connection) -> None:
     ]
 
 
-def test_datacenter_usernames_compare_case_insensitively() -> None:
-    """On Data Center `assignee` holds usernames, which Jira matches ignoring case."""
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(SCHEMA)
-    conn.execute("INSERT INTO issues (key, project, assignee) VALUES ('OPS-1', 'OPS', 'priya')")
-    assert run(conn, "assignee = Priya", flavor="datacenter") == ["OPS-1"]
-    assert run(conn, "assignee = Priya", flavor="cloud") == []
+def test_datacenter_names_people_by_username_or_key(db: sqlite3.Connection) -> None:
+    """On Data Center a user value is a username (any case), a user key or an account id."""
+    db.executemany(
+        "INSERT OR IGNORE INTO users VALUES (?, ?, ?)",
+        [(PRIYA, "priya.natarajan", "JIRAUSER10101"), (TOMASZ, "tomasz", "JIRAUSER10102")],
+    )
+    assert run(db, "assignee = Priya.Natarajan", flavor="datacenter") == ["OPS-10"]
+    assert run(db, "assignee = JIRAUSER10102", flavor="datacenter") == ["OPS-1"]
+    assert run(db, "assignee = currentUser()", flavor="datacenter") == ["OPS-10"]
+    assert run(db, "assignee in (tomasz, EMPTY)", flavor="datacenter") == [
+        "OPS-1",
+        "OPS-3",
+        "OPS-11",
+    ]
+    assert run(db, "assignee not in (tomasz, EMPTY)", flavor="datacenter") == [
+        "OPS-2",
+        "OPS-10",
+        "PAY-1",
+    ]
+    assert run(db, "assignee = priya.natarajan", flavor="cloud") == []
 
 
 ORDERS = [
@@ -478,14 +493,19 @@ def queries(draw: st.DrawFn) -> str:
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(queries())
+@given(queries(), st.sampled_from(["cloud", "datacenter"]))
 def test_grammar_shaped_queries_compile_to_valid_sql_or_jql_error(
-    db: sqlite3.Connection, query: str
+    db: sqlite3.Connection, query: str, flavor: str
 ) -> None:
     """Plausible queries over every field and operator give runnable SQL or a JqlError."""
     try:
-        where, params, order = compile_jql(query, current_user=PRIYA, now=NOW)
+        where, params, order = compile_jql(query, flavor=flavor, current_user=PRIYA, now=NOW)
     except JqlError:
         return
     assert where.count("?") == len(params)
     db.execute(f"SELECT issues.key FROM issues WHERE {where} {order}", params).fetchall()
+
+
+def test_utf16_escape_pairs_decode_to_one_character() -> None:
+    """`\\uXXXX` escapes follow Java: a surrogate pair written as two escapes is one character."""
+    assert compile_jql('labels = "\\ud83d\\ude92 \\u00e9"', now=NOW)[1] == ["🚒 é"]

@@ -29,6 +29,9 @@ What it accepts, and how it mirrors Jira:
 - Dates compare at minute precision in UTC: `created >= "2026-11-20"` means from
   midnight; `duedate` compares calendar dates. Relative values (`-7d`, `"4w 2d"`) and
   functions are resolved against `now` (default: the clock).
+- User fields hold account ids. On Cloud a value is an account id; on Data Center it
+  is a username (matched ignoring case), a user key or an account id, resolved through
+  the sandbox's `users` table.
 - Not emulated: history operators (`WAS`, `CHANGED`), custom fields, project names
   (keys only), and checks that need the database (Jira rejects a `key =` naming an
   issue that does not exist; the search endpoint may add that).
@@ -717,8 +720,28 @@ def _clause_sql(name: str, op: str, operand: _Operand, ctx: _Context) -> str:
         return _key_sql(op, atoms, ctx)
     if spec.kind in ("text", "alltext"):
         return _text_sql(spec.column, op, atoms, name, ctx)
-    nocase = spec.nocase or (spec.kind == "user" and ctx.flavor == "datacenter")
-    return _scalar_sql(spec.column, op, atoms, ctx, " COLLATE NOCASE" if nocase else "")
+    if spec.kind == "user" and ctx.flavor == "datacenter":
+        return _datacenter_user_sql(spec.column, op, atoms, ctx)
+    return _scalar_sql(spec.column, op, atoms, ctx, " COLLATE NOCASE" if spec.nocase else "")
+
+
+def _datacenter_user_sql(column: str, op: str, atoms: list[_Atom], ctx: _Context) -> str:
+    """Data Center names people by username (any case) or user key; the sandbox stores
+    account ids, so a value matches the users it names in the `users` table."""
+    values: list[object] = [a for a in atoms if isinstance(a, str)]
+    if op in _EMPTY_OPS or not values:
+        return _scalar_sql(column, op, atoms, ctx, "")
+    marks = ", ".join("?" for _ in values)
+    ctx.params.extend([*values, *values, *values])
+    named = (
+        f"{column} IN (SELECT u.account_id FROM users u WHERE u.name COLLATE NOCASE IN"
+        f" ({marks}) OR u.key IN ({marks}) OR u.account_id IN ({marks}))"
+    )
+    has_empty = any(a is None for a in atoms)
+    if op in ("=", "in"):
+        matched = f"({column} IS NOT NULL AND {named})"
+        return f"({matched} OR {column} IS NULL)" if has_empty else matched
+    return f"({column} IS NOT NULL AND NOT ({named}))"
 
 
 # -- parsing --------------------------------------------------------------------------
@@ -939,8 +962,9 @@ def compile_jql(
 
     `where` is a boolean SQL expression over `issues` (`"1"` for an empty query),
     `params` its positional parameters, `order_by` an `ORDER BY ...` clause or `""`.
-    `current_user` is what `currentUser()` means (account id on Cloud, username on
-    Data Center); `now` (UTC) anchors relative dates and date functions.
+    `current_user` is what `currentUser()` means (the caller's account id; on Data
+    Center a username or user key also works); `now` (UTC) anchors relative dates and
+    date functions. On Data Center, user clauses read the `users` table.
     Raises `JqlError` with Jira's message for anything Jira would reject.
     """
     if flavor not in ("cloud", "datacenter"):
