@@ -32,6 +32,8 @@ What it accepts, and how it mirrors Jira:
 - User fields hold account ids. On Cloud a value is an account id; on Data Center it
   is a username (matched ignoring case), a user key or an account id, resolved through
   the sandbox's `users` table.
+- Limits (so that every accepted query runs within SQLite's): 50 levels of nesting,
+  300 clauses, 10,000 values in a list, 30,000 values in all.
 - Not emulated: history operators (`WAS`, `CHANGED`), custom fields, project names
   (keys only), and checks that need the database (Jira rejects a `key =` naming an
   issue that does not exist; the search endpoint may add that).
