@@ -134,7 +134,9 @@ def _expected_summary(items: list[ActionItem], tickets: list[Ticket]) -> Badge |
     states = []
     for it in items:
         overdue = it.badge == OVERDUE
-        states.append((it.badge is not None and it.badge not in (TO_DO, IN_PROGRESS, OVERDUE), overdue))
+        states.append(
+            (it.badge is not None and it.badge not in (TO_DO, IN_PROGRESS, OVERDUE), overdue)
+        )
     return summary_badge(states)
 
 
@@ -164,11 +166,13 @@ def test_new_item_gets_one_ticket_with_owner_due_labels_property_and_link() -> N
     assert new.assignee == "acc-alice"
     assert new.due == date(2026, 12, 15)
     assert new.labels == ("followup", "followup-98000001")
-    assert new.prop.item == "98000001:task:1" and new.prop.page == PAGE.id
+    assert new.prop.item == "98000001:task:1"
+    assert new.prop.page == PAGE.id
     assert new.prop.base == SyncBase(
         "Add alert number 1", "acc-alice", date(2026, 12, 15), False, ALICE.ref
     )
-    assert PAGE.url in new.description and PAGE.title in new.description
+    assert PAGE.url in new.description
+    assert PAGE.title in new.description
     assert p.actions[1].data.global_id == "followup:98000001:task:1"
     w = write_of(p)
     assert w.new_ticket_items == ("98000001:task:1",)
@@ -180,7 +184,8 @@ def test_new_item_past_due_shows_overdue() -> None:
     """A new item whose due date has passed gets a red OVERDUE badge."""
     p = plan([item(due=date(2026, 11, 1))])
     assert write_of(p).changes["98000001:task:1"].badge == OVERDUE
-    assert write_of(p).summary is not None and write_of(p).summary.colour is BadgeColour.RED
+    assert write_of(p).summary is not None
+    assert write_of(p).summary.colour is BadgeColour.RED
 
 
 def test_summary_is_cut_to_255_characters() -> None:
@@ -244,8 +249,9 @@ def test_owner_unchanged_since_last_sync_needs_no_lookup() -> None:
         ticket,
         prop=replace(
             ticket.prop,  # type: ignore[arg-type]
-            base=SyncBase("Add alert number 1", "acc-priya", date(2026, 12, 15), False,
-                          "name:Priya Natarajan"),
+            base=SyncBase(
+                "Add alert number 1", "acc-priya", date(2026, 12, 15), False, "name:Priya Natarajan"
+            ),
         ),
     )
     ext = Extraction(PAGE.id, (shown,), ())
@@ -386,7 +392,8 @@ def test_ticked_on_page_transitions_ticket_to_done() -> None:
     shown, ticket = synced(item())
     p = plan([replace(shown, done=True)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
-    assert tr and tr[0].data == ("Done",)
+    assert tr
+    assert tr[0].data == ("Done",)
     assert write_of(p).changes[shown.key].badge == DONE
 
 
@@ -395,7 +402,8 @@ def test_unticked_on_page_reopens_ticket() -> None:
     shown, ticket = synced(item(done=True))
     p = plan([replace(shown, done=False)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
-    assert tr and "To Do" in tr[0].data
+    assert tr
+    assert "To Do" in tr[0].data
 
 
 def test_close_on_tick_off_leaves_ticket_open_and_stays_stable() -> None:
@@ -441,7 +449,8 @@ def test_adopt_off_leaves_hand_linked_ticket_alone() -> None:
     """With sync.adopt off a hand-linked ticket is reported, not touched."""
     theirs = Ticket("OPS-9", "1", "x", None, None, "To Do", "new")
     p = plan([item(ticket="OPS-9")], linked={"OPS-9": theirs}, policy=Policy(adopt=False))
-    assert "adopt" not in ops(p) and "create" not in ops(p)
+    assert "adopt" not in ops(p)
+    assert "create" not in ops(p)
     assert "unknown-ticket" in codes(p)
 
 
@@ -496,7 +505,8 @@ def test_duplicate_tickets_for_one_item_are_reported() -> None:
     _, second = synced(item(), key="OPS-2")
     p = plan([shown], [second, first])
     dup = [f for f in p.findings if f.code is FindingCode.DUPLICATE_TICKET]
-    assert len(dup) == 1 and "OPS-2" in dup[0].message
+    assert len(dup) == 1
+    assert "OPS-2" in dup[0].message
     assert "create" not in ops(p)
 
 
@@ -536,7 +546,9 @@ def test_missing_owner_gets_fallback_and_stays_stable() -> None:
     first = plan([item(owner=None)], policy=pol)
     assert first.actions[0].data.assignee == "acc-lead"
     shown, ticket = synced(item(owner=None), assignee="acc-lead")
-    ticket = replace(ticket, prop=replace(ticket.prop, base=replace(ticket.prop.base, assignee="acc-lead")))  # type: ignore[arg-type,union-attr]
+    ticket = replace(
+        ticket, prop=replace(ticket.prop, base=replace(ticket.prop.base, assignee="acc-lead"))
+    )  # type: ignore[arg-type,union-attr]
     assert plan([shown], [ticket], policy=pol).actions == ()
 
 
@@ -573,5 +585,7 @@ def test_actions_serialise_for_reports() -> None:
     shown, ticket = synced(item())
     p = plan([replace(shown, due=date(2027, 1, 10))], [ticket])
     data = p.actions[0].to_json()
-    assert data["op"] == "update" and data["after"] == "2027-01-10"
-    assert data["before"] == "2026-12-15" and data["reason"]
+    assert data["op"] == "update"
+    assert data["after"] == "2027-01-10"
+    assert data["before"] == "2026-12-15"
+    assert data["reason"]

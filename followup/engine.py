@@ -1,0 +1,618 @@
+"""One sync run: discover, extract, load tickets, plan, apply, write back.
+
+    discover pages -> extract items -> load tickets -> plan -> apply -> write back
+
+The engine talks to Jira and Confluence only through the ports; every decision is
+the planner's. Apply carries out a plan in a fixed order: leases, creates (in bulk,
+across pages), then per page (in a bounded worker pool) links, field updates,
+transitions, properties, comments, and last the page write. A page write that meets
+a newer version (409) re-reads, re-extracts, re-plans and re-renders the page, a
+bounded number of times, so a person's concurrent edit is never lost.
+
+Creates are the one non-idempotent write: they are never retried blindly. After an
+ambiguous failure the page's tickets are searched again and only what is still
+missing is created.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import structlog
+
+from followup import leases
+from followup.errors import ApiError, FollowupError
+from followup.model import (
+    ActionItem,
+    Extraction,
+    Finding,
+    FindingCode,
+    ItemChange,
+    Page,
+    Ticket,
+    TicketProperty,
+)
+from followup.owners import OwnerResolver
+from followup.planner import (
+    Action,
+    Op,
+    PagePlan,
+    PageWrite,
+    Policy,
+    RemoteLink,
+    group_tickets_by_page,
+    owners_to_resolve,
+    plan_page,
+)
+from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
+from followup.queries import managed_tickets_jql, postmortem_cql
+from followup.storage_format import extract, render
+
+log = structlog.get_logger("followup.engine")
+
+CREATE_CHUNK = 50
+SEARCH_PAGE_BATCH = 50
+DateOrder = Literal["none", "dmy", "mdy"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the engine needs from the settings, passed in explicitly."""
+
+    cql: str = 'type = page AND label = "postmortem"'
+    spaces: tuple[str, ...] = ()
+    date_order: DateOrder = "none"
+    lease_seconds: int = 300
+    max_page_retries: int = 3
+    concurrency: int = 4
+    max_page_bytes: int = 5_000_000
+    max_items_per_page: int = 2000
+    owners: Mapping[str, str] = field(default_factory=dict)
+    jira_server: str | None = None
+    jira_server_id: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one action."""
+
+    action: Action
+    ok: bool
+    error: str | None = None
+    ticket: str | None = None
+    skipped: bool = False  # not attempted because an action it depends on failed
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.action.to_json()
+        if self.ticket and not data.get("ticket"):
+            data["ticket"] = self.ticket
+        data["outcome"] = "ok" if self.ok else ("skipped" if self.skipped else "failed")
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass(slots=True)
+class PageResult:
+    page: Page
+    plan: PagePlan
+    outcomes: list[Outcome] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: str
+    today: date
+    dry_run: bool
+    pages: list[PageResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    started: datetime | None = None
+    finished: datetime | None = None
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for p in self.pages for a in p.plan.actions]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for p in self.pages for f in (*p.plan.findings, *p.findings)]
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for p in self.pages for o in p.outcomes if not o.ok and not o.skipped]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.failures or any(p.error for p in self.pages))
+
+    @property
+    def items(self) -> list[ActionItem]:
+        return [i for p in self.pages for i in p.plan.items]
+
+    def counts(self) -> dict[str, int]:
+        ops = [a.op for a in self.actions]
+        return {
+            "pages": len(self.pages),
+            "items": len(self.items),
+            "create": ops.count(Op.CREATE),
+            "adopt": ops.count(Op.ADOPT),
+            "update": len({(a.ticket or a.item) for a in self.actions if a.op is Op.UPDATE}),
+            "transition": ops.count(Op.TRANSITION),
+            "page_writes": ops.count(Op.WRITE_PAGE),
+            "findings": len(self.findings),
+            "errors": len(self.errors) + len(self.failures) + sum(1 for p in self.pages if p.error),
+        }
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.actions)
+
+
+class Engine:
+    """Runs syncs against a Jira and a Confluence port."""
+
+    def __init__(
+        self,
+        jira: JiraPort,
+        confluence: ConfluencePort,
+        policy: Policy,
+        config: EngineConfig,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        run_id: str | None = None,
+    ) -> None:
+        self.jira = jira
+        self.confluence = confluence
+        self.policy = policy
+        self.config = config
+        self.clock = clock
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
+        self._linked: dict[str, Ticket | None] = {}
+        self._lock = threading.Lock()
+
+    # -- reading ------------------------------------------------------------------
+
+    def extract_page(self, page: Page) -> Extraction:
+        size = len(page.body.encode("utf-8"))
+        if size > self.config.max_page_bytes:
+            return Extraction(
+                page.id,
+                (),
+                (
+                    Finding(
+                        FindingCode.PAGE_TOO_LARGE,
+                        page.id,
+                        None,
+                        f"“{page.title}” is {size:,} bytes, over sync.max_page_bytes "
+                        f"({self.config.max_page_bytes:,}); it was not read. Split the page "
+                        "or raise the limit.",
+                    ),
+                    Finding(
+                        FindingCode.UNPARSEABLE_PAGE,
+                        page.id,
+                        None,
+                        "page skipped: too large to read safely",
+                    ),
+                ),
+            )
+        return extract(
+            page.body,
+            page.id,
+            date_order=self.config.date_order,
+            max_items=self.config.max_items_per_page,
+        )
+
+    def _linked_tickets(
+        self, extraction: Extraction, managed: Mapping[str, Ticket]
+    ) -> dict[str, Ticket]:
+        """Tickets written on the page that followup does not manage yet (hand-linked)."""
+        out: dict[str, Ticket] = {}
+        for item in extraction.items:
+            key = item.ticket
+            if key is None or key in managed:
+                continue
+            with self._lock:
+                known = key in self._linked
+            if not known:
+                found = self.jira.get_ticket(key)
+                with self._lock:
+                    self._linked[key] = found
+            ticket = self._linked.get(key)
+            if ticket is not None:
+                out[key] = ticket
+        return out
+
+    def _plan(
+        self, page: Page, extraction: Extraction, tickets: Sequence[Ticket], today: date
+    ) -> PagePlan:
+        managed = {t.key: t for t in tickets}
+        linked = self._linked_tickets(extraction, managed)
+        owners = self.owners.resolve(owners_to_resolve(extraction, tickets, linked))
+        return plan_page(
+            page,
+            extraction,
+            tickets,
+            linked=linked,
+            owners=owners,
+            today=today,
+            policy=self.policy,
+        )
+
+    def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
+        """The managed tickets of these pages, fresh, in as few searches as possible."""
+        found: dict[str, list[Ticket]] = {pid: [] for pid in page_ids}
+        for start in range(0, len(page_ids), SEARCH_PAGE_BATCH):
+            batch = page_ids[start : start + SEARCH_PAGE_BATCH]
+            jql = managed_tickets_jql(self.policy.label, page_ids=batch)
+            grouped = group_tickets_by_page(self.jira.search_tickets(jql), self.policy.label)
+            for pid in batch:
+                found[pid] = grouped.get(pid, [])
+        return found
+
+    # -- the run --------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        today: date,
+        dry_run: bool,
+        spaces: Sequence[str] = (),
+        page_ids: Sequence[str] = (),
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> RunResult:
+        result = RunResult(self.run_id, today, dry_run, started=self.clock())
+        cql = postmortem_cql(
+            self.config.cql, spaces=tuple(spaces) or self.config.spaces, page_ids=page_ids
+        )
+        log.info("discover", run_id=self.run_id, cql=cql)
+        pages = list(self.confluence.find_pages(cql))
+        tickets = list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+        by_page = group_tickets_by_page(tickets, self.policy.label)
+        log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
+
+        extractions: dict[str, Extraction] = {}
+
+        def plan_one(page: Page) -> PageResult:
+            try:
+                extraction = self.extract_page(page)
+                extractions[page.id] = extraction
+                plan = self._plan(page, extraction, by_page.get(page.id, []), today)
+                return PageResult(page, plan)
+            except FollowupError as exc:
+                return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
+
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            for i, res in enumerate(pool.map(plan_one, pages), 1):
+                result.pages.append(res)
+                if progress:
+                    progress("plan", i, len(pages))
+        if dry_run:
+            result.finished = self.clock()
+            return result
+        self._apply(result, extractions, today, progress)
+        result.finished = self.clock()
+        return result
+
+    # -- apply ----------------------------------------------------------------------
+
+    def _apply(
+        self,
+        result: RunResult,
+        extractions: dict[str, Extraction],
+        today: date,
+        progress: Callable[[str, int, int], None] | None,
+    ) -> None:
+        todo = [p for p in result.pages if p.plan.has_writes and not p.error]
+        if not todo:
+            return
+        held: dict[str, leases.Lease] = {}
+        ttl = timedelta(seconds=self.config.lease_seconds)
+
+        def take(pr: PageResult) -> None:
+            try:
+                got = leases.acquire(
+                    self.confluence, pr.page.id, self.run_id, now=self.clock(), ttl=ttl
+                )
+            except FollowupError as exc:
+                pr.error = f"could not lease the page: {exc.show()}"
+                return
+            if isinstance(got, leases.Held):
+                pr.skipped = True
+                pr.findings.append(
+                    Finding(
+                        FindingCode.PAGE_LEASED,
+                        pr.page.id,
+                        None,
+                        f"“{pr.page.title}” is being synced by run {got.owner} (lease until "
+                        f"{got.expires:%Y-%m-%d %H:%M} UTC); skipped this time.",
+                    )
+                )
+                pr.plan = replace(pr.plan, actions=())
+                return
+            with self._lock:
+                held[pr.page.id] = got
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+                list(pool.map(take, todo))
+            leased = [p for p in todo if p.page.id in held]
+            # Another run may have created tickets since we searched: plan the pages
+            # that create again, against a fresh search, now that we hold their lease.
+            creating = [p for p in leased if p.plan.creates]
+            if creating:
+                fresh = self._search_pages([p.page.id for p in creating])
+                for pr in creating:
+                    try:
+                        pr.plan = self._plan(
+                            pr.page, extractions[pr.page.id], fresh[pr.page.id], today
+                        )
+                    except FollowupError as exc:
+                        pr.error = exc.show()
+            created = self._create_all([p for p in leased if not p.error])
+
+            def apply_one(pr: PageResult) -> None:
+                try:
+                    self._apply_page(pr, created, today)
+                except FollowupError as exc:
+                    pr.error = exc.show()
+
+            done = 0
+            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+                for _ in pool.map(apply_one, [p for p in leased if not p.error]):
+                    done += 1
+                    if progress:
+                        progress("apply", done, len(leased))
+        finally:
+            for lease in held.values():
+                try:
+                    leases.release(self.confluence, lease)
+                except FollowupError as exc:
+                    log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
+
+    def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
+        """Create every planned ticket, in bulk across pages; item key -> ticket key."""
+        creates: list[tuple[PageResult, Action]] = [
+            (pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE
+        ]
+        created: dict[str, str] = {}
+        for start in range(0, len(creates), CREATE_CHUNK):
+            chunk = creates[start : start + CREATE_CHUNK]
+            specs: list[NewTicket] = [a.data for _, a in chunk]
+            results = self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
+            by_ref = {r.ref: r for r in results}
+            for pr, action in chunk:
+                res = by_ref.get(action.data.ref)
+                if res is not None and res.key:
+                    created[action.data.ref] = res.key
+                    pr.outcomes.append(Outcome(action, True, ticket=res.key))
+                    log.info(
+                        "created",
+                        run_id=self.run_id,
+                        page_id=pr.page.id,
+                        item=action.item,
+                        jira_key=res.key,
+                        action="create",
+                        outcome="ok",
+                    )
+                else:
+                    error = res.error if res is not None else "not created"
+                    pr.outcomes.append(Outcome(action, False, error=error))
+        return created
+
+    def _create_chunk(self, specs: list[NewTicket], page_ids: list[str]) -> list[CreateResult]:
+        """One bulk create; after an ambiguous failure, find what landed and create
+        only what is still missing (once; a second ambiguous failure is left for the
+        next run, which finds the tickets by their property)."""
+        remaining = list(specs)
+        results: dict[str, CreateResult] = {}
+        for attempt in range(2):
+            try:
+                for r in self.jira.create_tickets(remaining):
+                    results[r.ref] = r
+                break
+            except ApiError as exc:
+                if not exc.ambiguous:
+                    for spec in remaining:
+                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
+                    break
+                log.warning(
+                    "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
+                )
+                try:
+                    landed = self._search_pages(sorted(set(page_ids)))
+                except FollowupError as search_exc:
+                    for spec in remaining:
+                        results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
+                    break
+                by_item = {
+                    t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None
+                }
+                still: list[NewTicket] = []
+                for spec in remaining:
+                    if spec.ref in by_item:
+                        results[spec.ref] = CreateResult(spec.ref, key=by_item[spec.ref])
+                    else:
+                        still.append(spec)
+                remaining = still
+                if not remaining:
+                    break
+                if attempt == 1:
+                    for spec in remaining:
+                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
+        return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
+
+    def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
+        if action.ticket:
+            return action.ticket
+        return created.get(action.item or "")
+
+    def _apply_page(self, pr: PageResult, created: dict[str, str], today: date) -> None:
+        self._apply_jira(pr, created)
+        for action in pr.plan.actions:
+            if action.op is Op.WRITE_PAGE:
+                self._write_page(pr, action, created, today)
+
+    def _apply_jira(self, pr: PageResult, created: Mapping[str, str]) -> None:
+        """The Jira writes of a page's plan (creates are done already), in plan order."""
+        plan = pr.plan
+        # One update request per ticket, whatever number of fields changed.
+        updates: dict[str, list[Action]] = {}
+        for action in plan.actions:
+            if action.op is Op.UPDATE and action.ticket:
+                updates.setdefault(action.ticket, []).append(action)
+        for key, actions in updates.items():
+            merged: dict[str, Any] = {}
+            for a in actions:
+                merged.update(a.data.fields)
+            update = FieldUpdate(fields=merged)
+            self._do(pr, actions, self._updater(key, update), ticket=key)
+        for action in plan.actions:
+            if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
+                continue
+            ticket = self._ticket_for(action, created)
+            if ticket is None:
+                pr.outcomes.append(
+                    Outcome(action, False, error="its ticket was not created", skipped=True)
+                )
+                continue
+            self._do(pr, [action], self._executor(action, ticket), ticket=ticket)
+
+    def _updater(self, key: str, update: FieldUpdate) -> Callable[[], object]:
+        return lambda: self.jira.update_ticket(key, update)
+
+    def _executor(self, action: Action, key: str) -> Callable[[], object]:
+        data = action.data
+        if action.op is Op.TRANSITION:
+            names: Sequence[str] = data
+            return lambda: self.jira.transition(key, names)
+        if action.op is Op.ADOPT:
+            update: FieldUpdate = data
+            return lambda: self.jira.update_ticket(key, update)
+        if action.op is Op.SET_PROPERTY:
+            prop: TicketProperty = data
+            return lambda: self.jira.set_property(key, prop)
+        if action.op is Op.LINK:
+            link: RemoteLink = data
+            return lambda: self.jira.upsert_remote_link(
+                key, global_id=link.global_id, url=link.url, title=link.title
+            )
+        if action.op is Op.COMMENT:
+            body: str = data
+            return lambda: self.jira.add_comment(key, body)
+        raise AssertionError(f"no executor for {action.op}")
+
+    def _do(
+        self,
+        pr: PageResult,
+        actions: Sequence[Action],
+        call: Callable[[], object],
+        *,
+        ticket: str | None = None,
+    ) -> bool:
+        try:
+            call()
+        except FollowupError as exc:
+            for a in actions:
+                pr.outcomes.append(Outcome(a, False, error=exc.show(), ticket=ticket))
+                log.warning(
+                    "action-failed",
+                    run_id=self.run_id,
+                    page_id=pr.page.id,
+                    item=a.item,
+                    jira_key=ticket or a.ticket,
+                    action=str(a.op),
+                    outcome="failed",
+                    error=exc.show(),
+                )
+            return False
+        for a in actions:
+            pr.outcomes.append(Outcome(a, True, ticket=ticket))
+        return True
+
+    def _changes_with_keys(
+        self, write: PageWrite, created: Mapping[str, str]
+    ) -> dict[str, ItemChange]:
+        changes = dict(write.changes)
+        for item in write.new_ticket_items:
+            key = created.get(item)
+            if key is None:
+                changes.pop(item, None)  # no ticket, so no reference and no badge
+            else:
+                changes[item] = replace(changes.get(item, ItemChange()), ticket=key)
+        return changes
+
+    def _write_page(
+        self, pr: PageResult, action: Action, created: dict[str, str], today: date
+    ) -> None:
+        page = pr.page
+        write: PageWrite = action.data
+        for attempt in range(self.config.max_page_retries + 1):
+            changes = self._changes_with_keys(write, created)
+            body = render(
+                page.body,
+                page.id,
+                changes,
+                summary=write.summary,
+                jira_server=self.config.jira_server,
+                jira_server_id=self.config.jira_server_id,
+            )
+            if body == page.body:
+                pr.outcomes.append(Outcome(action, True))
+                return
+            try:
+                pr.page = self.confluence.update_page(
+                    page, body, message="followup: action item tickets and status"
+                )
+                pr.outcomes.append(Outcome(action, True))
+                log.info(
+                    "page-written",
+                    run_id=self.run_id,
+                    page_id=page.id,
+                    action="write-page",
+                    outcome="ok",
+                    version=pr.page.version,
+                )
+                return
+            except ApiError as exc:
+                conflict = exc.status == 409 or exc.ambiguous
+                if not conflict or attempt == self.config.max_page_retries:
+                    pr.outcomes.append(Outcome(action, False, error=exc.show()))
+                    return
+            # Someone (or our own lost write) moved the page on: start from what it is
+            # now, so their edit survives and ours is made again on top of it.
+            log.info("page-conflict", run_id=self.run_id, page_id=page.id, attempt=attempt + 1)
+            page = self.confluence.get_page(page.id)
+            pr.page = page
+            extraction = self.extract_page(page)
+            tickets = self._search_pages([page.id])[page.id]
+            replan = self._plan(page, extraction, tickets, today)
+            pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
+            # Jira-side actions the new plan needs (new items, a tick made meanwhile).
+            extra = PagePlan(
+                page.id,
+                tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
+                (),
+                replan.items,
+            )
+            if extra.actions:
+                sub = PageResult(page, extra)
+                new_keys = self._create_all([sub])
+                created.update(new_keys)
+                self._apply_jira(sub, created)
+                pr.outcomes.extend(sub.outcomes)
+                pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
+            nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
+            if nxt is None:
+                pr.outcomes.append(Outcome(action, True))
+                return
+            write = nxt.data

@@ -1,0 +1,185 @@
+"""`followup sync` end to end: settings -> adapters -> engine -> report -> exit code.
+
+Exit codes: 0 done (or, with --detailed-exitcode, a dry run with nothing to do);
+1 some actions failed (the others were applied; the report lists the failures);
+2 a setting, the credentials or a site failed before anything was written;
+3 with --detailed-exitcode, a dry run with changes pending.
+"""
+
+from __future__ import annotations
+
+import sys
+import zoneinfo
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from followup.engine import Engine, EngineConfig, RunResult
+from followup.errors import ApiError, FollowupError
+from followup.planner import Directions, Policy
+from followup.ports import ConfluencePort, Deployment, JiraPort
+from followup.sync_report import Format, render_report
+
+if TYPE_CHECKING:
+    from followup.settings import Settings
+
+log = structlog.get_logger("followup.sync")
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_PENDING = 0, 1, 2, 3
+
+
+class SetupError(FollowupError):
+    """A site or the credentials failed before anything was written."""
+
+    exit_code = EXIT_SETUP
+
+
+def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
+    s, j = settings.sync, settings.jira
+    d = s.directions
+    return Policy(
+        project=j.project,
+        issue_type=j.issue_type,
+        label=s.label,
+        extra_labels=tuple(j.labels),
+        default_priority=j.default_priority,
+        default_due_days=s.default_due_days,
+        fallback_assignee=s.fallback_assignee,
+        close_on_tick=s.close_on_tick,
+        orphans=s.orphans,
+        duplicates=s.duplicates,
+        adopt=s.adopt,
+        conflict_winner=s.conflict_winner,
+        directions=Directions(summary=d.summary, assignee=d.assignee, due=d.due, status=d.status),
+        deployment=deployment,
+        done_transitions=tuple(j.done_transitions),
+        reopen_transitions=tuple(j.reopen_transitions),
+    )
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    s, c = settings.sync, settings.confluence
+    return EngineConfig(
+        cql=c.cql,
+        spaces=tuple(c.spaces),
+        date_order=s.date_order,
+        lease_seconds=s.lease_seconds,
+        max_page_retries=s.max_page_retries,
+        concurrency=s.concurrency,
+        max_page_bytes=s.max_page_bytes,
+        max_items_per_page=s.max_items_per_page,
+        owners=dict(settings.owners),
+    )
+
+
+def today_in(settings: Settings, now: datetime | None = None) -> date:
+    """The run's date in the configured time zone: OVERDUE is judged against it."""
+    tz = zoneinfo.ZoneInfo(settings.sync.timezone)
+    return (now or datetime.now(UTC)).astimezone(tz).date()
+
+
+def build_engine(
+    settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
+) -> Engine:
+    return Engine(
+        jira,
+        confluence,
+        policy_from_settings(settings, jira.deployment),
+        engine_config(settings),
+        **kw,
+    )
+
+
+def _progress() -> Callable[[str, int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done)
+        if phase == "apply" and done >= total:
+            bar.stop()
+        if phase == "plan" and done >= total:
+            bar.update(tasks[phase], visible=False)
+
+    return update
+
+
+def exit_code_for(result: RunResult, *, detailed: bool) -> int:
+    if result.failed:
+        return EXIT_FAILED
+    if detailed and result.dry_run and result.pending:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+def sync_command(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    fmt: str = "text",
+    output: Path | None = None,
+    spaces: Sequence[str] = (),
+    pages: Sequence[str] = (),
+    today: date | None = None,
+    detailed_exitcode: bool = False,
+) -> int:
+    """Run one sync and print (or write) its report; return the exit code."""
+    from followup.adapters import from_settings
+
+    settings.require_sites()
+    try:
+        adapters = from_settings(settings)
+    except ApiError as exc:
+        raise SetupError(exc.message, hint=exc.hint) from None
+    try:
+        engine = build_engine(settings, adapters.jira, adapters.confluence)
+        try:
+            result = engine.run(
+                today=today or today_in(settings),
+                dry_run=dry_run,
+                spaces=spaces,
+                page_ids=pages,
+                progress=_progress(),
+            )
+        except ApiError as exc:
+            # Discovery and the ticket search come before any write.
+            raise SetupError(exc.message, hint=exc.hint) from None
+    finally:
+        adapters.close()
+    fmt_ = fmt if fmt in ("text", "json", "markdown", "html") else "text"
+    color = output is None and sys.stdout.isatty()
+    text = render_report(result, fmt_, color=color)  # type: ignore[arg-type]
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    counts = result.counts()
+    log.info(
+        "sync-summary",
+        run_id=result.run_id,
+        dry_run=dry_run,
+        outcome="failed" if result.failed else "ok",
+        duration_ms=int(
+            (
+                (result.finished or datetime.now(UTC)) - (result.started or datetime.now(UTC))
+            ).total_seconds()
+            * 1000
+        ),
+        requests=adapters.stats.snapshot() if hasattr(adapters.stats, "snapshot") else None,
+        **counts,
+    )
+    return exit_code_for(result, detailed=detailed_exitcode)
+
+
+__all__ = ["Format", "SetupError", "build_engine", "sync_command"]
