@@ -1609,14 +1609,25 @@ def _create_issue(ctx: Ctx) -> Response:
 
 
 def _create_bulk(ctx: Ctx) -> Response:
+    """Create up to 50 issues; each element succeeds or fails on its own.
+
+    A request-level problem (too many elements) fails every element, in the same
+    `CreatedIssues` shape, since that is the only 400 body the bulk API has.
+    """
     updates = ctx.body.get("issueUpdates") if isinstance(ctx.body, dict) else None
     if not isinstance(updates, list) or not updates:
         raise JiraError(400, ["'issueUpdates' must be a non-empty list of issues to create."])
     if len(updates) > MAX_BULK:
-        raise JiraError(
-            400,
-            [f"You can create at most {MAX_BULK} issues in one request, not {len(updates)}."],
-        )
+        message = f"You can create at most {MAX_BULK} issues in one request, not {len(updates)}."
+        every = [
+            {
+                "status": 400,
+                "elementErrors": {"errorMessages": [message], "errors": {}},
+                "failedElementNumber": n,
+            }
+            for n in range(len(updates))
+        ]
+        return _json({"issues": [], "errors": every}, 400)
     issues: list[dict[str, str]] = []
     failures: list[dict[str, Any]] = []
     for number, payload in enumerate(updates):
