@@ -574,6 +574,9 @@ class Engine:
                     page, body, message="followup: action item tickets and status"
                 )
                 pr.outcomes.append(Outcome(action, True))
+                pr.outcomes.extend(
+                    Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
+                )
                 log.info(
                     "page-written",
                     run_id=self.run_id,

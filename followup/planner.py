@@ -801,8 +801,8 @@ def _plan_existing(
             item.key,
             t.key,
             "record the synced values",
-            before=prop.base.to_json() if prop and prop.base else None,
-            after=new_base.to_json(),
+            before=_changed_keys(prop.base.to_json() if prop and prop.base else {}, new_base),
+            after=_changed_keys(new_base.to_json(), prop.base if prop else None),
             data=TicketProperty(
                 item=item.key, page=page.id, base=new_base, reminders=prop.reminders if prop else {}
             ),
@@ -819,6 +819,12 @@ def _plan_existing(
     if item.badge != badge:
         b.change(item.key, badge=badge)
     b.states.append((new_done, badge == OVERDUE))
+
+
+def _changed_keys(values: Mapping[str, Any], other: SyncBase | None) -> dict[str, Any]:
+    """The entries of `values` that differ from `other` (all of them with no other)."""
+    theirs = other.to_json() if other is not None else {}
+    return {k: v for k, v in values.items() if theirs.get(k) != v} or dict(values)
 
 
 def _changed_fields(b: _Builder, key: str) -> set[str]:
