@@ -190,17 +190,17 @@ def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> Pa
     return PageReading(found=located, items=items, duplicates=duplicates, sections=sections)
 
 
-def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element | None, Element]]:
-    """The summary lozenge at the top of each action-item section (or of the page when
-    there is none), as `(macro or None, heading or root)` pairs in page order."""
-    anchors: list[Element] = sections or [root]
-    return [(summary_in(anchor), anchor) for anchor in anchors]
+def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element, list[Element]]]:
+    """The summary lozenges at the top of each action-item section (or of the page
+    when it has none), as `(heading or root, lozenges)` pairs in page order."""
+    return [(anchor, summaries_in(anchor)) for anchor in (sections or [root])]
 
 
-def summary_in(anchor: Element) -> Element | None:
-    """The summary lozenge at the top of the section a heading starts (or at the top
-    of the page, for the root): the first paragraph, before the next heading, that
-    begins with a status macro titled "FOLLOW-UP ..."."""
+def summaries_in(anchor: Element) -> list[Element]:
+    """The summary lozenges ("FOLLOW-UP ..." status macros opening a paragraph) between
+    a section heading and the next heading, or between the top of the page (for the
+    root) and its first heading. The first is the summary; any others are stale copies."""
+    found: list[Element] = []
     candidate = anchor.getnext() if anchor.tag in HEADINGS else (anchor[0] if len(anchor) else None)
     while candidate is not None and candidate.tag not in HEADINGS:
         if candidate.tag == "p" and not (candidate.text or "").strip() and len(candidate):
@@ -208,9 +208,9 @@ def summary_in(anchor: Element) -> Element | None:
             if macro_name(first) == "status" and (
                 (macro_parameter(first, "title") or "").strip().upper().startswith(SUMMARY_PREFIX)
             ):
-                return first
+                found.append(first)
         candidate = candidate.getnext()
-    return None
+    return found
 
 
 # --- tasks ---------------------------------------------------------------------------
@@ -579,7 +579,7 @@ def extract(
             "as “Action items”."
         )
         findings.append(Finding(FindingCode.NO_ACTION_ITEMS, page_id, None, message))
-    first_summary = summaries[0][0] if summaries else None
+    first_summary = next((found[0] for _, found in summaries if found), None)
     return Extraction(
         page_id=page_id,
         items=tuple(found.to_item(page_id) for found in located),

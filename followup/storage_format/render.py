@@ -27,11 +27,11 @@ from followup.storage_format.extract import (
     TicketRef,
     badge_after,
     before_key_end,
+    find_summary,
     iter_own,
     read_badge,
     read_page,
     row_ticket,
-    summary_in,
     task_body,
     task_ticket,
 )
@@ -312,37 +312,40 @@ class _Editor:
 
     def set_summary(self, root: Element, sections: list[Element], badge: Badge | None) -> bool:
         """Set the summary lozenge at the top of each action-item section (right after
-        its heading), or at the top of the page when it has no such heading."""
+        its heading), or at the top of the page when it has no such heading. Extra
+        copies in the same place are removed, so there is one per section."""
         changed = False
-        for number, anchor in enumerate(sections or [root]):
-            current = summary_in(anchor)
-            if badge is None:
-                if current is not None:
-                    paragraph = current.getparent()
-                    remove_keeping_tail(current)
-                    if (
-                        paragraph is not None
-                        and not len(paragraph)
-                        and not (paragraph.text or "").strip()
-                    ):
-                        remove_keeping_tail(paragraph)
+        for number, (anchor, found) in enumerate(find_summary(root, sections)):
+            current = found[0] if found and badge is not None else None
+            for stale in found:
+                if stale is not current:
+                    _remove_summary(stale)
                     changed = True
-            elif current is not None:
+            if badge is None:
+                continue
+            if current is not None:
                 if read_badge(current) != badge:
                     set_macro_parameter(current, "title", badge.title)
                     set_macro_parameter(current, "colour", str(badge.colour))
                     changed = True
+                continue
+            paragraph = etree.Element("p")
+            ident = macro_id(self.page_id, f"section-{number}", "summary")
+            paragraph.append(make_status(badge, ident))
+            if anchor is root:
+                root.insert(0, paragraph)
             else:
-                paragraph = etree.Element("p")
-                paragraph.append(
-                    make_status(badge, macro_id(self.page_id, f"section-{number}", "summary"))
-                )
-                if anchor is root:
-                    root.insert(0, paragraph)
-                else:
-                    anchor.addnext(paragraph)
-                changed = True
+                anchor.addnext(paragraph)
+            changed = True
         return changed
+
+
+def _remove_summary(macro: Element) -> None:
+    """Remove a summary lozenge, and its paragraph if nothing else is left in it."""
+    paragraph = macro.getparent()
+    remove_keeping_tail(macro)
+    if paragraph is not None and not len(paragraph) and not (paragraph.text or "").strip():
+        remove_keeping_tail(paragraph)
 
 
 # --- element surgery -----------------------------------------------------------------
