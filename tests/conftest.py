@@ -11,6 +11,9 @@ import structlog
 
 from followup.logconfig import clear_secrets
 
+# The sandbox server fixtures (one server per session, reset per test).
+pytest_plugins = ["sandbox_support"]
+
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

@@ -1,0 +1,413 @@
+"""End to end: the real sync (settings, adapters over HTTP, engine, renderer) against
+the sandbox, Cloud and Data Center. Every assertion reads the state back from Jira
+and Confluence, the way a person would see it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sandbox_support import reset_server
+
+from followup.adapters import Adapters, from_settings
+from followup.engine import Engine, RunResult
+from followup.model import Extraction, FindingCode
+from followup.runner import build_engine, sync_command
+from followup.sandbox import control
+from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
+from followup.sandbox.seed import DEMO_ADMIN, DEMO_PEOPLE, DEMO_TODAY, demo_dataset
+from followup.sandbox.server import RunningSandbox
+from followup.settings import Settings, load_settings
+from followup.storage_format import extract
+
+TODAY = DEMO_TODAY
+PRIYA, TOMASZ = DEMO_PEOPLE[0], DEMO_PEOPLE[1]
+
+
+@dataclass
+class Site:
+    """A sandbox plus what a test needs to drive and inspect it."""
+
+    server: RunningSandbox
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (DEMO_ADMIN.email, DEMO_ADMIN.token or "")
+
+    def adapters(self) -> Adapters:
+        return from_settings(self.settings, sleep=lambda s: None)
+
+    def sync(
+        self,
+        *,
+        dry_run: bool = False,
+        today: date = TODAY,
+        run_id: str | None = None,
+        **settings: Any,
+    ) -> RunResult:
+        st = self.settings.model_copy(deep=True)
+        for name, value in settings.items():
+            setattr(st.sync, name, value)
+        ad = from_settings(st, sleep=lambda s: None)
+        try:
+            engine: Engine = build_engine(st, ad.jira, ad.confluence, run_id=run_id)
+            return engine.run(today=today, dry_run=dry_run)
+        finally:
+            ad.close()
+
+    def writes(self) -> int:
+        return int(self.server.stats.snapshot()["writes"])
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = requests.get(f"{self.url}{path}", params=params, auth=self.auth, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def page(self, page_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.get(
+            f"/wiki/rest/api/content/{page_id}", expand="body.storage,version"
+        )
+        return data
+
+    def items(self, page_id: str) -> Extraction:
+        return extract(self.page(page_id)["body"]["storage"]["value"], page_id)
+
+    def put_page(self, page_id: str, body: str) -> None:
+        cur = self.page(page_id)
+        r = requests.put(
+            f"{self.url}/wiki/rest/api/content/{page_id}",
+            json={
+                "id": page_id,
+                "type": "page",
+                "title": cur["title"],
+                "version": {"number": cur["version"]["number"] + 1},
+                "body": {"storage": {"value": body, "representation": "storage"}},
+            },
+            auth=self.auth,
+            timeout=10,
+        )
+        r.raise_for_status()
+
+    def tickets(self) -> list[dict[str, Any]]:
+        dc = self.server.state.flavor == "datacenter"
+        data = self.get(
+            "/rest/api/2/search" if dc else "/rest/api/3/search/jql",
+            jql='labels = "followup" ORDER BY key ASC',
+            fields="summary,assignee,duedate,status,labels",
+            properties="followup",
+            maxResults=100,
+        )
+        issues: list[dict[str, Any]] = data["issues"]
+        return issues
+
+    def issue(self, key: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.get(
+            f"/rest/api/2/issue/{key}", properties="followup", fields="*all"
+        )
+        return data
+
+    def edit_issue(self, key: str, fields: dict[str, Any]) -> None:
+        r = requests.put(
+            f"{self.url}/rest/api/2/issue/{key}",
+            json={"fields": fields},
+            auth=self.auth,
+            timeout=10,
+        )
+        r.raise_for_status()
+
+    def transition(self, key: str, to: str) -> None:
+        ts = self.get(f"/rest/api/2/issue/{key}/transitions")["transitions"]
+        tid = next(t["id"] for t in ts if t["to"]["name"] == to)
+        r = requests.post(
+            f"{self.url}/rest/api/2/issue/{key}/transitions",
+            json={"transition": {"id": tid}},
+            auth=self.auth,
+            timeout=10,
+        )
+        r.raise_for_status()
+
+
+def _site(server: RunningSandbox, dataset: Dataset | None = None) -> Site:
+    reset_server(server, dataset)
+    env = control.env_for(server.state, server.url)
+    return Site(server, load_settings(None, env=env))
+
+
+@pytest.fixture
+def site(sandbox_server: RunningSandbox) -> Site:
+    return _site(sandbox_server)
+
+
+def _ticket_of(site: Site, page_id: str, text_start: str) -> str:
+    for item in site.items(page_id).items:
+        if item.text.startswith(text_start):
+            assert item.ticket is not None
+            return item.ticket
+    raise AssertionError(f"no item starting {text_start!r}")
+
+
+def _replace_body(site: Site, page_id: str, old: str, new: str) -> None:
+    body = site.page(page_id)["body"]["storage"]["value"]
+    assert old in body, f"{old!r} not in page {page_id}"
+    site.put_page(page_id, body.replace(old, new, 1))
+
+
+# -- Cloud ---------------------------------------------------------------------------
+
+
+def test_first_run_one_ticket_per_item_then_zero_writes(site: Site) -> None:
+    """The first run gives every item exactly one ticket; the next run writes nothing."""
+    first = site.sync()
+    assert not first.failed, first.failures
+    tickets = site.tickets()
+    items = [i for p in first.pages for i in p.plan.items if i.key not in _unknown(first)]
+    assert len(tickets) == len(items)
+    props = [t["properties"]["followup"]["item"] for t in tickets]
+    assert len(props) == len(set(props))
+    for page in first.pages:
+        shown = site.items(page.page.id)
+        assert all(i.ticket for i in shown.items), page.page.title
+        assert all(i.badge is not None for i in shown.items)
+    before = site.writes()
+    second = site.sync()
+    assert second.actions == [], [a.to_json() for a in second.actions]
+    assert site.writes() == before
+    assert len(site.tickets()) == len(tickets)
+
+
+def _unknown(result: RunResult) -> set[str]:
+    return {f.item for f in result.findings if f.code is FindingCode.UNKNOWN_TICKET and f.item}
+
+
+def test_dry_run_writes_nothing(site: Site) -> None:
+    """--dry-run plans every create and does not move the writes counter."""
+    before = site.writes()
+    result = site.sync(dry_run=True)
+    assert result.counts()["create"] > 0
+    assert site.writes() == before
+    assert site.tickets() == []
+
+
+def test_hand_linked_ticket_is_adopted_not_duplicated(site: Site) -> None:
+    """The demo item linked by hand to OPS-1 keeps OPS-1, which gains our label."""
+    site.sync()
+    ops1 = site.issue("OPS-1")
+    assert "followup" in ops1["fields"]["labels"]
+    assert ops1["properties"]["followup"]["page"] == "98000001"
+    summaries = [t["fields"]["summary"] for t in site.tickets()]
+    assert len(summaries) == len(set(summaries))
+
+
+def test_jira_done_ticks_page_and_page_tick_closes_ticket(site: Site) -> None:
+    """Status flows both ways through the real APIs."""
+    site.sync()
+    page = "98000001"
+    key = _ticket_of(site, page, "Alert when replica lag")
+    site.transition(key, "Done")
+    site.sync()
+    item = next(i for i in site.items(page).items if i.ticket == key)
+    assert item.done
+    assert item.badge is not None
+    assert (item.badge.title, str(item.badge.colour)) == ("DONE", "Green")
+
+    other = next(i for i in site.items(page).items if i.ticket != key and not i.done)
+    assert other.ticket is not None
+    body = site.page(page)["body"]["storage"]["value"]
+    task_id = other.key.rsplit(":", 1)[1]
+    marker = f"<ac:task-id>{task_id}</ac:task-id>"
+    start = body.index(marker)
+    status_at = body.index("<ac:task-status>incomplete</ac:task-status>", start)
+    body = (
+        body[:status_at]
+        + "<ac:task-status>complete</ac:task-status>"
+        + body[status_at + len("<ac:task-status>incomplete</ac:task-status>") :]
+    )
+    site.put_page(page, body)
+    site.sync()
+    assert site.issue(other.ticket)["fields"]["status"]["statusCategory"]["key"] == "done"
+    assert site.sync().actions == []
+
+
+def test_due_and_owner_follow_either_side(site: Site) -> None:
+    """A due date changed in Jira reaches the page; one changed on the page reaches Jira."""
+    site.sync()
+    page = "98000001"
+    key = _ticket_of(site, page, "Alert when replica lag")
+    site.edit_issue(key, {"duedate": "2027-01-20"})
+    site.sync()
+    item = next(i for i in site.items(page).items if i.ticket == key)
+    assert item.due == date(2027, 1, 20)
+    _replace_body(site, page, 'datetime="2027-01-20"', 'datetime="2027-02-02"')
+    site.sync()
+    assert site.issue(key)["fields"]["duedate"] == "2027-02-02"
+    site.edit_issue(key, {"assignee": {"accountId": PRIYA.account_id}})
+    site.sync()
+    item = next(i for i in site.items(page).items if i.ticket == key)
+    assert item.owner is not None
+    assert item.owner.value == PRIYA.account_id
+    assert site.sync().actions == []
+
+
+def test_conflict_is_reported_and_jira_wins(site: Site) -> None:
+    """Both sides changed the due date: a conflict finding, and Jira's value on both."""
+    site.sync()
+    page = "98000001"
+    key = _ticket_of(site, page, "Alert when replica lag")
+    due = site.issue(key)["fields"]["duedate"]
+    site.edit_issue(key, {"duedate": "2027-03-03"})
+    _replace_body(site, page, f'datetime="{due}"', 'datetime="2027-04-04"')
+    result = site.sync()
+    assert FindingCode.CONFLICT in [f.code for f in result.findings]
+    item = next(i for i in site.items(page).items if i.ticket == key)
+    assert item.due == date(2027, 3, 3)
+    assert site.issue(key)["fields"]["duedate"] == "2027-03-03"
+
+
+def test_deleted_item_is_reported_as_orphan(site: Site) -> None:
+    """An item removed from the page leaves its ticket in Jira and is reported."""
+    site.sync()
+    page = "98000001"
+    body = site.page(page)["body"]["storage"]["value"]
+    start = body.index("<ac:task>")
+    end = body.index("</ac:task>", start) + len("</ac:task>")
+    site.put_page(page, body[:start] + body[end:])
+    result = site.sync()
+    assert FindingCode.ORPHANED_TICKET in [f.code for f in result.findings]
+
+
+def test_unknown_owner_gets_finding_and_fallback(site: Site) -> None:
+    """A name no Jira account matches: unknown-owner, and the fallback assignee."""
+    page = "98000003"  # its action table names owners in plain text
+    result = site.sync(dry_run=True)
+    before = [f for f in result.findings if f.code is FindingCode.UNKNOWN_OWNER]
+    # Give one table row an owner nobody has, then sync with a fallback assignee.
+    items = site.items(page).items
+    named = next(i for i in items if i.owner is not None and i.owner.kind == "name")
+    _replace_body(site, page, named.owner.value, "Zed Nobody")  # type: ignore[union-attr]
+    result = site.sync(fallback_assignee=TOMASZ.account_id)
+    unknown = [f for f in result.findings if f.code is FindingCode.UNKNOWN_OWNER]
+    assert len(unknown) == len(before) + 1
+    key = next(i.ticket for i in site.items(page).items if i.text == named.text)
+    assert key is not None
+    assert site.issue(key)["fields"]["assignee"]["accountId"] == TOMASZ.account_id
+
+
+def test_json_report_counts_match_what_apply_did(site: Site, tmp_path: Path) -> None:
+    """The JSON report's counts equal the tickets and page writes that happened."""
+    out = tmp_path / "report.json"
+    pages_before = {p: site.page(p)["version"]["number"] for p in ("98000001", "98000002")}
+    code = sync_command(site.settings, fmt="json", output=out, today=TODAY)
+    assert code == 0
+    report = json.loads(out.read_text())
+    created = [t for t in site.tickets() if t["key"] != "OPS-1"]
+    assert report["summary"]["create"] == len(created)
+    assert report["summary"]["adopt"] == 1
+    assert all(a["outcome"] == "ok" for a in report["actions"])
+    written = {a["page"] for a in report["actions"] if a["op"] == "write-page"}
+    for p, v in pages_before.items():
+        assert (site.page(p)["version"]["number"] > v) == (p in written)
+    assert (
+        sync_command(
+            site.settings, dry_run=True, detailed_exitcode=True, fmt="json", output=out, today=TODAY
+        )
+        == 0
+    )
+
+
+def test_detailed_exitcode_signals_pending_changes(site: Site, tmp_path: Path) -> None:
+    """A dry run with changes pending exits 3 under --detailed-exitcode."""
+    out = tmp_path / "r.txt"
+    assert (
+        sync_command(site.settings, dry_run=True, detailed_exitcode=True, output=out, today=TODAY)
+        == 3
+    )
+    assert "dry run" in out.read_text()
+
+
+def test_report_never_contains_the_token(site: Site, tmp_path: Path) -> None:
+    """Reports in every format are free of the API token."""
+    token = DEMO_ADMIN.token or ""
+    for fmt in ("text", "json", "markdown", "html"):
+        out = tmp_path / f"r.{fmt}"
+        sync_command(site.settings, dry_run=True, fmt=fmt, output=out, today=TODAY)
+        assert token not in out.read_text()
+
+
+# -- Data Center -----------------------------------------------------------------------
+
+
+def dc_dataset() -> Dataset:
+    """A small Data Center site: mentions by userkey, users by name."""
+    base = demo_dataset()
+    body = (
+        "<h2>Action items</h2><ac:task-list>"
+        "<ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status>"
+        "<ac:task-body>Rotate the database credentials "
+        f'<ac:link><ri:user ri:userkey="{PRIYA.key}" /></ac:link> '
+        '<time datetime="2026-12-20" /></ac:task-body></ac:task>'
+        "<ac:task><ac:task-id>2</ac:task-id><ac:task-status>incomplete</ac:task-status>"
+        "<ac:task-body>Add a canary for the login flow "
+        f'<ac:link><ri:user ri:username="{TOMASZ.name}" /></ac:link></ac:task-body></ac:task>'
+        "</ac:task-list>"
+    )
+    return Dataset(
+        users=base.users,
+        spaces=(SeedSpace("OPSDC", "Operations"),),
+        pages=(
+            SeedPage(
+                space_key="OPSDC",
+                title="Login outage",
+                body=body,
+                author=PRIYA.account_id,
+                created=datetime(2026, 11, 2, tzinfo=UTC),
+                id="98100001",
+            ),
+        ),
+        projects=(SeedProject("OPS", "Operations", lead=PRIYA.account_id),),
+        issues=(
+            SeedIssue(
+                project="OPS",
+                summary="noise",
+                reporter=PRIYA.account_id,
+                created=datetime(2026, 1, 1, tzinfo=UTC),
+            ),
+        ),
+    )
+
+
+@pytest.fixture
+def dc_site(dc_sandbox_server: RunningSandbox) -> Iterator[Site]:
+    return _site(dc_sandbox_server, dc_dataset())
+
+
+def test_datacenter_sync_assigns_by_username_and_settles(dc_site: Site) -> None:
+    """On Data Center, mentions resolve to usernames; a second run writes nothing."""
+    first = dc_site.sync()
+    assert not first.failed, first.failures
+    assert [f for f in first.findings if f.code is FindingCode.UNKNOWN_OWNER] == []
+    tickets = dc_site.tickets()
+    assert len(tickets) == 2
+    assignees = {t["fields"]["summary"]: t["fields"]["assignee"]["name"] for t in tickets}
+    assert assignees == {
+        "Rotate the database credentials": PRIYA.name,
+        "Add a canary for the login flow": TOMASZ.name,
+    }
+    before = dc_site.writes()
+    assert dc_site.sync().actions == []
+    assert dc_site.writes() == before
+    key = tickets[0]["key"]
+    dc_site.transition(key, "Done")
+    dc_site.sync()
+    item = next(i for i in dc_site.items("98100001").items if i.ticket == key)
+    assert item.done
