@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from jira.exceptions import JIRAError
 
 from followup.errors import (
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 500
+# What the libraries raise for a failed exchange; anything else (a bug, a failed test
+# assertion in a response hook) propagates untranslated.
+_LIBRARY_ERRORS = (requests.RequestException, JIRAError, urllib3.exceptions.HTTPError)
 REDACTED = "[REDACTED]"
 _AUTH_HEADER = re.compile(
     r"(authori[sz]ation['\"]?\s*[:=]\s*['\"]?)(basic|bearer)?\s*[^\s'\",}]+", re.I
@@ -375,7 +379,7 @@ class Transport:
             self.limiter.acquire()
             try:
                 response = attempt()
-            except Exception as exc:  # the libraries raise many kinds; translate all
+            except _LIBRARY_ERRORS as exc:
                 error = translate_error(
                     exc, service=self.service, method=method, url=url, secrets=self._secrets
                 )
