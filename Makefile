@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet 'pip==26.3'
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
@@ -23,8 +23,8 @@ test: check unit
 check: lint types
 
 lint: $(STAMP)
-	$(BIN)/ruff check followup tests bench
-	$(BIN)/ruff format --check followup tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -48,8 +48,8 @@ lock: $(STAMP)
 	  cat requirements.lock.new ) > requirements.lock && rm requirements.lock.new
 
 format: $(STAMP)
-	$(BIN)/ruff format followup tests bench
-	$(BIN)/ruff check --fix followup tests bench
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache
