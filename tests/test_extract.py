@@ -851,3 +851,33 @@ def test_format_extraction_text_lists_items_and_findings() -> None:
     console = Console(width=200, record=True, color_system=None)
     console.print(format_extraction_text(extract(fixture("no_items.xml"), PAGE)))
     assert "no-action-items" in console.export_text()
+
+
+# --- reading the markup --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("caf&eacute; &mdash; &rsquo;", "café — ’"),
+        ("&AMP; &LT;tag&GT; &amp;amp;", "& <tag> &amp;"),
+        ("&amp;nbsp; stays typed", "&nbsp; stays typed"),
+        ("&NotEqualTilde;", "\u2242\u0338"),
+        ("&unknown; &", "&unknown; &"),
+        ("R&D, a && b", "R&D, a && b"),
+        ("&#x1F525; &#8212;", "\U0001f525 \u2014"),
+        ("<![CDATA[&nbsp; <b>]]>", "&nbsp; <b>"),
+    ],
+)
+def test_entities_read_as_characters(markup: str, text: str) -> None:
+    """HTML named entities are read as their characters (never inside CDATA); unknown
+    ones and stray ampersands as the characters typed."""
+    assert only(extract(tasks(task("1", "Fix " + markup)), PAGE)).text == f"Fix {text}"
+
+
+def test_entity_in_attribute_is_read() -> None:
+    """An HTML entity inside an attribute value is read too (here a /browse link)."""
+    body = tasks(
+        task("1", 'Fix <a href="https://j.example.com/browse/OPS-1?a=1&amp;b&nbsp;">x</a>')
+    )
+    assert only(extract(body, PAGE)).ticket == "OPS-1"

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from lxml import etree
+
 from followup.model import (
     ActionItem,
     Badge,
@@ -76,6 +78,7 @@ _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
 _URL = ri("url")
+_LINK_TAGS = ("a", LINK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,9 @@ class PageReading:
 
 def is_section_heading(heading: Element) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
-    text = collapse(all_text(heading)).casefold().translate(_HYPHENS)
+    text = " ".join(all_text(heading).casefold().split())
+    if "\u2010" in text or "\u2011" in text or "\u2012" in text or "\u2013" in text:
+        text = text.translate(_HYPHENS)
     return any(word in text for word in _SECTION_WORDS)
 
 
@@ -219,17 +224,26 @@ def summaries_in(anchor: Element) -> list[Element]:
 def iter_own(el: Element) -> Iterator[Element]:
     """The element's descendants in page order, not entering nested task lists (they
     belong to other items)."""
+    return iter(own_elements(el))
+
+
+def own_elements(el: Element) -> list[Element]:
+    """`iter_own` as a list."""
+    if next(el.iter(TASK_LIST), None) is None:  # the common case, walked by lxml itself
+        return list(el.iter(etree.Element))[1:]
+    out: list[Element] = []
     stack = [iter(el)]
     while stack:
         for child in stack[-1]:
             if not isinstance(child.tag, str):
                 continue
-            yield child
+            out.append(child)
             if child.tag != TASK_LIST and len(child):
                 stack.append(iter(child))
                 break
         else:
             stack.pop()
+    return out
 
 
 def task_body(task: Element) -> Element | None:
@@ -238,13 +252,6 @@ def task_body(task: Element) -> Element | None:
         if child.tag == TASK_BODY:
             return child
     return None
-
-
-def _child_text(task: Element, tag: str) -> str:
-    for child in task:
-        if child.tag == tag:
-            return (child.text or "").strip()
-    return ""
 
 
 def _jira_key(macro: Element) -> str | None:
@@ -282,7 +289,19 @@ def first_browse_link(elements: Iterator[Element]) -> TicketRef | None:
 
 def task_ticket(body: Element) -> TicketRef | None:
     """A task's ticket: its first jira macro, else its first `/browse/` link."""
-    return first_jira_macro(iter_own(body)) or first_browse_link(iter_own(body))
+    return _ticket_among(own_elements(body))
+
+
+def _ticket_among(elements: list[Element]) -> TicketRef | None:
+    link: TicketRef | None = None
+    for el in elements:
+        tag = el.tag
+        if tag in MACRO_TAGS:
+            if key := _jira_key(el):
+                return TicketRef(key, el)
+        elif link is None and tag in _LINK_TAGS and (key := _browse_link_key(el)):
+            link = TicketRef(key, el)
+    return link
 
 
 def badge_after(ref: TicketRef) -> Element | None:
@@ -335,17 +354,31 @@ def read_badge(macro: Element) -> Badge:
 
 
 def _read_task(task: Element, page_id: str) -> Located | None:
-    body = task_body(task)
+    body: Element | None = None
+    task_id = task_uuid = state = ""
+    for child in task:
+        tag = child.tag
+        if tag == TASK_BODY:
+            body = child
+        elif tag == TASK_ID:
+            task_id = (child.text or "").strip()
+        elif tag == TASK_UUID:
+            task_uuid = (child.text or "").strip()
+        elif tag == TASK_STATUS:
+            state = (child.text or "").strip()
     if body is None:
         return None
     owner: Owner | None = None
     time: Element | None = None
-    for el in iter_own(body):
-        if owner is None and el.tag == LINK and is_mention(el):
-            owner = mention_owner(el)
-        elif time is None and el.tag == "time":
+    own = own_elements(body)
+    for el in own:
+        tag = el.tag
+        if tag == LINK:
+            if owner is None and is_mention(el):
+                owner = mention_owner(el)
+        elif tag == "time" and time is None:
             time = el
-    ticket = task_ticket(body)
+    ticket = _ticket_among(own)
     text = visible_text(body, drop=ticket.element if ticket else None)
     if not text:
         return None  # an untouched template prompt, or only a mention and a date
@@ -357,7 +390,7 @@ def _read_task(task: Element, page_id: str) -> Located | None:
         due = parse_iso_date(due_text)
         if due is None:
             problem = FindingCode.UNPARSEABLE_DUE_DATE
-    ident = _child_text(task, TASK_ID) or _child_text(task, TASK_UUID) or _text_hash(text)
+    ident = task_id or task_uuid or _text_hash(text)
     badge = badge_after(ticket) if ticket else None
     return Located(
         key=f"{page_id}:task:{ident}",
@@ -367,7 +400,7 @@ def _read_task(task: Element, page_id: str) -> Located | None:
         due=due,
         due_problem=problem,
         due_text=due_text,
-        done=_child_text(task, TASK_STATUS).casefold() == "complete",
+        done=state.casefold() == "complete",
         ticket=ticket,
         badge=read_badge(badge) if badge is not None else None,
         priority=None,

@@ -70,8 +70,10 @@ _INLINE = frozenset(
 _LINK_BODIES = frozenset({ac("link-body"), ac("plain-text-link-body")})
 _LINK_TARGET_NAMES = (ri("content-title"), ri("filename"), ri("value"), ri("space-key"))
 _EMOJI_FALLBACK = ac("emoji-fallback")
+_EMOTICON = ac("emoticon")
 _BROWSE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#]|$)")
 _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
+_HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def browse_key(href: str | None) -> str | None:
@@ -95,12 +97,16 @@ def is_smart_browse_link(el: Element) -> bool:
 def collapse(text: str) -> str:
     """Whitespace (non-breaking spaces included) collapsed to single spaces, trimmed;
     zero-width characters dropped."""
-    return " ".join(text.translate(_INVISIBLE).split())
+    if _HAS_INVISIBLE.search(text):
+        text = text.translate(_INVISIBLE)
+    return " ".join(text.split())
 
 
 def visible_text(el: Element, *, drop: Element | None = None) -> str:
     """The element's visible text, cleaned: mentions, dates, status and jira macros,
     placeholders, nested task lists and `drop` (the item's ticket link) left out."""
+    if not len(el):
+        return collapse(el.text or "")
     parts: list[str] = []
     _collect(el, parts, drop)
     return collapse("".join(parts))
@@ -123,19 +129,22 @@ def _collect(el: Element, parts: list[str], drop: Element | None) -> None:
     if el.text:
         parts.append(el.text)
     for child in el:
-        if isinstance(child.tag, str) and not _hidden(child, drop):
-            boundary = child.tag not in _INLINE
-            if boundary:
+        tag = child.tag
+        if isinstance(tag, str) and not _hidden(child, drop):
+            if tag in _INLINE:
+                if tag == LINK and not any(c.tag in _LINK_BODIES for c in child):
+                    parts.append(_link_target(child))
+                elif tag == _EMOTICON:
+                    fallback = child.get(_EMOJI_FALLBACK) or ""
+                    if not fallback.startswith(":"):
+                        parts.append(fallback)
+                elif len(child):
+                    _collect(child, parts, drop)
+                elif child.text:
+                    parts.append(child.text)
+            else:  # a block boundary separates words
                 parts.append(" ")
-            if child.tag == LINK and not any(c.tag in _LINK_BODIES for c in child):
-                parts.append(_link_target(child))
-            elif child.tag == ac("emoticon"):
-                fallback = child.get(_EMOJI_FALLBACK) or ""
-                if not fallback.startswith(":"):
-                    parts.append(fallback)
-            else:
                 _collect(child, parts, drop)
-            if boundary:
                 parts.append(" ")
         if child.tail:
             parts.append(child.tail)

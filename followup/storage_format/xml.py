@@ -2,9 +2,10 @@
 
 A page body is an XHTML fragment: no root element, `ac:`/`ri:` prefixes used but never
 declared, HTML named entities (`&nbsp;`, `&mdash;`) that XML does not define, CDATA in
-code macros. `parse` wraps it in a root that declares the prefixes, turns named
-entities into numeric references first (never inside CDATA or comments), and parses
-it strictly with lxml: no entity expansion, no network, no huge-tree mode. `serialise`
+code macros. `parse` wraps it in a root that declares the prefixes, after an internal DTD
+subset declaring the HTML entities the body uses, and parses it strictly with lxml:
+only those declared entities are expanded, nothing external is loaded, no network,
+no huge-tree mode. `serialise`
 writes the root's content back without the declarations, so the output uses the same
 undeclared prefixes as the input, characters instead of named entities, and CDATA
 where it was.
@@ -72,44 +73,62 @@ class StorageFormatError(FollowupError):
 
 
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
-_ENTITY_OR_PROTECTED = re.compile(
-    r"<!\[CDATA\[.*?\]\]>|<!--.*?-->"
-    r"|&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{0,31};)?",
-    re.DOTALL,
-)
+_PROTECTED = re.compile(r"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)", re.DOTALL)
+_BARE_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]{0,31};|#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};)")
+_NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]{0,31});")
 _PREFIX_USE = re.compile(r"[<\s/]([A-Za-z_][\w.-]*):[A-Za-z_]")
 
 
-def _translate(match: re.Match[str]) -> str:
-    whole = match.group(0)
-    if whole[0] == "<":
-        return whole  # CDATA section or comment: entities are not entities there
-    ref = match.group(1)
-    if ref is None:
-        return "&amp;"  # a bare ampersand: read it as the character a person typed
-    if ref[0] == "#":
-        return whole
-    name = ref[:-1]
-    if name in _XML_ENTITIES:
-        return whole
-    chars = html.entities.html5.get(ref)
-    if chars is None:
-        return "&amp;" + ref  # not an entity anyone defines: keep it as text
-    return "".join(f"&#{ord(char)};" for char in chars)
-
-
-def translate_entities(body: str) -> str:
-    """The body with HTML named entities as numeric references (CDATA and comments
-    untouched) and stray ampersands escaped, ready for an XML parser."""
-    if "&" not in body:
+def _escape_ampersands(body: str) -> str:
+    """Stray ampersands (not starting a reference) as `&amp;`, outside CDATA and
+    comments: a person typed the character."""
+    if not _BARE_AMPERSAND.search(body):
         return body
-    return _ENTITY_OR_PROTECTED.sub(_translate, body)
+    if "<!" not in body:
+        return _BARE_AMPERSAND.sub("&amp;", body)
+    parts = _PROTECTED.split(body)  # odd parts are CDATA sections and comments
+    return "".join(
+        part if odd % 2 else _BARE_AMPERSAND.sub("&amp;", part) for odd, part in enumerate(parts)
+    )
+
+
+def _entity_value(name: str) -> str:
+    """An entity declaration's value giving the characters of an HTML entity (or, for
+    a name no one defines, the text `&name;` as typed). `&` and `<` are escaped twice:
+    a declaration's character references are expanded once when it is read."""
+    chars = html.entities.html5.get(name + ";")
+    if chars is None:
+        return f"&#38;#38;{name};"
+    return "".join(f"&#38;#{ord(c)};" if c in "&<" else f"&#{ord(c)};" for c in chars)
+
+
+def prepare(body: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """The bytes lxml parses for a body: the fragment inside a root element declaring
+    the prefixes, after an internal DTD subset that declares each HTML named entity
+    the body uses (so libxml2 expands them, in C, never inside CDATA or comments)."""
+    text = body
+    doctype = ""
+    if "&" in body:
+        text = _escape_ampersands(body)
+        names = set(_NAMED_ENTITY.findall(text)) - _XML_ENTITIES
+        if names:
+            declarations = "".join(
+                f'<!ENTITY {name} "{_entity_value(name)}">' for name in sorted(names)
+            )
+            doctype = f"<!DOCTYPE {_ROOT} [{declarations}]>"
+    declared = " ".join(
+        f'xmlns:{prefix}="{uri}"' for prefix, uri in (prefixes or _KNOWN_PREFIXES).items()
+    )
+    return f"{doctype}<{_ROOT} {declared}>{text}</{_ROOT}>".encode()
 
 
 def _parser() -> etree.XMLParser:
+    # Entities: only the ones `prepare` declares are expanded ("internal"); the body
+    # cannot declare any (a DOCTYPE inside the root is an error) and nothing external is
+    # ever loaded. No huge-tree mode: libxml2's depth and size limits stay on.
     return etree.XMLParser(
         strip_cdata=False,
-        resolve_entities=False,
+        resolve_entities="internal",  # type: ignore[arg-type]
         no_network=True,
         huge_tree=False,
         load_dtd=False,
@@ -123,27 +142,21 @@ def _parser() -> etree.XMLParser:
 _PARSER = _parser()
 
 
-def _wrap(text: str, prefixes: dict[str, str]) -> bytes:
-    declarations = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in prefixes.items())
-    return f"<{_ROOT} {declarations}>{text}</{_ROOT}>".encode()
-
-
 def parse(body: str) -> Element:
     """The fragment as the children of a root element; raises StorageFormatError."""
     try:
-        text = translate_entities(body)
         try:
-            return etree.fromstring(_wrap(text, _KNOWN_PREFIXES), _PARSER)
+            return etree.fromstring(prepare(body), _PARSER)
         except etree.XMLSyntaxError as first:
             # A prefix other than ac:/ri:/at: (a third-party macro's): declare it too.
             extra = {
                 prefix: f"urn:followup:undeclared:{prefix}"
-                for prefix in sorted(set(_PREFIX_USE.findall(text)))
+                for prefix in sorted(set(_PREFIX_USE.findall(body)))
                 if prefix not in _KNOWN_PREFIXES and prefix not in ("xml", "xmlns")
             }
             if not extra:
                 raise first from None
-            return etree.fromstring(_wrap(text, {**_KNOWN_PREFIXES, **extra}), _PARSER)
+            return etree.fromstring(prepare(body, {**_KNOWN_PREFIXES, **extra}), _PARSER)
     except (etree.XMLSyntaxError, ValueError) as error:  # ValueError: unencodable text
         raise StorageFormatError(
             f"the page body is not well-formed storage format: {error}",
