@@ -881,3 +881,14 @@ def test_entity_in_attribute_is_read() -> None:
         task("1", 'Fix <a href="https://j.example.com/browse/OPS-1?a=1&amp;b&nbsp;">x</a>')
     )
     assert only(extract(body, PAGE)).ticket == "OPS-1"
+
+
+def test_extract_from_many_threads() -> None:
+    """Extracting pages from a thread pool (as the engine does) gives the same results
+    as one thread: no parser state is shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [fixture(path.name) for path in sorted(FIXTURES.glob("*.xml"))] * 20
+    expected = [extract(body, PAGE) for body in bodies]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(lambda body: extract(body, PAGE), bodies)) == expected

@@ -139,14 +139,13 @@ def _parser() -> etree.XMLParser:
     )
 
 
-_PARSER = _parser()
-
-
 def parse(body: str) -> Element:
     """The fragment as the children of a root element; raises StorageFormatError."""
     try:
         try:
-            return etree.fromstring(prepare(body), _PARSER)
+            # A parser per call: lxml parsers must not be shared between threads, and
+            # the engine extracts pages from a thread pool (a new one costs ~1 µs).
+            return etree.fromstring(prepare(body), _parser())
         except etree.XMLSyntaxError as first:
             # A prefix other than ac:/ri:/at: (a third-party macro's): declare it too.
             extra = {
@@ -156,7 +155,7 @@ def parse(body: str) -> Element:
             }
             if not extra:
                 raise first from None
-            return etree.fromstring(prepare(body, {**_KNOWN_PREFIXES, **extra}), _PARSER)
+            return etree.fromstring(prepare(body, {**_KNOWN_PREFIXES, **extra}), _parser())
     except (etree.XMLSyntaxError, ValueError) as error:  # ValueError: unencodable text
         raise StorageFormatError(
             f"the page body is not well-formed storage format: {error}",
