@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import sqlite3
 import uuid
 import zlib
@@ -80,6 +81,9 @@ V2_LIMIT_DEFAULT = 25
 V2_LIMIT_CAP = 250
 PROPERTY_LIMIT_DEFAULT = 10
 PROPERTY_LIMIT_CAP = 100
+
+#: POSTs that only read: not writes for stats, faults and read-only users.
+READ_ONLY_POSTS = re.compile(r"^/wiki/rest/api/content/\d+/permission/check$")
 VERSION_LIMIT_DEFAULT = 200
 PROPERTY_VALUE_MAX_BYTES = 32768
 TITLE_MAX = 255
@@ -1450,6 +1454,35 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 raise _Problem(404, f"Cannot find content property with key '{key}'")
         return Response(status_code=204)
 
+    # v1: permissions ---------------------------------------------------------------------
+
+    def check_permission(request: Request, payload: bytes) -> Response:
+        """`POST content/{id}/permission/check` (Cloud only): may the subject read,
+        update or delete the page? Read-only users may only read; nothing is written.
+        Data Center has no such resource: the route is mounted on Cloud only."""
+        page_id = _page_id(request)
+        data = _json_body(payload)
+        subject = data.get("subject")
+        operation = data.get("operation")
+        if not isinstance(subject, dict) or not subject.get("identifier"):
+            raise _Problem(400, "subject is required")
+        if subject.get("type") != "user":
+            raise _Problem(400, f"Unsupported subject type: {subject.get('type')}")
+        if operation not in ("read", "update", "delete"):
+            raise _Problem(400, f"Invalid operation: {operation}")
+        with state.lock:
+            _require_page(state.db, page_id)
+        user = state.user_by("account_id", str(subject["identifier"]))
+        if user is None:
+            raise _Problem(400, f"No user found with accountId: {subject['identifier']}")
+        allowed = user.active and (operation == "read" or not user.read_only)
+        errors = (
+            []
+            if allowed
+            else [{"translation": "User does not have permission to the content", "args": []}]
+        )
+        return JSONResponse({"hasPermission": allowed, "errors": errors})
+
     # v1: users ---------------------------------------------------------------------------
 
     def get_user(request: Request, payload: bytes) -> Response:
@@ -1646,6 +1679,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         ("/wiki/rest/api/user", get_user, ["GET"]),
         ("/wiki/rest/api/user/current", current_user, ["GET"]),
     ]
+    if state.flavor == "cloud":
+        v1.append(("/wiki/rest/api/content/{id}/permission/check", check_permission, ["POST"]))
     v2: list[tuple[str, Handler, list[str]]] = [
         ("/wiki/api/v2/pages", v2_pages, ["GET"]),
         ("/wiki/api/v2/pages/{id}", v2_page, ["GET"]),
