@@ -153,6 +153,23 @@ def test_search_does_not_trust_the_page_size(jira_site: JiraSite, sleeps: Sleeps
     assert route_count(jira_site, "GET /rest/api/3/search/jql") == 2
 
 
+def test_a_long_jql_is_posted(any_site: JiraSite, sleeps: Sleeps) -> None:
+    """A JQL too long for a URL (a batch of page labels) goes in a POST body, paged
+    the same way."""
+    jira = adapter(any_site, sleeps, page_size=10)
+    jira.create_tickets([new_ticket(n) for n in range(25)])
+    labels = ", ".join(["bulk", *(f"followup-{n}" for n in range(100000, 100300))])
+    jql = f"labels in ({labels})"
+    assert len(jql) > 1500
+    assert len({t.key for t in jira.search_tickets(jql)}) == 25
+    route = (
+        "POST /rest/api/3/search/jql"
+        if any_site.server.state.flavor == "cloud"
+        else "POST /rest/api/2/search"
+    )
+    assert route_count(any_site, route) == 3
+
+
 def test_search_of_nothing_is_one_request(any_site: JiraSite, sleeps: Sleeps) -> None:
     """An empty result ends the loop at once."""
     jira = adapter(any_site, sleeps)

@@ -60,6 +60,10 @@ SEARCH_FIELDS = (
 )
 PROPERTY_KEY = "followup"
 BULK_CHUNK = 50
+# Above this, the JQL goes in a POST body (a read, retried like a GET): batched
+# queries (`labels in (followup-1, ...)`) would otherwise outgrow URL limits of
+# proxies and of Jira's own servlet container (~8 KB).
+LONG_JQL = 1500
 SUMMARY_MAX = 255
 _CATEGORIES: Mapping[str, StatusCategory] = {
     "new": "new",
@@ -179,8 +183,8 @@ class JiraAdapter:
         issues than asked for; only the token, `isLast` or `total` end the loop."""
         params: dict[str, Any] = {
             "jql": jql,
-            "fields": ",".join(SEARCH_FIELDS),
-            "properties": PROPERTY_KEY,
+            "fields": list(SEARCH_FIELDS),
+            "properties": [PROPERTY_KEY],
             "maxResults": self.page_size,
         }
         seen: set[str] = set()
@@ -192,11 +196,18 @@ class JiraAdapter:
                     seen.add(ticket.key)
                     yield ticket
 
+    def _search_page(self, path: str, params: dict[str, Any]) -> Any:
+        """One page of a search: GET with comma lists, or POST with JSON lists."""
+        if len(params["jql"]) > LONG_JQL:
+            return self._call("POST", path, body=params, safety=Safety.IDEMPOTENT)
+        query = {k: ",".join(v) if isinstance(v, list) else v for k, v in params.items()}
+        return self._get(path, query)
+
     def _search_cloud(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         path = "/rest/api/3/search/jql"
         tokens: set[str] = set()
         while True:
-            data = self._get(path, params) or {}
+            data = self._search_page(path, params) or {}
             yield list(data.get("issues") or [])
             token = data.get("nextPageToken")
             if data.get("isLast", not token) or not token:
@@ -214,7 +225,7 @@ class JiraAdapter:
     def _search_dc(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         start = 0
         while True:
-            data = self._get("/rest/api/2/search", {**params, "startAt": start}) or {}
+            data = self._search_page("/rest/api/2/search", {**params, "startAt": start}) or {}
             issues = list(data.get("issues") or [])
             yield issues
             start = int(data.get("startAt", start)) + len(issues)
@@ -424,7 +435,6 @@ class JiraAdapter:
                 "url": url,
                 "title": title,
                 "summary": "Postmortem review this action item comes from",
-                "icon": {"url16x16": f"{url.split('/wiki')[0]}/favicon.ico", "title": "Confluence"},
             },
         }
         self._call(
