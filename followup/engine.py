@@ -169,6 +169,7 @@ class Engine:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         run_id: str | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.jira = jira
         self.confluence = confluence
@@ -179,6 +180,9 @@ class Engine:
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
         self._linked: dict[str, Ticket | None] = {}
         self._lock = threading.Lock()
+        # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
+        # being written is finished, no other is started, the leases are released.
+        self.stop = stop if stop is not None else threading.Event()
 
     # -- reading ------------------------------------------------------------------
 
@@ -313,7 +317,7 @@ class Engine:
         progress: Callable[[str, int, int], None] | None,
     ) -> None:
         todo = [p for p in result.pages if p.plan.has_writes and not p.error]
-        if not todo:
+        if not todo or self.stop.is_set():
             return
         held: dict[str, leases.Lease] = {}
         ttl = timedelta(seconds=self.config.lease_seconds)
@@ -358,9 +362,14 @@ class Engine:
                         )
                     except FollowupError as exc:
                         pr.error = exc.show()
+            if self.stop.is_set():
+                return  # the leases are released below; nothing was written
             created = self._create_all([p for p in leased if not p.error])
 
             def apply_one(pr: PageResult) -> None:
+                if self.stop.is_set():
+                    pr.skipped = True  # stopping: left for the next run
+                    return
                 try:
                     self._apply_page(pr, created, today)
                 except FollowupError as exc:
