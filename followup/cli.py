@@ -33,7 +33,6 @@ from typing import Annotated, Any, NoReturn
 import structlog
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -296,20 +295,39 @@ def extract(
     if (file is None) == (page is None):
         raise typer.BadParameter("give either a PAGE.xml file or --page ID", param_hint="PAGE.xml")
     settings = _settings(ctx)
-    if page is not None:
-        settings.require_sites("confluence")
-        _unavailable("extract --page")
-    assert file is not None
     extract_items = _entry("followup.storage_format", "extract", "extract")
-    try:
-        body = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{file}: not UTF-8 text ({exc.reason})") from None
-    extraction = extract_items(body, page_id or file.stem, date_order=settings.sync.date_order)
+    if page is not None:
+        body, page_id = _fetch_page(settings, page), page
+    else:
+        assert file is not None
+        try:
+            body = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file}: not UTF-8 text ({exc.reason})") from None
+        page_id = page_id or file.stem
+    extraction = extract_items(
+        body,
+        page_id,
+        date_order=settings.sync.date_order,
+        max_items=settings.sync.max_items_per_page,
+    )
     if fmt is ExtractFormat.JSON:
         typer.echo(json.dumps(_extraction_json(extraction), indent=2, ensure_ascii=False))
     else:
         _print_extraction(extraction)
+
+
+def _fetch_page(settings: Settings, page_id: str) -> str:
+    """The storage-format body of one page of the configured site."""
+    from followup.adapters import from_settings
+
+    settings.require_sites()
+    adapters = from_settings(settings)
+    try:
+        body: str = adapters.confluence.get_page(page_id).body
+    finally:
+        adapters.close()
+    return body
 
 
 def _extraction_json(extraction: Any) -> dict[str, Any]:
@@ -322,29 +340,13 @@ def _extraction_json(extraction: Any) -> dict[str, Any]:
 
 
 def _print_extraction(extraction: Any) -> None:
+    from followup.storage_format import format_extraction_text
+
     console = Console(highlight=False)
-    items = Table(title=f"page {extraction.page_id}: {len(extraction.items)} action items")
-    for column in ("key", "action", "owner", "due", "done", "ticket"):
-        items.add_column(column, overflow="fold")
-    for item in extraction.items:
-        owner = next(iter(item.owner.to_json().values())) if item.owner else ""
-        items.add_row(
-            Text(item.key),
-            Text(item.text),
-            Text(owner),
-            item.due.isoformat() if item.due else "",
-            "yes" if item.done else "",
-            Text(item.ticket or ""),
-        )
-    console.print(items)
-    if extraction.findings:
-        findings = Table(title=f"{len(extraction.findings)} findings")
-        for column in ("code", "item", "message"):
-            findings.add_column(column, overflow="fold")
-        for finding in extraction.findings:
-            findings.add_row(str(finding.code), Text(finding.item or ""), Text(finding.message))
-        console.print(findings)
-    else:
+    console.print(format_extraction_text(extraction))
+    for finding in extraction.findings:
+        console.print(Text(f"{finding.code}: {finding.message}"))
+    if not extraction.findings:
         console.print("no findings")
 
 

@@ -117,7 +117,8 @@ def test_extract_prints_items_as_json(tmp_path: Path) -> None:
     assert all(set(f) == {"code", "item", "message"} for f in data["findings"])
     text = invoke("extract", str(page), "--page-id", "12345")
     assert text.exit_code == 0, text.output
-    assert "12345:task:1" in text.stdout
+    assert "task:1" in text.stdout
+    assert "Page 12345" in text.stdout
 
 
 def test_extract_uses_the_parser_and_prints_json(
@@ -128,7 +129,9 @@ def test_extract_uses_the_parser_and_prints_json(
 
     calls: list[tuple[str, str, str]] = []
 
-    def extract(body: str, page_id: str, *, date_order: str = "none") -> Extraction:
+    def extract(
+        body: str, page_id: str, *, date_order: str = "none", max_items: int | None = None
+    ) -> Extraction:
         calls.append((body, page_id, date_order))
         item = ActionItem(
             key=f"{page_id}:task:1",
