@@ -121,47 +121,24 @@ def test_extract_prints_items_as_json(tmp_path: Path) -> None:
     assert "Page 12345" in text.stdout
 
 
-def test_extract_uses_the_parser_and_prints_json(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """extract passes the body, page id and date order through and renders the result."""
-    from followup.model import ActionItem, Extraction, Finding, FindingCode, Owner
-
-    calls: list[tuple[str, str, str]] = []
-
-    def extract(
-        body: str, page_id: str, *, date_order: str = "none", max_items: int | None = None
-    ) -> Extraction:
-        calls.append((body, page_id, date_order))
-        item = ActionItem(
-            key=f"{page_id}:task:1",
-            page_id=page_id,
-            text="Alert on [queue] depth",
-            owner=Owner("name", "Priya"),
-            due=date(2025, 4, 1),
-            done=False,
-            ticket=None,
-            source="task",
-        )
-        finding = Finding(FindingCode.MISSING_DUE_DATE, page_id, item.key, "no due date")
-        return Extraction(page_id=page_id, items=(item,), findings=(finding,))
-
-    fake_module(monkeypatch, "followup.storage_format", "extract", extract)
+def test_extract_honours_the_configured_date_order(tmp_path: Path) -> None:
+    """extract passes sync.date_order to the parser: 03/04/2026 reads day-first."""
     page = tmp_path / "777.xml"
-    page.write_text(PAGE, encoding="utf-8")
+    page.write_text(
+        "<table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th></tr>"
+        "<tr><td>Rotate keys</td><td>Priya</td><td>03/04/2026</td></tr></tbody></table>",
+        encoding="utf-8",
+    )
+    ambiguous = json.loads(invoke("extract", str(page), "--format", "json").stdout)
+    assert ambiguous["items"][0]["due"] is None
+    assert [f["code"] for f in ambiguous["findings"]] == ["ambiguous-due-date"]
     env = {"FOLLOWUP_SYNC__DATE_ORDER": "dmy"}
     result = invoke("extract", str(page), "--format", "json", env=env)
     assert result.exit_code == 0, result.output
-    assert calls == [(PAGE, "777", "dmy")]
     data = json.loads(result.stdout)
-    assert data["items"][0]["key"] == "777:task:1"
-    assert data["findings"] == [
-        {"code": "missing-due-date", "item": "777:task:1", "message": "no due date"}
-    ]
-    text = invoke("extract", str(page))
-    assert text.exit_code == 0, text.output
-    assert "Alert on [queue] depth" in text.stdout  # printed as written, not as markup
-    assert "missing-due-date" in text.stdout
+    assert data["items"][0]["key"].startswith("777:row:")
+    assert data["items"][0]["due"] == "2026-04-03"
+    assert data["findings"] == []
 
 
 def test_extract_needs_a_file_or_a_page() -> None:
