@@ -52,6 +52,7 @@ from followup.planner import (
 )
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
 from followup.queries import managed_tickets_jql, postmortem_cql
+from followup.reminders import ReminderPolicy, add_reminders
 from followup.storage_format import extract, render
 
 log = structlog.get_logger("followup.engine")
@@ -76,6 +77,7 @@ class EngineConfig:
     owners: Mapping[str, str] = field(default_factory=dict)
     jira_server: str | None = None
     jira_server_id: str | None = None
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
 
 
 @dataclass(slots=True)
@@ -242,7 +244,7 @@ class Engine:
         managed = {t.key: t for t in tickets}
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(owners_to_resolve(extraction, tickets, linked))
-        return plan_page(
+        plan = plan_page(
             page,
             extraction,
             tickets,
@@ -250,6 +252,17 @@ class Engine:
             owners=owners,
             today=today,
             policy=self.policy,
+        )
+        # Reminders are planned too (comments + the property's bookkeeping), so a dry
+        # run lists them and a re-plan after a 409 sees what was already sent.
+        return add_reminders(
+            plan,
+            page,
+            tickets,
+            linked=linked,
+            today=today,
+            policy=self.config.reminders,
+            deployment=self.policy.deployment,
         )
 
     def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
@@ -483,7 +496,8 @@ class Engine:
             merged: dict[str, Any] = {}
             for a in actions:
                 merged.update(a.data.fields)
-            update = FieldUpdate(fields=merged)
+            labels = tuple(dict.fromkeys(lb for a in actions for lb in a.data.add_labels))
+            update = FieldUpdate(fields=merged, add_labels=labels)
             self._do(pr, actions, self._updater(key, update), ticket=key)
         for action in plan.actions:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):

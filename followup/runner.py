@@ -21,6 +21,7 @@ from followup.engine import Engine, EngineConfig, RunResult
 from followup.errors import ApiError, FollowupError
 from followup.planner import Directions, Policy
 from followup.ports import ConfluencePort, Deployment, JiraPort
+from followup.reminders import ReminderPolicy
 from followup.sync_report import Format, render_report
 
 if TYPE_CHECKING:
@@ -72,6 +73,19 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_page_bytes=s.max_page_bytes,
         max_items_per_page=s.max_items_per_page,
         owners=dict(settings.owners),
+        reminders=reminder_policy(settings),
+    )
+
+
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    r = settings.reminders
+    return ReminderPolicy(
+        enabled=r.enabled,
+        overdue_every_days=r.overdue_every_days,
+        before_due_days=r.before_due_days,
+        escalate_after=r.escalate_after,
+        escalate_to=r.escalate_to,
+        escalate_label=r.escalate_label or None,
     )
 
 
