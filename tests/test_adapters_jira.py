@@ -463,14 +463,22 @@ def test_429_storm_beyond_the_budget_raises_the_last_error(
     assert jira.stats.requests("jira", 429) == 3
 
 
-def test_creates_are_not_retried_even_on_429(jira_site: JiraSite, sleeps: Sleeps) -> None:
-    """A rate-limited bulk create is not repeated here: its elements report the error."""
+def test_rate_limited_create_is_sent_again_but_5xx_is_not(
+    jira_site: JiraSite, sleeps: Sleeps
+) -> None:
+    """A 429 (refused before anything happened) is retried; a 503 on a create is not."""
     jira = adapter(jira_site, sleeps)
     jira.deployment  # noqa: B018
-    jira_site.set_faults(rate_429=1.0, retry_after_s=1)
+    jira_site.set_faults(rate_429=0.5, retry_after_s=1, seed=1)
     results = jira.create_tickets([new_ticket(1)])
-    assert results[0].key is None
-    assert route_count(jira_site, "POST /rest/api/2/issue/bulk") == 1
+    assert results[0].key is not None
+    assert sleeps.waits
+    assert max(sleeps.waits) >= 1
+    jira_site.set_faults(rate_5xx=1.0, retry_after_s=1)
+    before = route_count(jira_site, "POST /rest/api/2/issue/bulk")
+    with pytest.raises(errors.ServerError):
+        jira.create_tickets([new_ticket(2)])
+    assert route_count(jira_site, "POST /rest/api/2/issue/bulk") == before + 1
 
 
 def test_5xx_on_reads_is_retried(jira_site: JiraSite, sleeps: Sleeps) -> None:

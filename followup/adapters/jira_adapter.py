@@ -294,7 +294,12 @@ class JiraAdapter:
     def _create_chunk(self, chunk: Sequence[NewTicket]) -> list[CreateResult]:
         body = {"issueUpdates": [self._issue_update(t) for t in chunk]}
         try:
-            data = self._call("POST", "/rest/api/2/issue/bulk", body=body, safety=Safety.NEVER)
+            # A 429 is refused before Jira does anything, so it alone may be answered
+            # by sending the create again; anything ambiguous goes back to the engine,
+            # which searches before it creates again.
+            data = self._call(
+                "POST", "/rest/api/2/issue/bulk", body=body, safety=Safety.REJECTED_ONLY
+            )
         except ClientError as error:
             # Jira answers 400 with the usual body when *every* element failed.
             response = error.details.get("response")
