@@ -23,7 +23,7 @@ import enum
 import importlib
 import json
 import re
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -37,7 +37,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from followup import __version__
-from followup.errors import ApiError, ConfigError, FollowupError
+from followup.errors import ConfigError, FollowupError
 from followup.logconfig import configure_logging, redact_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
 
@@ -437,6 +437,15 @@ def sync(
     interval: Annotated[
         str, typer.Option("--interval", help="Time between runs with --watch (90s, 15m, 1h).")
     ] = "15m",
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            dir_okay=False,
+            help="Write run metrics here for node_exporter's textfile collector (*.prom); "
+            "overrides [metrics] textfile.",
+        ),
+    ] = None,
 ) -> None:
     """Make every action item have one ticket, and page and tickets agree."""
     seconds = parse_interval(interval)
@@ -447,11 +456,20 @@ def sync(
     if watch and detailed_exitcode:
         raise typer.BadParameter("cannot be used with --watch", param_hint="--detailed-exitcode")
     config = _globals(ctx).config
-    settings = load_settings(config)
+
+    def load() -> Settings:
+        loaded = load_settings(config)
+        if metrics_file is not None:
+            loaded.metrics.textfile = metrics_file
+        return loaded
+
+    settings = load()
     settings.require_sites()
     sync_command = _entry("followup.runner", "sync_command", "sync")
+    # One registry for the process: --watch's counters grow from run to run.
+    metrics = _entry("followup.metrics", "SyncMetrics", "sync")()
 
-    def run_once(current: Settings) -> int:
+    def run_once(current: Settings, stop: threading.Event | None = None) -> int:
         code: int = sync_command(
             current,
             dry_run=dry_run,
@@ -461,21 +479,16 @@ def sync(
             pages=tuple(page or ()),
             today=today,
             detailed_exitcode=detailed_exitcode,
+            metrics=metrics,
+            stop=stop,
         )
         return code
 
     if not watch:
         _exit(run_once(settings))
-    while True:
-        try:
-            code = run_once(settings)
-            log.info("sync finished", exit_code=code, next_in_seconds=seconds)
-        except ApiError as exc:
-            # A site that is down for a while must not end the watch; a bad setting does.
-            log.warning("sync failed; trying again at the next interval", error=exc.show())
-        time.sleep(seconds)
-        # Read the settings again: a rotated token file is picked up without a restart.
-        settings = load_settings(config)
+    # Settings are read again before each run: a rotated token file is picked up.
+    run_watch = _entry("followup.watch", "watch", "sync --watch")
+    _exit(run_watch(run_once, load, interval=seconds))
 
 
 @app.command(rich_help_panel="Run")

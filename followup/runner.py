@@ -9,6 +9,9 @@ Exit codes: 0 done (or, with --detailed-exitcode, a dry run with nothing to do);
 from __future__ import annotations
 
 import sys
+import threading
+import time
+import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -25,6 +28,7 @@ from followup.reminders import ReminderPolicy
 from followup.sync_report import Format, render_report
 
 if TYPE_CHECKING:
+    from followup.metrics import SyncMetrics
     from followup.settings import Settings
 
 log = structlog.get_logger("followup.sync")
@@ -147,30 +151,52 @@ def sync_command(
     pages: Sequence[str] = (),
     today: date | None = None,
     detailed_exitcode: bool = False,
+    metrics: SyncMetrics | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Run one sync and print (or write) its report; return the exit code."""
+    """Run one sync and print (or write) its report; return the exit code.
+
+    Every run, failed or not, ends with one `sync-summary` log line and, when
+    `[metrics]` names a textfile or a Pushgateway, its metrics published (`metrics`:
+    the process's `SyncMetrics`, so that `--watch` accumulates; a fresh one by
+    default). `stop` set: stop between pages (see `Engine`)."""
     from followup.adapters import from_settings
 
     settings.require_sites()
+    run_id = uuid.uuid4().hex[:12]
+    started = time.monotonic()
+    result: RunResult | None = None
+    requests: dict[str, Any] | None = None
+    error: str | None = None
     try:
-        adapters = from_settings(settings)
-    except ApiError as exc:
-        raise SetupError(exc.message, hint=exc.hint) from None
-    try:
-        engine = build_engine(settings, adapters.jira, adapters.confluence)
-        try:
-            result = engine.run(
-                today=today or today_in(settings),
-                dry_run=dry_run,
-                spaces=spaces,
-                page_ids=pages,
-                progress=_progress(),
-            )
-        except ApiError as exc:
-            # Discovery and the ticket search come before any write.
-            raise SetupError(exc.message, hint=exc.hint) from None
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            try:
+                adapters = from_settings(settings)
+            except ApiError as exc:
+                raise SetupError(exc.message, hint=exc.hint) from None
+            try:
+                engine = build_engine(
+                    settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                )
+                try:
+                    result = engine.run(
+                        today=today or today_in(settings),
+                        dry_run=dry_run,
+                        spaces=spaces,
+                        page_ids=pages,
+                        progress=_progress(),
+                    )
+                except ApiError as exc:
+                    # Discovery and the ticket search come before any write.
+                    raise SetupError(exc.message, hint=exc.hint) from None
+            finally:
+                adapters.close()
+                requests = adapters.stats.snapshot()
+    except FollowupError as exc:
+        error = exc.message
+        raise
     finally:
-        adapters.close()
+        _finish(settings, metrics, run_id, dry_run, result, requests, error, started)
     fmt_ = fmt if fmt in ("text", "json", "markdown", "html") else "text"
     color = output is None and sys.stdout.isatty()
     text = render_report(result, fmt_, color=color)  # type: ignore[arg-type]
@@ -178,22 +204,46 @@ def sync_command(
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    counts = result.counts()
-    log.info(
-        "sync-summary",
-        run_id=result.run_id,
-        dry_run=dry_run,
-        outcome="failed" if result.failed else "ok",
-        duration_ms=int(
-            (
-                (result.finished or datetime.now(UTC)) - (result.started or datetime.now(UTC))
-            ).total_seconds()
-            * 1000
-        ),
-        requests=adapters.stats.snapshot() if hasattr(adapters.stats, "snapshot") else None,
-        **counts,
-    )
     return exit_code_for(result, detailed=detailed_exitcode)
+
+
+def _finish(
+    settings: Settings,
+    metrics: SyncMetrics | None,
+    run_id: str,
+    dry_run: bool,
+    result: RunResult | None,
+    requests: dict[str, Any] | None,
+    error: str | None,
+    started: float,
+) -> None:
+    """The run's summary log line and its metrics, whatever became of it."""
+    duration = time.monotonic() - started
+    ok = result is not None and not result.failed
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "action": "sync",
+        "outcome": "ok" if ok else "failed",
+        "duration_ms": int(duration * 1000),
+        "dry_run": dry_run,
+    }
+    if result is not None:
+        fields.update(result.counts())
+    if error is not None:
+        fields["error"] = error
+    fields["requests"] = requests
+    if ok:
+        log.info("sync-summary", **fields)
+    else:
+        log.warning("sync-summary", **fields)
+    target = settings.metrics
+    if metrics is None and target.textfile is None and not target.pushgateway_url:
+        return
+    from followup.metrics import SyncMetrics
+
+    recorder = metrics if metrics is not None else SyncMetrics()
+    recorder.observe(result, ok=ok, duration_s=duration, requests=requests)
+    recorder.publish(target)
 
 
 __all__ = ["Format", "SetupError", "build_engine", "sync_command"]

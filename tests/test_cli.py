@@ -261,6 +261,8 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 3, result.output
     settings = seen.pop("settings")
     assert settings.jira.url == "https://acme.atlassian.net"
+    assert type(seen.pop("metrics")).__name__ == "SyncMetrics"
+    assert seen.pop("stop") is None  # only --watch stops between pages
     assert seen == {
         "dry_run": True,
         "fmt": "markdown",
@@ -302,7 +304,7 @@ def test_watch_survives_a_failed_run_and_stops_on_ctrl_c(
         0,
         KeyboardInterrupt(),
     ]
-    sleeps: list[float] = []
+    intervals: list[float] = []
 
     def sync_command(settings: Any, **options: Any) -> int:
         outcome = outcomes.pop(0)
@@ -310,13 +312,17 @@ def test_watch_survives_a_failed_run_and_stops_on_ctrl_c(
             raise outcome
         return outcome
 
+    def no_wait(interval: float, jitter: float, rng: Any) -> float:
+        intervals.append(interval)
+        return 0.0
+
     fake_module(monkeypatch, "followup.runner", "sync_command", sync_command)
-    monkeypatch.setattr("followup.cli.time.sleep", sleeps.append)
+    monkeypatch.setattr("followup.watch.next_delay", no_wait)
     result = invoke("sync", "--watch", "--interval", "2m", env=SITE_ENV)
     assert result.exit_code == 130, result.output
     assert outcomes == []
-    assert sleeps == [120.0, 120.0]
-    assert "sync failed" in result.stderr
+    assert intervals == [120.0, 120.0]
+    assert "watch-run-failed" in result.stderr
 
 
 def test_report_passes_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
