@@ -498,14 +498,31 @@ def report(
     output: Output = None,
     space: Spaces = None,
     today: Today = None,
+    publish: Annotated[
+        str | None,
+        typer.Option(
+            "--publish",
+            metavar="PAGE_ID",
+            help="Also write the report onto this Confluence page (tables and status "
+            "lozenges; the rest of the page is kept).",
+        ),
+    ] = None,
 ) -> None:
-    """Report every tracked action item and its ticket, without changing anything."""
+    """Report the follow-up health of every postmortem: open, done and overdue action
+    items, by space, owner and age, completion times. Changes nothing in Jira."""
     settings = _settings(ctx)
     settings.require_sites()
     report_command = _entry("followup.reporting", "report_command", "report")
+    # `publish` only when asked, so a build whose report_command predates it still runs.
+    extra = {"publish": publish} if publish is not None else {}
     _exit(
         report_command(
-            settings, fmt=str(fmt), output=output, spaces=tuple(space or ()), today=today
+            settings,
+            fmt=str(fmt),
+            output=output,
+            spaces=tuple(space or ()),
+            today=today,
+            **extra,
         )
     )
 
