@@ -72,7 +72,7 @@ def acquire(
             prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
             return Lease(page_id, run_id, prop.version, expires)
         except ConflictError:
-            return Held(page_id, "another run", expires)
+            return _ours_after_conflict(confluence, page_id, run_id, expires)
     owner = str(current.value.get("owner") or "")
     current_expiry = _parse_expiry(current)
     live = (
@@ -90,8 +90,31 @@ def acquire(
             page_id, LEASE_KEY, _value(run_id, expires), version=current.version + 1
         )
     except ConflictError:
-        return Held(page_id, "another run", expires)
+        # Another run got there first, or our own write landed and its answer was lost
+        # (the adapter repeats a PUT whose answer it did not see, and the repeat meets
+        # the version our first attempt wrote): the property tells which.
+        return _ours_after_conflict(confluence, page_id, run_id, expires, taken_over=taken_over)
     return Lease(page_id, run_id, prop.version, expires, taken_over=taken_over)
+
+
+def _ours_after_conflict(
+    confluence: ConfluencePort,
+    page_id: str,
+    run_id: str,
+    expires: datetime,
+    *,
+    taken_over: bool = False,
+) -> Lease | Held:
+    """After losing a compare-and-swap: our lease if the winning write was our own,
+    else whoever holds it now. Without this, a lost answer would leave the page leased
+    to a run that skipped it, blocking every other run until the lease expired."""
+    current = confluence.get_property(page_id, LEASE_KEY)
+    if current is None:
+        return Held(page_id, "another run", expires)
+    owner = str(current.value.get("owner") or "another run")
+    if owner == run_id and not current.value.get("released"):
+        return Lease(page_id, run_id, current.version, expires, taken_over=taken_over)
+    return Held(page_id, owner, _parse_expiry(current) or expires)
 
 
 def release(confluence: ConfluencePort, lease: Lease) -> bool:
