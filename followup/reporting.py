@@ -1,0 +1,355 @@
+"""`followup report`: the follow-up health of every postmortem, without changing anything.
+
+    discover pages -> extract items -> load tickets -> compute_health -> render [-> publish]
+
+The reading is the sync's own: the same CQL discovery (`postmortem_cql`), one JQL
+search for the managed tickets (`managed_tickets_jql`), the engine's extraction of
+each page; nothing per item. The figures are `followup.health.compute_health` (pure);
+this module renders them as text, Markdown and JSON, hands HTML and storage format to
+`followup.report_html`, and publishes.
+
+`--publish PAGE_ID` writes the report onto a Confluence page, between two anchor
+macros (`followup-report-start` / `followup-report-end`) so that whatever a person
+wrote on the page around them is kept; a page without them gets the report appended.
+The write uses the sync's optimistic locking: `version = read + 1`; on 409 (or an
+answer lost after the write) the page is read again and the report spliced in again,
+at most `sync.max_page_retries` more times. A third anchor carries a digest of the
+report, so publishing an unchanged report writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+from rich.console import Console
+from rich.table import Table
+
+from followup.errors import ApiError
+from followup.health import GroupRow, Health, ItemHealth, compute_health
+from followup.model import Page
+from followup.ports import ConfluencePort
+from followup.queries import managed_tickets_jql, postmortem_cql
+from followup.report_html import headline, item_badge, to_html, to_storage
+
+if TYPE_CHECKING:
+    from followup.engine import Engine
+    from followup.settings import Settings
+
+__all__ = [
+    "PublishResult",
+    "collect_health",
+    "publish_report",
+    "render_health",
+    "report_command",
+    "splice_report",
+]
+
+log = structlog.get_logger("followup.report")
+
+HealthFormat = Literal["text", "json", "markdown", "html"]
+START, END, DIGEST = "followup-report-start", "followup-report-end", "followup-report-digest-"
+PUBLISH_MESSAGE = "followup: follow-up health report"
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -> Health:
+    """Discovery and the ticket search exactly as a sync does them, then the figures."""
+    cql = postmortem_cql(engine.config.cql, spaces=tuple(spaces) or engine.config.spaces)
+    pages = list(engine.confluence.find_pages(cql))
+    tickets = list(engine.jira.search_tickets(managed_tickets_jql(engine.policy.label)))
+    extractions = {page.id: engine.extract_page(page) for page in pages}
+    log.info("report-loaded", pages=len(pages), tickets=len(tickets))
+    return compute_health(pages, extractions, tickets, today, label=engine.policy.label)
+
+
+# -- text, Markdown, JSON -------------------------------------------------------------
+
+
+def _group_rows(rows: Sequence[GroupRow]) -> list[list[str]]:
+    return [
+        [
+            r.label,
+            str(r.counts.open),
+            str(r.counts.done),
+            str(r.counts.overdue),
+            str(r.counts.no_owner),
+            str(r.counts.no_due),
+            str(r.counts.total),
+        ]
+        for r in rows
+    ]
+
+
+_GROUP_HEAD = ("open", "done", "overdue", "no owner", "no due", "total")
+_ITEM_HEAD = ("status", "action item", "postmortem", "owner", "ticket", "due", "days")
+
+
+def _item_rows(items: Sequence[ItemHealth], *, late: bool) -> list[list[str]]:
+    rows = []
+    for i in items:
+        days = (
+            str((i.resolved - i.due).days)
+            if late and i.resolved and i.due
+            else str(i.days_overdue or "")
+        )
+        rows.append(
+            [
+                item_badge(i)[0],
+                i.text,
+                i.page.title,
+                i.owner or "(no owner)",
+                i.ticket or "",
+                i.due.isoformat() if i.due else "",
+                days,
+            ]
+        )
+    return rows
+
+
+def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]], str]]:
+    """(title, header, rows, text when empty) of every table, in report order."""
+    return [
+        (
+            "Headline",
+            ("figure", "value"),
+            [[label, value] for label, value, _ in headline(health)],
+            "",
+        ),
+        (
+            "Oldest overdue items",
+            _ITEM_HEAD,
+            _item_rows(health.oldest_overdue, late=False),
+            "Nothing is overdue.",
+        ),
+        ("By space", ("space", *_GROUP_HEAD), _group_rows(health.by_space), "No action items."),
+        ("By owner", ("owner", *_GROUP_HEAD), _group_rows(health.by_owner), "No action items."),
+        (
+            "By postmortem",
+            ("postmortem", *_GROUP_HEAD),
+            _group_rows(health.by_postmortem),
+            "No action items.",
+        ),
+        (
+            "Open items by age",
+            ("age since the postmortem", "open"),
+            [[label, str(n)] for label, n in health.age_buckets],
+            "",
+        ),
+        (
+            "Done late",
+            (*_ITEM_HEAD[:-1], "days late"),
+            _item_rows(health.done_late, late=True),
+            "Nothing was done after its due date.",
+        ),
+        (
+            "Postmortems without action items",
+            ("postmortem", "space", "note"),
+            [[p.title, p.space, p.note] for p in health.no_action_items],
+            "Every postmortem has action items.",
+        ),
+    ]
+
+
+def _title(health: Health) -> str:
+    t = health.totals
+    return (
+        f"Follow-up health {health.today.isoformat()}: {t.total} action items from "
+        f"{health.pages} postmortems; {t.open} open, {t.done} done, {t.overdue} overdue"
+    )
+
+
+def to_text(health: Health, *, width: int = 140, color: bool = False) -> str:
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
+    )
+    console.print(_title(health), highlight=False)
+    for title, head, rows, empty in _sections(health):
+        if not rows:
+            console.print(f"{title}: {empty}", highlight=False)
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in head:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    return buf.getvalue()
+
+
+def _md(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(health: Health) -> str:
+    lines = [f"# Follow-up health — {health.today.isoformat()}", "", _title(health), ""]
+    for title, head, rows, empty in _sections(health):
+        lines += [f"## {title}", ""]
+        if not rows:
+            lines += [empty, ""]
+            continue
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_health(
+    health: Health,
+    fmt: HealthFormat,
+    *,
+    jira_url: str | None = None,
+    color: bool = False,
+    width: int = 140,
+) -> str:
+    if fmt == "json":
+        return json.dumps(health.to_json(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return to_markdown(health)
+    if fmt == "html":
+        return to_html(health, jira_url=jira_url)
+    return to_text(health, color=color, width=width)
+
+
+# -- publishing ------------------------------------------------------------------------
+
+
+def _anchor(name: str) -> str:
+    return (
+        '<ac:structured-macro ac:name="anchor">'
+        f'<ac:parameter ac:name="">{name}</ac:parameter></ac:structured-macro>'
+    )
+
+
+def _anchor_pattern(name: str) -> str:
+    # Confluence re-serialises what it stores (attribute order, macro ids, a paragraph
+    # around an inline macro): match the anchor whatever the bytes around its name.
+    return (
+        r"(?:<p>\s*)?<ac:structured-macro\b[^>]*\bac:name=\"anchor\"[^>]*>\s*"
+        r"<ac:parameter\b[^>]*>\s*" + name + r"\s*</ac:parameter>\s*</ac:structured-macro>"
+        r"(?:\s*</p>)?"
+    )
+
+
+_REGION = re.compile(_anchor_pattern(START) + r".*?" + _anchor_pattern(END), re.DOTALL)
+_LONE = re.compile(f"{_anchor_pattern(START)}|{_anchor_pattern(END)}")
+_DIGEST = re.compile(re.escape(DIGEST) + r"([0-9a-f]{16})")
+
+
+def report_digest(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+
+
+def published_digest(body: str) -> str | None:
+    """The digest of the report on a page body, None if it holds no report."""
+    region = _REGION.search(body)
+    found = _DIGEST.search(region.group(0)) if region else None
+    return found.group(1) if found else None
+
+
+def splice_report(body: str, content: str) -> str:
+    """`body` with the report region replaced by `content` (appended if there is none).
+    Everything outside the region is kept as it is."""
+    region = _anchor(START) + _anchor(DIGEST + report_digest(content)) + content + _anchor(END)
+    if _REGION.search(body):
+        return _REGION.sub(lambda _: region, body, count=1)
+    return _LONE.sub("", body) + region
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    page: Page
+    written: bool
+    attempts: int
+
+
+def publish_report(
+    confluence: ConfluencePort, page_id: str, content: str, *, max_retries: int = 3
+) -> PublishResult:
+    """Write `content` onto the page's report region with optimistic locking.
+
+    Reads the page, splices the report in and writes version + 1. A 409 or an
+    ambiguous answer (the write may have landed) reads the page again and retries, at
+    most `max_retries` times; a page that already shows this report is not written."""
+    digest = report_digest(content)
+    for attempt in range(1, max_retries + 2):
+        page = confluence.get_page(page_id)
+        if published_digest(page.body) == digest:
+            return PublishResult(page, written=False, attempts=attempt)
+        body = splice_report(page.body, content)
+        try:
+            written = confluence.update_page(page, body, message=PUBLISH_MESSAGE)
+        except ApiError as exc:
+            if (exc.status == 409 or exc.ambiguous) and attempt <= max_retries:
+                log.info("report-page-conflict", page_id=page_id, attempt=attempt)
+                continue
+            raise
+        return PublishResult(written, written=True, attempts=attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+def report_command(
+    settings: Settings,
+    *,
+    fmt: str = "text",
+    output: Path | None = None,
+    spaces: Sequence[str] = (),
+    today: date | None = None,
+    publish: str | None = None,
+) -> int:
+    """Compute the health report, print (or write) it, and publish it if asked."""
+    from followup.adapters import from_settings
+    from followup.runner import SetupError, build_engine, today_in
+
+    settings.require_sites()
+    try:
+        adapters = from_settings(settings)
+    except ApiError as exc:
+        raise SetupError(exc.message, hint=exc.hint) from None
+    jira_url = settings.jira.url
+    try:
+        engine = build_engine(settings, adapters.jira, adapters.confluence)
+        try:
+            health = collect_health(engine, today=today or today_in(settings), spaces=spaces)
+        except ApiError as exc:
+            raise SetupError(exc.message, hint=exc.hint) from None
+        if publish is not None:
+            result = publish_report(
+                adapters.confluence,
+                publish,
+                to_storage(health, jira_url=jira_url),
+                max_retries=settings.sync.max_page_retries,
+            )
+            log.info(
+                "report-published",
+                page_id=publish,
+                written=result.written,
+                version=result.page.version,
+                attempts=result.attempts,
+            )
+    finally:
+        adapters.close()
+    fmt_: HealthFormat = fmt if fmt in ("text", "json", "markdown", "html") else "text"  # type: ignore[assignment]
+    color = output is None and sys.stdout.isatty()
+    text = render_health(health, fmt_, jira_url=jira_url, color=color)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
