@@ -9,8 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
+from sandbox_support import reset_server
 
 import followup.reminders
+from followup.adapters import from_settings
 from followup.engine import Engine, EngineConfig, RunResult
 from followup.fakes import FakeConfluence, FakeJira
 from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
@@ -23,6 +26,11 @@ from followup.reminders import (
     decide,
     mention,
 )
+from followup.runner import build_engine
+from followup.sandbox import control
+from followup.sandbox.seed import DEMO_ADMIN, DEMO_TODAY, KENJI, PRIYA
+from followup.sandbox.server import RunningSandbox
+from followup.settings import Settings, load_settings
 
 DAY0 = date(2026, 11, 1)
 PAGE_ID = "98000001"
@@ -426,3 +434,99 @@ def test_reminders_module_is_pure() -> None:
     allowed = {"__future__", "enum", "collections.abc", "dataclasses", "datetime", "typing"}
     assert imported - allowed <= {"followup.model", "followup.planner", "followup.ports"}
     assert "now" not in {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+
+
+# -- end to end against the sandbox ---------------------------------------------------------
+
+
+def _sandbox_sync(settings: Settings, today: date, *, dry_run: bool = False) -> RunResult:
+    adapters = from_settings(settings, sleep=lambda s: None)
+    try:
+        return build_engine(settings, adapters.jira, adapters.confluence).run(
+            today=today, dry_run=dry_run
+        )
+    finally:
+        adapters.close()
+
+
+def _comments(server: RunningSandbox, key: str) -> list[str]:
+    auth = (DEMO_ADMIN.email, DEMO_ADMIN.token or "")
+    r = requests.get(f"{server.url}/rest/api/2/issue/{key}/comment", auth=auth, timeout=10)
+    r.raise_for_status()
+    return [str(c["body"]) for c in r.json()["comments"]]
+
+
+def _reminded(result: RunResult) -> dict[str, str]:
+    """Item text (its start) -> the reminder comment planned for its ticket."""
+    texts = {i.key: i.text for i in result.items}
+    return {texts[a.item or ""][:30]: a.data for a in result.actions if a.op is Op.COMMENT}
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_reminders_end_to_end_against_the_sandbox(
+    flavor: str, request: pytest.FixtureRequest
+) -> None:
+    """With reminders on, against the sandbox over HTTP: the run that creates the
+    tickets sends none; a dry run the same day lists the five overdue reminders of the
+    demo (due 11-13, 11-06, 11-20, 10-31, 11-25) and writes nothing; the real run posts
+    them, each mentioning the assignee the way the flavor does; a third run the same day
+    writes nothing. On 12-14 the unowned certificate inventory (due 12-15) goes to the
+    TLS postmortem's author, Kenji, and is labelled."""
+    server: RunningSandbox = request.getfixturevalue(
+        "sandbox_server" if flavor == "cloud" else "dc_sandbox_server"
+    )
+    reset_server(server)
+    settings = load_settings(None, env=control.env_for(server.state, server.url))
+    settings.reminders.enabled = True
+    first = _sandbox_sync(settings, DEMO_TODAY)
+    assert not first.failed, first.failures
+    assert [a for a in first.actions if a.op is Op.COMMENT] == []
+
+    writes = server.stats.snapshot()["writes"]
+    dry = _sandbox_sync(settings, DEMO_TODAY, dry_run=True)
+    assert server.stats.snapshot()["writes"] == writes
+    planned = _reminded(dry)
+    assert sorted(planned) == sorted(
+        [
+            "Route order-history reads to t",  # Priya, due 11-13
+            "Set a 2.5 s client timeout and",  # Lucía, due 11-06
+            "Alert when the webhook retry q",  # Sven, due 11-20
+            "Move the internal gateway cert",  # Kenji, due 10-31
+            "Document the broker replacemen",  # Kenji, due 11-25
+        ]
+    ), planned
+
+    second = _sandbox_sync(settings, DEMO_TODAY)
+    assert not second.failed, second.failures
+    priya = PRIYA.account_id if flavor == "cloud" else PRIYA.name
+    expected = f"[~accountid:{priya}]" if flavor == "cloud" else f"[~{priya}]"
+    texts = {i.key: i.text for i in second.items}
+    [route] = [
+        a
+        for a in second.actions
+        if a.op is Op.COMMENT and texts[a.item or ""].startswith("Route order-history")
+    ]
+    assert route.data.startswith(expected), route.data
+    assert route.ticket is not None
+    assert _comments(server, route.ticket) == [route.data]
+    assert "13 days overdue" in route.data
+
+    writes = server.stats.snapshot()["writes"]
+    third = _sandbox_sync(settings, DEMO_TODAY)
+    assert third.actions == [], [a.to_json() for a in third.actions]
+    assert server.stats.snapshot()["writes"] == writes
+
+    later = _sandbox_sync(settings, date(2026, 12, 14))
+    inventory = _reminded(later)["Inventory every certificate th"]
+    kenji = KENJI.account_id if flavor == "cloud" else KENJI.name
+    assert inventory.startswith(f"[~accountid:{kenji}]" if flavor == "cloud" else f"[~{kenji}]"), (
+        inventory
+    )
+    assert "has no owner" in inventory
+    [ticket] = [a.ticket for a in later.actions if a.op is Op.COMMENT and a.data == inventory]
+    auth = (DEMO_ADMIN.email, DEMO_ADMIN.token or "")
+    issue = requests.get(
+        f"{server.url}/rest/api/2/issue/{ticket}", params={"fields": "labels"}, auth=auth,
+        timeout=10,
+    ).json()  # fmt: skip
+    assert "followup-escalated" in issue["fields"]["labels"]
