@@ -530,8 +530,13 @@ def report(
 @app.command(rich_help_panel="Run")
 def doctor(ctx: typer.Context) -> None:
     """Check settings, connectivity, credentials and permissions, one line each."""
-    settings = _settings(ctx)
     run_doctor = _entry("followup.doctor", "run_doctor", "doctor")
+    try:
+        settings = _settings(ctx)
+    except ConfigError as exc:
+        # The checklist's first line fails; then the usual error on stderr, exit 2.
+        _entry("followup.doctor", "config_failed", "doctor")(exc)
+        raise
     _exit(run_doctor(settings))
 
 
