@@ -8,9 +8,10 @@ then `publish`, which
 - writes the textfile atomically (a temporary file in the same directory, renamed
   over the old one, so node_exporter never reads half a file). The previous file is
   read once, on the first publish of the process: its counters are carried forward
-  and its last-success timestamp kept, so that cron and systemd runs, one process
-  each, still give monotonic counters and a failed run does not erase the time of
-  the last good one;
+  and its last-success timestamp kept (and its item gauges, when the run failed
+  before reading anything), so that cron and systemd runs, one process each, still
+  give monotonic counters and a failed run does not erase the time of the last good
+  one;
 - pushes to the Pushgateway with POST (`pushadd`), which replaces only the metrics
   it sends: a failed run leaves the last-success timestamp the gateway already holds.
 
@@ -54,7 +55,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from followup.model import Badge, FindingCode
+from followup.model import KEEP, Badge, ItemChange
 from followup.planner import Op
 
 if TYPE_CHECKING:
@@ -87,31 +88,27 @@ def _item_state(badge: Badge | None, done: bool, due: date | None, today: date) 
 
 
 def item_states(result: RunResult) -> dict[str, Tally[str]]:
-    """Per space key: items by state (open, overdue, done), and open items lacking an
-    owner or a due date (`missing:owner`, `missing:due_date`), as the run left them."""
+    """Per space key: items by state (open, overdue, done), and open items without an
+    owner or a due date (`missing:owner`, `missing:due_date`), as the run left them:
+    the page's values with the run's changes to them applied."""
     out: dict[str, Tally[str]] = {}
     for pr in result.pages:
         tally = out.setdefault(pr.page.space_key or "unknown", Tally())
-        changes: dict[str, Any] = {}
+        changes: dict[str, ItemChange] = {}
         for action in pr.plan.actions:
             if action.op is Op.WRITE_PAGE:
                 changes.update(action.data.changes)
-        states: dict[str, str] = {}
         for item in pr.plan.items:
-            change = changes.get(item.key)
-            badge = item.badge
-            if change is not None and isinstance(change.badge, Badge | None):
-                badge = change.badge if change.badge is not None else item.badge
-            states[item.key] = _item_state(badge, item.done, item.due, result.today)
-            tally[states[item.key]] += 1
-        missing = {FindingCode.MISSING_OWNER: "owner", FindingCode.MISSING_DUE_DATE: "due_date"}
-        flagged = {
-            (missing[f.code], f.item)
-            for f in (*pr.plan.findings, *pr.findings)
-            if f.code in missing and f.item is not None and states.get(f.item) != "done"
-        }
-        for field, _item in flagged:
-            tally[f"missing:{field}"] += 1
+            change = changes.get(item.key, ItemChange())
+            badge = item.badge if change.badge is KEEP else change.badge
+            done = item.done if change.done is KEEP else bool(change.done)
+            due = item.due if change.due is KEEP else change.due
+            owner = item.owner if change.owner is KEEP else change.owner
+            state = _item_state(badge, done, due, result.today)
+            tally[state] += 1
+            if state != "done":
+                tally["missing:owner"] += owner is None
+                tally["missing:due_date"] += due is None
     return out
 
 
@@ -179,6 +176,7 @@ class SyncMetrics:
             "followup_api_retries", "Requests sent again after a failure.", ["service"], registry=r
         )
         self._succeeded = False  # has last_success been set (observed or carried forward)
+        self._observed_items = False  # have the item gauges been set by a run
         self._loaded_textfiles: set[Path] = set()
 
     # -- recording -------------------------------------------------------------------
@@ -211,6 +209,7 @@ class SyncMetrics:
             self.retries.labels(service).inc(count)
 
     def _observe_result(self, result: RunResult) -> None:
+        self._observed_items = True
         self.items.clear()
         self.items_missing.clear()
         self.findings.clear()
@@ -272,11 +271,13 @@ class SyncMetrics:
         pushadd_to_gateway(url, job=job, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
 
     def _carry_forward(self, path: Path) -> None:
-        """Counters and the last-success time from the previous file at `path`."""
+        """Counters, the last-success time and (when this process has no run result
+        yet: the run failed before reading anything) the item gauges, from the
+        previous file at `path`."""
         try:
             text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
+        except (FileNotFoundError, NotADirectoryError):
+            return  # the first run here; a path that cannot be written is reported below
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("metrics-textfile-unreadable", path=str(path), error=str(exc))
             return
@@ -285,6 +286,11 @@ class SyncMetrics:
             "followup_actions": self.actions,
             "followup_api_requests": self.requests,
             "followup_api_retries": self.retries,
+        }
+        gauges = {
+            "followup_action_items": self.items,
+            "followup_action_items_missing": self.items_missing,
+            "followup_findings": self.findings,
         }
         try:
             families = list(text_string_to_metric_families(text))
@@ -296,14 +302,18 @@ class SyncMetrics:
                 for sample in family.samples:
                     self.last_success.set(sample.value)
                     self._succeeded = True
+            gauge = gauges.get(family.name)
+            if gauge is not None and not self._observed_items:
+                for sample in family.samples:
+                    if set(sample.labels) == set(gauge._labelnames):
+                        gauge.labels(**sample.labels).set(sample.value)
             counter = counters.get(family.name)
             if counter is None or family.type != "counter":
                 continue
             for sample in family.samples:
                 if not sample.name.endswith("_total") or sample.value <= 0:
                     continue
-                names = counter._labelnames  # the label order the counter was declared with
-                if set(sample.labels) != set(names):
+                if set(sample.labels) != set(counter._labelnames):
                     continue
-                target = counter.labels(*(sample.labels[n] for n in names)) if names else counter
+                target = counter.labels(**sample.labels) if sample.labels else counter
                 target.inc(sample.value)
