@@ -67,8 +67,8 @@ def line_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, str, Sequence[int]]],
     *,
-    width: int = 720,
-    height: int = 260,
+    width: int = 1000,
+    height: int = 280,
 ) -> str:
     """Lines over evenly spaced points; `series` is (name, colour, values) per line."""
     if not labels or not series:
@@ -94,7 +94,8 @@ def line_chart(
         )
     every = max(1, math.ceil(n / 8))
     for i, label in enumerate(labels):
-        if i % every == 0 or i == n - 1:
+        # every `every`-th label and the last one, never two so close they overlap
+        if i == n - 1 or (i % every == 0 and n - 1 - i >= every):
             parts.append(
                 f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle"'
                 f' font-size="11" fill="{PALETTE["axis"]}">{_e(label)}</text>'
@@ -131,7 +132,7 @@ def bar_chart(
     bars: Sequence[tuple[str, int]],
     *,
     colour: str = PALETTE["bar"],
-    width: int = 720,
+    width: int = 480,
     empty: str = "Nothing to show",
 ) -> str:
     """Horizontal bars, one per (label, value), in the order given."""
@@ -139,14 +140,14 @@ def bar_chart(
     height = max(60, top * 2 + row * len(bars))
     if not bars:
         return _empty(name, title, width, 60, empty)
-    label_w, right = 200, 48
+    label_w, right = min(170, width // 3), 40
     plot_w = width - label_w - right
     vmax = max(v for _, v in bars) or 1
     parts = [_open(name, title, width, height)]
     for i, (label, value) in enumerate(bars):
         y = top + i * row
         w = plot_w * value / vmax
-        short = label if len(label) <= 28 else label[:27] + "…"
+        short = label if len(label) <= 24 else label[:23] + "…"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="12"'
             f' fill="{PALETTE["text"]}">{_e(short)}</text>'
@@ -165,7 +166,7 @@ def column_chart(
     columns: Sequence[tuple[str, int]],
     *,
     colour: str = PALETTE["column"],
-    width: int = 720,
+    width: int = 480,
     height: int = 220,
 ) -> str:
     """Vertical columns, one per (label, value), in the order given."""

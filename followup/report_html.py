@@ -106,6 +106,7 @@ table{border-collapse:collapse;width:100%;margin:8px 0 16px}
 th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.nowrap{white-space:nowrap}
 .lozenge{display:inline-block;border-radius:3px;padding:0 5px;font-size:11px;font-weight:700;
  line-height:18px;text-transform:uppercase;white-space:nowrap}
 .l-grey{background:#dfe1e6;color:#42526e}.l-red{background:#de350b;color:#fff}
@@ -182,8 +183,8 @@ def _items_table(items: Sequence[ItemHealth], jira_url: str | None, *, late: boo
             f"<tr><td>{_lozenge(*item_badge(i))} {_e(i.text)}</td>"
             f"<td>{_link(i.page.title, i.page.url)}</td>"
             f"<td>{_e(i.owner) if i.owner else '<span class=empty>no owner</span>'}</td>"
-            f"<td>{_ticket_link(i.ticket, jira_url)}</td>"
-            f"<td>{_e(i.due.isoformat()) if i.due else ''}</td>"
+            f"<td class='nowrap'>{_ticket_link(i.ticket, jira_url)}</td>"
+            f"<td class='nowrap'>{_e(i.due.isoformat()) if i.due else ''}</td>"
             f'<td class="num">{_e(extra)}</td></tr>'
         )
     return (
