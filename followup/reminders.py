@@ -181,8 +181,8 @@ def _comment(
     fallback: str | None,
     policy: ReminderPolicy,
     deployment: Deployment,
-) -> tuple[str, str]:
-    """(comment body, reason for the report)."""
+) -> tuple[str, str, list[str]]:
+    """(comment body, reason for the report, the mentions it makes)."""
     where = f"the postmortem “{page.title}”"
     link = f" {page.url}" if page.url else ""
     lead = policy.escalate_to
@@ -209,7 +209,7 @@ def _comment(
             + " Please finish it, or agree a new due date and change it here or on the"
             f" postmortem page.{link}"
         )
-        return text, reason
+        return text, reason, to
     who = [mention(u, deployment) for u in dict.fromkeys(x for x in (fallback, lead) if x)]
     if not escalating and len(who) > 1:
         who = who[:1]  # the author first; the lead joins once it escalates
@@ -221,7 +221,7 @@ def _comment(
         " Please find it an owner: assign this ticket, or mention the owner next to the"
         f" item on the postmortem page.{link}"
     ).lstrip()
-    return text, reason
+    return text, reason, who
 
 
 def add_reminders(
@@ -284,7 +284,7 @@ def _reminder_actions(
     policy: ReminderPolicy,
     deployment: Deployment,
 ) -> list[Action]:
-    body, reason = _comment(
+    body, reason, mentioned = _comment(
         decision,
         page=page,
         due=due,
@@ -301,7 +301,7 @@ def _reminder_actions(
             t.key,
             "reminder",
             None,
-            str(decision.kind),
+            f"{decision.kind}: {' '.join(mentioned) or 'nobody to mention'}",
             reason,
             data=body,
         )

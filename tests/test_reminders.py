@@ -282,7 +282,7 @@ def test_escalation_mentions_the_lead_and_adds_the_label_once() -> None:
     sent = {"due": "2026-11-01", "last": "2026-11-19", "count": 2, "soon": True}
     plan = _plan([item], [_ticket(item, reminders=sent)], TODAY, LEADS)
     [comment] = _of(plan, "OPS-1", Op.COMMENT)
-    assert comment.after == "escalation"
+    assert comment.after == "escalation: [~accountid:acc-lead] [~accountid:acc-alice]"
     assert comment.data.startswith("[~accountid:acc-lead] [~accountid:acc-alice] Reminder:")
     assert "It has had 2 reminders already." in comment.data
     [label] = _of(plan, "OPS-1", Op.UPDATE)
