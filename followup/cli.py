@@ -485,7 +485,12 @@ def sync(
         return code
 
     if not watch:
-        _exit(run_once(settings))
+        # SIGTERM (a pod or unit being stopped) ends the run between pages, cleanly.
+        stop_on_signals = _entry("followup.watch", "stop_on_signals", "sync")
+        stop = threading.Event()
+        with stop_on_signals(stop, []):
+            code = run_once(settings, stop)
+        _exit(code)
     # Settings are read again before each run: a rotated token file is picked up.
     run_watch = _entry("followup.watch", "watch", "sync --watch")
     _exit(run_watch(run_once, load, interval=seconds))

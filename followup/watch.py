@@ -34,7 +34,7 @@ from followup.errors import ConfigError, FollowupError
 if TYPE_CHECKING:
     from followup.settings import Settings
 
-__all__ = ["DEFAULT_JITTER", "next_delay", "watch"]
+__all__ = ["DEFAULT_JITTER", "next_delay", "stop_on_signals", "watch"]
 
 log = structlog.get_logger("followup.watch")
 
@@ -50,9 +50,11 @@ def next_delay(interval: float, jitter: float, rng: random.Random) -> float:
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event, received: list[str]) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop`; a second one raises KeyboardInterrupt. Outside
-    the main thread (where Python cannot install handlers) nothing is installed."""
+def stop_on_signals(stop: threading.Event, received: list[str]) -> Iterator[None]:
+    """SIGTERM and SIGINT set `stop` (their names are appended to `received`); a
+    second one raises KeyboardInterrupt. Outside the main thread (where Python cannot
+    install handlers) nothing is installed. A single `followup sync` uses this too, so
+    that a CronJob pod being stopped finishes its page and releases its leases."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -90,7 +92,7 @@ def watch(
     rng = rng if rng is not None else random.Random()  # spreading runs, not secrecy
     received: list[str] = []
     runs = 0
-    with _stop_on_signals(stop, received):
+    with stop_on_signals(stop, received):
         log.info("watch-started", interval_seconds=interval, jitter=jitter)
         while not stop.is_set():
             started = clock()

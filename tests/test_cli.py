@@ -262,7 +262,7 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
     settings = seen.pop("settings")
     assert settings.jira.url == "https://acme.atlassian.net"
     assert type(seen.pop("metrics")).__name__ == "SyncMetrics"
-    assert seen.pop("stop") is None  # only --watch stops between pages
+    assert type(seen.pop("stop")).__name__ == "Event"  # SIGTERM stops between pages
     assert seen == {
         "dry_run": True,
         "fmt": "markdown",

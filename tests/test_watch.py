@@ -161,12 +161,12 @@ def slow_sandbox(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
     requests.put(f"{sandbox.url}/_sandbox/faults", json={}, timeout=10)
 
 
-def start_watch(server: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+def start_sync(server: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "COVERAGE"))}
     env.update(control.env_for(server.state, server.url))
     env.update({"HOME": str(tmp_path), "FOLLOWUP_SYNC__RATE_LIMIT": "200"})
     return subprocess.Popen(
-        [sys.executable, "-m", "followup", "--log-json", "sync", "--watch", *args],
+        [sys.executable, "-m", "followup", "--log-json", "sync", *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -199,14 +199,16 @@ def leases(server: RunningSandbox) -> list[dict[str, Any]]:
     return [json.loads(r[0]) for r in rows]
 
 
+@pytest.mark.parametrize("mode", [["--watch", "--interval", "1h"], []], ids=["watch", "once"])
 def test_sigterm_mid_run_finishes_the_page_releases_the_leases_and_exits_0(
-    slow_sandbox: RunningSandbox, tmp_path: Path
+    slow_sandbox: RunningSandbox, tmp_path: Path, mode: list[str]
 ) -> None:
-    """SIGTERM while pages are being written: the run stops between pages, every lease
-    it took is released, the process exits 0, and the next run completes the rest."""
+    """SIGTERM while pages are being written (to --watch, or to a single sync as a pod
+    being stopped): the run stops between pages, every lease it took is released, the
+    process exits 0, and the next run completes the rest."""
     server = slow_sandbox
     prom = tmp_path / "followup.prom"
-    proc = start_watch(server, tmp_path, "--interval", "1h", "--metrics-file", str(prom))
+    proc = start_sync(server, tmp_path, *mode, "--metrics-file", str(prom))
     try:
         # Wait for the first page write: the run is now applying.
         wait_for(lambda: server.stats.snapshot()["by_route"].get("PUT /wiki/rest/api/content/{id}"))
@@ -217,8 +219,9 @@ def test_sigterm_mid_run_finishes_the_page_releases_the_leases_and_exits_0(
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     names = [e["event"] for e in events]
-    assert names[-1] == "watch-stopped"
-    assert events[-1]["signal"] == "SIGTERM"
+    if mode:
+        assert names[-1] == "watch-stopped"
+        assert events[-1]["signal"] == "SIGTERM"
     assert names.count("sync-summary") == 1  # one run, reported
     taken = leases(server)
     assert taken, "the run took leases"
@@ -249,7 +252,7 @@ def test_sigint_between_runs_exits_0_and_the_last_success_stays_current(
 ) -> None:
     """Every run moves the last-success time forward; ^C while waiting ends the watch, 0."""
     prom = tmp_path / "followup.prom"
-    proc = start_watch(sandbox, tmp_path, "--interval", "1s", "--metrics-file", str(prom))
+    proc = start_sync(sandbox, tmp_path, "--watch", "--interval", "1s", "--metrics-file", str(prom))
     try:
         wait_for(lambda: metrics(prom).get('followup_runs_total{"outcome": "ok"}', 0) >= 1)
         first = metrics(prom)["followup_last_success_timestamp_seconds"]
