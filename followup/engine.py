@@ -58,6 +58,7 @@ from followup.storage_format import extract, render
 log = structlog.get_logger("followup.engine")
 
 CREATE_CHUNK = 50
+CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
 DateOrder = Literal["none", "dmy", "mdy"]
 
@@ -433,11 +434,12 @@ class Engine:
 
     def _create_chunk(self, specs: list[NewTicket], page_ids: list[str]) -> list[CreateResult]:
         """One bulk create; after an ambiguous failure, find what landed and create
-        only what is still missing (once; a second ambiguous failure is left for the
-        next run, which finds the tickets by their property)."""
+        only what is still missing (at most `CREATE_ATTEMPTS` sends; what is still
+        unknown after that is left for the next run, which finds the tickets by their
+        property)."""
         remaining = list(specs)
         results: dict[str, CreateResult] = {}
-        for attempt in range(2):
+        for attempt in range(CREATE_ATTEMPTS):
             try:
                 for r in self.jira.create_tickets(remaining):
                     results[r.ref] = r
@@ -468,7 +470,7 @@ class Engine:
                 remaining = still
                 if not remaining:
                     break
-                if attempt == 1:
+                if attempt == CREATE_ATTEMPTS - 1:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=exc.show())
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]

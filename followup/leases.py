@@ -18,6 +18,7 @@ from followup.errors import ApiError, ConflictError
 from followup.ports import ConfluencePort, PropertyValue
 
 LEASE_KEY = "followup-lease"
+CREATE_ATTEMPTS = 3  # creates of the lease property met by an ambiguous failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +55,26 @@ def acquire(
 ) -> Lease | Held:
     """Take the page's lease, or say who holds it. Raises only on API errors."""
     expires = now + ttl
-    try:
-        prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
-        return Lease(page_id, run_id, prop.version, expires)
-    except ConflictError:
-        pass
-    except ApiError as exc:
-        if not exc.ambiguous:
-            raise
-        # The create may have landed with its answer lost: the property tells.
-    current = confluence.get_property(page_id, LEASE_KEY)
-    mine = current is not None and current.value.get("owner") == run_id
-    if current is not None and mine and not current.value.get("released"):
-        return Lease(page_id, run_id, current.version, expires)
-    if current is None:  # released by deletion in between; one more try
+    current: PropertyValue | None = None
+    for attempt in range(CREATE_ATTEMPTS):
         try:
             prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
             return Lease(page_id, run_id, prop.version, expires)
         except ConflictError:
-            return _ours_after_conflict(confluence, page_id, run_id, expires)
+            pass
+        except ApiError as exc:
+            if not exc.ambiguous or attempt == CREATE_ATTEMPTS - 1:
+                raise
+            # The create may have landed with its answer lost: the property tells.
+        current = confluence.get_property(page_id, LEASE_KEY)
+        if current is not None:
+            break
+        # No lease there: our create did not land, or a lease was deleted in between.
+    if current is None:
+        return Held(page_id, "another run", expires)
+    mine = current.value.get("owner") == run_id
+    if mine and not current.value.get("released"):
+        return Lease(page_id, run_id, current.version, expires)
     owner = str(current.value.get("owner") or "")
     current_expiry = _parse_expiry(current)
     live = (

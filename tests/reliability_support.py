@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from followup.adapters import from_settings
+from followup.adapters import Adapters, from_settings
 from followup.engine import Engine, RunResult
 from followup.leases import LEASE_KEY
 from followup.ports import ConfluencePort, JiraPort
@@ -126,6 +126,7 @@ class Site:
         clock: Callable[[], datetime] | None = None,
         wrap_jira: Callable[[JiraPort], JiraPort] | None = None,
         wrap_confluence: Callable[[ConfluencePort], ConfluencePort] | None = None,
+        on_adapters: Callable[[Adapters], None] | None = None,
         **sync_settings: Any,
     ) -> tuple[Engine, Callable[[], None]]:
         """An engine over real adapters (and a function that closes them)."""
@@ -133,6 +134,8 @@ class Site:
         for name, value in sync_settings.items():
             setattr(st.sync, name, value)
         adapters = from_settings(st, sleep=sleep)
+        if on_adapters is not None:
+            on_adapters(adapters)
         jira: JiraPort = adapters.jira
         confluence: ConfluencePort = adapters.confluence
         if wrap_jira is not None:

@@ -8,12 +8,25 @@ Every test asserts outcomes: the Jira and Confluence state read back through the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
-from reliability_support import Site, fresh_demo, make_changes
+from reliability_support import (
+    Site,
+    SiteState,
+    assert_converged,
+    fresh_demo,
+    make_changes,
+    ticket_on_page,
+)
 
+from followup.adapters import Adapters, from_settings
+from followup.errors import RateLimitedError, ServerError
+from followup.leases import LEASE_KEY
+from followup.ports import ConfluencePort, PropertyValue
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox
 
@@ -100,6 +113,101 @@ def test_every_write_in_every_mode_and_concurrency(
     _every_position(sandbox_server, scenario, modes=(mode,), concurrency=concurrency, minimum=10)
 
 
+# -- 2. storm: 429s with Retry-After and 503s ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def faultless(sandbox_server: RunningSandbox) -> SiteState:
+    """The state the demo's first sync leaves when nothing goes wrong."""
+    site = fresh_demo(sandbox_server)
+    result = site.sync()
+    assert not result.failed, result.failures
+    state = site.state()
+    assert not state.duplicates
+    assert not state.leases_held
+    return state
+
+
+class RetrySpy:
+    """Records every retry decision of the run's one retry policy, and every sleep."""
+
+    def __init__(self) -> None:
+        self.retries: list[tuple[BaseException, float]] = []
+        self.sleeps: list[float] = []
+
+    def attach(self, adapters: Adapters) -> None:
+        self.adapters = adapters
+        decide = adapters.retry.delay
+
+        def delay(attempt: int, error: BaseException) -> float:
+            wait = decide(attempt, error)
+            self.retries.append((error, wait))
+            return wait
+
+        adapters.retry.delay = delay  # type: ignore[method-assign]
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_storm_of_429s_and_503s_is_ridden_out(
+    sandbox_server: RunningSandbox, faultless: SiteState, seed: int
+) -> None:
+    """With 20% of requests answered 429 (Retry-After: 1) and 10% 502/503, the run
+    completes without a failure and leaves exactly the faultless state; every retry
+    after a 429 waited at least the second the server asked for."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(rate_429=0.2, retry_after_s=1, rate_5xx=0.1, seed=seed)
+    spy = RetrySpy()
+    result = site.sync(sleep=spy.sleep, on_adapters=spy.attach)
+    faults = site.stats()["faults"]
+    site.clear_faults()
+    assert not result.failed, [o.error for o in result.failures]
+    assert faults["429"] >= 5, faults
+    assert faults["5xx"] >= 2, faults
+    assert_converged(site, faultless)
+    throttled = [wait for error, wait in spy.retries if isinstance(error, RateLimitedError)]
+    assert len(throttled) == faults["429"], "every 429 is retried"
+    assert all(wait >= 1.0 for wait in throttled), throttled
+    # ...and those waits were slept, not just computed.
+    assert not Counter(throttled) - Counter(spy.sleeps)
+
+
+def test_a_site_that_only_says_429_ends_the_run_within_its_budget(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """When every request is refused, the run gives up once its retry budget is spent
+    (instead of waiting forever), having written nothing."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(rate_429=1.0, retry_after_s=5)
+    spy = RetrySpy()
+    with pytest.raises(RateLimitedError):
+        site.sync(sleep=spy.sleep, on_adapters=spy.attach, run_budget_seconds=30)
+    assert site.writes() == 0
+    assert 0 < spy.adapters.retry.budget.spent <= 30
+    assert all(wait >= 5.0 for _, wait in spy.retries)
+
+
+@pytest.mark.slow
+def test_a_storm_with_real_waits_completes(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """The storm again with real sleeps and four workers: the shared limiter and the
+    retry policy wait out every Retry-After, and the run still completes."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(rate_429=0.2, retry_after_s=1, rate_5xx=0.1, seed=5)
+    started = time.monotonic()
+    result = site.sync(sleep=time.sleep, concurrency=4)
+    elapsed = time.monotonic() - started
+    faults = site.stats()["faults"]
+    site.clear_faults()
+    assert not result.failed, [o.error for o in result.failures]
+    assert elapsed >= 1.0
+    assert faults["429"] > 0
+    assert_converged(site, faultless)
+
+
 # -- the sandbox itself ----------------------------------------------------------------
 
 
@@ -114,3 +222,60 @@ def test_sandbox_answers_without_the_delayed_ack_stall(sandbox: RunningSandbox) 
         response = session.get(f"{sandbox.url}/rest/api/2/issue/OPS-1", timeout=10)
         assert response.ok
     assert time.monotonic() - started < 0.6
+
+
+# -- mechanisms: what a refused (not lost) write does -----------------------------------
+
+
+def test_a_transition_refused_with_a_5xx_is_checked_then_sent_again(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """A 503 on a transition says nothing about whether it happened: the status is read,
+    and because the ticket did not move, the transition is sent again and verified."""
+    site = fresh_demo(sandbox_server)
+    site.sync()
+    key = ticket_on_page(site, "98000004", 0)
+    adapters = from_settings(site.settings, sleep=lambda s: None)
+    jira = adapters.jira
+    send = jira._call
+    refused: list[str] = []
+
+    def call(method: str, path: str, **kw: Any) -> Any:
+        if method == "POST" and path.endswith("/transitions") and not refused:
+            refused.append(path)
+            raise ServerError("unavailable", service="jira", status=503, method=method, path=path)
+        return send(method, path, **kw)
+
+    jira._call = call  # type: ignore[method-assign]
+    try:
+        assert jira.transition(key, ["Done"]) == "Done"
+    finally:
+        adapters.close()
+    assert refused
+    assert site.get(f"/rest/api/2/issue/{key}")["fields"]["status"]["name"] == "Done"
+
+
+def test_a_lease_create_refused_with_a_5xx_is_checked_then_sent_again(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """Two 503s on the lease's create: each time the property is read, found absent, and
+    the create sent again, so no page is skipped for it."""
+    site = fresh_demo(sandbox_server)
+    refused: Counter[str] = Counter()
+
+    def wrap(confluence: ConfluencePort) -> ConfluencePort:
+        create = confluence.create_property
+
+        def create_property(page_id: str, key: str, value: dict[str, Any]) -> PropertyValue:
+            if key == LEASE_KEY and refused[page_id] < 2:
+                refused[page_id] += 1
+                raise ServerError("unavailable", service="confluence", status=503)
+            return create(page_id, key, value)
+
+        confluence.create_property = create_property  # type: ignore[method-assign]
+        return confluence
+
+    result = site.sync(wrap_confluence=wrap)
+    assert not result.failed, [p.error for p in result.pages]
+    assert len(refused) >= 5
+    assert site.state() == faultless

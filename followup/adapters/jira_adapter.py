@@ -60,6 +60,7 @@ SEARCH_FIELDS = (
 )
 PROPERTY_KEY = "followup"
 BULK_CHUNK = 50
+TRANSITION_ATTEMPTS = 3  # sends of one transition, each after reading it did not happen
 # Above this, the JQL goes in a POST body (a read, retried like a GET): batched
 # queries (`labels in (followup-1, ...)`) would otherwise outgrow URL limits of
 # proxies and of Jira's own servlet container (~8 KB).
@@ -376,8 +377,9 @@ class JiraAdapter:
         """Apply the first transition, in the order of `names`, whose name or target
         status matches (case-insensitively), then read the status back to verify.
 
-        The POST is repeated only on 429: after an ambiguous failure the status is
-        read instead, and the transition counts as done if the ticket got there."""
+        The POST is repeated blindly only on 429: after an ambiguous failure the
+        status is read instead, and the transition counts as done if the ticket got
+        there; if it did not, it is sent again (at most `TRANSITION_ATTEMPTS` sends)."""
         path = f"/rest/api/2/issue/{_seg(key)}/transitions"
         available = (self._get(path) or {}).get("transitions") or []
         wanted = [n.casefold() for n in names]
@@ -396,20 +398,24 @@ class JiraAdapter:
                 "this workflow offers",
             )
         target = str((chosen.get("to") or {}).get("name") or "")
-        try:
-            self._call(
-                "POST",
-                path,
-                body={"transition": {"id": str(chosen["id"])}},
-                safety=Safety.REJECTED_ONLY,
-            )
-        except ApiError as error:
-            if (
-                not error.ambiguous
-                or not target
-                or self._status(key).casefold() != target.casefold()
-            ):
-                raise
+        for attempt in range(TRANSITION_ATTEMPTS):
+            try:
+                self._call(
+                    "POST",
+                    path,
+                    body={"transition": {"id": str(chosen["id"])}},
+                    safety=Safety.REJECTED_ONLY,
+                )
+                break
+            except ApiError as error:
+                if not error.ambiguous or not target:
+                    raise
+                # No answer or a 5xx: the status says whether it happened, and only a
+                # transition shown not to have happened is sent again.
+                if self._status(key).casefold() == target.casefold():
+                    break
+                if attempt == TRANSITION_ATTEMPTS - 1:
+                    raise
         status = self._status(key)
         if target and status.casefold() != target.casefold():
             raise PlanError(
