@@ -34,7 +34,7 @@ import structlog
 from rich.console import Console
 from rich.table import Table
 
-from followup.errors import ApiError
+from followup.errors import ApiError, NotFoundError, PlanError
 from followup.health import GroupRow, Health, ItemHealth, compute_health
 from followup.model import Page
 from followup.ports import ConfluencePort
@@ -329,13 +329,31 @@ def report_command(
             health = collect_health(engine, today=today or today_in(settings), spaces=spaces)
         except ApiError as exc:
             raise SetupError(exc.message, hint=exc.hint) from None
+        # The report is out before publishing starts: a page that cannot be written
+        # does not cost the reader the report.
+        fmt_: HealthFormat = fmt if fmt in ("text", "json", "markdown", "html") else "text"  # type: ignore[assignment]
+        color = output is None and sys.stdout.isatty()
+        text = render_health(health, fmt_, jira_url=jira_url, color=color)
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
         if publish is not None:
-            result = publish_report(
-                adapters.confluence,
-                publish,
-                to_storage(health, jira_url=jira_url),
-                max_retries=settings.sync.max_page_retries,
-            )
+            try:
+                result = publish_report(
+                    adapters.confluence,
+                    publish,
+                    to_storage(health, jira_url=jira_url),
+                    max_retries=settings.sync.max_page_retries,
+                )
+            except NotFoundError:
+                raise PlanError(
+                    f"--publish {publish}: there is no Confluence page with that id "
+                    "(or followup's account cannot see it)",
+                    hint="create the page first; its id is the number in its address "
+                    "(/pages/<id>/...)",
+                ) from None
             log.info(
                 "report-published",
                 page_id=publish,
@@ -345,11 +363,4 @@ def report_command(
             )
     finally:
         adapters.close()
-    fmt_: HealthFormat = fmt if fmt in ("text", "json", "markdown", "html") else "text"  # type: ignore[assignment]
-    color = output is None and sys.stdout.isatty()
-    text = render_health(health, fmt_, jira_url=jira_url, color=color)
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
     return 0

@@ -22,7 +22,7 @@ import followup.health
 import followup.report_html
 from followup.adapters import ConfluenceAdapter, from_settings
 from followup.cli import app
-from followup.errors import ConflictError, ConnectivityError
+from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.fakes import FakeConfluence
 from followup.health import Health, compute_health
 from followup.model import ActionItem, Extraction, Owner, Page, Ticket, TicketProperty
@@ -634,3 +634,17 @@ def test_publish_against_the_sandbox_with_a_conflict(
         settings, fmt="text", output=tmp_path / "r.txt", today=DEMO_TODAY, publish=page_id
     )
     assert "PUT /wiki/rest/api/content/{id}" not in sandbox_server.stats.snapshot()["by_route"]
+
+
+def test_publish_to_a_missing_page_says_so_after_the_report(
+    sandbox_server: RunningSandbox, tmp_path: Path
+) -> None:
+    """--publish with an id no page has: the report is still written, then a PlanError
+    names the id and how to find the right one; nothing is written to Confluence."""
+    reset_server(sandbox_server)
+    settings = _settings(sandbox_server)
+    out = tmp_path / "r.md"
+    with pytest.raises(PlanError, match="--publish 98999999: there is no Confluence page"):
+        report_command(settings, fmt="markdown", output=out, today=DEMO_TODAY, publish="98999999")
+    assert out.read_text(encoding="utf-8").startswith("# Follow-up health — 2026-11-26")
+    assert sandbox_server.stats.snapshot()["writes"] == 0
