@@ -293,8 +293,15 @@ class Engine:
             self.config.cql, spaces=tuple(spaces) or self.config.spaces, page_ids=page_ids
         )
         log.info("discover", run_id=self.run_id, cql=cql)
-        pages = list(self.confluence.find_pages(cql))
-        tickets = list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+        # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
+        # but independent of each other: they run side by side, so the read phase
+        # costs the longer of the two rather than their sum.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            searching = loader.submit(
+                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+            )
+            pages = list(self.confluence.find_pages(cql))
+            tickets = searching.result()
         by_page = group_tickets_by_page(tickets, self.policy.label)
         log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
 
@@ -396,11 +403,20 @@ class Engine:
                     if progress:
                         progress("apply", done, len(leased))
         finally:
-            for lease in held.values():
-                try:
-                    leases.release(self.confluence, lease)
-                except FollowupError as exc:
-                    log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
+            self._release_all(list(held.values()))
+
+    def _release_all(self, held: Sequence[leases.Lease]) -> None:
+        """Give every lease back, in the worker pool: one request each, and on a
+        first run there is one per page."""
+
+        def give_back(lease: leases.Lease) -> None:
+            try:
+                leases.release(self.confluence, lease)
+            except FollowupError as exc:
+                log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
+
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            list(pool.map(give_back, held))
 
     def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
         """Create every planned ticket, in bulk across pages; item key -> ticket key."""
