@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 from reliability_support import (
+    NEW_TASK,
     Site,
     SiteState,
     assert_converged,
@@ -26,9 +27,12 @@ from reliability_support import (
 from followup.adapters import Adapters, from_settings
 from followup.errors import RateLimitedError, ServerError
 from followup.leases import LEASE_KEY
+from followup.model import Page
 from followup.ports import ConfluencePort, PropertyValue
+from followup.runner import exit_code_for
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox
+from followup.storage_format import extract
 
 # -- 1. ambiguous writes: every write position of a run loses its answer -----------------
 
@@ -279,3 +283,110 @@ def test_a_lease_create_refused_with_a_5xx_is_checked_then_sent_again(
     assert not result.failed, [p.error for p in result.pages]
     assert len(refused) >= 5
     assert site.state() == faultless
+
+
+# -- 4. a person edits the page between our read and our write --------------------------
+
+
+class EditsBeforeOurWrite:
+    """A Confluence port that lets a person save the page right before each of our
+    page writes (up to `times` per page), so our write meets a newer version."""
+
+    def __init__(self, site: Site, edit: Callable[[str, int], Callable[[str], str]], times: int):
+        self.site, self.edit, self.times = site, edit, times
+        self.edits: Counter[str] = Counter()
+
+    def __call__(self, confluence: ConfluencePort) -> ConfluencePort:
+        update = confluence.update_page
+
+        def update_page(page: Page, body: str, *, message: str) -> Page:
+            if self.edits[page.id] < self.times:
+                self.edits[page.id] += 1
+                self.site.human_edit(page.id, self.edit(page.id, self.edits[page.id]))
+            return update(page, body, message=message)
+
+        confluence.update_page = update_page  # type: ignore[method-assign]
+        return confluence
+
+
+def _note(page_id: str, n: int) -> str:
+    return f"<p>Note {n} on {page_id}: the vendor confirmed the root cause.</p>"
+
+
+def test_a_person_editing_before_our_write_keeps_their_edit_and_gets_badges(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """A paragraph a person saves between our read and our write survives, and every
+    item still ends up with its ticket and badge (the 409 is met by re-reading,
+    re-planning and re-rendering)."""
+    site = fresh_demo(sandbox_server)
+
+    def add_note(page_id: str, n: int) -> Callable[[str], str]:
+        return lambda body: body + _note(page_id, n)
+
+    spy = EditsBeforeOurWrite(site, add_note, times=1)
+    result = site.sync(wrap_confluence=spy)
+    assert not result.failed, [o.error for o in result.failures]
+    assert len(spy.edits) >= 5
+    for page_id in spy.edits:
+        assert _note(page_id, 1) in site.body(page_id)
+    assert_converged(site, faultless)
+
+
+def test_a_task_added_before_our_write_gets_its_ticket_in_the_same_run(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """When the person's edit adds a task and ticks another, the re-plan creates the new
+    task's ticket, closes the ticked one, and the page shows both, edit intact."""
+    site = fresh_demo(sandbox_server)
+
+    def add_task(page_id: str, n: int) -> Callable[[str], str]:
+        def edit(body: str) -> str:
+            if page_id != "98000004":
+                return body
+            ticked = body.replace(
+                "<ac:task-status>incomplete</ac:task-status>",
+                "<ac:task-status>complete</ac:task-status>",
+                1,
+            )
+            return ticked.replace("</ac:task-list>", NEW_TASK + "</ac:task-list>", 1)
+
+        return edit
+
+    result = site.sync(wrap_confluence=EditsBeforeOurWrite(site, add_task, times=1))
+    assert not result.failed, [o.error for o in result.failures]
+    items = {i.key: i for i in extract(site.body("98000004"), "98000004").items}
+    new = items["98000004:task:90"]
+    assert new.ticket is not None
+    assert new.badge is not None
+    assert items["98000004:task:1"].done
+    state = site.state()
+    assert state.tickets["98000004:task:90"].summary == new.text
+    assert state.tickets["98000004:task:1"].status == "Done"
+    assert not state.duplicates
+    assert site.sync().actions == []
+
+
+def test_a_page_edited_before_every_write_is_reported_after_bounded_retries(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """A page that changes before each of our writes is given up on after
+    sync.max_page_retries re-plans: the failure is reported (exit code 1), every one of
+    the person's edits is on the page, and the next run finishes the job."""
+    site = fresh_demo(sandbox_server)
+
+    def add_note(page_id: str, n: int) -> Callable[[str], str]:
+        return lambda body: body + _note(page_id, n)
+
+    spy = EditsBeforeOurWrite(site, add_note, times=100)
+    result = site.sync(wrap_confluence=spy, max_page_retries=2)
+    assert result.failed
+    assert exit_code_for(result, detailed=False) == 1
+    failed = {o.action.page_id for o in result.failures}
+    assert failed == set(spy.edits)
+    assert set(spy.edits.values()) == {3}  # the first write and two retries
+    for page_id in spy.edits:
+        body = site.body(page_id)
+        assert all(_note(page_id, n) in body for n in (1, 2, 3))
+    assert not site.sync().failed
+    assert_converged(site, faultless)
