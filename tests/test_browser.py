@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -200,6 +201,15 @@ def test_html_report_charts_are_visible(
     assert all(z["visible"] for z in layout["lozenges"]), layout["lozenges"]
     assert {z["background"] for z in overdue} == {"rgb(222, 53, 11)"}
     assert shot.stat().st_size > 50_000
+
+    # printable: Chromium prints it (print style sheet, A4) to a few pages
+    pdf = artifacts / "health-report.pdf"
+    pdf.unlink(missing_ok=True)
+    _run(browser, profile, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri())
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert 1 <= pages <= 5, pages
 
 
 def test_sandbox_page_view_shows_the_badges(
