@@ -1,0 +1,429 @@
+"""The deployment artefacts in deploy/: the Kubernetes manifests rendered and validated
+against Kubernetes' own schemas (offline, kubernetes-validate) with their safety
+fields asserted, the Dockerfile read statically (no container engine is needed), the
+systemd units and the crontab parsed, and a real sync shown to write nothing in its
+working directory or HOME (what a read-only root file system needs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from followup.sandbox import control
+from followup.sandbox.server import RunningSandbox
+from followup.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+KUBE = DEPLOY / "kubernetes"
+KUBERNETES_VERSION = "1.30.0"  # CronJob.spec.timeZone is GA since 1.27
+BASE, DRY_RUN = KUBE / "base", KUBE / "overlays" / "dry-run"
+
+# -- Kubernetes ---------------------------------------------------------------------------------
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """The resources of a kustomization: its `resources`, directories rendered in turn.
+
+    The kustomizations here use `resources` only (no patches, generators or
+    transformers), so this is what `kustomize build` does with them; the test below
+    checks that against kubectl's kustomize where kubectl is installed."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    allowed = {"apiVersion", "kind", "resources"}
+    assert set(kustomization) <= allowed, f"{directory}: render() knows only {allowed}"
+    out: list[dict[str, Any]] = []
+    for entry in kustomization["resources"]:
+        path = (directory / entry).resolve()
+        if path.is_dir():
+            out.extend(render(path))
+        else:
+            out.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return out
+
+
+def key(doc: dict[str, Any]) -> tuple[str, str]:
+    return doc["kind"], doc["metadata"]["name"]
+
+
+def cronjobs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+
+
+def pod(cronjob: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.fixture(scope="module")
+def overlay() -> list[dict[str, Any]]:
+    return render(DRY_RUN)
+
+
+@pytest.mark.parametrize("directory", [BASE, DRY_RUN], ids=["base", "dry-run"])
+def test_every_manifest_is_valid_against_the_kubernetes_schemas(directory: Path) -> None:
+    """Each rendered resource validates strictly (no unknown field) against Kubernetes'
+    own JSON schemas, and no name is used twice."""
+    docs = render(directory)
+    assert docs
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    assert len({key(d) for d in docs}) == len(docs)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("directory", [BASE, DRY_RUN], ids=["base", "dry-run"])
+def test_kustomize_renders_what_the_tests_validate(directory: Path) -> None:
+    """kubectl's own kustomize builds the same resources as `render`."""
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    theirs = sorted((d for d in yaml.safe_load_all(built) if d), key=key)
+    assert theirs == sorted(render(directory), key=key)
+
+
+def test_the_overlay_is_the_base_plus_a_dry_run_cronjob(overlay: list[dict[str, Any]]) -> None:
+    """The base holds the CronJob, its ServiceAccount and ConfigMap; the overlay adds one
+    CronJob that runs `sync --dry-run` with a Markdown report; no Secret is in either."""
+    assert {key(d) for d in render(BASE)} == {
+        ("ServiceAccount", "followup"),
+        ("ConfigMap", "followup-config"),
+        ("CronJob", "followup"),
+    }
+    assert {key(d) for d in overlay} - {key(d) for d in render(BASE)} == {
+        ("CronJob", "followup-dry-run")
+    }
+    assert not [d for d in overlay if d["kind"] == "Secret"]
+    args = pod(cronjobs(overlay)["followup-dry-run"])["containers"][0]["args"]
+    assert args[args.index("sync") :] == ["sync", "--dry-run", "--format", "markdown"]
+    assert pod(cronjobs(overlay)["followup"])["containers"][0]["args"] == ["sync"]
+
+
+@pytest.mark.parametrize("name", ["followup", "followup-dry-run"])
+def test_the_cronjobs_carry_every_safety_field(overlay: list[dict[str, Any]], name: str) -> None:
+    """No overlap, bounded runs and retries, history limits, resources, a non-root
+    read-only container without privileges, and no Kubernetes API token."""
+    cj = cronjobs(overlay)[name]
+    spec = cj["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] > 0
+    assert spec["successfulJobsHistoryLimit"] >= 1
+    assert spec["failedJobsHistoryLimit"] >= 1
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] <= 2
+    assert 0 < job["activeDeadlineSeconds"] < 15 * 60  # stopped before the next run
+    p = pod(cj)
+    assert p["restartPolicy"] == "Never"
+    assert p["automountServiceAccountToken"] is False
+    assert p["serviceAccountName"] == "followup"
+    assert p["securityContext"]["runAsNonRoot"] is True
+    assert p["securityContext"]["runAsUser"] != 0
+    assert p["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = p["containers"]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["runAsNonRoot"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    resources = container["resources"]
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert "memory" in resources["limits"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HOME"] == env["TMPDIR"] == "/tmp"
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in p["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]]  # the only writable place
+    secret_mount = mounts["/var/run/secrets/followup"]
+    assert secret_mount["readOnly"] is True
+    assert volumes[secret_mount["name"]]["secret"]["secretName"] == "followup-tokens"
+    assert env["FOLLOWUP_JIRA__TOKEN_FILE"].startswith("/var/run/secrets/followup/")
+    assert not [e for e in container["env"] if re.search("TOKEN$|PASSWORD|SECRET", e["name"])]
+
+
+def test_the_service_account_has_no_token(overlay: list[dict[str, Any]]) -> None:
+    """followup never calls the Kubernetes API; its ServiceAccount mounts no token."""
+    (sa,) = [d for d in overlay if d["kind"] == "ServiceAccount"]
+    assert sa["automountServiceAccountToken"] is False
+
+
+def test_the_configmap_and_the_environment_are_real_settings(
+    overlay: list[dict[str, Any]], tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """followup.toml in the ConfigMap loads with the manifests' FOLLOWUP_* variables
+    (token files pointed at a stand-in), holds no token, and names both sites."""
+    (cm,) = [d for d in overlay if d["kind"] == "ConfigMap"]
+    text = cm["data"]["followup.toml"]
+    assert "token" not in {k for section in tomllib.loads(text).values() for k in section}
+    config = tmp_path / "followup.toml"
+    config.write_text(text)
+    token = tmp_path / "token"
+    token.write_text("not-a-real-token\n")
+    for cj in cronjobs(overlay).values():
+        env = {e["name"]: e["value"] for e in pod(cj)["containers"][0]["env"]}
+        env = {k: v for k, v in env.items() if k.startswith("FOLLOWUP_")}
+        mount = pod(cj)["containers"][0]["volumeMounts"]
+        assert any(m["mountPath"] == str(Path(env["FOLLOWUP_CONFIG"]).parent) for m in mount)
+        env["FOLLOWUP_CONFIG"] = str(config)
+        env = {k: str(token) if k.endswith("_TOKEN_FILE") else v for k, v in env.items()}
+        settings = load_settings(None, env=env)
+        settings.require_sites()
+        assert settings.jira.token is not None
+        assert settings.jira.token.get_secret_value() == "not-a-real-token"
+        assert (
+            settings.sync.run_budget_seconds
+            < cj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+        )
+
+
+# -- the Dockerfile -----------------------------------------------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) per instruction, continuation lines joined."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, args = line.partition(" ")
+            out.append((instruction.upper(), args.strip()))
+    return out
+
+
+def test_the_image_is_multi_stage_on_a_slim_python() -> None:
+    """Two stages from the same slim Python base; the runtime copies the venv only."""
+    steps = dockerfile()
+    args = dict(a.split("=", 1) for i, a in steps if i == "ARG" and "=" in a)
+    froms = [a for i, a in steps if i == "FROM"]
+    assert len(froms) == 2
+    bases = {f.split()[0].replace("${PYTHON_IMAGE}", args["PYTHON_IMAGE"]) for f in froms}
+    (base,) = bases
+    assert re.fullmatch(r"python:3\.\d+-slim(-\w+)?", base)
+    assert froms[0].endswith("AS build")
+    runtime = steps[[i for i, (ins, _) in enumerate(steps) if ins == "FROM"][-1] :]
+    copies = [a for i, a in runtime if i == "COPY"]
+    assert copies == ["--from=build /opt/followup /opt/followup"]
+
+
+def test_the_image_installs_pinned_from_the_lock() -> None:
+    """Every pip install is constrained by requirements.lock, which pins every runtime
+    dependency of pyproject.toml with ==; the dev extras are not installed."""
+    installs = [a for i, a in dockerfile() if i == "RUN" and "pip install" in a]
+    assert installs
+    for command in installs:
+        assert "-c requirements.lock" in command
+        assert "[dev]" not in command
+    pinned = {
+        re.split(r"==", line)[0].lower().replace("_", "-"): line
+        for line in (REPO / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert all("==" in line for line in pinned.values())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~\[ ;]", requirement)[0].lower().replace("_", "-")
+        assert name in pinned, f"{name} is not pinned in requirements.lock"
+    copied = [a for i, a in dockerfile() if i == "COPY" and "requirements.lock" in a]
+    assert copied
+
+
+def test_the_image_runs_as_a_non_root_user_without_secrets() -> None:
+    """The runtime stage ends as a numeric non-root user, with HOME and TMPDIR on /tmp,
+    no ENV or ARG that looks like a secret, and `followup` as the exec-form entrypoint."""
+    steps = dockerfile()
+    last_from = max(i for i, (ins, _) in enumerate(steps) if ins == "FROM")
+    users = [a for i, a in steps[last_from:] if i == "USER"]
+    assert users
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit()
+    assert int(uid) != 0
+    assert gid.isdigit()
+    assert int(gid) != 0
+    env = " ".join(a for i, a in steps if i in ("ENV", "ARG", "LABEL"))
+    assert not re.search(r"TOKEN|PASSWORD|SECRET|API_KEY", env, re.IGNORECASE)
+    assert "HOME=/tmp" in env
+    assert "TMPDIR=/tmp" in env
+    assert "PYTHONDONTWRITEBYTECODE=1" in env
+    entrypoint = [a for i, a in steps if i == "ENTRYPOINT"]
+    assert [json.loads(e) for e in entrypoint] == [["followup"]]
+    assert [json.loads(a) for i, a in steps if i == "CMD"] == [["sync"]]
+
+
+def test_the_build_context_needs_only_files_in_the_repository() -> None:
+    """Every COPY source of the build stage exists at the repository root."""
+    for instruction, args in dockerfile():
+        if instruction == "COPY" and not args.startswith("--from"):
+            *sources, _dest = args.split()
+            for source in sources:
+                assert (REPO / source).exists(), source
+
+
+# -- systemd and cron ---------------------------------------------------------------------------
+
+
+def unit(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """A systemd unit file as {section: [(key, value), ...]} (keys may repeat)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            assert line.endswith("]"), line
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        assert current is not None, f"{path.name}: {line!r} outside a section"
+        name, sep, value = line.partition("=")
+        assert sep, f"{path.name}: not key=value: {line!r}"
+        current.append((name.strip(), value.strip()))
+    return sections
+
+
+def values(sections: dict[str, list[tuple[str, str]]], section: str, name: str) -> list[str]:
+    return [v for k, v in sections[section] if k == name]
+
+
+def test_the_service_is_a_hardened_oneshot_with_its_token_as_a_credential() -> None:
+    """Type=oneshot as a transient user on a read-only system, without new privileges;
+    the token comes in through LoadCredential and `*_TOKEN_FILE`."""
+    service = unit(DEPLOY / "systemd" / "followup.service")
+    s = dict(service["Service"])
+    assert s["Type"] == "oneshot"
+    assert s["DynamicUser"] == "yes" or s.get("User") not in (None, "root")
+    assert s["ProtectSystem"] == "strict"
+    assert s["NoNewPrivileges"] == "yes"
+    assert s["PrivateTmp"] == "yes"
+    assert s["CapabilityBoundingSet"] == ""
+    assert s["ExecStart"].split()[-1] == "sync"
+    credentials = dict(v.split(":", 1) for v in values(service, "Service", "LoadCredential"))
+    env = dict(v.split("=", 1) for v in values(service, "Service", "Environment"))
+    assert env["FOLLOWUP_JIRA__TOKEN_FILE"] == "%d/jira-token"
+    assert "jira-token" in credentials
+    assert not [k for k in env if re.search("TOKEN$|PASSWORD|SECRET", k)]
+    assert "network-online.target" in values(service, "Unit", "After")
+
+
+def test_the_timer_is_spread_and_catches_up() -> None:
+    """The timer fires on a calendar, with a random delay, and catches up after downtime."""
+    timer = unit(DEPLOY / "systemd" / "followup.timer")
+    t = dict(timer["Timer"])
+    assert t["OnCalendar"] == "*:0/15"
+    assert t["RandomizedDelaySec"]
+    assert t["Persistent"] == "true"
+    assert t["Unit"] == "followup.service"
+    assert values(timer, "Install", "WantedBy") == ["timers.target"]
+
+
+@pytest.fixture
+def units_here(tmp_path: Path) -> Path:
+    """The units, with ExecStart pointing at this environment's followup."""
+    exe = Path(sys.executable).with_name("followup")
+    service = (DEPLOY / "systemd" / "followup.service").read_text()
+    (tmp_path / "followup.service").write_text(
+        service.replace("/opt/followup/bin/followup", str(exe))
+    )
+    shutil.copy(DEPLOY / "systemd" / "followup.timer", tmp_path / "followup.timer")
+    return tmp_path
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
+def test_systemd_accepts_the_units_and_rates_the_service_safe(units_here: Path) -> None:
+    """`systemd-analyze verify` reports no unknown or unparsable setting, and its
+    offline security review rates the service's exposure OK (below 2 of 10)."""
+    paths = [str(units_here / "followup.service"), str(units_here / "followup.timer")]
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", *paths], capture_output=True, text=True, timeout=60
+    )
+    complaints = [
+        line
+        for line in (verify.stdout + verify.stderr).splitlines()
+        if "followup." in line and ("ignoring" in line or "Unknown" in line or "Failed" in line)
+    ]
+    assert verify.returncode == 0, verify.stderr
+    assert not complaints, verify.stderr
+    security = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", paths[0]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout)
+    assert found, security.stdout + security.stderr
+    assert float(found.group(1)) < 2.0
+
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+def test_the_crontab_runs_under_flock_as_a_user() -> None:
+    """Each job line has five valid time fields, a non-root user, and the sync runs
+    under `flock --nonblock`; the token comes from a file, never the line itself."""
+    lines = [
+        line
+        for line in (DEPLOY / "cron" / "followup.crontab").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    env = dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+    jobs = [line.split(None, 6) for line in lines if not re.match(r"^[A-Z_]+=", line)]
+    assert env["FOLLOWUP_JIRA__TOKEN_FILE"].startswith("/")
+    assert not [k for k in env if re.search("TOKEN$|PASSWORD|SECRET", k)]
+    assert jobs
+    for *fields, user, command in jobs:
+        assert all(_CRON_FIELD.match(f) for f in fields), fields
+        assert user not in ("root", "")
+        assert "followup" in command
+    sync = [c for *_f, _u, c in jobs if " sync" in c and "--dry-run" not in c]
+    assert sync
+    assert all(c.startswith("flock --nonblock ") for c in sync)
+
+
+# -- a read-only root file system ---------------------------------------------------------------
+
+
+def test_a_sync_writes_nothing_outside_its_temporary_directory(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A real sync (as the image runs it: no bytecode written) leaves its working
+    directory, HOME and TMPDIR as empty as it found them: only /tmp is writable in the
+    container, and even that is left unused."""
+    work, home, tmp = (tmp_path / d for d in ("work", "home", "tmp"))
+    for d in (work, home, tmp):
+        d.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    env.update(control.env_for(sandbox.state, sandbox.url))
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "FOLLOWUP_SYNC__RATE_LIMIT": "500",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "followup", "sync", "--format", "json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["create"] > 0  # it did write, to the site
+    assert [p for d in (work, home, tmp) for p in d.rglob("*")] == []
