@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from followup.sandbox import workflow
 from followup.sandbox.dataset import Dataset, SeedIssue
-from followup.sandbox.jql import JqlError, compile_jql
+from followup.sandbox.jql import KEY_NUMBER, JqlError, compile_jql
 from followup.sandbox.state import SandboxState, User
 
 Json = Any
@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS issues (
     resolutiondate TEXT
 );
 CREATE INDEX IF NOT EXISTS issues_project ON issues(project);
+-- Keys are looked up case-insensitively; the UNIQUE index on key is BINARY.
+CREATE INDEX IF NOT EXISTS issues_key_nocase ON issues(key COLLATE NOCASE);
+-- ORDER BY key (what jql.py compiles `key` to): a search page walks this index from
+-- the previous page's last key, instead of sorting every matching issue every page.
+CREATE INDEX IF NOT EXISTS issues_key_order
+    ON issues(project, CAST(substr(key, length(project) + 2) AS INTEGER));
 CREATE TABLE IF NOT EXISTS issue_labels (
     issue_id INTEGER NOT NULL,
     label TEXT NOT NULL
@@ -2065,17 +2071,51 @@ def _order_sql(order: str) -> str:
     return f"ORDER BY {body}" if "issues.id" in body else f"ORDER BY {body}, issues.id ASC"
 
 
+def _keyset(order: str) -> tuple[str, ...] | None:
+    """The columns a page token continues after, for an ORDER BY by key or by id
+    (ascending, the orders clients page through everything by); None: by offset."""
+    if not order.strip():
+        return ("issues.id",)
+    if order.strip() == f"ORDER BY issues.project ASC, {KEY_NUMBER} ASC":
+        return ("issues.project", KEY_NUMBER, "issues.id")
+    return None
+
+
 def _query(
-    ctx: Ctx, db: sqlite3.Connection, jql: str, offset: int, limit: int
-) -> tuple[list[sqlite3.Row], bool]:
-    """One page of issues matching `jql` and whether more follow."""
+    ctx: Ctx,
+    db: sqlite3.Connection,
+    jql: str,
+    offset: int,
+    limit: int,
+    after: list[object] | None = None,
+) -> tuple[list[sqlite3.Row], bool, list[object] | None]:
+    """One page of issues matching `jql`, whether more follow, and the sort key of the
+    page's last issue when the order allows continuing after it.
+
+    Continuing after a sort key walks the key (or id) index from there, so every page
+    costs the same however deep it is; an offset re-walks every earlier page."""
     where, params, order = _compile(ctx, jql) if jql.strip() else ("1=1", [], "")
-    rows = db.execute(
-        f"SELECT issues.* FROM issues WHERE ({where or '1=1'}) {_order_sql(order)}"
-        " LIMIT ? OFFSET ?",
-        [*params, limit + 1, offset],
-    ).fetchall()
-    return list(rows[:limit]), len(rows) > limit
+    columns = _keyset(order)
+    select = "SELECT issues.*"
+    if columns is not None:
+        select += ", " + ", ".join(f"{c} AS _k{n}" for n, c in enumerate(columns))
+    if columns is not None and after is not None and len(after) == len(columns):
+        marks = ", ".join("?" for _ in columns)
+        rows = db.execute(
+            f"{select} FROM issues WHERE ({where or '1=1'})"
+            f" AND ({', '.join(columns)}) > ({marks}) {_order_sql(order)} LIMIT ?",
+            [*params, *after, limit + 1],
+        ).fetchall()
+    else:
+        rows = db.execute(
+            f"{select} FROM issues WHERE ({where or '1=1'}) {_order_sql(order)} LIMIT ? OFFSET ?",
+            [*params, limit + 1, offset],
+        ).fetchall()
+    page = list(rows[:limit])
+    last = None
+    if columns is not None and page:
+        last = [page[-1][f"_k{n}"] for n in range(len(columns))]
+    return page, len(rows) > limit, last
 
 
 def _unbounded(jql: str) -> bool:
@@ -2083,24 +2123,34 @@ def _unbounded(jql: str) -> bool:
     return not text or text.startswith("order by")
 
 
-def _token(jql: str, offset: int) -> str:
+def _token(jql: str, offset: int, after: list[object] | None = None) -> str:
     digest = hashlib.sha256(jql.encode()).hexdigest()[:16]
-    raw = json.dumps({"o": offset, "q": digest}, separators=(",", ":")).encode()
+    data: dict[str, Any] = {"o": offset, "q": digest}
+    if after is not None:
+        data["k"] = after
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _offset_from_token(jql: str, token: str) -> int:
+def _from_token(jql: str, token: str) -> tuple[int, list[object] | None]:
+    """(offset, sort key to continue after or None) of a token this query issued."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         offset = int(data["o"])
         digest = str(data["q"])
-    except (ValueError, KeyError, TypeError) as exc:
+        after = data.get("k")
+        if after is not None and not (
+            isinstance(after, list)
+            and all(isinstance(v, str | int) and not isinstance(v, bool) for v in after)
+        ):
+            raise ValueError(after)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise JiraError(400, ["The provided next page token is invalid."]) from exc
     if digest != hashlib.sha256(jql.encode()).hexdigest()[:16] or offset < 0:
         raise JiraError(
             400, ["The provided next page token does not belong to this query (jql changed)."]
         )
-    return offset
+    return offset, after
 
 
 def _limit(ctx: Ctx, cap: int) -> int:
@@ -2141,14 +2191,14 @@ def _search_jql(ctx: Ctx) -> Response:
     selection = _select_fields(ctx.list_param("fields"), "id")
     limit = _limit(ctx, MAX_PAGE_CLOUD)
     token = ctx.param("nextPageToken")
-    offset = _offset_from_token(jql, str(token)) if token else 0
+    offset, after = _from_token(jql, str(token)) if token else (0, None)
     with ctx.state.lock:
         db = ctx.state.db
-        rows, more = _query(ctx, db, jql, offset, limit)
+        rows, more, last = _query(ctx, db, jql, offset, limit, after)
         issues = _render_issues(ctx, db, rows, selection, properties)
     data: dict[str, Any] = {"issues": issues, "isLast": not more}
     if more:
-        data["nextPageToken"] = _token(jql, offset + limit)
+        data["nextPageToken"] = _token(jql, offset + limit, last)
     return _json(data)
 
 

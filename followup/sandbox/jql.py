@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-__all__ = ["JqlError", "compile_jql"]
+__all__ = ["KEY_NUMBER", "JqlError", "compile_jql"]
 
 
 class JqlError(ValueError):
@@ -312,6 +312,8 @@ _OPS_BY_KIND: dict[_FieldKind, frozenset[str]] = {
 }
 
 _KEY_NUMBER = "CAST(substr(issues.key, length(issues.project) + 2) AS INTEGER)"
+# What `ORDER BY key` sorts by after the project; jira_api indexes it and pages after it.
+KEY_NUMBER = _KEY_NUMBER
 _PRIORITY_RANK = (
     "CASE issues.priority WHEN 'Lowest' THEN 1 WHEN 'Low' THEN 2 WHEN 'Medium' THEN 3"
     " WHEN 'High' THEN 4 WHEN 'Highest' THEN 5 ELSE 0 END"
