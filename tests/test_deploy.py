@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,39 @@ def test_a_sync_writes_nothing_outside_its_temporary_directory(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["create"] > 0  # it did write, to the site
     assert [p for d in (work, home, tmp) for p in d.rglob("*")] == []
+
+
+# -- the documentation a deployment relies on ---------------------------------------------------
+
+
+def _setting_paths(model: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _setting_paths(annotation, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_every_setting_is_documented_where_the_readme_points() -> None:
+    """The README's Configure section sends readers to docs/configuration.md: every
+    setting, with its environment variable, is there, and the README links the
+    deployment and logging guides."""
+    from followup.settings import Settings
+
+    reference = (REPO / "docs" / "configuration.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert "docs/configuration.md" in readme
+    for path in _setting_paths(Settings):
+        if path == ("owners",):
+            assert "FOLLOWUP_OWNERS" in reference
+            continue
+        env = "FOLLOWUP_" + "__".join(p.upper() for p in path)
+        assert env in reference, f"{env} is not in docs/configuration.md"
+    deploy = readme[readme.index("## Deploy") : readme.index("## How it works")]
+    for link in ("docs/deploy.md", "docs/logging.md", "followup doctor", "create secret"):
+        assert link in deploy
+    assert (REPO / "docs" / "deploy.md").exists()
+    assert (REPO / "docs" / "logging.md").exists()
