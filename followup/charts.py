@@ -29,19 +29,21 @@ _FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 _e = html.escape
 
 
-def _nice_max(value: int) -> int:
-    """A round upper bound for an axis: 1, 2, 5, 10, 20, 50, ... at least `value`."""
-    if value <= 0:
-        return 1
-    magnitude: int = 10 ** len(str(value)) // 10
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+def _axis(value: int) -> tuple[int, int]:
+    """(top, step) of a value axis: a round step (1, 2, 5, 10, 20, ...) giving at most
+    five intervals, and the first multiple of it at or above `value`."""
+    value = max(value, 1)
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if -(-value // (step * factor)) <= 5:
+                size = step * factor
+                return -(-value // size) * size, size
+        step *= 10
 
 
-def _ticks(top: int) -> list[int]:
-    step = max(1, top // 4) if top >= 4 else 1
+def _ticks(axis: tuple[int, int]) -> list[int]:
+    top, step = axis
     return list(range(0, top + 1, step))
 
 
@@ -75,7 +77,8 @@ def line_chart(
         return _empty(name, title, width, height, "No data yet")
     left, right, top, bottom = 44, 16, 28, 44
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax = _nice_max(max((max(v) for _, _, v in series if v), default=0))
+    axis = _axis(max((max(v) for _, _, v in series if v), default=0))
+    ymax = axis[0]
     n = len(labels)
 
     def x(i: int) -> float:
@@ -85,7 +88,7 @@ def line_chart(
         return top + plot_h - plot_h * v / ymax
 
     parts = [_open(name, title, width, height)]
-    for tick in _ticks(ymax):
+    for tick in _ticks(axis):
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"'
             f' stroke="{PALETTE["grid"]}" stroke-width="1"/>'
@@ -96,8 +99,10 @@ def line_chart(
     for i, label in enumerate(labels):
         # every `every`-th label and the last one, never two so close they overlap
         if i == n - 1 or (i % every == 0 and n - 1 - i >= every):
+            # the first and last labels lean inwards, so neither is cut at the edge
+            anchor = "end" if i == n - 1 and n > 1 else "start" if i == 0 else "middle"
             parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle"'
+                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}"'
                 f' font-size="11" fill="{PALETTE["axis"]}">{_e(label)}</text>'
             )
     for s, (series_name, colour, values) in enumerate(series):
@@ -174,10 +179,11 @@ def column_chart(
         return _empty(name, title, width, height, "Nothing to show")
     left, right, top, bottom = 44, 16, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax = _nice_max(max(v for _, v in columns))
+    axis = _axis(max(v for _, v in columns))
+    ymax = axis[0]
     slot = plot_w / len(columns)
     parts = [_open(name, title, width, height)]
-    for tick in _ticks(ymax):
+    for tick in _ticks(axis):
         y = top + plot_h - plot_h * tick / ymax
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"'
