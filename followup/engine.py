@@ -151,6 +151,7 @@ class RunResult:
             "update": len({(a.ticket or a.item) for a in self.actions if a.op is Op.UPDATE}),
             "transition": ops.count(Op.TRANSITION),
             "page_writes": ops.count(Op.WRITE_PAGE),
+            "comment": ops.count(Op.COMMENT),
             "findings": len(self.findings),
             "errors": len(self.errors) + len(self.failures) + sum(1 for p in self.pages if p.error),
         }

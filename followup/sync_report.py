@@ -95,7 +95,8 @@ def _summary_line(result: RunResult) -> str:
     return (
         f"{c['pages']} pages, {c['items']} action items; {mode} {c['create']} create(s), "
         f"{c['adopt']} adoption(s), {c['update']} update(s), {c['transition']} "
-        f"transition(s), {c['page_writes']} page write(s); {c['findings']} finding(s), "
+        f"transition(s), {c['comment']} comment(s), {c['page_writes']} page write(s); "
+        f"{c['findings']} finding(s), "
         f"{c['errors']} error(s)"
     )
 

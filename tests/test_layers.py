@@ -17,6 +17,10 @@ CORE = sorted(
         PACKAGE / "planner.py",
         PACKAGE / "queries.py",
         PACKAGE / "ports.py",
+        PACKAGE / "reminders.py",
+        PACKAGE / "health.py",
+        PACKAGE / "charts.py",
+        PACKAGE / "report_html.py",
         *(PACKAGE / "storage_format").glob("*.py"),
     ]
 )
