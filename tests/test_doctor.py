@@ -338,3 +338,59 @@ def test_transition_problems(
 ) -> None:
     """A status is a problem when none of the wanted names is offered from it."""
     assert sorted(transition_problems(offered, wanted)) == bad
+
+
+def test_the_sandbox_answers_the_doctor_s_questions_in_atlassian_s_shapes(
+    jira_site: Any,
+) -> None:
+    """mypermissions and the content permission check, the two endpoints the sandbox
+    gained for the doctor, answer as Atlassian's OpenAPI documents describe; the
+    read-only user may only browse and read."""
+    from sandbox_support import ADMIN, READER, require_specs
+
+    require_specs()
+    for user, allowed in ((ADMIN, True), (READER, False)):
+        session = jira_site.session(user)
+        perms = session.get(
+            f"{jira_site.url}/rest/api/3/mypermissions",
+            params={"projectKey": "OPS", "permissions": "BROWSE_PROJECTS,CREATE_ISSUES"},
+            timeout=10,
+        ).json()["permissions"]
+        assert perms["BROWSE_PROJECTS"]["havePermission"] is True
+        assert perms["CREATE_ISSUES"]["havePermission"] is allowed
+    assert jira_site.validator.checked["GET /rest/api/3/mypermissions"] == 2
+    missing = jira_site.session().get(
+        f"{jira_site.url}/rest/api/3/mypermissions", params={"projectKey": "OPS"}, timeout=10
+    )
+    assert missing.status_code == 400  # Cloud requires `permissions`
+
+
+def test_the_content_permission_check_is_cloud_only_and_never_a_write(
+    sandbox: RunningSandbox, dc: RunningSandbox, openapi: Any
+) -> None:
+    """The check answers hasPermission per user, counts as no write (the read-only user
+    may ask it), validates against the v1 document, and is absent on Data Center."""
+    from followup.sandbox.seed import DEMO_ADMIN
+
+    page = "98000001"
+    for user, allowed in ((DEMO_ADMIN, True), (DEMO_VIEWER, False)):
+        session = openapi.attach(requests.Session())
+        session.auth = (user.email, user.token or "")
+        answer = session.post(
+            f"{sandbox.url}/wiki/rest/api/content/{page}/permission/check",
+            json={
+                "subject": {"type": "user", "identifier": user.account_id},
+                "operation": "update",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        assert answer.json()["hasPermission"] is allowed
+    assert sandbox.stats.snapshot()["writes"] == 0
+    on_dc = requests.post(
+        f"{dc.url}/wiki/rest/api/content/{page}/permission/check",
+        json={"subject": {"type": "user", "identifier": "x"}, "operation": "update"},
+        auth=(DEMO_ADMIN.email, DEMO_ADMIN.token or ""),
+        timeout=10,
+    )
+    assert on_dc.status_code == 404
