@@ -314,7 +314,8 @@ def test_update_refuses_an_unknown_field(jira_site: JiraSite, sleeps: Sleeps) ->
 
 def test_transition_by_target_status_then_verified(any_site: JiraSite, sleeps: Sleeps) -> None:
     """A transition is chosen by its name or its target status, case-insensitively,
-    and the status is read back; asking again when already there changes nothing."""
+    and the status it leads to is returned; asking again when already there changes
+    nothing."""
     jira = adapter(any_site, sleeps)
     assert jira.transition("OPS-1", ["in progress"]) == "In Progress"
     assert jira.transition("OPS-1", ["Closed", "done"]) == "Done"
