@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +29,7 @@ import structlog
 from followup import leases
 from followup.errors import ApiError, FollowupError
 from followup.model import (
+    KEEP,
     ActionItem,
     Extraction,
     Finding,
@@ -504,7 +505,10 @@ class Engine:
                 self._write_page(pr, action, created, today)
 
     def _apply_jira(self, pr: PageResult, created: Mapping[str, str]) -> None:
-        """The Jira writes of a page's plan (creates are done already), in plan order."""
+        """The Jira writes of a page's plan (creates are done already), in plan order,
+        except that properties go last and only where everything else for their item
+        went through: the property records the synced values, and recording a change
+        Jira did not take would make the next run undo the person's edit."""
         plan = pr.plan
         # One update request per ticket, whatever number of fields changed.
         updates: dict[str, list[Action]] = {}
@@ -518,8 +522,19 @@ class Engine:
             labels = tuple(dict.fromkeys(lb for a in actions for lb in a.data.add_labels))
             update = FieldUpdate(fields=merged, add_labels=labels)
             self._do(pr, actions, self._updater(key, update), ticket=key)
-        for action in plan.actions:
+        later = [a for a in plan.actions if a.op is Op.SET_PROPERTY]
+        for action in [a for a in plan.actions if a.op is not Op.SET_PROPERTY] + later:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
+                continue
+            if action.op is Op.SET_PROPERTY and _subject(action) in _unfinished(pr):
+                pr.outcomes.append(
+                    Outcome(
+                        action,
+                        False,
+                        error="not recorded: another write for this item failed",
+                        skipped=True,
+                    )
+                )
                 continue
             ticket = self._ticket_for(action, created)
             if ticket is None:
@@ -582,7 +597,7 @@ class Engine:
         return True
 
     def _changes_with_keys(
-        self, write: PageWrite, created: Mapping[str, str]
+        self, write: PageWrite, created: Mapping[str, str], unlinked: Set[str] = frozenset()
     ) -> dict[str, ItemChange]:
         changes = dict(write.changes)
         for item in write.new_ticket_items:
@@ -591,6 +606,12 @@ class Engine:
                 changes.pop(item, None)  # no ticket, so no reference and no badge
             else:
                 changes[item] = replace(changes.get(item, ItemChange()), ticket=key)
+        # A ticket whose remote link failed is not put on the page yet: an item the
+        # page shows no ticket for is linked again by the next run.
+        for item in unlinked:
+            change = changes.get(item)
+            if change is not None and change.ticket is not KEEP:
+                del changes[item]
         return changes
 
     def _write_page(
@@ -599,7 +620,12 @@ class Engine:
         page = pr.page
         write: PageWrite = action.data
         for attempt in range(self.config.max_page_retries + 1):
-            changes = self._changes_with_keys(write, created)
+            unlinked = {
+                o.action.item
+                for o in pr.outcomes
+                if o.action.op is Op.LINK and not o.ok and o.action.item
+            }
+            changes = self._changes_with_keys(write, created, unlinked)
             body = render(
                 page.body,
                 page.id,
@@ -661,3 +687,13 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = nxt.data
+
+
+def _subject(action: Action) -> str | None:
+    """What an action is about: its item, or its ticket for a ticket without an item."""
+    return action.item or action.ticket
+
+
+def _unfinished(pr: PageResult) -> set[str | None]:
+    """The items (or tickets) of a page with a write that failed or was skipped."""
+    return {_subject(o.action) for o in pr.outcomes if not o.ok}

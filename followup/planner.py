@@ -559,11 +559,14 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
     closes = (
         item.done and policy.close_on_tick and policy.directions.status in ("both", "page_to_jira")
     )
+    # The base records what the new ticket is, not what it will be once its transition
+    # has run: if that transition fails (or the run dies first), the next run must see
+    # a tick to push, not a Jira "not done" to bring back onto the page.
     base = SyncBase(
         summary=summary,
         assignee=assignee,
         due=due,
-        done=closes,
+        done=False,
         page_owner=item.owner.ref if item.owner and res and res.user_id else None,
     )
     new = NewTicket(
@@ -609,6 +612,15 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
             before="new",
             after="done",
             data=policy.done_transitions,
+        )
+        b.act(
+            Op.SET_PROPERTY,
+            item.key,
+            None,
+            "record the synced values",
+            before={"done": False},
+            after={"done": True},
+            data=replace(new.prop, base=replace(base, done=True)),
         )
         b.states[-1] = (True, False)
         b.change(item.key, badge=DONE)
@@ -811,6 +823,16 @@ def _plan_existing(
     # what the page should show
     if item.ticket != t.key:
         b.change(item.key, ticket=t.key)
+        if not adopting:
+            # Not on the page yet: the run that created it may have died (or failed)
+            # before linking it. The upsert by global id is harmless if it did link.
+            b.act(
+                Op.LINK,
+                item.key,
+                t.key,
+                "link the ticket to its postmortem",
+                data=_link_for(page, item.key),
+            )
     resolution = t.resolution if new_done == t.done else None
     category = t.status_category if new_done == t.done else ("done" if new_done else "new")
     badge = badge_for(

@@ -195,10 +195,13 @@ def test_summary_is_cut_to_255_characters() -> None:
 
 
 def test_ticked_new_item_is_created_and_closed() -> None:
-    """An item ticked before it had a ticket gets a ticket that is then closed."""
+    """An item ticked before it had a ticket gets a ticket that is then closed; the
+    sync base says done only once the transition went through (a property set after
+    it), so a failed transition is pushed again instead of unticking the page."""
     p = plan([item(done=True)])
-    assert ops(p) == ["create", "link", "transition", "write-page"]
-    assert p.actions[0].data.prop.base.done is True
+    assert ops(p) == ["create", "link", "transition", "set-property", "write-page"]
+    assert p.actions[0].data.prop.base.done is False
+    assert p.actions[3].data.base.done is True
     assert write_of(p).changes["98000001:task:1"].badge == DONE
 
 

@@ -7,15 +7,22 @@ Every test asserts outcomes: the Jira and Confluence state read back through the
 
 from __future__ import annotations
 
+import json
+import random
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from reliability_support import (
     NEW_TASK,
+    TODAY,
     Site,
     SiteState,
     assert_converged,
@@ -27,7 +34,7 @@ from reliability_support import (
 from followup.adapters import Adapters, from_settings
 from followup.errors import RateLimitedError, ServerError
 from followup.leases import LEASE_KEY
-from followup.model import Page
+from followup.model import FindingCode, Page
 from followup.ports import ConfluencePort, PropertyValue
 from followup.runner import exit_code_for
 from followup.sandbox.seed import DEMO_ADMIN
@@ -390,3 +397,125 @@ def test_a_page_edited_before_every_write_is_reported_after_bounded_retries(
         assert all(_note(page_id, n) in body for n in (1, 2, 3))
     assert not site.sync().failed
     assert_converged(site, faultless)
+
+
+# -- 3. races: two runs at once, and people editing meanwhile ---------------------------
+
+POSTMORTEMS = ("98000001", "98000002", "98000003", "98000004", "98000005")
+
+
+def _race(server: RunningSandbox, faultless: SiteState, round_: int, tmp: Path) -> None:
+    site = fresh_demo(server)
+    # A little latency so the two runs overlap for most of their length.
+    site.set_faults(latency_ms=15)
+    rng = random.Random(round_)
+    reports = [tmp / f"race-{round_}-{n}.json" for n in (1, 2)]
+    env = site.cli_env(FOLLOWUP_SYNC__RATE_LIMIT="200")
+    runs = []
+    # The second run starts 0 to 0.8 s after the first: from fully overlapping (one
+    # skips every leased page) to meeting the first run's tickets and page versions.
+    for out, delay in zip(reports, (0.0, rng.uniform(0.0, 0.8)), strict=True):
+        time.sleep(delay)
+        args = ("sync", "--today", TODAY.isoformat(), "--format", "json", "--output", str(out))
+        runs.append(site.cli(*args, env=env))
+
+    def people() -> None:
+        for page_id in rng.sample(POSTMORTEMS, len(POSTMORTEMS)):
+            time.sleep(rng.uniform(0.0, 0.4))
+            site.human_edit(page_id, lambda body, p=page_id: body + _note(p, round_))
+
+    editor = threading.Thread(target=people)
+    editor.start()
+    outputs = [run.communicate(timeout=120) for run in runs]
+    editor.join(timeout=60)
+    site.clear_faults()
+    for run, (_, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, err[-3000:]
+    during = site.state()
+    assert not during.duplicates, during.duplicates
+    assert during.issues == faultless.issues
+    assert not during.leases_held
+    for page_id in POSTMORTEMS:
+        assert _note(page_id, round_) in site.body(page_id), f"round {round_}: edit lost"
+    leased = [
+        f
+        for out in reports
+        for f in json.loads(out.read_text())["findings"]
+        if f["code"] == "page-leased"
+    ]
+    print(f"round {round_}: {len(leased)} page(s) skipped as leased by the other run")
+    # Pages one run skipped (leased by the other) are finished by the next run.
+    site.sync()
+    assert_converged(site, faultless, context=f"round {round_}")
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_two_runs_at_once_never_duplicate_or_lose_an_edit(
+    sandbox_server: RunningSandbox, faultless: SiteState, round_: int, tmp_path: Path
+) -> None:
+    """Two `followup sync` processes started together, while a person edits every
+    page: no ticket is created twice, no edit of the person's is lost, no lease is left
+    behind, and the next run leaves the faultless state."""
+    _race(sandbox_server, faultless, round_, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(5, 25))
+def test_two_runs_at_once_twenty_more_times(
+    sandbox_server: RunningSandbox, faultless: SiteState, round_: int, tmp_path: Path
+) -> None:
+    """The race above, twenty more rounds with other timings."""
+    _race(sandbox_server, faultless, round_, tmp_path)
+
+
+# -- 5. kill -9 at any moment ---------------------------------------------------------
+
+LEASE_SECONDS = 10  # the shortest lease the settings allow
+
+
+def _killed(server: RunningSandbox, faultless: SiteState, round_: int) -> None:
+    site = fresh_demo(server)
+    site.set_faults(latency_ms=10)
+    rng = random.Random(1000 + round_)
+    env = site.cli_env(
+        FOLLOWUP_SYNC__RATE_LIMIT="200", FOLLOWUP_SYNC__LEASE_SECONDS=str(LEASE_SECONDS)
+    )
+    run = site.cli("sync", "--today", TODAY.isoformat(), env=env)
+    time.sleep(rng.uniform(0.3, 1.8))
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=30)
+    site.clear_faults()
+    killed_at = datetime.now(UTC)
+    held = site.state(links=False).leases_held
+    if held:
+        # Until it expires, the dead run's lease keeps other runs off the page.
+        versions = {p: site.page(p)["version"]["number"] for p in held}
+        blocked = site.sync(clock=lambda: killed_at)
+        skipped = {f.page_id for f in blocked.findings if f.code is FindingCode.PAGE_LEASED}
+        assert skipped == set(held)
+        assert {p: site.page(p)["version"]["number"] for p in held} == versions
+    # After it expires, the next run takes the page over and finishes the job.
+    later = killed_at + timedelta(seconds=LEASE_SECONDS + 1)
+    after = site.sync(clock=lambda: later)
+    assert not after.failed, [o.error for o in after.failures]
+    print(f"round {round_}: killed with {len(held)} lease(s) held")
+    assert_converged(site, faultless, context=f"round {round_}")
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_a_run_killed_at_any_moment_leaves_nothing_the_next_cannot_finish(
+    sandbox_server: RunningSandbox, faultless: SiteState, round_: int
+) -> None:
+    """`kill -9` of a `followup sync` at a random moment, then a clean run: no duplicate,
+    no half-written page, and exactly the faultless state (a lease the dead run left
+    blocks its page until it expires, then is taken over)."""
+    _killed(sandbox_server, faultless, round_)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(5, 25))
+def test_a_run_killed_twenty_more_times(
+    sandbox_server: RunningSandbox, faultless: SiteState, round_: int
+) -> None:
+    """The kill above, twenty more times at other moments."""
+    _killed(sandbox_server, faultless, round_)
