@@ -68,7 +68,7 @@ def build_adapters(
     confluence_verify_tls: bool | None = None,
     timeout: float = 30.0,
     confluence_timeout: float | None = None,
-    rate_limit: float = 10.0,
+    rate_limit: float = 200.0,
     run_budget_seconds: float = 600.0,
     jira_deployment: Deployment | None = None,
     confluence_cloud: bool | None = None,
