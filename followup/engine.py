@@ -348,7 +348,13 @@ class Engine:
         def take(pr: PageResult) -> None:
             try:
                 got = leases.acquire(
-                    self.confluence, pr.page.id, self.run_id, now=self.clock(), ttl=ttl
+                    self.confluence,
+                    pr.page.id,
+                    self.run_id,
+                    now=self.clock(),
+                    ttl=ttl,
+                    # A page showing tickets was synced, and so leased, before.
+                    expect_existing=any(item.ticket for item in pr.plan.items),
                 )
             except FollowupError as exc:
                 pr.error = f"could not lease the page: {exc.show()}"

@@ -51,12 +51,22 @@ def _parse_expiry(prop: PropertyValue) -> datetime | None:
 
 
 def acquire(
-    confluence: ConfluencePort, page_id: str, run_id: str, *, now: datetime, ttl: timedelta
+    confluence: ConfluencePort,
+    page_id: str,
+    run_id: str,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    expect_existing: bool = False,
 ) -> Lease | Held:
-    """Take the page's lease, or say who holds it. Raises only on API errors."""
+    """Take the page's lease, or say who holds it. Raises only on API errors.
+
+    `expect_existing`: the page was synced before, so its (released) lease property is
+    most likely there: it is read first and taken by compare-and-swap, which saves the
+    create Confluence would refuse. Either way round, the outcome is the same."""
     expires = now + ttl
-    current: PropertyValue | None = None
-    for attempt in range(CREATE_ATTEMPTS):
+    current = confluence.get_property(page_id, LEASE_KEY) if expect_existing else None
+    for attempt in range(CREATE_ATTEMPTS if current is None else 0):
         try:
             prop = confluence.create_property(page_id, LEASE_KEY, _value(run_id, expires))
             return Lease(page_id, run_id, prop.version, expires)
