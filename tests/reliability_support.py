@@ -276,7 +276,10 @@ class Site:
         value: dict[str, Any] = r.json()["value"]
         return value
 
-    def state(self, *, links: bool = True) -> SiteState:
+    def state(self, *, links: bool = True, now: datetime | None = None) -> SiteState:
+        """The state; `leases_held` lists the pages leased by a live run at `now`
+        (default: the real time), since an expired lease is free to take."""
+        now = now or datetime.now(UTC)
         issues = list(self.issues())
         item_of: dict[str, str] = {}
         claims: Counter[str] = Counter()
@@ -324,7 +327,11 @@ class Site:
             badge = ex.summary_badge
             pages[page_id] = ((badge.title, str(badge.colour)) if badge else None, items)
             lease = self.lease(page_id)
-            if lease is not None and not lease.get("released"):
+            if (
+                lease is not None
+                and not lease.get("released")
+                and datetime.fromisoformat(str(lease["expires"])) > now
+            ):
                 held.append(page_id)
         return SiteState(
             tickets=tickets,
@@ -343,9 +350,12 @@ def fresh_demo(server: RunningSandbox) -> Site:
     return Site.of(server)
 
 
-def assert_converged(site: Site, expected: SiteState, *, context: str = "") -> None:
-    """The site shows exactly the faultless state, and one more run has nothing to do."""
-    got = site.state()
+def assert_converged(
+    site: Site, expected: SiteState, *, context: str = "", now: datetime | None = None
+) -> None:
+    """The site shows exactly the faultless state (no lease live at `now`), and one
+    more run has nothing to do."""
+    got = site.state(now=now)
     assert got == expected, f"{context}\n{got.diff(expected)}"
     again = site.sync()
     assert again.actions == [], (context, [a.to_json() for a in again.actions])

@@ -475,31 +475,39 @@ LEASE_SECONDS = 10  # the shortest lease the settings allow
 
 def _killed(server: RunningSandbox, faultless: SiteState, round_: int) -> None:
     site = fresh_demo(server)
-    site.set_faults(latency_ms=10)
+    # One worker and some latency stretch the run's ~45 writes over a second or so
+    # (they start ~0.5 s after the process), so that random kills land among them.
+    site.set_faults(latency_ms=20)
     rng = random.Random(1000 + round_)
     env = site.cli_env(
-        FOLLOWUP_SYNC__RATE_LIMIT="200", FOLLOWUP_SYNC__LEASE_SECONDS=str(LEASE_SECONDS)
+        FOLLOWUP_SYNC__RATE_LIMIT="200",
+        FOLLOWUP_SYNC__CONCURRENCY="1",
+        FOLLOWUP_SYNC__LEASE_SECONDS=str(LEASE_SECONDS),
     )
     run = site.cli("sync", "--today", TODAY.isoformat(), env=env)
-    time.sleep(rng.uniform(0.3, 1.8))
+    time.sleep(rng.uniform(0.4, 1.9))
     run.send_signal(signal.SIGKILL)
     run.communicate(timeout=30)
     site.clear_faults()
+    written = site.writes()
     killed_at = datetime.now(UTC)
-    held = site.state(links=False).leases_held
+    held = site.state(links=False, now=killed_at).leases_held
     if held:
         # Until it expires, the dead run's lease keeps other runs off the page.
         versions = {p: site.page(p)["version"]["number"] for p in held}
         blocked = site.sync(clock=lambda: killed_at)
         skipped = {f.page_id for f in blocked.findings if f.code is FindingCode.PAGE_LEASED}
-        assert skipped == set(held)
+        # (A leased page the dead run had already finished has nothing left to write.)
+        assert skipped <= set(held)
+        assert not [p for p in blocked.pages if p.page.id in held and not p.skipped and p.outcomes]
         assert {p: site.page(p)["version"]["number"] for p in held} == versions
     # After it expires, the next run takes the page over and finishes the job.
     later = killed_at + timedelta(seconds=LEASE_SECONDS + 1)
     after = site.sync(clock=lambda: later)
     assert not after.failed, [o.error for o in after.failures]
-    print(f"round {round_}: killed with {len(held)} lease(s) held")
-    assert_converged(site, faultless, context=f"round {round_}")
+    print(f"round {round_}: killed after {written} writes, {len(held)} lease(s) held")
+    # The dead run's lease on a page it had finished is left to expire: harmless.
+    assert_converged(site, faultless, context=f"round {round_}", now=later)
 
 
 @pytest.mark.parametrize("round_", range(5))
