@@ -527,3 +527,53 @@ def test_a_run_killed_twenty_more_times(
 ) -> None:
     """The kill above, twenty more times at other moments."""
     _killed(sandbox_server, faultless, round_)
+
+
+# -- 8. --dry-run writes nothing, whatever the site does --------------------------------
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "429s": {"rate_429": 0.3, "retry_after_s": 1, "seed": 1},
+    "5xx": {"rate_5xx": 0.3, "seed": 2},
+    "lost answers": {"drop_response_after_write": 1.0, "seed": 3},
+    "lost writes 1-3": {"drop_write_numbers": [1, 2, 3], "drop_mode": "close"},
+    "everything": {
+        "latency_ms": 5,
+        "rate_429": 0.2,
+        "rate_5xx": 0.1,
+        "drop_response_after_write": 0.5,
+        "seed": 4,
+    },
+}
+
+
+@pytest.mark.parametrize("scenario", [_first_sync, _second_sync], ids=["first", "later"])
+@pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
+def test_dry_run_writes_nothing_under_any_fault(
+    sandbox_server: RunningSandbox,
+    faults: dict[str, Any],
+    scenario: Callable[[RunningSandbox], Site],
+) -> None:
+    """With creates, transitions and page writes pending and the site misbehaving,
+    a dry run plans them all and the sandbox's write counter does not move."""
+    site = scenario(sandbox_server)
+    writes = site.writes()
+    site.set_faults(**faults)
+    result = site.sync(dry_run=True)
+    assert result.dry_run
+    assert result.actions
+    assert site.stats()["requests"] > 0
+    assert site.writes() == writes
+    assert all(not p.outcomes for p in result.pages)
+
+
+def test_the_dry_run_command_writes_nothing_under_faults(sandbox_server: RunningSandbox) -> None:
+    """`followup sync --dry-run` as a process, against lost answers and 5xx: exit code 3
+    (changes pending) under --detailed-exitcode, and not one write."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(rate_5xx=0.15, retry_after_s=0, drop_response_after_write=1.0, seed=9)
+    run = site.cli("sync", "--dry-run", "--detailed-exitcode", "--today", TODAY.isoformat())
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 3, err[-2000:]
+    assert "create" in out
+    assert site.stats()["faults"]["5xx"] > 0
+    assert site.writes() == 0
