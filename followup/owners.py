@@ -41,25 +41,38 @@ class OwnerResolver:
         self._cache: dict[Owner, OwnerResolution] = {}
         self._assignable: dict[str, bool] = {}
         self._lock = threading.Lock()
+        self._looking_up: dict[object, threading.Lock] = {}
+
+    def _one_at_a_time(self, key: object) -> threading.Lock:
+        """A lock per owner (or user id): pages are planned in parallel, and two pages
+        naming the same person must make one look-up between them, not one each."""
+        with self._lock:
+            return self._looking_up.setdefault(key, threading.Lock())
 
     def resolve(self, owners: Iterable[Owner]) -> dict[Owner, OwnerResolution]:
         out: dict[Owner, OwnerResolution] = {}
         for owner in owners:
-            with self._lock:
-                cached = self._cache.get(owner)
-            if cached is None:
-                cached = self._resolve(owner)
+            with self._one_at_a_time(owner):
                 with self._lock:
-                    self._cache[owner] = cached
+                    cached = self._cache.get(owner)
+                if cached is None:
+                    cached = self._resolve(owner)
+                    with self._lock:
+                        self._cache[owner] = cached
             out[owner] = cached
         return out
 
     def _check(self, user_id: str | None) -> OwnerResolution:
         if not user_id:
             return OwnerResolution(None)
-        if user_id not in self._assignable:
-            self._assignable[user_id] = self._jira.is_assignable(user_id, self._project)
-        return OwnerResolution(user_id if self._assignable[user_id] else None)
+        with self._one_at_a_time(("assignable", user_id)):
+            with self._lock:
+                assignable = self._assignable.get(user_id)
+            if assignable is None:
+                assignable = self._jira.is_assignable(user_id, self._project)
+                with self._lock:
+                    self._assignable[user_id] = assignable
+        return OwnerResolution(user_id if assignable else None)
 
     def _resolve(self, owner: Owner) -> OwnerResolution:
         deployment = self._jira.deployment
