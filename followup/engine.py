@@ -432,10 +432,17 @@ class Engine:
             (pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE
         ]
         created: dict[str, str] = {}
-        for start in range(0, len(creates), CREATE_CHUNK):
-            chunk = creates[start : start + CREATE_CHUNK]
+        chunks = [creates[s : s + CREATE_CHUNK] for s in range(0, len(creates), CREATE_CHUNK)]
+
+        def send(chunk: list[tuple[PageResult, Action]]) -> list[CreateResult]:
             specs: list[NewTicket] = [a.data for _, a in chunk]
-            results = self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
+            return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
+
+        # The chunks are independent (each finds its own tickets after an ambiguous
+        # failure), so they go out side by side, in the worker pool.
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            sent = list(pool.map(send, chunks))
+        for chunk, results in zip(chunks, sent, strict=True):
             by_ref = {r.ref: r for r in results}
             for pr, action in chunk:
                 res = by_ref.get(action.data.ref)
