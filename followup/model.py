@@ -206,13 +206,17 @@ class SyncBase:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SyncBase:
+        """Raises ValueError or TypeError for values of the wrong kind."""
         due = data.get("due")
+        assignee, page_owner = data.get("assignee"), data.get("page_owner")
+        if not all(isinstance(v, str | None) for v in (due, assignee, page_owner)):
+            raise TypeError("due, assignee and page_owner must be strings or null")
         return cls(
             summary=str(data.get("summary", "")),
-            assignee=data.get("assignee"),
+            assignee=assignee,
             due=date.fromisoformat(due) if due else None,
             done=bool(data.get("done", False)),
-            page_owner=data.get("page_owner"),
+            page_owner=page_owner,
         )
 
 
@@ -241,14 +245,25 @@ class TicketProperty:
 
     @classmethod
     def from_json(cls, data: Any) -> TicketProperty | None:
+        """The property as stored, or None when it names no item and page. Anyone can
+        edit an issue property: a base that does not read as one is dropped (the
+        ticket is then synced as if adopted), never raised on."""
         if not isinstance(data, dict) or not data.get("item") or not data.get("page"):
             return None
+        item, page = data["item"], data["page"]
+        if not isinstance(item, str | int) or not isinstance(page, str | int):
+            return None
         base = data.get("base")
+        try:
+            parsed = SyncBase.from_json(base) if isinstance(base, dict) else None
+        except (TypeError, ValueError):
+            parsed = None
+        reminders = data.get("reminders")
         return cls(
-            item=str(data["item"]),
-            page=str(data["page"]),
-            base=SyncBase.from_json(base) if isinstance(base, dict) else None,
-            reminders=dict(data.get("reminders") or {}),
+            item=str(item),
+            page=str(page),
+            base=parsed,
+            reminders=dict(reminders) if isinstance(reminders, dict) else {},
         )
 
 

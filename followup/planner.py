@@ -519,8 +519,11 @@ def plan_page(
 
     for item_key, t in duplicates:
         _plan_stray(b, t, item_key, FindingCode.DUPLICATE_TICKET, policy.duplicates)
+    # Past sync.max_items_per_page the page was not read to the end: an unclaimed
+    # ticket may belong to an item further down, so none is called orphaned (or closed).
+    truncated = any(f.code is FindingCode.TOO_MANY_ITEMS for f in extraction.findings)
     for t in unclaimed:
-        if not t.done:
+        if not t.done and not truncated:
             _plan_stray(b, t, None, FindingCode.ORPHANED_TICKET, policy.orphans)
 
     if not items and not any(f.code is FindingCode.NO_ACTION_ITEMS for f in b.findings):

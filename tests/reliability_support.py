@@ -197,6 +197,9 @@ class Site:
         r.raise_for_status()
         return r.json()
 
+    def post_json(self, path: str, body: Any) -> requests.Response:
+        return requests.post(f"{self.url}{path}", json=body, auth=self.auth, timeout=120)
+
     def put_json(self, path: str, body: Any) -> requests.Response:
         return requests.put(f"{self.url}{path}", json=body, auth=self.auth, timeout=30)
 
