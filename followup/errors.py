@@ -5,6 +5,7 @@ the adapter boundary; no other code sees `JIRAError` or `requests.HTTPError`.
     ├── ConfigError                   exit 2: a setting is missing or wrong
     ├── ApiError                      a Jira or Confluence request failed
     │   ├── ConnectivityError         no answer (DNS, refused, timeout, dropped): ambiguous
+    │   │   └── CertificateError      the site's TLS certificate failed verification: exit 2
     │   ├── ServerError               5xx: ambiguous for writes
     │   ├── RateLimitedError          429 (retry_after seconds, when the server said)
     │   └── ClientError               4xx: the request itself is wrong
@@ -88,6 +89,15 @@ class ApiError(FollowupError):
 class ConnectivityError(ApiError):
     ambiguous = True
     retryable = True
+
+
+class CertificateError(ConnectivityError):
+    """The TLS handshake failed verification: nothing was sent, and repeating it will
+    not help."""
+
+    exit_code: ClassVar[int] = 2
+    ambiguous = False
+    retryable = False
 
 
 class ServerError(ApiError):

@@ -8,16 +8,21 @@ multiply, and a create is never repeated blindly.
     Safety.IDEMPOTENT     GET, and PUTs that carry their whole content (a page with
                           its version, a property, issue fields), upserts by global
                           id: retried on 429, 502, 503, 504 and no answer.
-    Safety.REJECTED_ONLY  POSTs whose repetition would double their effect (a
-                          comment, a transition, a content property create):
-                          retried only on 429, which the server refuses before
-                          doing anything.
-    Safety.NEVER          creates of issues: never repeated here; an ambiguous
-                          outcome goes back to the engine, which searches first.
+    Safety.REJECTED_ONLY  POSTs whose repetition would double their effect (a bulk
+                          create of issues, a comment, a transition, a content
+                          property create): retried only on 429, which the server
+                          refuses before doing anything. An ambiguous outcome goes
+                          back to the caller, which looks before sending again (the
+                          engine searches for what a create made; a transition
+                          reads the status).
+    Safety.NEVER          never repeated here.
 
 Waits grow exponentially with jitter, never below what the server asked for in
 `Retry-After`, and every wait is paid from one `RetryBudget` per run, shared by
 both adapters: when the budget cannot pay the next wait, the last error is raised.
+A request gets at most `max_attempts` sends, and at most `max_attempts_no_answer`
+while the server does not answer at all; a TLS certificate that fails verification
+is never retried.
 The sleep function and the random source are injectable so tests never sleep.
 """
 
@@ -32,7 +37,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from followup.errors import ApiError, RateLimitedError, is_retryable
+from followup.errors import ApiError, ConnectivityError, RateLimitedError, is_retryable
 
 __all__ = ["RetryBudget", "RetryPolicy", "Safety"]
 
@@ -102,6 +107,9 @@ class RetryPolicy:
         # Ten: under a storm of 30% refusals six sends still lose one request in ~1,400;
         # the run's budget, not this count, is what bounds the time spent waiting.
         max_attempts: int = 10,
+        # A server that does not answer at all (refused, unreachable, timing out) is
+        # rarely back within seconds: a few tries, not minutes of them.
+        max_attempts_no_answer: int = 4,
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -111,6 +119,7 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
         self.budget = budget if budget is not None else RetryBudget(600.0)
         self.max_attempts = max_attempts
+        self.max_attempts_no_answer = max_attempts_no_answer
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
@@ -154,6 +163,12 @@ class RetryPolicy:
             # tenacity >= 8.3 runs `wait` before `stop`, so the wait about to be
             # taken is known here (`upcoming_sleep`) and can be charged to the budget.
             if state.attempt_number >= self.max_attempts:
+                return True
+            error = state.outcome.exception() if state.outcome else None
+            if (
+                isinstance(error, ConnectivityError)
+                and state.attempt_number >= self.max_attempts_no_answer
+            ):
                 return True
             return not self.budget.try_spend(state.upcoming_sleep)
 

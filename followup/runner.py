@@ -175,10 +175,10 @@ def sync_command(
             except ApiError as exc:
                 raise SetupError(exc.message, hint=exc.hint) from None
             try:
-                engine = build_engine(
-                    settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
-                )
                 try:
+                    engine = build_engine(
+                        settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                    )
                     result = engine.run(
                         today=today or today_in(settings),
                         dry_run=dry_run,
@@ -187,7 +187,8 @@ def sync_command(
                         progress=_progress(),
                     )
                 except ApiError as exc:
-                    # Discovery and the ticket search come before any write.
+                    # serverInfo, discovery and the ticket search come before any write
+                    # (a site that is down or refuses us is a setup problem: exit 2).
                     raise SetupError(exc.message, hint=exc.hint) from None
             finally:
                 adapters.close()

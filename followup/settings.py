@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import structlog
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -62,6 +63,8 @@ __all__ = [
     "load_settings",
     "setting_name",
 ]
+
+_log = structlog.get_logger("followup.settings")
 
 ENV_PREFIX = "FOLLOWUP_"
 CONFIG_ENV_VAR = "FOLLOWUP_CONFIG"
@@ -543,4 +546,21 @@ def load_settings(
 
     for secret in settings.secrets():
         register_secret(secret)
+    _warn_if_tls_unverified(settings)
     return settings
+
+
+def _warn_if_tls_unverified(settings: Settings) -> None:
+    """TLS certificates are checked unless a setting turns that off; when one does,
+    every load of the settings says so, naming the setting."""
+    for product in ("jira", "confluence"):
+        site: _SiteSettings = getattr(settings, product)
+        if not site.verify_tls:
+            _log.warning(
+                "tls-verification-off",
+                setting=setting_name((product, "verify_tls")),
+                url=site.url,
+                hint="the site's certificate is not checked, so anyone on the network "
+                "path can read the API token and change what followup reads and writes; "
+                "trust your CA instead (REQUESTS_CA_BUNDLE) and turn verification back on",
+            )

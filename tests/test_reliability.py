@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -577,3 +578,22 @@ def test_the_dry_run_command_writes_nothing_under_faults(sandbox_server: Running
     assert "create" in out
     assert site.stats()["faults"]["5xx"] > 0
     assert site.writes() == 0
+
+
+def test_a_site_that_does_not_answer_fails_the_run_in_seconds(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """A site that refuses every connection is tried a few times (not minutes of
+    backoff), and the run stops with a setup error, having written nothing."""
+    site = fresh_demo(sandbox_server)
+    down = socket.socket()
+    down.bind(("127.0.0.1", 0))
+    closed = f"http://127.0.0.1:{down.getsockname()[1]}"
+    down.close()
+    env = site.cli_env(FOLLOWUP_JIRA__URL=closed, FOLLOWUP_CONFLUENCE__URL=f"{closed}/wiki")
+    started = time.monotonic()
+    run = site.cli("sync", "--today", TODAY.isoformat(), env=env)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 2, err[-2000:]
+    assert time.monotonic() - started < 15
+    assert "Connection refused" in err

@@ -113,7 +113,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     """Each wait lies between half and all of base * 2**(n-1), capped at max_delay."""
     clock = FakeClock()
     fn, _ = flaky(*[errors.ConnectivityError("reset") for _ in range(7)])
-    p = policy(clock, max_attempts=8, base_delay=1.0, max_delay=10.0)
+    p = policy(clock, max_attempts=8, max_attempts_no_answer=8, base_delay=1.0, max_delay=10.0)
     assert p.call(fn, safety=Safety.IDEMPOTENT) == "ok"
     ceilings = [1, 2, 4, 8, 10, 10, 10]
     assert len(clock.sleeps) == 7

@@ -34,6 +34,7 @@ from jira.exceptions import JIRAError
 
 from followup.errors import (
     ApiError,
+    CertificateError,
     ConnectivityError,
     RateLimitedError,
     ServerError,
@@ -327,6 +328,18 @@ def translate_error(
         text = exc.text or "no response"
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if (
+        isinstance(exc, requests.exceptions.SSLError)
+        and "certificate verify failed" in text.lower()
+    ):
+        return CertificateError(
+            scrub(text, tuple(secrets))[:_MAX_MESSAGE],
+            service=service,
+            method=method,
+            path=_path_of(url),
+            hint="the site's TLS certificate could not be verified (nothing was sent); "
+            "if your CA is private, point REQUESTS_CA_BUNDLE at its certificate",
+        )
     return ConnectivityError(
         scrub(text, tuple(secrets))[:_MAX_MESSAGE],
         service=service,

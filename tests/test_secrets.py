@@ -1,0 +1,317 @@
+"""Secrets: the API token never shows up anywhere followup writes (standard output,
+standard error, logs in JSON and console form, reports in every format, exception
+text) nor anywhere it writes to (pages, tickets, their HTML views), nor in the recorded
+cassettes; and TLS certificates are checked unless a setting turns that off, loudly.
+
+The end-to-end commands run as processes against a sandbox whose admin has a token
+nobody could mistake for anything else; every byte they produce is searched for it
+and for the Basic credential built from it. (The sandbox's own start-up banner, which
+prints its demo token on purpose, is not followup's output and is not run here.)
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import socket
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+from reliability_support import REPO, TODAY, Site
+from sandbox_support import reset_server
+from structlog.testing import capture_logs
+
+from followup.adapters import from_settings
+from followup.errors import FollowupError
+from followup.sandbox.app import create_app
+from followup.sandbox.seed import DEMO_ADMIN, demo_dataset
+from followup.sandbox.server import RunningSandbox, open_state
+from followup.settings import load_settings
+
+TOKEN = "tok-SECRET-9f8e7d6c5b4a3210-followup"
+WRONG = "tok-WRONG-0a1b2c3d4e5f6789-followup"
+EMAIL = DEMO_ADMIN.email
+
+
+def _basic(token: str) -> str:
+    return base64.b64encode(f"{EMAIL}:{token}".encode()).decode("ascii")
+
+
+FORBIDDEN = {
+    "the token": TOKEN,
+    "the Basic credential": _basic(TOKEN),
+    "the wrong token": WRONG,
+    "the wrong Basic credential": _basic(WRONG),
+}
+
+
+def assert_clean(where: str, text: str) -> None:
+    for what, secret in FORBIDDEN.items():
+        assert secret not in text, f"{what} appears in {where}"
+
+
+@pytest.fixture
+def site(sandbox_server: RunningSandbox) -> Site:
+    """The demo site, its admin logging in with TOKEN."""
+    demo = demo_dataset()
+    users = tuple(
+        dataclasses.replace(u, token=TOKEN) if u.account_id == DEMO_ADMIN.account_id else u
+        for u in demo.users
+    )
+    reset_server(sandbox_server, dataclasses.replace(demo, users=users))
+    site = Site.of(sandbox_server)
+    assert site.env["FOLLOWUP_JIRA__TOKEN"] == TOKEN
+    return site
+
+
+def _run_all(site: Site, commands: list[tuple[str, list[str], dict[str, str]]]) -> dict[str, Any]:
+    """Run the commands side by side; name -> (exit code, stdout + stderr)."""
+    started = {name: site.cli(*args, env=site.cli_env(**extra)) for name, args, extra in commands}
+    out: dict[str, Any] = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=120)
+        out[name] = (process.returncode, stdout + "\n" + stderr)
+    return out
+
+
+def test_no_output_of_any_command_holds_the_token(site: Site, tmp_path: Path) -> None:
+    """Dry runs in every report format, real runs writing reports to files, extract,
+    doctor, and the failures (a wrong token, a site that is down, a site that only
+    answers 5xx), with debug logs as JSON and as console text: the token and its Basic
+    form are nowhere in what they print or write."""
+    day = ["--today", TODAY.isoformat()]
+    page = tmp_path / "page.xml"
+    page.write_text(site.body("98000001"), encoding="utf-8")
+    down = socket.socket()
+    down.bind(("127.0.0.1", 0))  # a port nobody listens on
+    closed = f"http://127.0.0.1:{down.getsockname()[1]}"
+    down.close()
+
+    results = _run_all(
+        site,
+        [
+            (
+                f"sync --dry-run --format {fmt}",
+                ["--log-level", "debug", log, "sync", "--dry-run", "--format", fmt, *day],
+                {},
+            )
+            for fmt, log in (
+                ("text", "--log-json"),
+                ("json", "--no-log-json"),
+                ("markdown", "--log-json"),
+                ("html", "--no-log-json"),
+            )
+        ]
+        + [
+            ("extract", ["--log-level", "debug", "extract", str(page)], {}),
+            ("extract --format json", ["extract", str(page), "--format", "json"], {}),
+            (
+                "sync with a wrong token",
+                ["--log-level", "debug", "--log-json", "sync", "--dry-run", *day],
+                {"FOLLOWUP_JIRA__TOKEN": WRONG, "FOLLOWUP_CONFLUENCE__TOKEN": WRONG},
+            ),
+            (
+                "sync against a site that is down",
+                ["--log-level", "debug", "--no-log-json", "sync", *day],
+                {"FOLLOWUP_JIRA__URL": closed, "FOLLOWUP_CONFLUENCE__URL": f"{closed}/wiki"},
+            ),
+            ("doctor", ["--log-level", "debug", "--log-json", "doctor"], {}),
+        ],
+    )
+    assert results["sync with a wrong token"][0] == 2
+    assert results["sync against a site that is down"][0] == 2
+    assert results["sync --dry-run --format json"][0] == 0
+
+    reports = {fmt: tmp_path / f"report.{fmt}" for fmt in ("html", "json", "text", "markdown")}
+    for fmt, path in reports.items():
+        # The first writes (tickets, badges); the others find nothing to do.
+        args = ["--log-level", "debug", "--log-json", "sync", "--format", fmt, "--output"]
+        results.update(_run_all(site, [(f"sync --format {fmt}", [*args, str(path), *day], {})]))
+        assert results[f"sync --format {fmt}"][0] == 0, results[f"sync --format {fmt}"][1][-2000:]
+    site.set_faults(rate_5xx=1.0)
+    results.update(
+        _run_all(
+            site,
+            [
+                (
+                    "sync against a site answering only 5xx",
+                    ["--log-level", "debug", "--log-json", "sync", *day],
+                    {"FOLLOWUP_SYNC__RUN_BUDGET_SECONDS": "1"},
+                )
+            ],
+        )
+    )
+    site.clear_faults()
+    assert results["sync against a site answering only 5xx"][0] == 2
+
+    for name, (_, text) in results.items():
+        assert_clean(f"the output of `followup {name}`", text)
+    for fmt, path in reports.items():
+        assert_clean(f"the {fmt} report", path.read_text(encoding="utf-8"))
+    json.loads(reports["json"].read_text())  # a real report, not an error page
+
+
+def test_nothing_written_to_the_sites_holds_the_token(site: Site) -> None:
+    """After a sync, no page body, ticket field, property, remote link or comment
+    holds the token, nor do the HTML views a person opens."""
+    assert not site.sync().failed
+    texts: list[tuple[str, str]] = []
+    for issue in site.issues():
+        key = issue["key"]
+        full = site.get(f"/rest/api/2/issue/{key}", fields="*all", properties="*all")
+        texts.append((key, json.dumps(full)))
+        texts.append((f"{key} links", json.dumps(site.get(f"/rest/api/2/issue/{key}/remotelink"))))
+        html = requests.get(f"{site.url}/browse/{key}", timeout=10)
+        texts.append((f"/browse/{key}", html.text))
+    for page_id in site.page_ids():
+        page = site.get(f"/wiki/rest/api/content/{page_id}", expand="body.storage,space")
+        texts.append((f"page {page_id}", json.dumps(page)))
+        view = requests.get(
+            f"{site.url}/wiki/spaces/{page['space']['key']}/pages/{page_id}", timeout=10
+        )
+        texts.append((f"the view of page {page_id}", view.text))
+    assert len(texts) > 50
+    for where, text in texts:
+        assert_clean(where, text)
+
+
+def test_exceptions_and_settings_never_show_the_token(site: Site) -> None:
+    """The error a wrong token raises (its message, hint, repr and formatted traceback)
+    and the settings (repr, dump) hold neither token."""
+    settings = load_settings(None, env={**site.env, "FOLLOWUP_JIRA__TOKEN": WRONG})
+    for text in (repr(settings), str(settings.model_dump()), settings.model_dump_json()):
+        assert_clean("the settings", text)
+    adapters = from_settings(settings, sleep=lambda s: None)
+    with pytest.raises(FollowupError) as raised:
+        list(adapters.jira.search_tickets('labels = "followup"'))
+    adapters.close()
+    error = raised.value
+    formatted = "".join(traceback.format_exception(error))
+    for text in (str(error), error.show(), repr(error), formatted, json.dumps(error.details)):
+        assert_clean("the exception", text)
+
+
+def test_the_cassettes_hold_no_credential() -> None:
+    """The recorded cassettes hold no sandbox token, Basic credential or
+    Authorization header."""
+    cassettes = sorted((REPO / "cassettes").glob("*.yaml"))
+    assert cassettes
+    demo = str(DEMO_ADMIN.token)
+    for path in cassettes:
+        text = path.read_text(encoding="utf-8")
+        assert demo not in text, path.name
+        assert _basic(demo) not in text, path.name
+        assert "authorization:" not in text.lower(), path.name
+        assert_clean(path.name, text)
+
+
+# -- TLS ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sandbox served over HTTPS with a self-signed certificate; its base URL."""
+    where = tmp_path_factory.mktemp("tls")
+    key, cert = where / "key.pem", where / "cert.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    url = f"https://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(open_state(":memory:", seed="demo"), base_url=url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, ssl_keyfile=str(key), ssl_certfile=str(cert), log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the TLS sandbox did not start"
+        time.sleep(0.01)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+def _tls_env(url: str, **extra: str) -> dict[str, str]:
+    return {
+        "FOLLOWUP_JIRA__URL": url,
+        "FOLLOWUP_JIRA__EMAIL": EMAIL,
+        "FOLLOWUP_JIRA__TOKEN": str(DEMO_ADMIN.token),
+        "FOLLOWUP_CONFLUENCE__URL": f"{url}/wiki",
+        "FOLLOWUP_CONFLUENCE__EMAIL": EMAIL,
+        "FOLLOWUP_CONFLUENCE__TOKEN": str(DEMO_ADMIN.token),
+        **extra,
+    }
+
+
+def test_certificates_are_checked_by_default(tls_sandbox: str, site: Site) -> None:
+    """Against a site whose certificate nobody vouches for, a sync stops before a single
+    API request is answered (exit 2, naming the certificate problem)."""
+    run = site.cli(
+        "sync", "--dry-run", "--today", TODAY.isoformat(), env=site.cli_env(**_tls_env(tls_sandbox))
+    )
+    started = time.monotonic()
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 2, out + err
+    assert "certificate verify failed" in err.lower(), err
+    assert "REQUESTS_CA_BUNDLE" in err  # the hint
+    assert "tls-verification-off" not in err
+    assert time.monotonic() - started < 15, "a certificate failure is not retried"
+
+
+def test_turning_verification_off_works_and_is_warned_about(tls_sandbox: str, site: Site) -> None:
+    """With jira.verify_tls and confluence.verify_tls off, the same sync goes through,
+    and the log warns about each setting by name."""
+    env = _tls_env(
+        tls_sandbox, FOLLOWUP_JIRA__VERIFY_TLS="false", FOLLOWUP_CONFLUENCE__VERIFY_TLS="false"
+    )
+    run = site.cli(
+        "--log-json", "sync", "--dry-run", "--today", TODAY.isoformat(), env=site.cli_env(**env)
+    )
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err[-2000:]
+    warnings = [
+        json.loads(line)
+        for line in err.splitlines()
+        if line.startswith("{") and "tls-verification-off" in line
+    ]
+    assert {w["setting"] for w in warnings} == {
+        "FOLLOWUP_JIRA__VERIFY_TLS / [jira] verify_tls",
+        "FOLLOWUP_CONFLUENCE__VERIFY_TLS / [confluence] verify_tls",
+    }
+    assert all(w["level"] == "warning" for w in warnings)
+
+
+def test_verification_is_on_unless_a_setting_turns_it_off(site: Site) -> None:
+    """The defaults check certificates on both adapters and log no warning."""
+    with capture_logs() as logs:
+        settings = load_settings(None, env=site.env)
+    assert settings.jira.verify_tls
+    assert settings.confluence.verify_tls
+    assert not [e for e in logs if e["event"] == "tls-verification-off"]
+    adapters = from_settings(settings)
+    try:
+        assert adapters.jira._session.verify is True
+        assert adapters.confluence._rest.verify_ssl is True
+    finally:
+        adapters.close()
