@@ -279,6 +279,12 @@ class Engine:
                 found[pid] = grouped.get(pid, [])
         return found
 
+    def _internal(self, page: Page, exc: Exception) -> str:
+        """An unexpected error on one page: logged with its traceback, reported on
+        the page, and the run goes on with the others (and fails: exit 1)."""
+        log.error("page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc), exc_info=exc)
+        return f"internal error: {type(exc).__name__}: {exc}"
+
     # -- the run --------------------------------------------------------------------
 
     def run(
@@ -317,6 +323,10 @@ class Engine:
                 return PageResult(page, plan)
             except FollowupError as exc:
                 return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
+            except Exception as exc:  # a bug on one page must not stop the others
+                return PageResult(
+                    page, PagePlan(page.id, (), (), ()), error=self._internal(page, exc)
+                )
 
         with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
             for i, res in enumerate(pool.map(plan_one, pages), 1):
@@ -403,6 +413,8 @@ class Engine:
                     self._apply_page(pr, created, today)
                 except FollowupError as exc:
                     pr.error = exc.show()
+                except Exception as exc:  # a bug on one page must not stop the others
+                    pr.error = self._internal(pr.page, exc)
 
             done = 0
             with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:

@@ -36,7 +36,7 @@ from followup.adapters import Adapters, from_settings
 from followup.errors import RateLimitedError, ServerError
 from followup.leases import LEASE_KEY
 from followup.model import FindingCode, Page
-from followup.ports import ConfluencePort, PropertyValue
+from followup.ports import ConfluencePort, JiraPort, PropertyValue
 from followup.runner import exit_code_for
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox
@@ -597,3 +597,99 @@ def test_a_site_that_does_not_answer_fails_the_run_in_seconds(
     assert run.returncode == 2, err[-2000:]
     assert time.monotonic() - started < 15
     assert "Connection refused" in err
+
+
+# -- failure isolation ------------------------------------------------------------------
+
+BAD_PRIORITY_TABLE = (
+    "<h2>Action items</h2><table><tbody>"
+    "<tr><th><p>Action</p></th><th><p>Owner</p></th><th><p>Priority</p></th></tr>"
+    "<tr><td><p>Patch the load balancer</p></td><td><p>Nobody</p></td><td><p>High</p></td></tr>"
+    "<tr><td><p>Rewrite the pager rota</p></td><td><p>Nobody</p></td>"
+    "<td><p>Whenever-ish</p></td></tr>"
+    "</tbody></table>"
+)
+
+
+def test_one_bad_item_stops_nothing_else_and_fails_the_exit_code(
+    sandbox_server: RunningSandbox, faultless: SiteState, tmp_path: Path
+) -> None:
+    """An item Jira refuses (a priority it does not know) fails alone: its neighbour on
+    the same page and every other page are synced, the report names the failure, and
+    `followup sync` exits 1."""
+    site = fresh_demo(sandbox_server)
+    r = site.post_json(
+        "/wiki/rest/api/content",
+        {
+            "type": "page",
+            "title": "One bad row",
+            "space": {"key": "SRE"},
+            "body": {"storage": {"value": BAD_PRIORITY_TABLE, "representation": "storage"}},
+            "metadata": {"labels": [{"name": "postmortem"}]},
+        },
+    )
+    assert r.ok, r.text
+    bad = str(r.json()["id"])
+    report = tmp_path / "report.json"
+    run = site.cli(
+        "sync", "--format", "json", "--output", str(report), "--today", TODAY.isoformat()
+    )
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 1, err[-2000:]
+    failed = [a for a in json.loads(report.read_text())["actions"] if a["outcome"] == "failed"]
+    assert [(a["op"], a["page"]) for a in failed] == [("create", bad)]
+    items = {i.text: i for i in extract(site.body(bad), bad).items}
+    assert items["Patch the load balancer"].ticket is not None
+    assert items["Rewrite the pager rota"].ticket is None
+    got = site.state()
+    assert {k: v for k, v in got.pages.items() if k != bad} == dict(faultless.pages)
+    assert {k: v for k, v in got.tickets.items() if not k.startswith(bad)} == dict(
+        faultless.tickets
+    )
+
+
+class Broken(Exception):
+    """A bug: not one of followup's errors."""
+
+
+def test_a_bug_on_one_page_stops_no_other_page(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """An unexpected exception while planning one page and another while writing a
+    second page fail those two pages only (reported, run failed); every other page is
+    synced, and the next run finishes the two."""
+    site = fresh_demo(sandbox_server)
+
+    def jira(port: JiraPort) -> JiraPort:
+        get = port.get_ticket
+
+        def get_ticket(key: str) -> Any:
+            if key == "OPS-1":  # the ticket linked by hand on 98000001
+                raise Broken("planning blew up")
+            return get(key)
+
+        port.get_ticket = get_ticket  # type: ignore[method-assign]
+        return port
+
+    def confluence(port: ConfluencePort) -> ConfluencePort:
+        update = port.update_page
+
+        def update_page(page: Page, body: str, *, message: str) -> Page:
+            if page.id == "98000002":
+                raise Broken("writing blew up")
+            return update(page, body, message=message)
+
+        port.update_page = update_page  # type: ignore[method-assign]
+        return port
+
+    result = site.sync(wrap_jira=jira, wrap_confluence=confluence)
+    assert result.failed
+    errors = {p.page.id: p.error for p in result.pages if p.error}
+    assert set(errors) == {"98000001", "98000002"}
+    assert all("Broken" in str(e) for e in errors.values())
+    got = site.state()
+    for page_id in ("98000003", "98000004", "98000005"):
+        assert got.pages[page_id] == faultless.pages[page_id]
+    assert not got.leases_held
+    assert not site.sync().failed
+    assert_converged(site, faultless)
