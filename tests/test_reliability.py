@@ -7,6 +7,7 @@ Every test asserts outcomes: the Jira and Confluence state read back through the
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 import signal
@@ -32,7 +33,7 @@ from reliability_support import (
     ticket_on_page,
 )
 
-from followup.adapters import Adapters, from_settings
+from followup.adapters import Adapters, build_adapters, from_settings
 from followup.errors import RateLimitedError, ServerError
 from followup.leases import LEASE_KEY
 from followup.model import FindingCode, Page
@@ -693,3 +694,45 @@ def test_a_bug_on_one_page_stops_no_other_page(
     assert not got.leases_held
     assert not site.sync().failed
     assert_converged(site, faultless)
+
+
+# -- one retry policy, in one place ----------------------------------------------------
+
+
+def test_tenacity_is_used_in_one_module_and_the_libraries_do_not_retry() -> None:
+    """`followup.retry` is the only module that imports tenacity, and both client
+    libraries' own retries (the jira session's, atlassian's, urllib3's) are off, so
+    retries never multiply and nothing repeats a create behind our back."""
+    package = Path(__file__).resolve().parents[1] / "followup"
+    importers = set()
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "tenacity" or n.startswith("tenacity.") for n in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"retry.py"}
+    adapters = build_adapters(
+        jira_url="https://x.example",
+        confluence_url="https://x.example/wiki",
+        email="a@example.com",
+        token="t0ken-for-the-test",
+        project="OPS",
+        jira_deployment="cloud",
+        confluence_cloud=True,
+    )
+    try:
+        assert adapters.jira._session.max_retries == 0
+        assert not adapters.confluence._rest.backoff_and_retry
+        assert not adapters.confluence._rest.retry_with_header
+        for session in (adapters.jira._session, adapters.confluence._rest.session):
+            assert {a.max_retries.total for a in session.adapters.values()} == {0}
+        assert adapters.jira.transport.retry is adapters.confluence.transport.retry
+    finally:
+        adapters.close()
