@@ -184,6 +184,7 @@ class Engine:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
         self._linked: dict[str, Ticket | None] = {}
+        self._read_props: dict[str, TicketProperty | None] = {}  # as read, by ticket key
         self._lock = threading.Lock()
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
@@ -245,6 +246,8 @@ class Engine:
         self, page: Page, extraction: Extraction, tickets: Sequence[Ticket], today: date
     ) -> PagePlan:
         managed = {t.key: t for t in tickets}
+        with self._lock:
+            self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(owners_to_resolve(extraction, tickets, linked))
         plan = plan_page(
@@ -531,9 +534,11 @@ class Engine:
 
     def _apply_jira(self, pr: PageResult, created: Mapping[str, str]) -> None:
         """The Jira writes of a page's plan (creates are done already), in plan order,
-        except that properties go last and only where everything else for their item
-        went through: the property records the synced values, and recording a change
-        Jira did not take would make the next run undo the person's edit."""
+        except that properties go last. A property records the synced values: where a
+        create, adoption, field update or transition of its item failed, it keeps the
+        base it had (recording a change Jira did not take would make the next run undo
+        the person's edit), and is written only for its other bookkeeping (a reminder
+        sent must be recorded, or it is sent again)."""
         plan = pr.plan
         # One update request per ticket, whatever number of fields changed.
         updates: dict[str, list[Action]] = {}
@@ -551,16 +556,19 @@ class Engine:
         for action in [a for a in plan.actions if a.op is not Op.SET_PROPERTY] + later:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
                 continue
-            if action.op is Op.SET_PROPERTY and _subject(action) in _unfinished(pr):
-                pr.outcomes.append(
-                    Outcome(
-                        action,
-                        False,
-                        error="not recorded: another write for this item failed",
-                        skipped=True,
+            if action.op is Op.SET_PROPERTY and _subject(action) in _unsynced(pr):
+                kept = self._keeping_base(action)
+                if kept is None:
+                    pr.outcomes.append(
+                        Outcome(
+                            action,
+                            False,
+                            error="not recorded: another write for this item failed",
+                            skipped=True,
+                        )
                     )
-                )
-                continue
+                    continue
+                action = kept
             ticket = self._ticket_for(action, created)
             if ticket is None:
                 pr.outcomes.append(
@@ -568,6 +576,16 @@ class Engine:
                 )
                 continue
             self._do(pr, [action], self._executor(action, ticket), ticket=ticket)
+
+    def _keeping_base(self, action: Action) -> Action | None:
+        """`action` writing the sync base the ticket had when it was read, if its
+        property has other news to record; else None (nothing to write)."""
+        prop: TicketProperty = action.data
+        with self._lock:
+            read = self._read_props.get(action.ticket or "")
+        if read is None or read.reminders == prop.reminders:
+            return None
+        return replace(action, data=replace(prop, base=read.base))
 
     def _updater(self, key: str, update: FieldUpdate) -> Callable[[], object]:
         return lambda: self.jira.update_ticket(key, update)
@@ -719,6 +737,15 @@ def _subject(action: Action) -> str | None:
     return action.item or action.ticket
 
 
-def _unfinished(pr: PageResult) -> set[str | None]:
-    """The items (or tickets) of a page with a write that failed or was skipped."""
-    return {_subject(o.action) for o in pr.outcomes if not o.ok}
+def _unsynced(pr: PageResult) -> set[str | None]:
+    """The items (or tickets) of a page whose create, adoption, field update or
+    transition failed or was skipped: Jira does not hold what their plan synced."""
+    return {
+        _subject(o.action)
+        for o in pr.outcomes
+        if not o.ok
+        and (
+            o.action.op in (Op.CREATE, Op.ADOPT, Op.TRANSITION)
+            or (o.action.op is Op.UPDATE and bool(o.action.data.fields))
+        )
+    }

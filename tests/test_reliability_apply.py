@@ -22,6 +22,7 @@ from followup.fakes import FakeConfluence, FakeJira
 from followup.model import Page
 from followup.planner import Policy
 from followup.ports import FieldUpdate, JiraUser
+from followup.reminders import ReminderPolicy
 from followup.storage_format import extract
 
 TODAY = date(2026, 11, 26)
@@ -93,13 +94,19 @@ def make(*, done: bool = False) -> tuple[FlakyJira, FakeConfluence]:
     return jira, conf
 
 
-def run(jira: FakeJira, conf: FakeConfluence, *, later: int = 0) -> RunResult:
+def run(
+    jira: FakeJira,
+    conf: FakeConfluence,
+    *,
+    later: int = 0,
+    today: date = TODAY,
+    reminders: bool = False,
+) -> RunResult:
     """One run, `later` hours after NOW (so that a dead run's lease has expired)."""
     now = NOW + timedelta(hours=later)
-    engine = Engine(
-        jira, conf, Policy(), EngineConfig(concurrency=1), clock=lambda: now, run_id=f"r{later}"
-    )
-    return engine.run(today=TODAY, dry_run=False)
+    config = EngineConfig(concurrency=1, reminders=ReminderPolicy(enabled=reminders))
+    engine = Engine(jira, conf, Policy(), config, clock=lambda: now, run_id=f"r{later}")
+    return engine.run(today=today, dry_run=False)
 
 
 def page_items(conf: FakeConfluence) -> dict[str, Any]:
@@ -201,3 +208,23 @@ def test_a_run_dying_after_its_creates_leaves_tickets_the_next_run_finishes(
     assert {shown[ALERT].ticket, shown[RUNBOOK].ticket} == set(jira.tickets)
     assert shown[RUNBOOK].done
     assert ticket(jira, RUNBOOK).done
+
+
+def test_a_failed_update_neither_loses_nor_repeats_a_reminder() -> None:
+    """A reminder comment sent in a run whose owner update failed is still recorded
+    (so it is not sent again the next day), while the owner change is still pushed."""
+    jira, conf = make()
+    run(jira, conf)
+    conf.edit_page(PAGE_ID, conf.pages[PAGE_ID].body.replace("acc-alice", "acc-bob"))
+    jira.fail["update_ticket"] = BadRequestError("assignee: try later", status=400)
+    overdue = date(2026, 12, 16)  # the day after the alert's due date
+    assert run(jira, conf, later=1, today=overdue, reminders=True).failed
+    key = ticket(jira, ALERT).key
+    assert len(jira.comments.get(key, [])) == 1
+    jira.fail.clear()
+    assert not run(jira, conf, later=2, today=overdue, reminders=True).failed
+    assert len(jira.comments[key]) == 1
+    assert ticket(jira, ALERT).assignee == "acc-bob"
+    owner = page_items(conf)[ALERT].owner
+    assert owner is not None
+    assert owner.value == "acc-bob"
