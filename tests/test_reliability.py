@@ -431,8 +431,14 @@ def _race(server: RunningSandbox, faultless: SiteState, round_: int, tmp: Path) 
     outputs = [run.communicate(timeout=120) for run in runs]
     editor.join(timeout=60)
     site.clear_faults()
-    for run, (_, err) in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, err[-3000:]
+    for run, (_, err), out in zip(runs, outputs, reports, strict=True):
+        if run.returncode == 1:
+            # Allowed, if rare: a page that kept changing under this run's write (the
+            # other run's and the person's edits) past sync.max_page_retries.
+            failed = [a for a in json.loads(out.read_text())["actions"] if a["outcome"] != "ok"]
+            assert {a["op"] for a in failed} <= {"write-page"}, failed
+        else:
+            assert run.returncode == 0, err[-3000:]
     during = site.state()
     assert not during.duplicates, during.duplicates
     assert during.issues == faultless.issues
