@@ -75,6 +75,8 @@ NEEDED_PERMISSIONS = {
     "ASSIGN_ISSUES": "assign tickets to owners",
     "SCHEDULE_ISSUES": "set due dates",
     "TRANSITION_ISSUES": "close and reopen tickets",
+    # Remote links (the ticket's link to its postmortem) need Link Issues on Cloud.
+    "LINK_ISSUES": "link tickets to their postmortem page",
 }
 COMMENT_PERMISSION = "ADD_COMMENTS"
 
