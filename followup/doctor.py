@@ -655,33 +655,15 @@ def config_failed(error: ConfigError, *, out: IO[str] | None = None) -> int:
 def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
     """Run every check against the configured sites, print the checklist, return
     0 when nothing failed, 1 when a check failed, 2 when a site setting is missing."""
-    from followup.adapters import build_adapters
+    from followup.adapters import from_settings
 
     try:
         settings.require_sites()
     except ConfigError as exc:
         return config_failed(exc, out=out)
-    j, c = settings.jira, settings.confluence
-    if not (j.url and j.email and j.token and c.url and c.email and c.token):
-        raise AssertionError("require_sites() let an unset site through")
     config = Check("config", "ok", "settings load; both sites, accounts and tokens are set")
     try:
-        adapters = build_adapters(
-            jira_url=j.url,
-            confluence_url=c.url,
-            email=j.email,
-            token=j.token.get_secret_value(),
-            confluence_email=c.email,
-            confluence_token=c.token.get_secret_value(),
-            project=j.project,
-            issue_type=j.issue_type,
-            verify_tls=j.verify_tls,
-            confluence_verify_tls=c.verify_tls,
-            timeout=j.timeout_seconds,
-            confluence_timeout=c.timeout_seconds,
-            rate_limit=settings.sync.rate_limit,
-            run_budget_seconds=DOCTOR_RETRY_BUDGET_SECONDS,
-        )
+        adapters = from_settings(settings, run_budget_seconds=DOCTOR_RETRY_BUDGET_SECONDS)
     except FollowupError as exc:
         return _print([config, Check("Jira answers", "fail", exc.message, exc.hint)], out)
     # A doctor answers quickly: one retry at most, where a sync would try six times.

@@ -107,9 +107,15 @@ def build_adapters(
     return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)
 
 
-def from_settings(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Adapters:
+def from_settings(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    run_budget_seconds: float | None = None,
+) -> Adapters:
     """The adapters for `settings` (which must name both sites: call
-    `settings.require_sites()` first for a friendly ConfigError)."""
+    `settings.require_sites()` first for a friendly ConfigError).
+    `run_budget_seconds` overrides `sync.run_budget_seconds` (a doctor waits less)."""
     settings.require_sites()
     j, c = settings.jira, settings.confluence
     if not (j.url and j.email and j.token and c.url and c.email and c.token):
@@ -128,6 +134,8 @@ def from_settings(settings: Settings, *, sleep: Callable[[float], None] = time.s
         timeout=j.timeout_seconds,
         confluence_timeout=c.timeout_seconds,
         rate_limit=settings.sync.rate_limit,
-        run_budget_seconds=settings.sync.run_budget_seconds,
+        run_budget_seconds=(
+            settings.sync.run_budget_seconds if run_budget_seconds is None else run_budget_seconds
+        ),
         sleep=sleep,
     )
