@@ -631,6 +631,22 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         b.change(item.key, due=due)
 
 
+def _push(
+    b: _Builder, item: ActionItem, t: Ticket, name: str, before: Any, after: Any, reason: str
+) -> None:
+    """A page value going to one Jira field."""
+    b.act(
+        Op.UPDATE,
+        item.key,
+        t.key,
+        reason,
+        field=name,
+        before=before,
+        after=after,
+        data=FieldUpdate(fields={name: after}),
+    )
+
+
 def _plan_existing(
     b: _Builder, item: ActionItem, t: Ticket, owners: Mapping[Owner, OwnerResolution]
 ) -> None:
@@ -663,16 +679,7 @@ def _plan_existing(
         m = _merge(p_summary, t.summary, base.summary, dirs.summary, winner, True)
         base_summary = m.value
         if m.to_jira:
-            b.act(
-                Op.UPDATE,
-                item.key,
-                t.key,
-                "summary edited on the page",
-                field="summary",
-                before=t.summary,
-                after=p_summary,
-                data=FieldUpdate(fields={"summary": p_summary}),
-            )
+            _push(b, item, t, "summary", t.summary, p_summary, "summary edited on the page")
         if m.conflict:
             _conflict(b, item, t, "summary", p_summary, t.summary, m)
 
@@ -689,16 +696,7 @@ def _plan_existing(
             m = _Merge(False, m.to_page, t.assignee, m.conflict)
         base_assignee = m.value
         if m.to_jira:
-            b.act(
-                Op.UPDATE,
-                item.key,
-                t.key,
-                "owner changed on the page",
-                field="assignee",
-                before=t.assignee,
-                after=p_assignee,
-                data=FieldUpdate(fields={"assignee": p_assignee}),
-            )
+            _push(b, item, t, "assignee", t.assignee, p_assignee, "owner changed on the page")
         if m.to_page and t.assignee != p_assignee:
             owner = owner_for_user(t.assignee, policy.deployment) if t.assignee else None
             if t.assignee is not None or item.owner is not None:
@@ -721,16 +719,7 @@ def _plan_existing(
     base_due: date | None = m.value
     jira_due = p_due if m.to_jira else t.due
     if m.to_jira:
-        b.act(
-            Op.UPDATE,
-            item.key,
-            t.key,
-            "due date changed on the page",
-            field="duedate",
-            before=t.due,
-            after=p_due,
-            data=FieldUpdate(fields={"duedate": p_due}),
-        )
+        _push(b, item, t, "duedate", t.due, p_due, "due date changed on the page")
     if m.to_page and t.due != item.due:
         b.change(item.key, due=t.due)
         b.act(
