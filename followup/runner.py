@@ -8,6 +8,7 @@ Exit codes: 0 done (or, with --detailed-exitcode, a dry run with nothing to do);
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -200,7 +201,9 @@ def sync_command(
         _finish(settings, metrics, run_id, dry_run, result, requests, error, started)
     fmt_ = fmt if fmt in ("text", "json", "markdown", "html") else "text"
     color = output is None and sys.stdout.isatty()
-    text = render_report(result, fmt_, color=color)  # type: ignore[arg-type]
+    # A terminal's own width (or $COLUMNS); a file gets a fixed, wide table.
+    width = shutil.get_terminal_size((140, 40)).columns if output is None else 140
+    text = render_report(result, fmt_, color=color, width=width)  # type: ignore[arg-type]
     if output is not None:
         output.write_text(text, encoding="utf-8")
     else:

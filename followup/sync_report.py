@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from followup.engine import Outcome, RunResult
-from followup.planner import Action
+from followup.planner import Action, Op
 
 Format = Literal["text", "json", "markdown", "html"]
 
@@ -36,9 +36,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _change(action: Action) -> str:
+    """Before → after in a few words; for the sync base, only what moved."""
+    a = action.to_json()
+    before, after = a["before"], a["after"]
+    if action.op is Op.SET_PROPERTY and isinstance(after, dict):
+        if not before:
+            return "first sync"
+        old = before if isinstance(before, dict) else {}
+        return ", ".join(f"{k}: {_fmt(old.get(k))} → {_fmt(v)}" for k, v in after.items())
+    if action.op is Op.CREATE and isinstance(after, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in after.items() if k != "summary")
+    if action.field or before is not None or after is not None:
+        return f"{_fmt(before)} → {_fmt(after)}"
+    return ""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _rows(result: RunResult) -> list[dict[str, str]]:
     outcomes = _outcomes(result)
     titles = {p.page.id: p.page.title for p in result.pages}
+    texts = {i.key: i.text for p in result.pages for i in p.plan.items}
     rows: list[dict[str, str]] = []
     for action in result.actions:
         o = outcomes.get(id(action))
@@ -46,18 +67,15 @@ def _rows(result: RunResult) -> list[dict[str, str]]:
         if o is not None and not o.ok:
             status = f"skipped: {o.error}" if o.skipped else f"FAILED: {o.error}"
         ticket = action.ticket or (o.ticket if o else None) or ""
-        change = ""
-        if action.field or action.before is not None or action.after is not None:
-            a = action.to_json()
-            change = f"{_fmt(a['before'])} → {_fmt(a['after'])}"
         rows.append(
             {
                 "op": str(action.op),
+                "page_id": action.page_id,
                 "page": titles.get(action.page_id, action.page_id),
-                "item": action.item or "",
+                "item": _short(texts.get(action.item or "", action.item or "")),
                 "ticket": ticket,
                 "field": action.field or "",
-                "change": change,
+                "change": _change(action),
                 "reason": action.reason,
                 "status": status,
             }
@@ -109,14 +127,25 @@ def to_text(result: RunResult, *, width: int = 140, color: bool = False) -> str:
     console.print(_summary_line(result), highlight=False)
     rows = _rows(result)
     if rows:
-        t = Table(title="Actions" + (" (dry run: nothing was written)" if result.dry_run else ""))
-        for col in ("op", "page", "ticket", "field", "change", "reason", "status"):
-            t.add_column(col, overflow="fold")
-        for r in rows:
-            t.add_row(
-                r["op"], r["page"], r["ticket"], r["field"], r["change"], r["reason"], r["status"]
-            )
-        console.print(t)
+        suffix = " (dry run: nothing was written)" if result.dry_run else ""
+        for page in result.pages:
+            mine = [r for r in rows if r["page_id"] == page.page.id]
+            if not mine:
+                continue
+            t = Table(title=f"{page.page.title}{suffix}", title_justify="left")
+            for col in ("op", "item", "ticket", "field", "change", "reason", "status"):
+                t.add_column(col, overflow="fold")
+            for r in mine:
+                t.add_row(
+                    r["op"],
+                    r["item"],
+                    r["ticket"],
+                    r["field"],
+                    r["change"],
+                    r["reason"],
+                    r["status"],
+                )
+            console.print(t)
     else:
         console.print("Nothing to do: pages and tickets are in step.")
     if result.findings:
@@ -153,10 +182,11 @@ def to_markdown(result: RunResult) -> str:
     ]
     rows = _rows(result)
     if rows:
-        lines += ["## Actions", "", "| op | page | ticket | field | change | reason | status |"]
-        lines.append("|---|---|---|---|---|---|---|")
+        cols = ("op", "page", "item", "ticket", "field", "change", "reason", "status")
+        lines += ["## Actions", "", "| " + " | ".join(cols) + " |"]
+        lines.append("|" + "---|" * len(cols))
         for r in rows:
-            cells = [r[k] for k in ("op", "page", "ticket", "field", "change", "reason", "status")]
+            cells = [r[k] for k in cols]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         lines.append("")
     if result.findings:
@@ -192,7 +222,7 @@ def to_html(result: RunResult) -> str:
     rows = _rows(result)
     if rows:
         parts.append("<h2>Actions</h2><table><tr>")
-        cols = ("op", "page", "ticket", "field", "change", "reason", "status")
+        cols = ("op", "page", "item", "ticket", "field", "change", "reason", "status")
         parts.append("".join(f"<th>{c}</th>" for c in cols) + "</tr>")
         for r in rows:
             cls = "failed" if r["status"].startswith("FAILED") else r["status"]
