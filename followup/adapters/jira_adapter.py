@@ -390,8 +390,7 @@ class JiraAdapter:
         The POST is repeated blindly only on 429: after an ambiguous failure the
         status is read instead, and the transition counts as done if the ticket got
         there; if it did not, it is sent again (at most `TRANSITION_ATTEMPTS` sends).
-        A 2xx answer is Jira's word that the ticket moved to the transition's target:
-        it is not read back.
+        Every transition is verified by reading the status back.
 
         A ticket this adapter created and has not moved is sent the transition chosen
         for the first such ticket, without asking again; should Jira refuse it (the
@@ -458,7 +457,15 @@ class JiraAdapter:
                     break
                 if attempt == TRANSITION_ATTEMPTS - 1:
                     raise
-        return target or self._status(key)
+        # Verified by reading the status back: a workflow post-function or a
+        # condition can leave the ticket elsewhere even after a 2xx.
+        actual = self._status(key)
+        if target and actual.casefold() != target.casefold():
+            raise PlanError(
+                f"{key}: the transition to {target!r} was accepted but the ticket is {actual!r}",
+                hint="check the workflow's post-functions for this transition",
+            )
+        return actual
 
     def _status(self, key: str) -> str:
         raw = self._get(f"/rest/api/2/issue/{_seg(key)}", {"fields": "status"}) or {}
