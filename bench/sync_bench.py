@@ -22,6 +22,10 @@ run only (imports excluded). Requests are the sandbox's own count
 (`GET /_sandbox/stats`). The table shows medians over the repetitions, next to the
 request floor and budgets of docs/performance.md and the latency model
 `requests x latency / concurrency`.
+
+    python bench/sync_bench.py --pages 1000 --sandbox-issues 25000
+
+measures only the sandbox: its CPU per request, by kind, holding that many issues.
 """
 
 from __future__ import annotations
@@ -472,6 +476,112 @@ def machine() -> dict[str, Any]:
     return info
 
 
+# -- the sandbox's own cost per request ------------------------------------------------------
+
+
+def sandbox_costs(box: Sandbox, pages: int, issues: int, samples: int = 200) -> dict[str, Any]:
+    """Sandbox CPU per request, by kind, with `pages` postmortems and `issues` managed
+    issues: is the emulator cheap enough not to be what a benchmark measures?"""
+    box.seed(pages, 5, 1, 0)
+    page_ids = _all_pages(box)
+    costs: dict[str, Any] = {"pages": pages, "issues": issues}
+
+    def timed(label: str, calls: list[tuple[str, str, dict[str, Any]]]) -> None:
+        before = box.cpu_seconds()
+        for method, path, kwargs in calls:
+            box.api(method, path, **kwargs)
+        after = box.cpu_seconds()
+        if before is not None and after is not None:
+            costs[label] = {"requests": len(calls), "ms": 1000 * (after - before) / len(calls)}
+
+    creates = []
+    for start in range(0, issues, CREATE_CHUNK):
+        updates = []
+        for n in range(start, min(issues, start + CREATE_CHUNK)):
+            page = page_ids[(n // 5) % len(page_ids)]
+            updates.append(
+                {
+                    "fields": {
+                        "project": {"key": "OPS"},
+                        "issuetype": {"name": "Task"},
+                        "summary": f"Action {n}",
+                        "labels": ["followup", f"followup-{page}"],
+                    },
+                    "properties": [{"key": "followup", "value": {"item": f"{page}:task:{n}"}}],
+                }
+            )
+        creates.append(("POST", "/rest/api/2/issue/bulk", {"json": {"issueUpdates": updates}}))
+    timed("POST issue/bulk (50 issues)", creates)
+    fields = "summary,assignee,duedate,status,labels,resolution,created,resolutiondate"
+    search = {"fields": fields, "properties": "followup", "maxResults": SEARCH_PAGE}
+    jql = 'labels = "followup" ORDER BY key ASC'
+    before = box.cpu_seconds()
+    params: dict[str, Any] = {**search, "jql": jql}
+    n = 0
+    while True:
+        data = box.api("GET", "/rest/api/3/search/jql", params=params)
+        n += 1
+        if data.get("isLast", True):
+            break
+        params = {**search, "jql": jql, "nextPageToken": data["nextPageToken"]}
+    after = box.cpu_seconds()
+    if before is not None and after is not None:
+        costs["GET search/jql, every managed issue, 100 a page"] = {
+            "requests": n,
+            "ms": 1000 * (after - before) / n,
+        }
+    batch = ", ".join(f'"followup-{p}"' for p in page_ids[-RESEARCH_PAGE_BATCH:])
+    timed(
+        "GET search/jql, the last 50 pages' issues",
+        [
+            ("GET", "/rest/api/3/search/jql", {"params": {**search, "jql": f"labels in ({batch})"}})
+            for _ in range(20)
+        ],
+    )
+    before = box.cpu_seconds()
+    data = box.api(
+        "GET",
+        "/wiki/rest/api/content/search",
+        params={
+            "cql": 'type = page AND label = "postmortem"',
+            "limit": 25,
+            "expand": "body.storage",
+        },
+    )
+    n = 1
+    while data["_links"].get("next"):
+        data = box.api("GET", f"/wiki{data['_links']['next']}")
+        n += 1
+    after = box.cpu_seconds()
+    if before is not None and after is not None:
+        costs["GET content/search, every page with its body"] = {
+            "requests": n,
+            "ms": 1000 * (after - before) / n,
+        }
+    keys = [f"OPS-{1 + (k * 7919) % issues}" for k in range(samples)]
+    timed("GET issue/{key}", [("GET", f"/rest/api/2/issue/{k}", {}) for k in keys])
+    timed(
+        "POST issue/{key}/remotelink",
+        [
+            (
+                "POST",
+                f"/rest/api/2/issue/{k}/remotelink",
+                {"json": {"globalId": f"bench-{k}", "object": {"url": "http://x", "title": k}}},
+            )
+            for k in keys
+        ],
+    )
+    timed("GET serverInfo", [("GET", "/rest/api/2/serverInfo", {}) for _ in range(samples)])
+    return costs
+
+
+def print_costs(costs: dict[str, Any]) -> None:
+    print(f"sandbox CPU per request, {costs['pages']} pages and {costs['issues']} issues:")
+    for label, cost in costs.items():
+        if isinstance(cost, dict):
+            print(f"  {label:<50} {cost['ms']:7.2f} ms  ({cost['requests']} requests)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=1000)
@@ -485,11 +595,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="default: the setting's")
     parser.add_argument("--rate-limit", type=float, default=None, help="default: the setting's")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument(
+        "--sandbox-issues",
+        type=int,
+        default=0,
+        help="measure only the sandbox's CPU per request, holding this many issues",
+    )
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(args)
+        return
+    if args.sandbox_issues:
+        with sandbox() as box:
+            costs = sandbox_costs(box, args.pages, args.sandbox_issues)
+        print_costs(costs)
+        if args.json:
+            args.json.write_text(json.dumps(costs, indent=2) + "\n", encoding="utf-8")
         return
     baseline_repeat = args.repeat if args.baseline_repeat is None else args.baseline_repeat
     with sandbox() as box:
