@@ -54,6 +54,7 @@ class FindingCode(enum.StrEnum):
     TOO_MANY_ITEMS = "too-many-items"
     DUPLICATE_ITEM = "duplicate-item"
     UNKNOWN_TICKET = "unknown-ticket"
+    SHARED_TICKET = "shared-ticket"
 
 
 @dataclass(frozen=True, slots=True)

@@ -665,6 +665,28 @@ def _plan_existing(
             "(sync.adopt is off); it is left alone.",
         )
         return
+    if prop is not None and prop.page != page.id:
+        # The ticket belongs to an item of another postmortem. Taking it over would
+        # move it back and forth between the two pages on every run: show its status
+        # here, and sync it from its own page only.
+        b.find(
+            FindingCode.SHARED_TICKET,
+            item.key,
+            f"“{_short(item.text)}” links {t.key}, which tracks an action item of page "
+            f"{prop.page}; its status is shown here, but it is synced from that page only. "
+            "Give this item a ticket of its own if it is separate work.",
+        )
+        badge = badge_for(
+            done=t.done,
+            resolution=t.resolution,
+            category=t.status_category,
+            due=t.due,
+            today=b.today,
+        )
+        if item.badge != badge:
+            b.change(item.key, badge=badge)
+        b.states.append((t.done, badge == OVERDUE))
+        return
     base = prop.base if prop is not None and not adopting else None
     has_base = base is not None
     dirs = policy.directions

@@ -592,3 +592,16 @@ def test_actions_serialise_for_reports() -> None:
     assert data["after"] == "2027-01-10"
     assert data["before"] == "2026-12-15"
     assert data["reason"]
+
+
+def test_ticket_of_another_postmortem_is_shown_not_taken_over() -> None:
+    """A key that tracks another page's item is shown with its badge and never adopted,
+    so two pages cannot pull one ticket back and forth run after run."""
+    _, theirs = synced(item(), key="OPS-7")
+    theirs = replace(theirs, prop=replace(theirs.prop, page="98000999"))  # type: ignore[arg-type]
+    p = plan([item(ticket="OPS-7")], linked={"OPS-7": theirs}, summary=Badge("x", BadgeColour.GREY))
+    assert [str(a.op) for a in p.actions] == ["write-page"]
+    assert "shared-ticket" in codes(p)
+    assert write_of(p).changes[f"{PAGE.id}:task:1"].badge == TO_DO
+    shown = item(ticket="OPS-7", badge=TO_DO)
+    assert plan([shown], linked={"OPS-7": theirs}).actions == ()
