@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,6 +42,8 @@ from followup.storage_format.xml import (
     HEADINGS,
     LINK,
     MACRO_TAGS,
+    NAME,
+    PARAMETER,
     TASK,
     TASK_BODY,
     TASK_ID,
@@ -69,6 +71,7 @@ _SECTION_WORDS = (
     "remediation",
     "next steps",
 )
+_SECTION_WORD = re.compile("|".join(re.escape(word) for word in _SECTION_WORDS))
 _HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
 _DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
 _NO_OWNER_WORDS = frozenset(
@@ -145,12 +148,12 @@ def is_section_heading(heading: Element) -> bool:
     text = " ".join(all_text(heading).casefold().split())
     if "\u2010" in text or "\u2011" in text or "\u2012" in text or "\u2013" in text:
         text = text.translate(_HYPHENS)
-    return any(word in text for word in _SECTION_WORDS)
+    return _SECTION_WORD.search(text) is not None
 
 
 def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> PageReading:
     """The items of a parsed page, in page order, and its action-item sections."""
-    candidates: list[tuple[Element, bool]] = []
+    candidates: list[tuple[Element, bool, bool]] = []
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
     for el in root.iter(*HEADINGS, TASK, "tr"):
@@ -163,15 +166,15 @@ def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> Pa
                 level = this_level
                 sections.append(el)
         else:
-            candidates.append((el, level is not None))
+            candidates.append((el, tag == TASK, level is not None))
 
     whole_page = not sections
     tables: dict[Element, TableInfo] = {}
     located: list[Located] = []
-    for el, in_section in candidates:
+    for el, is_task, in_section in candidates:
         if not (in_section or whole_page):
             continue
-        if el.tag == TASK:
+        if is_task:
             found = _read_task(el, page_id)
         else:
             table = table_of(el)
@@ -348,9 +351,49 @@ def before_key_end(text: str, key: str) -> int | None:
 
 def read_badge(macro: Element) -> Badge:
     """The badge a status macro shows (title and colour; grey when it names none)."""
-    title = (macro_parameter(macro, "title") or "").strip()
-    colour = _COLOURS.get((macro_parameter(macro, "colour") or "").strip().casefold())
-    return Badge(title, colour or BadgeColour.GREY)
+    title = colour = None
+    for child in macro:  # the first parameter of each name, as `macro_parameter`
+        if child.tag == PARAMETER:
+            name = child.get(NAME)
+            if name == "title":
+                if title is None:
+                    title = all_text(child)
+            elif name == "colour" and colour is None:
+                colour = all_text(child)
+    return Badge(
+        (title or "").strip(), _COLOURS.get((colour or "").strip().casefold(), BadgeColour.GREY)
+    )
+
+
+def _task_marks(
+    elements: Iterable[Element], *, stop_at_task_list: bool
+) -> tuple[Owner | None, Element | None, TicketRef | None] | None:
+    """In one pass: a task body's owner (first mention), date element (first `<time>`)
+    and ticket (first jira macro, else first `/browse/` link); None when a task list
+    comes up and `stop_at_task_list`."""
+    owner: Owner | None = None
+    time: Element | None = None
+    jira: TicketRef | None = None
+    link: TicketRef | None = None
+    for el in elements:
+        tag = el.tag
+        if tag == LINK:
+            if owner is None and is_mention(el):
+                owner = mention_owner(el)
+            if link is None and (key := _browse_link_key(el)):
+                link = TicketRef(key, el)
+        elif tag == "time":
+            if time is None:
+                time = el
+        elif tag in MACRO_TAGS:
+            if jira is None and (key := _jira_key(el)):
+                jira = TicketRef(key, el)
+        elif tag == "a":
+            if link is None and (key := _browse_link_key(el)):
+                link = TicketRef(key, el)
+        elif tag == TASK_LIST and stop_at_task_list:
+            return None
+    return owner, time, jira or link
 
 
 def _read_task(task: Element, page_id: str) -> Located | None:
@@ -368,17 +411,11 @@ def _read_task(task: Element, page_id: str) -> Located | None:
             state = (child.text or "").strip()
     if body is None:
         return None
-    owner: Owner | None = None
-    time: Element | None = None
-    own = own_elements(body)
-    for el in own:
-        tag = el.tag
-        if tag == LINK:
-            if owner is None and is_mention(el):
-                owner = mention_owner(el)
-        elif tag == "time" and time is None:
-            time = el
-    ticket = _ticket_among(own)
+    marks = _task_marks(body.iter(), stop_at_task_list=True)
+    if marks is None:  # a nested task list, whose content is another item's
+        marks = _task_marks(own_elements(body), stop_at_task_list=False)
+        assert marks is not None  # it only stops at a task list when asked to
+    owner, time, ticket = marks
     text = visible_text(body, drop=ticket.element if ticket else None)
     if not text:
         return None  # an untouched template prompt, or only a mention and a date
@@ -411,31 +448,45 @@ def _read_task(task: Element, page_id: str) -> Located | None:
 # --- table rows ----------------------------------------------------------------------
 
 
-def row_ticket(row: Element, cells: dict[Role, Element]) -> TicketRef | None:
+def row_ticket(
+    row: Element, cells: dict[Role, Element], *, marked: bool = True
+) -> TicketRef | None:
     """A row's ticket: a jira macro anywhere in the row, else a `/browse/` link or a
     bare key in the ticket column, else a `/browse/` link in the action cell (where
-    Cloud leaves the jira macro we put there as a smart link)."""
-    ref = first_jira_macro(row.iter(*MACRO_TAGS))
-    if ref is not None:
-        return ref
-    ticket_cell = cells.get("ticket")
-    if ticket_cell is not None:
-        ref = first_browse_link(ticket_cell.iter("a", LINK))
+    Cloud leaves the jira macro we put there as a smart link). `marked=False` says the
+    row holds no macro and no link (`_marked`), so only a bare key is looked for."""
+    if marked:
+        ref = first_jira_macro(row.iter(*MACRO_TAGS))
         if ref is not None:
             return ref
+    ticket_cell = cells.get("ticket")
+    if ticket_cell is not None:
+        if marked:
+            ref = first_browse_link(ticket_cell.iter("a", LINK))
+            if ref is not None:
+                return ref
         match = _BARE_KEY.search(visible_text(ticket_cell))
         if match:
             return TicketRef(match.group(1), None, ticket_cell)
     action = cells.get("action")
-    return first_browse_link(action.iter("a", LINK)) if action is not None else None
+    return first_browse_link(action.iter("a", LINK)) if marked and action is not None else None
+
+
+def _marked(row: Element) -> bool:
+    """Whether the row holds any task, link, date or macro. Most rows are plain text:
+    one walk of the row then saves a search of each cell for each of them."""
+    return next(row.iter(TASK, LINK, "time", "a", *MACRO_TAGS), None) is not None
 
 
 def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder) -> Located | None:
     cells = row_cells(row, info)
     action = cells.get("action")
-    if action is None or next(action.iter(TASK), None) is not None:
-        return None  # no action cell, or its tasks are the items
-    ticket = row_ticket(row, cells)
+    if action is None:
+        return None
+    marked = _marked(row)
+    if marked and next(action.iter(TASK), None) is not None:
+        return None  # its tasks are the items
+    ticket = row_ticket(row, cells, marked=marked)
     text = visible_text(action, drop=ticket.element if ticket else None)
     if not text:
         return None
@@ -443,7 +494,7 @@ def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder
     owner: Owner | None = None
     owner_cell = cells.get("owner")
     if owner_cell is not None:
-        for link in owner_cell.iter(LINK):
+        for link in owner_cell.iter(LINK) if marked else ():
             if is_mention(link) and (owner := mention_owner(link)):
                 break
         else:
@@ -455,7 +506,7 @@ def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder
     due_text = ""
     due_cell = cells.get("due")
     if due_cell is not None:
-        time = next(due_cell.iter("time"), None)
+        time = next(due_cell.iter("time"), None) if marked else None
         if time is not None:
             due_text = time.get("datetime") or ""
             due = parse_iso_date(due_text)
@@ -465,7 +516,7 @@ def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder
             due, problem = parse_due_text(due_text, date_order=date_order)
 
     status_cell = cells.get("status")
-    done = status_cell is not None and row_status_done(status_cell)
+    done = status_cell is not None and row_status_done(status_cell, marked=marked)
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
@@ -487,11 +538,12 @@ def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder
     )
 
 
-def row_status_done(cell: Element) -> bool:
-    """Whether a status cell says done (its text, or a status macro's title)."""
+def row_status_done(cell: Element, *, marked: bool = True) -> bool:
+    """Whether a status cell says done (its text, or a status macro's title; none
+    when `marked=False`: its row holds no macro)."""
     if visible_text(cell).casefold() in _DONE_WORDS:
         return True
-    return any(
+    return marked and any(
         (macro_parameter(macro, "title") or "").strip().casefold() in _DONE_WORDS
         for macro in cell.iter(*MACRO_TAGS)
         if macro_name(macro) == "status"

@@ -10,6 +10,7 @@ Pure: a tree in, values out.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -80,8 +81,16 @@ def read_table(table: Element) -> TableInfo:
     in_thead = section is not None and section.tag == "thead"
     if not cells or not (in_thead or all(cell.tag == "th" for cell in cells)):
         return TableInfo(header=None)
-    headers = [(start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)]
-    columns: dict[Role, int] = {}
+    headers = tuple(
+        (start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)
+    )
+    short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
+    return TableInfo(header=first, columns=dict((_known_columns if short else _columns)(headers)))
+
+
+def _columns(headers: tuple[tuple[int, str], ...]) -> tuple[tuple[Role, int], ...]:
+    """The column of each role for a header row's `(position, casefolded text)`s."""
+    columns: list[tuple[Role, int]] = []
     claimed: set[int] = set()
     for role, keywords in _ROLE_KEYWORDS:
         best: tuple[int, int] | None = None
@@ -94,9 +103,17 @@ def read_table(table: Element) -> TableInfo:
                         best = (rank, position)
                     break
         if best is not None:
-            columns[role] = best[1]
+            columns.append((role, best[1]))
             claimed.add(best[1])
-    return TableInfo(header=first, columns=columns)
+    return tuple(columns)
+
+
+# Matching every keyword against every header is most of the cost of reading a table,
+# and a space's tables share a handful of header rows: `_columns` of short header rows
+# is remembered (immutable values; lru_cache is thread-safe; bounded in entries and,
+# by the length limit, in memory).
+_CACHED_HEADER_CHARS = 500
+_known_columns = functools.lru_cache(maxsize=256)(_columns)
 
 
 def cell_positions(row: Element) -> list[tuple[int, int, Element]]:

@@ -11,10 +11,10 @@ import re
 from followup.storage_format.xml import (
     LINK,
     MACRO_TAGS,
+    NAME,
+    USER,
     Element,
     ac,
-    is_mention,
-    macro_name,
     ri,
 )
 
@@ -97,7 +97,7 @@ def is_smart_browse_link(el: Element) -> bool:
 def collapse(text: str) -> str:
     """Whitespace (non-breaking spaces included) collapsed to single spaces, trimmed;
     zero-width characters dropped."""
-    if _HAS_INVISIBLE.search(text):
+    if not text.isascii() and _HAS_INVISIBLE.search(text):
         text = text.translate(_INVISIBLE)
     return " ".join(text.split())
 
@@ -105,49 +105,74 @@ def collapse(text: str) -> str:
 def visible_text(el: Element, *, drop: Element | None = None) -> str:
     """The element's visible text, cleaned: mentions, dates, status and jira macros,
     placeholders, nested task lists and `drop` (the item's ticket link) left out."""
-    if not len(el):
+    count = len(el)
+    if not count:
         return collapse(el.text or "")
+    if count == 1:  # a table cell's single paragraph, the commonest case
+        child = el[0]
+        if child.tag == "p" and not len(child):
+            return collapse(f"{el.text or ''} {child.text or ''} {child.tail or ''}")
     parts: list[str] = []
     _collect(el, parts, drop)
     return collapse("".join(parts))
 
 
-def _hidden(el: Element, drop: Element | None) -> bool:
-    tag = el.tag
-    if tag in _HIDDEN or el is drop:
-        return True
-    if tag in MACRO_TAGS:
-        return macro_name(el) in _HIDDEN_MACROS
-    if tag == LINK:
-        return is_mention(el)
-    if tag == "a":
-        return is_smart_browse_link(el)
-    return False
+# How `_collect` treats an element, by tag (anything else is a block).
+_SKIP, _INLINE_KIND, _MACRO, _LINK_KIND, _ANCHOR, _EMOTICON_KIND = range(6)
+_KINDS: dict[str, int] = {
+    **{tag: _INLINE_KIND for tag in _INLINE},
+    **{tag: _MACRO for tag in MACRO_TAGS},
+    LINK: _LINK_KIND,
+    "a": _ANCHOR,
+    ac("emoticon"): _EMOTICON_KIND,
+    **{tag: _SKIP for tag in _HIDDEN},
+}
+_BLOCK = -1
 
 
 def _collect(el: Element, parts: list[str], drop: Element | None) -> None:
+    """Append the element's visible text (its own text, its children's, their tails)."""
+    append = parts.append
     if el.text:
-        parts.append(el.text)
+        append(el.text)
     for child in el:
         tag = child.tag
-        if isinstance(tag, str) and not _hidden(child, drop):
-            if tag in _INLINE:
-                if tag == LINK and not any(c.tag in _LINK_BODIES for c in child):
-                    parts.append(_link_target(child))
-                elif tag == _EMOTICON:
-                    fallback = child.get(_EMOJI_FALLBACK) or ""
-                    if not fallback.startswith(":"):
-                        parts.append(fallback)
-                elif len(child):
+        if isinstance(tag, str) and child is not drop:
+            kind = _KINDS.get(tag, _BLOCK)
+            if kind == _BLOCK:  # a block boundary separates words
+                append(" ")
+                _collect(child, parts, drop)
+                append(" ")
+            elif kind == _INLINE_KIND:
+                if len(child):
                     _collect(child, parts, drop)
                 elif child.text:
-                    parts.append(child.text)
-            else:  # a block boundary separates words
-                parts.append(" ")
-                _collect(child, parts, drop)
-                parts.append(" ")
+                    append(child.text)
+            elif kind == _MACRO:
+                if child.get(NAME) not in _HIDDEN_MACROS:  # a macro is a block
+                    append(" ")
+                    _collect(child, parts, drop)
+                    append(" ")
+            elif kind == _LINK_KIND:
+                tags = [grandchild.tag for grandchild in child]
+                if USER in tags:
+                    pass  # a mention
+                elif any(t in _LINK_BODIES for t in tags):
+                    _collect(child, parts, drop)
+                else:
+                    append(_link_target(child))
+            elif kind == _ANCHOR:
+                if not is_smart_browse_link(child):
+                    if len(child):
+                        _collect(child, parts, drop)
+                    elif child.text:
+                        append(child.text)
+            elif kind == _EMOTICON_KIND:
+                fallback = child.get(_EMOJI_FALLBACK) or ""
+                if not fallback.startswith(":"):
+                    append(fallback)
         if child.tail:
-            parts.append(child.tail)
+            append(child.tail)
 
 
 def _link_target(link: Element) -> str:
