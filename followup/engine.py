@@ -556,6 +556,18 @@ class Engine:
         for action in [a for a in plan.actions if a.op is not Op.SET_PROPERTY] + later:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
                 continue
+            if action.op is Op.SET_PROPERTY and _subject(action) in _unsent(pr):
+                # A reminder that did not go out is not recorded as sent: the next
+                # run sends it.
+                reverted = self._keeping_reminders(action)
+                if reverted is None:
+                    pr.outcomes.append(
+                        Outcome(
+                            action, False, error="not recorded: its comment failed", skipped=True
+                        )
+                    )
+                    continue
+                action = reverted
             if action.op is Op.SET_PROPERTY and _subject(action) in _unsynced(pr):
                 kept = self._keeping_base(action)
                 if kept is None:
@@ -586,6 +598,16 @@ class Engine:
         if read is None or read.reminders == prop.reminders:
             return None
         return replace(action, data=replace(prop, base=read.base))
+
+    def _keeping_reminders(self, action: Action) -> Action | None:
+        """`action` with the reminder bookkeeping the ticket had when it was read;
+        None when that leaves nothing new to record."""
+        prop: TicketProperty = action.data
+        with self._lock:
+            read = self._read_props.get(action.ticket or "")
+        reminders = dict(read.reminders) if read is not None else {}
+        kept = replace(prop, reminders=reminders)
+        return None if kept == read else replace(action, data=kept)
 
     def _updater(self, key: str, update: FieldUpdate) -> Callable[[], object]:
         return lambda: self.jira.update_ticket(key, update)
@@ -735,6 +757,11 @@ class Engine:
 def _subject(action: Action) -> str | None:
     """What an action is about: its item, or its ticket for a ticket without an item."""
     return action.item or action.ticket
+
+
+def _unsent(pr: PageResult) -> set[str | None]:
+    """The items (or tickets) of a page whose comment failed or was skipped."""
+    return {_subject(o.action) for o in pr.outcomes if not o.ok and o.action.op is Op.COMMENT}
 
 
 def _unsynced(pr: PageResult) -> set[str | None]:

@@ -15,6 +15,7 @@ from sandbox_support import reset_server
 import followup.reminders
 from followup.adapters import from_settings
 from followup.engine import Engine, EngineConfig, RunResult
+from followup.errors import ForbiddenError
 from followup.fakes import FakeConfluence, FakeJira
 from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
 from followup.planner import Action, Op, OwnerResolution, PagePlan, Policy, plan_page
@@ -419,6 +420,31 @@ def test_engine_sends_reminders_on_the_cadence_across_thirty_days() -> None:
     assert "followup-escalated" in jira.tickets["OPS-2"].labels
     assert jira.tickets["OPS-1"].prop is not None
     assert jira.tickets["OPS-1"].prop.reminders["count"] == 3
+
+
+class _RefusingComments(FakeJira):
+    """Jira that refuses every comment, as a project without Add Comments would."""
+
+    def add_comment(self, key: str, body: str) -> None:
+        self.calls["add_comment"] += 1
+        raise ForbiddenError("You do not have permission to comment", service="jira", status=403)
+
+
+def test_a_reminder_that_failed_is_not_recorded_as_sent() -> None:
+    """When the comment is refused, the property keeps its old reminder bookkeeping, so
+    the next run tries the same reminder again instead of waiting a whole cadence."""
+    jira = _RefusingComments(users=[JiraUser(ALICE, "Alice Ng")])
+    conf = FakeConfluence()
+    conf.add_page(replace(PAGE, version=1, body=BODY))
+    engine = _engine(jira, conf, LEADS)
+    engine.run(today=day(0), dry_run=False)
+    before = jira.tickets["OPS-1"].prop
+    result = engine.run(today=day(7), dry_run=False)
+    assert result.failed
+    assert jira.calls["add_comment"] >= 1
+    assert jira.tickets["OPS-1"].prop == before
+    again = engine.run(today=day(8), dry_run=True)
+    assert "OPS-1" in [a.ticket for a in again.actions if a.op is Op.COMMENT]
 
 
 # -- purity --------------------------------------------------------------------------------
