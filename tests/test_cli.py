@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import types
@@ -40,14 +39,6 @@ PAGE = """\
 </ac:task>
 </ac:task-list>
 """
-
-
-def has_extract() -> bool:
-    try:
-        module = importlib.import_module("followup.storage_format")
-    except ImportError:
-        return False
-    return callable(getattr(module, "extract", None))
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -97,11 +88,6 @@ def test_unknown_option_is_a_usage_error() -> None:
     assert invoke("sync", "--bogus").exit_code == 2
 
 
-@pytest.mark.skipif(
-    not has_extract(),
-    reason="followup.storage_format.extract is being written in parallel; "
-    "remove this skip when it lands",
-)
 def test_extract_prints_items_as_json(tmp_path: Path) -> None:
     """`extract PAGE.xml --format json` prints the items and findings the parser reads."""
     page = tmp_path / "page.xml"
