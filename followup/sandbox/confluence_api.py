@@ -420,6 +420,25 @@ def _int_param(request: Request, name: str, default: int) -> int:
         raise _Problem(400, f"Parameter '{name}' must be an integer, got: {raw}") from None
 
 
+def _listing(
+    site: _Site,
+    self_path: str,
+    results: list[Any],
+    *,
+    start: int,
+    limit: int,
+    next_path: str | None,
+) -> JSONResponse:
+    """A v1 list answer: results, paging figures and `_links` (with `next`, a path
+    relative to `_links.base`, when there is more)."""
+    links = {"base": site.base, "context": "/wiki", "self": f"{site.base}{self_path}"}
+    if next_path is not None:
+        links["next"] = next_path
+    return JSONResponse(
+        {"results": results, "start": start, "limit": limit, "size": len(results), "_links": links}
+    )
+
+
 def _limit(request: Request, *, default: int, cap: int) -> int:
     limit = _int_param(request, "limit", default)
     if limit < 0:
@@ -1137,26 +1156,21 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         query: list[tuple[str, str]] = [("cql", cql)]
         if request.query_params.getlist("expand"):
             query.append(("expand", ",".join(request.query_params.getlist("expand"))))
-        links: dict[str, str] = {
-            "base": site.base,
-            "context": "/wiki",
-            "self": f"{site.base}/rest/api/content/search?{urlencode(query)}",
-        }
+        next_path = None
         if len(rows) > limit:
             next_query = [
                 *query,
                 ("limit", str(limit)),
                 ("cursor", _encode_cursor(pages[-1].id if keyset else -1, start + limit)),
             ]
-            links["next"] = f"/rest/api/content/search?{urlencode(next_query)}"
-        return JSONResponse(
-            {
-                "results": results,
-                "start": start,
-                "limit": limit,
-                "size": len(results),
-                "_links": links,
-            }
+            next_path = f"/rest/api/content/search?{urlencode(next_query)}"
+        return _listing(
+            site,
+            f"/rest/api/content/search?{urlencode(query)}",
+            results,
+            start=start,
+            limit=limit,
+            next_path=next_path,
         )
 
     def list_content(request: Request, payload: bytes) -> Response:
@@ -1180,19 +1194,14 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             ).fetchall()
             shapes = _Json(state, site)
             results = [shapes.content(_Page.from_row(row), expand) for row in rows[:limit]]
-        links = {"base": site.base, "context": "/wiki", "self": f"{site.base}/rest/api/content"}
+        next_path = None
         if len(rows) > limit:
             query = {k: v for k, v in request.query_params.items() if k not in ("start", "limit")}
             query.update({"start": str(start + limit), "limit": str(limit)})
-            links["next"] = f"/rest/api/content?{urlencode(query)}"
-        body = {
-            "results": results,
-            "start": start,
-            "limit": limit,
-            "size": len(results),
-            "_links": links,
-        }
-        return JSONResponse(body)
+            next_path = f"/rest/api/content?{urlencode(query)}"
+        return _listing(
+            site, "/rest/api/content", results, start=start, limit=limit, next_path=next_path
+        )
 
     def get_content(request: Request, payload: bytes) -> Response:
         page_id = _page_id(request)
@@ -1302,23 +1311,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             numbers = list(range(page.version, 0, -1))[start : start + limit + 1]
             shapes = _Json(state, site)
             results = [shapes.version(page, _version(db, page, n)) for n in numbers[:limit]]
-        links = {
-            "base": site.base,
-            "context": "/wiki",
-            "self": f"{site.base}/rest/api/content/{page_id}/version",
-        }
-        if len(numbers) > limit:
-            links["next"] = (
+        more = len(numbers) > limit
+        return _listing(
+            site,
+            f"/rest/api/content/{page_id}/version",
+            results,
+            start=start,
+            limit=limit,
+            next_path=(
                 f"/rest/api/content/{page_id}/version?start={start + limit}&limit={limit}"
-            )
-        return JSONResponse(
-            {
-                "results": results,
-                "start": start,
-                "limit": limit,
-                "size": len(results),
-                "_links": links,
-            }
+                if more
+                else None
+            ),
         )
 
     def content_version(request: Request, payload: bytes) -> Response:
@@ -1384,23 +1388,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             ).fetchall()
             shapes = _Json(state, site)
             results = [shapes.content_property(page_id, row) for row in rows[:limit]]
-        links = {
-            "base": site.base,
-            "context": "/wiki",
-            "self": f"{site.base}/rest/api/content/{page_id}/property",
-        }
-        if len(rows) > limit:
-            links["next"] = (
+        more = len(rows) > limit
+        return _listing(
+            site,
+            f"/rest/api/content/{page_id}/property",
+            results,
+            start=start,
+            limit=limit,
+            next_path=(
                 f"/rest/api/content/{page_id}/property?start={start + limit}&limit={limit}"
-            )
-        return JSONResponse(
-            {
-                "results": results,
-                "start": start,
-                "limit": limit,
-                "size": len(results),
-                "_links": links,
-            }
+                if more
+                else None
+            ),
         )
 
     def create_property(request: Request, payload: bytes) -> Response:
