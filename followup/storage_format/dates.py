@@ -55,6 +55,8 @@ def parse_due_text(
     and month-first when only its second is; when both could be a month (`03/04/2026`)
     `date_order` ("dmy" or "mdy") settles it, and with "none" it is ambiguous.
     """
+    if len(text) == 10 and (found := _canonical(text)) is not None:
+        return found, None
     cleaned = " ".join(text.split()).strip(" .;,")
     if not cleaned:
         return None, None
@@ -74,11 +76,27 @@ def parse_due_text(
 def parse_iso_date(value: str) -> date | None:
     """The calendar date of a `<time datetime>` value (`2026-08-31`, or a timestamp
     starting with one), or None."""
+    if len(value) == 10 and (found := _canonical(value)) is not None:
+        return found
     match = _ISO.match(value.strip())
     if match is None:
         return None
     found, _ = _valid(int(match["year"]), int(match["month"]), int(match["day"]))
     return found
+
+
+def _canonical(value: str) -> date | None:
+    """A valid date written exactly `YYYY-MM-DD` (what Confluence writes, and most
+    people type), read without a regex; None for anything else."""
+    if value[4] != "-" or value[7] != "-" or not value.isascii():
+        return None
+    year, month, day = value[:4], value[5:7], value[8:]
+    if not (year.isdigit() and month.isdigit() and day.isdigit()):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
 
 
 def _numeric(
