@@ -257,6 +257,10 @@ def test_fixture_page_findings(name: str, expected: list[tuple[str, str | None]]
         "Follow-up",
         "Follow up tasks",
         "Follow\u2011up",
+        "FOLLOW\u2010UP",
+        "Follow\u2013up",
+        "Action\u00a0items",
+        "Next\n  steps",
         "Corrective actions",
         "Remediation",
         "Next steps",
@@ -384,6 +388,33 @@ def test_nested_task_mention_belongs_to_nested_task() -> None:
     parent, nested = extract(body, PAGE).items
     assert (parent.owner, parent.due) == (None, None)
     assert (nested.owner, nested.due) == (Owner("account_id", "557058:kid"), date(2026, 1, 2))
+
+
+@pytest.mark.parametrize("heading", ["Follow - up", "Follow\u2014up", "Actionitems", "Steps"])
+def test_section_heading_near_misses(heading: str) -> None:
+    """Headings that only look like the section words (a spaced or em-dashed
+    "follow-up", words run together) do not start a section: the whole page counts."""
+    body = tasks(task("1", "Before")) + f"<h2>{heading}</h2>" + tasks(task("2", "After"))
+    assert [item.text for item in extract(body, PAGE).items] == ["Before", "After"]
+
+
+def test_marks_inside_status_or_jira_macro_parameters_are_not_the_items() -> None:
+    """A status or jira macro holds plain-text parameters: markup inside one (which
+    Confluence never writes, and does not show) gives no owner, date or ticket."""
+    inside = f'{mention("557058:hidden")}<time datetime="2026-01-02" />' + (
+        '<a href="https://jira.example.com/browse/HID-1">x</a>'
+    )
+    macro = (
+        '<ac:structured-macro ac:name="status"><ac:parameter ac:name="title">'
+        f"{inside}</ac:parameter></ac:structured-macro>"
+    )
+    item = only(extract(tasks(task("1", f"Fix it {macro} {mention()}")), PAGE))
+    assert (item.text, item.owner, item.due, item.ticket) == (
+        "Fix it",
+        Owner("account_id", "557058:ana"),
+        None,
+        None,
+    )
 
 
 def test_nested_task_list_as_sibling() -> None:

@@ -10,9 +10,10 @@ Pure: no I/O, no clock, no environment.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,12 +33,18 @@ from followup.storage_format.dates import DateOrder, parse_due_text, parse_iso_d
 from followup.storage_format.tables import (
     Role,
     TableInfo,
-    is_header_row,
+    data_row_cells,
     read_table,
-    row_cells,
     table_of,
 )
-from followup.storage_format.text import browse_key, collapse, visible_text
+from followup.storage_format.text import (
+    TicketRef,
+    browse_link_key,
+    collapse,
+    jira_key,
+    read_task_fields,
+    visible_text,
+)
 from followup.storage_format.xml import (
     HEADINGS,
     LINK,
@@ -58,21 +65,16 @@ from followup.storage_format.xml import (
     macro_parameter,
     mention_owner,
     parse,
-    ri,
 )
 
 SUMMARY_PREFIX = "FOLLOW-UP "
 
-_SECTION_WORDS = (
-    "action item",
-    "follow-up",
-    "follow up",
-    "corrective action",
-    "remediation",
-    "next steps",
+# "action item", "follow-up", "follow up", "corrective action", "remediation", "next
+# steps", matched in a heading's casefolded text: any run of whitespace between words,
+# and any of the hyphens people and editors type in "follow-up".
+_SECTION_WORD = re.compile(
+    r"action\s+item|follow(?:[-\u2010-\u2013]|\s+)up|corrective\s+action|remediation|next\s+steps"
 )
-_SECTION_WORD = re.compile("|".join(re.escape(word) for word in _SECTION_WORDS))
-_HYPHENS = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
 _DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
 _NO_OWNER_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
@@ -80,52 +82,45 @@ _NO_OWNER_WORDS = frozenset(
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
-_URL = ri("url")
 _LINK_TAGS = ("a", LINK)
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRef:
-    """Where an item names its ticket: a jira macro, a `/browse/` link, or (in a
-    table's ticket column) a bare key in the text of `holder`."""
-
-    key: str
-    element: Element | None
-    holder: Element | None = None
 
 
 @dataclass(slots=True)
 class Located:
-    """An item as read, with the element it lives in (`ac:task` or `tr`)."""
+    """An item as read (`item`), with the element it lives in (`ac:task` or `tr`)
+    and what the renderer and the findings need besides."""
 
-    key: str
-    source: ItemSource
-    text: str
-    owner: Owner | None
-    due: date | None
+    item: ActionItem
     due_problem: FindingCode | None
     due_text: str
-    done: bool
     ticket: TicketRef | None
-    badge: Badge | None
-    priority: str | None
     element: Element
     table: TableInfo | None = None
     cells: dict[Role, Element] | None = None
 
-    def to_item(self, page_id: str) -> ActionItem:
-        return ActionItem(
-            key=self.key,
-            page_id=page_id,
-            text=self.text,
-            owner=self.owner,
-            due=self.due,
-            done=self.done,
-            ticket=self.ticket.key if self.ticket else None,
-            source=self.source,
-            badge=self.badge,
-            priority=self.priority,
-        )
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    @property
+    def source(self) -> ItemSource:
+        return self.item.source
+
+    @property
+    def text(self) -> str:
+        return self.item.text
+
+    @property
+    def owner(self) -> Owner | None:
+        return self.item.owner
+
+    @property
+    def due(self) -> date | None:
+        return self.item.due
+
+    @property
+    def done(self) -> bool:
+        return self.item.done
 
 
 @dataclass(slots=True)
@@ -145,49 +140,35 @@ class PageReading:
 
 def is_section_heading(heading: Element) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
-    text = " ".join(all_text(heading).casefold().split())
-    if "\u2010" in text or "\u2011" in text or "\u2012" in text or "\u2013" in text:
-        text = text.translate(_HYPHENS)
-    return _SECTION_WORD.search(text) is not None
+    return _SECTION_WORD.search(all_text(heading).casefold()) is not None
 
 
 def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> PageReading:
     """The items of a parsed page, in page order, and its action-item sections."""
-    candidates: list[tuple[Element, bool, bool]] = []
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
+    located: list[Located] = []
+    held: list[Element] = []  # outside any section: items only if the page has none
+    rows = _TableRows(page_id, date_order)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
-        if tag in HEADINGS:
-            this_level = int(str(tag)[1])
-            if level is not None and this_level <= level:
-                level = None
-            if level is None and is_section_heading(el):
-                level = this_level
-                sections.append(el)
-        else:
-            candidates.append((el, tag == TASK, level is not None))
-
-    whole_page = not sections
-    tables: dict[Element, TableInfo] = {}
-    located: list[Located] = []
-    for el, is_task, in_section in candidates:
-        if not (in_section or whole_page):
+        if tag == "tr" or tag == TASK:
+            if level is None:
+                held.append(el)
+            elif (found := rows.read(el) if tag == "tr" else _read_task(el, page_id)) is not None:
+                located.append(found)
             continue
-        if is_task:
-            found = _read_task(el, page_id)
-        else:
-            table = table_of(el)
-            if table is None:
-                continue
-            info = tables.get(table)
-            if info is None:
-                info = tables[table] = read_table(table)
-            if not info.is_action_table or el is info.header or is_header_row(el):
-                continue
-            found = _read_row(el, info, page_id, date_order)
-        if found is not None:
-            located.append(found)
+        this_level = int(str(tag)[1])
+        if level is not None and this_level <= level:
+            level = None
+        if level is None and is_section_heading(el):
+            level = this_level
+            sections.append(el)
+    if not sections:  # the whole page counts
+        for el in held:
+            found = rows.read(el) if el.tag == "tr" else _read_task(el, page_id)
+            if found is not None:
+                located.append(found)
 
     items: list[Located] = []
     duplicates: list[Located] = []
@@ -196,6 +177,46 @@ def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> Pa
         (duplicates if found.key in seen else items).append(found)
         seen.add(found.key)
     return PageReading(found=located, items=items, duplicates=duplicates, sections=sections)
+
+
+class _TableRows:
+    """Reads the rows of a page's action-item tables, each table's header once: rows
+    are looked up by their parent (`tbody`, `thead` or the table)."""
+
+    __slots__ = ("by_parent", "date_order", "page_id", "tables")
+
+    def __init__(self, page_id: str, date_order: DateOrder) -> None:
+        self.page_id = page_id
+        self.date_order = date_order
+        # parent -> (table, its header, whether it holds any mark), None: no action table
+        self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
+        self.tables: dict[Element, tuple[TableInfo, bool] | None] = {}
+
+    def read(self, row: Element) -> Located | None:
+        parent = row.getparent()
+        try:
+            entry = self.by_parent[parent]
+        except KeyError:
+            entry = self.by_parent[parent] = self._table(row)
+        if entry is None:
+            return None
+        info, table_marked = entry
+        if row is info.header:
+            return None
+        cells = data_row_cells(row, info)
+        if cells is None:
+            return None  # another header row
+        marked = table_marked and _marked(row)
+        return _read_row(row, info, cells, marked, self.page_id, self.date_order)
+
+    def _table(self, row: Element) -> tuple[TableInfo, bool] | None:
+        table = table_of(row)
+        if table is None:
+            return None
+        if table not in self.tables:
+            info = read_table(table)
+            self.tables[table] = (info, _marked(table)) if info.is_action_table else None
+        return self.tables[table]
 
 
 def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element, list[Element]]]:
@@ -257,27 +278,10 @@ def task_body(task: Element) -> Element | None:
     return None
 
 
-def _jira_key(macro: Element) -> str | None:
-    if macro_name(macro) != "jira":
-        return None
-    key = (macro_parameter(macro, "key") or "").strip()
-    return key.upper() if _ISSUE_KEY.fullmatch(key) else None
-
-
-def _browse_link_key(el: Element) -> str | None:
-    if el.tag == "a":
-        return browse_key(el.get("href"))
-    if el.tag == LINK:
-        for child in el:
-            if child.tag == _URL:
-                return browse_key(child.get(ri("value")))
-    return None
-
-
 def first_jira_macro(elements: Iterator[Element]) -> TicketRef | None:
     """The first jira macro naming one issue."""
     for el in elements:
-        if el.tag in MACRO_TAGS and (key := _jira_key(el)):
+        if el.tag in MACRO_TAGS and (key := jira_key(el)):
             return TicketRef(key, el)
     return None
 
@@ -285,26 +289,9 @@ def first_jira_macro(elements: Iterator[Element]) -> TicketRef | None:
 def first_browse_link(elements: Iterator[Element]) -> TicketRef | None:
     """The first link to `/browse/KEY-N` (an `<a href>` or an `ac:link` to a URL)."""
     for el in elements:
-        if el.tag in ("a", LINK) and (key := _browse_link_key(el)):
+        if el.tag in ("a", LINK) and (key := browse_link_key(el)):
             return TicketRef(key, el)
     return None
-
-
-def task_ticket(body: Element) -> TicketRef | None:
-    """A task's ticket: its first jira macro, else its first `/browse/` link."""
-    return _ticket_among(own_elements(body))
-
-
-def _ticket_among(elements: list[Element]) -> TicketRef | None:
-    link: TicketRef | None = None
-    for el in elements:
-        tag = el.tag
-        if tag in MACRO_TAGS:
-            if key := _jira_key(el):
-                return TicketRef(key, el)
-        elif link is None and tag in _LINK_TAGS and (key := _browse_link_key(el)):
-            link = TicketRef(key, el)
-    return link
 
 
 def badge_after(ref: TicketRef) -> Element | None:
@@ -313,13 +300,10 @@ def badge_after(ref: TicketRef) -> Element | None:
     if ref.element is None:
         return _badge_after_text(ref)
     following = ref.element.getnext()
-    if (
-        following is not None
-        and macro_name(following) == "status"
-        and not collapse(ref.element.tail or "")
-    ):
-        return following
-    return None
+    if following is None or macro_name(following) != "status":
+        return None
+    tail = ref.element.tail
+    return following if not tail or not collapse(tail) else None
 
 
 def _badge_after_text(ref: TicketRef) -> Element | None:
@@ -357,43 +341,17 @@ def read_badge(macro: Element) -> Badge:
             name = child.get(NAME)
             if name == "title":
                 if title is None:
-                    title = all_text(child)
+                    title = all_text(child) if len(child) else (child.text or "")
             elif name == "colour" and colour is None:
-                colour = all_text(child)
-    return Badge(
-        (title or "").strip(), _COLOURS.get((colour or "").strip().casefold(), BadgeColour.GREY)
-    )
+                colour = all_text(child) if len(child) else (child.text or "")
+    return _badge(title or "", colour or "")
 
 
-def _task_marks(
-    elements: Iterable[Element], *, stop_at_task_list: bool
-) -> tuple[Owner | None, Element | None, TicketRef | None] | None:
-    """In one pass: a task body's owner (first mention), date element (first `<time>`)
-    and ticket (first jira macro, else first `/browse/` link); None when a task list
-    comes up and `stop_at_task_list`."""
-    owner: Owner | None = None
-    time: Element | None = None
-    jira: TicketRef | None = None
-    link: TicketRef | None = None
-    for el in elements:
-        tag = el.tag
-        if tag == LINK:
-            if owner is None and is_mention(el):
-                owner = mention_owner(el)
-            if link is None and (key := _browse_link_key(el)):
-                link = TicketRef(key, el)
-        elif tag == "time":
-            if time is None:
-                time = el
-        elif tag in MACRO_TAGS:
-            if jira is None and (key := _jira_key(el)):
-                jira = TicketRef(key, el)
-        elif tag == "a":
-            if link is None and (key := _browse_link_key(el)):
-                link = TicketRef(key, el)
-        elif tag == TASK_LIST and stop_at_task_list:
-            return None
-    return owner, time, jira or link
+@functools.lru_cache(maxsize=1024)
+def _badge(title: str, colour: str) -> Badge:
+    """The badge for a status macro's title and colour as written (a page shows a
+    handful of distinct badges: remembered, bounded; Badge is immutable)."""
+    return Badge(title.strip(), _COLOURS.get(colour.strip().casefold(), BadgeColour.GREY))
 
 
 def _read_task(task: Element, page_id: str) -> Located | None:
@@ -411,12 +369,7 @@ def _read_task(task: Element, page_id: str) -> Located | None:
             state = (child.text or "").strip()
     if body is None:
         return None
-    marks = _task_marks(body.iter(), stop_at_task_list=True)
-    if marks is None:  # a nested task list, whose content is another item's
-        marks = _task_marks(own_elements(body), stop_at_task_list=False)
-        assert marks is not None  # it only stops at a task list when asked to
-    owner, time, ticket = marks
-    text = visible_text(body, drop=ticket.element if ticket else None)
+    text, owner, _, time, ticket = read_task_fields(body)
     if not text:
         return None  # an untouched template prompt, or only a mention and a date
     due: date | None = None
@@ -429,20 +382,19 @@ def _read_task(task: Element, page_id: str) -> Located | None:
             problem = FindingCode.UNPARSEABLE_DUE_DATE
     ident = task_id or task_uuid or _text_hash(text)
     badge = badge_after(ticket) if ticket else None
-    return Located(
-        key=f"{page_id}:task:{ident}",
-        source="task",
-        text=text,
-        owner=owner,
-        due=due,
-        due_problem=problem,
-        due_text=due_text,
-        done=state.casefold() == "complete",
-        ticket=ticket,
-        badge=read_badge(badge) if badge is not None else None,
-        priority=None,
-        element=task,
+    item = ActionItem(  # positional: one per item, and a frozen class is slow to fill
+        f"{page_id}:task:{ident}",
+        page_id,
+        text,
+        owner,
+        due,
+        state.casefold() == "complete",
+        ticket.key if ticket else None,
+        "task",
+        read_badge(badge) if badge is not None else None,
+        None,
     )
+    return Located(item, problem, due_text, ticket, task)
 
 
 # --- table rows ----------------------------------------------------------------------
@@ -472,18 +424,26 @@ def row_ticket(
     return first_browse_link(action.iter("a", LINK)) if marked and action is not None else None
 
 
-def _marked(row: Element) -> bool:
-    """Whether the row holds any task, link, date or macro. Most rows are plain text:
-    one walk of the row then saves a search of each cell for each of them."""
-    return next(row.iter(TASK, LINK, "time", "a", *MACRO_TAGS), None) is not None
+def _marked(el: Element) -> bool:
+    """Whether a row (or a table) holds any task, link, date or macro. Most rows are
+    plain text: one walk of the table, or of the row, then saves a search of each cell
+    for each of them."""
+    return next(el.iter(TASK, LINK, "time", "a", *MACRO_TAGS), None) is not None
 
 
-def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder) -> Located | None:
-    cells = row_cells(row, info)
+def _read_row(
+    row: Element,
+    info: TableInfo,
+    cells: dict[Role, Element],
+    marked: bool,
+    page_id: str,
+    date_order: DateOrder,
+) -> Located | None:
+    """The item a data row of an action-item table holds, if any. `marked` says
+    whether the row holds a task, link, date or macro (`_marked`)."""
     action = cells.get("action")
     if action is None:
         return None
-    marked = _marked(row)
     if marked and next(action.iter(TASK), None) is not None:
         return None  # its tasks are the items
     ticket = row_ticket(row, cells, marked=marked)
@@ -520,22 +480,19 @@ def _read_row(row: Element, info: TableInfo, page_id: str, date_order: DateOrder
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
-    return Located(
-        key=f"{page_id}:row:{_text_hash(text)}",
-        source="table",
-        text=text,
-        owner=owner,
-        due=due,
-        due_problem=problem,
-        due_text=due_text,
-        done=done,
-        ticket=ticket,
-        badge=read_badge(badge) if badge is not None else None,
-        priority=priority,
-        element=row,
-        table=info,
-        cells=cells,
+    item = ActionItem(
+        f"{page_id}:row:{_text_hash(text)}",
+        page_id,
+        text,
+        owner,
+        due,
+        done,
+        ticket.key if ticket else None,
+        "table",
+        read_badge(badge) if badge is not None else None,
+        priority,
     )
+    return Located(item, problem, due_text, ticket, row, info, cells)
 
 
 def row_status_done(cell: Element, *, marked: bool = True) -> bool:
@@ -551,8 +508,9 @@ def row_status_done(cell: Element, *, marked: bool = True) -> bool:
 
 
 def _text_hash(text: str) -> str:
-    normalised = " ".join(text.casefold().split())
-    return hashlib.sha1(normalised.encode(), usedforsecurity=False).hexdigest()[:12]
+    """The 12 hex digits identifying an item by its text, whatever its case and
+    spacing (`text` is collapsed already: casefolding adds no whitespace)."""
+    return hashlib.sha1(text.casefold().encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 # --- findings ------------------------------------------------------------------------
@@ -564,6 +522,8 @@ def _quote(text: str) -> str:
 
 def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:
     findings: list[Finding] = []
+    if found.owner is not None and found.due is not None:
+        return findings
     quoted = _quote(found.text)
     columns = found.table.columns if found.table else {}
     if found.owner is None:
@@ -667,7 +627,7 @@ def extract(
     first_summary = next((found[0] for _, found in summaries if found), None)
     return Extraction(
         page_id=page_id,
-        items=tuple(found.to_item(page_id) for found in located),
+        items=tuple(found.item for found in located),
         findings=tuple(findings),
         summary_badge=read_badge(first_summary) if first_summary is not None else None,
     )

@@ -24,7 +24,6 @@ from lxml import etree
 from followup.model import KEEP, Badge, ItemChange, Owner, _Keep
 from followup.storage_format.extract import (
     Located,
-    TicketRef,
     badge_after,
     before_key_end,
     find_summary,
@@ -33,11 +32,10 @@ from followup.storage_format.extract import (
     read_page,
     row_ticket,
     task_body,
-    task_ticket,
 )
 from followup.storage_format.tables import Role
+from followup.storage_format.text import TicketRef, read_task_body
 from followup.storage_format.xml import (
-    LINK,
     MACRO_ID,
     MACRO_TAGS,
     PARAMETER,
@@ -50,14 +48,12 @@ from followup.storage_format.xml import (
     insert_after,
     insert_at,
     insert_before,
-    is_mention,
     macro_id,
     macro_name,
     make_jira,
     make_mention,
     make_status,
     make_time,
-    mention_owner,
     parse,
     remove_keeping_tail,
     replace_keeping_tail,
@@ -128,7 +124,8 @@ class _Editor:
         if not isinstance(change.ticket, _Keep):
             changed |= self._task_ticket(found, body, container, change.ticket)
         if not isinstance(change.badge, _Keep):
-            changed |= self._badge(found, task_ticket(body), change.badge, iter_own(body))
+            ticket = read_task_body(body).ticket
+            changed |= self._badge(found, ticket, change.badge, iter_own(body))
         if not isinstance(change.owner, _Keep):
             changed |= self._task_owner(found, body, container, change.owner)
         if not isinstance(change.due, _Keep):
@@ -139,7 +136,7 @@ class _Editor:
         return changed
 
     def _task_ticket(self, found: Located, body: Element, container: Element, key: str) -> bool:
-        ref = task_ticket(body)
+        ref = read_task_body(body).ticket
         if ref is not None and ref.key == key:
             return False
         if ref is not None and ref.element is not None:
@@ -152,14 +149,8 @@ class _Editor:
     ) -> bool:
         if owner == found.owner:
             return False
-        mention = next(
-            (
-                el
-                for el in iter_own(body)
-                if el.tag == LINK and is_mention(el) and mention_owner(el)
-            ),
-            None,
-        )
+        reading = read_task_body(body)
+        mention = reading.mention
         if owner is None:
             if mention is None:
                 return False
@@ -171,9 +162,9 @@ class _Editor:
         if mention is not None:
             replace_keeping_tail(mention, new)
             return True
-        anchor = next((el for el in iter_own(body) if el.tag == "time"), None)
+        anchor = reading.time
         if anchor is None:
-            ref = task_ticket(body)
+            ref = reading.ticket
             anchor = ref.element if ref is not None else None
         if anchor is not None:
             insert_before(anchor, new)
@@ -186,7 +177,8 @@ class _Editor:
     ) -> bool:
         if due == found.due and found.due_problem is None:
             return False
-        time = next((el for el in iter_own(body) if el.tag == "time"), None)
+        reading = read_task_body(body)
+        time = reading.time
         if due is None:
             if time is None:
                 return False
@@ -196,7 +188,7 @@ class _Editor:
             _set_time(time, due)
             return True
         new = make_time(due)
-        ref = task_ticket(body)
+        ref = reading.ticket
         if ref is not None and ref.element is not None:
             insert_before(ref.element, new)
         else:

@@ -42,10 +42,13 @@ _SECTIONS = ("thead", "tbody", "tfoot")
 
 @dataclass(slots=True)
 class TableInfo:
-    """A table's header row and the column index of each role it has."""
+    """A table's header row and the column index of each role it has. `spans` is
+    False when no cell of the table has a `colspan`: a row's cells are then its
+    columns, one each."""
 
     header: Element | None
     columns: dict[Role, int] = field(default_factory=dict)
+    spans: bool = True
 
     @property
     def is_action_table(self) -> bool:
@@ -85,7 +88,9 @@ def read_table(table: Element) -> TableInfo:
         (start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)
     )
     short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
-    return TableInfo(header=first, columns=dict((_known_columns if short else _columns)(headers)))
+    columns = dict((_known_columns if short else _columns)(headers))
+    spans = any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
+    return TableInfo(header=first, columns=columns, spans=spans)
 
 
 def _columns(headers: tuple[tuple[int, str], ...]) -> tuple[tuple[Role, int], ...]:
@@ -141,6 +146,17 @@ def row_cells(row: Element, info: TableInfo) -> dict[Role, Element]:
                 cells[role] = cell
                 break
     return cells
+
+
+def data_row_cells(row: Element, info: TableInfo) -> dict[Role, Element] | None:
+    """`row_cells`, or None for a header row (`is_header_row`)."""
+    cells = [cell for cell in row if cell.tag in _CELLS]
+    if not cells or all(cell.tag == "th" for cell in cells):
+        return None if cells else {}
+    if info.spans:
+        return row_cells(row, info)
+    count = len(cells)
+    return {role: cells[column] for role, column in info.columns.items() if column < count}
 
 
 def is_header_row(row: Element) -> bool:

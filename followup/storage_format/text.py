@@ -7,15 +7,25 @@ Pure: a tree in, a string out.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from lxml import etree
+
+from followup.model import Owner
 from followup.storage_format.xml import (
     LINK,
     MACRO_TAGS,
     NAME,
+    PARAMETER,
+    TASK_LIST,
     USER,
     Element,
     ac,
+    all_text,
+    macro_name,
+    mention_owner,
     ri,
+    user_owner,
 )
 
 # Elements whose content never shows as text (macro parameters, prompts, task
@@ -76,6 +86,51 @@ _INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
 _HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
+_ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
+_URL = ri("url")
+_URL_VALUE = ri("value")
+
+
+@dataclass(slots=True)
+class TicketRef:
+    """Where an item names its ticket: a jira macro, a `/browse/` link, or (in a
+    table's ticket column) a bare key in the text of `holder`. (Not frozen: one is
+    made for most items, and a frozen class is slow to fill; nothing changes one.)"""
+
+    key: str
+    element: Element | None
+    holder: Element | None = None
+
+
+def jira_key(macro: Element) -> str | None:
+    """The issue key a jira macro shows (upper case), or None for any other element
+    and for a jira macro whose key is not one."""
+    if macro_name(macro) != "jira":
+        return None
+    return _jira_parameter_key(macro)
+
+
+def _jira_parameter_key(macro: Element) -> str | None:
+    """`jira_key` of a macro known to be a jira macro."""
+    for child in macro:  # the first `key` parameter, as `macro_parameter`
+        if child.tag == PARAMETER and child.get(NAME) == "key":
+            key = (child.text or "" if not len(child) else all_text(child)).strip()
+            return key.upper() if _ISSUE_KEY.fullmatch(key) else None
+    return None
+
+
+def browse_link_key(el: Element) -> str | None:
+    """The issue key of a link to `/browse/KEY-N` (an `<a href>`, or an `ac:link` to
+    a URL), or None."""
+    if el.tag == "a":
+        return browse_key(el.get("href"))
+    if el.tag == LINK:
+        for child in el:
+            if child.tag == _URL:
+                return browse_key(child.get(_URL_VALUE))
+    return None
+
+
 def browse_key(href: str | None) -> str | None:
     """The issue key of a Jira `/browse/KEY-N` URL, or None."""
     if not href:
@@ -119,13 +174,18 @@ def visible_text(el: Element, *, drop: Element | None = None) -> str:
 
 # How `_collect` treats an element, by tag (anything else is a block).
 _SKIP, _INLINE_KIND, _MACRO, _LINK_KIND, _ANCHOR, _EMOTICON_KIND = range(6)
-_KINDS: dict[str, int] = {
+_KINDS: dict[object, int] = {
     **{tag: _INLINE_KIND for tag in _INLINE},
     **{tag: _MACRO for tag in MACRO_TAGS},
     LINK: _LINK_KIND,
     "a": _ANCHOR,
     ac("emoticon"): _EMOTICON_KIND,
     **{tag: _SKIP for tag in _HIDDEN},
+    # Comments and processing instructions (lxml gives them these factories as their
+    # tag): no text of their own, only their tails.
+    etree.Comment: _SKIP,
+    etree.ProcessingInstruction: _SKIP,
+    etree.Entity: _SKIP,
 }
 _BLOCK = -1
 
@@ -137,7 +197,7 @@ def _collect(el: Element, parts: list[str], drop: Element | None) -> None:
         append(el.text)
     for child in el:
         tag = child.tag
-        if isinstance(tag, str) and child is not drop:
+        if child is not drop:
             kind = _KINDS.get(tag, _BLOCK)
             if kind == _BLOCK:  # a block boundary separates words
                 append(" ")
@@ -182,3 +242,206 @@ def _link_target(link: Element) -> str:
             if value := child.get(name):
                 return value
     return ""
+
+
+# --- a task body in one walk ---------------------------------------------------------
+
+_MARK_TAGS = (LINK, "time", "a", *MACRO_TAGS)
+
+
+@dataclass(slots=True)
+class TaskReading:
+    """What a task body says, read in one walk: its visible text (without the ticket
+    link), its owner (the first mention), its date element (the first `<time>`) and
+    its ticket (the first jira macro, else the first `/browse/` link). Nested task
+    lists are left out of all of them: their content is other items'."""
+
+    text: str
+    owner: Owner | None
+    mention: Element | None  # the mention naming the owner
+    time: Element | None
+    ticket: TicketRef | None
+
+
+class _Marks:
+    """The first of each mark met so far, and where the first `/browse/` link's text
+    sits in the collected parts (so it can be left out if it is the ticket)."""
+
+    __slots__ = ("end", "jira", "link", "mention", "owner", "start", "time")
+
+    def __init__(self) -> None:
+        self.owner: Owner | None = None
+        self.mention: Element | None = None
+        self.time: Element | None = None
+        self.jira: TicketRef | None = None
+        self.link: TicketRef | None = None
+        self.start = self.end = -1
+
+
+def read_task_body(body: Element) -> TaskReading:
+    """A task body's text, owner, date and ticket (`TaskReading`): the same as
+    `visible_text(body, drop=<ticket link>)` and the first mention, `<time>`, jira
+    macro and `/browse/` link among the body's descendants outside nested task lists,
+    in one walk of the tree instead of two."""
+    return TaskReading(*read_task_fields(body))
+
+
+def read_task_fields(
+    body: Element,
+) -> tuple[str, Owner | None, Element | None, Element | None, TicketRef | None]:
+    """`read_task_body` as a tuple `(text, owner, mention, time, ticket)`."""
+    parts: list[str] = []
+    marks = _Marks()
+    _walk_task(body, parts, marks)
+    jira = marks.jira
+    ticket = jira or marks.link
+    if jira is None and marks.start >= 0:
+        del parts[marks.start : marks.end]  # the ticket link is not part of the text
+    return collapse("".join(parts)), marks.owner, marks.mention, marks.time, ticket
+
+
+def _mark(el: Element, tag: object, marks: _Marks) -> None:
+    """Note the element (of a tag in `_MARK_TAGS`) if it is the first of its mark."""
+    if tag == LINK:
+        if marks.owner is None and any(child.tag == USER for child in el):
+            _note_mention(el, marks)
+        if marks.link is None and (key := browse_link_key(el)):
+            marks.link = TicketRef(key, el)
+    elif tag == "time":
+        if marks.time is None:
+            marks.time = el
+    elif tag == "a":
+        if marks.link is None and (key := browse_key(el.get("href"))):
+            marks.link = TicketRef(key, el)
+    elif marks.jira is None and (key := jira_key(el)):  # a macro
+        marks.jira = TicketRef(key, el)
+
+
+def _walk_task(el: Element, parts: list[str], marks: _Marks) -> None:
+    """`_collect` (visible text) and `_mark` (every element not under a task list) in
+    one walk of the element's children. Mentions, dates and status and jira macros,
+    which most task bodies hold, are read here directly: their children are looked at
+    once (and walked further only in the rare case that one has children)."""
+    append = parts.append
+    if el.text:
+        append(el.text)
+    for child in el:
+        tag = child.tag
+        kind = _KINDS.get(tag, _BLOCK)
+        if kind == _INLINE_KIND:
+            if len(child):
+                _walk_task(child, parts, marks)
+            elif child.text:
+                append(child.text)
+        elif kind == _LINK_KIND:
+            _walk_link(child, parts, marks)
+        elif kind == _MACRO:
+            name = child.get(NAME)
+            if name in _HIDDEN_MACROS:
+                # A status or jira macro holds its parameters' plain text: no
+                # mention, date or link inside one shows on the page.
+                if name == "jira" and marks.jira is None:
+                    key = _jira_parameter_key(child)
+                    if key is not None:
+                        marks.jira = TicketRef(key, child)
+            else:  # a macro is a block
+                append(" ")
+                _walk_task(child, parts, marks)
+                append(" ")
+        elif kind == _BLOCK:
+            append(" ")
+            _walk_task(child, parts, marks)
+            append(" ")
+        elif kind == _ANCHOR:
+            start = len(parts)
+            key = browse_key(child.get("href")) if marks.link is None else None
+            first_link = key is not None
+            if key is not None:
+                marks.link = TicketRef(key, child)
+            if not is_smart_browse_link(child):
+                if len(child):
+                    _walk_task(child, parts, marks)
+                elif child.text:
+                    append(child.text)
+            elif len(child):
+                _hidden_marks(child, marks)
+            if first_link:
+                marks.start, marks.end = start, len(parts)
+        elif tag == "time":
+            if marks.time is None:
+                marks.time = child
+            if len(child):
+                _hidden_marks(child, marks)
+        elif tag != TASK_LIST:  # hidden, or an emoticon; a task list is another item's
+            if kind == _EMOTICON_KIND:
+                fallback = child.get(_EMOJI_FALLBACK) or ""
+                if not fallback.startswith(":"):
+                    append(fallback)
+            if len(child):
+                _hidden_marks(child, marks)
+        if child.tail:
+            append(child.tail)
+
+
+def _walk_link(link: Element, parts: list[str], marks: _Marks) -> None:
+    """An `ac:link` in `_walk_task`: a mention (the owner, no text), a link with a
+    body (its text) or without (what Confluence shows for its target); the first to a
+    `/browse/` URL may be the ticket, its text noted so it can be left out."""
+    user: Element | None = None
+    url = has_body = deep = False
+    for child in link:
+        tag = child.tag
+        if tag == USER:
+            if user is None:
+                user = child
+        elif tag == _URL:
+            url = True
+        elif tag in _LINK_BODIES:
+            has_body = True
+        if len(child) or tag in _MARK_SET:
+            deep = True
+    if user is not None and marks.owner is None:
+        owner = user_owner(user)
+        if owner is None:  # the first user names no one: the others may
+            owner = mention_owner(link)
+        if owner is not None:
+            marks.owner, marks.mention = owner, link
+    start = len(parts)
+    key = browse_link_key(link) if url and marks.link is None else None
+    first_link = key is not None
+    if key is not None:
+        marks.link = TicketRef(key, link)
+    if user is not None:  # a mention shows no text of ours
+        if deep:
+            _hidden_marks(link, marks)
+    elif has_body:
+        _walk_task(link, parts, marks)
+    else:
+        parts.append(_link_target(link))
+        if deep:
+            _hidden_marks(link, marks)
+    if first_link:
+        marks.start, marks.end = start, len(parts)
+
+
+def _note_mention(link: Element, marks: _Marks) -> None:
+    """The owner a mention names, if it names one (and it is the first to)."""
+    owner = mention_owner(link)
+    if owner is not None:
+        marks.owner, marks.mention = owner, link
+
+
+_MARK_SET = frozenset(_MARK_TAGS)
+
+
+def _hidden_marks(el: Element, marks: _Marks) -> None:
+    """`_mark` for the descendants of an element whose text does not show, outside
+    nested task lists."""
+    for child in el:
+        tag = child.tag
+        if tag in _MARK_SET:
+            _mark(child, tag, marks)
+            if tag in MACRO_TAGS and child.get(NAME) in _HIDDEN_MACROS:
+                continue  # its parameters' plain text, as in `_walk_task`
+        if tag != TASK_LIST and len(child):
+            _hidden_marks(child, marks)

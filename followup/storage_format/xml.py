@@ -299,14 +299,23 @@ def is_mention(el: Element) -> bool:
 def mention_owner(link: Element) -> Owner | None:
     """The owner a mention names (account id, else userkey, else username)."""
     for child in link:
-        if child.tag == USER:
-            if value := child.get(ri("account-id")):
-                return Owner("account_id", value)
-            if value := child.get(ri("userkey")):
-                return Owner("userkey", value)
-            if value := child.get(ri("username")):
-                return Owner("username", value)
+        if child.tag == USER and (owner := user_owner(child)) is not None:
+            return owner
     return None
+
+
+def user_owner(user: Element) -> Owner | None:
+    """The owner an `ri:user` names (account id, else userkey, else username)."""
+    if value := user.get(_ACCOUNT_ID):
+        return Owner("account_id", value)
+    if value := user.get(_USERKEY):
+        return Owner("userkey", value)
+    if value := user.get(_USERNAME):
+        return Owner("username", value)
+    return None
+
+
+_ACCOUNT_ID, _USERKEY, _USERNAME = ri("account-id"), ri("userkey"), ri("username")
 
 
 def all_text(el: Element) -> str:
