@@ -87,6 +87,22 @@ def test_server_info_is_readable_anonymously_but_wrong_credentials_are_a_401(
     }
 
 
+def test_a_personal_access_token_works_on_data_center_only(
+    jira_site: JiraSite, dc_jira_site: JiraSite
+) -> None:
+    """Data Center takes a personal access token as `Authorization: Bearer`; Cloud
+    refuses an API token sent that way; an inactive user's token is refused."""
+
+    def myself(site: JiraSite, token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return requests.get(f"{site.url}/rest/api/2/myself", headers=headers, timeout=5).status_code
+
+    assert myself(dc_jira_site, ADMIN.token or "") == 200
+    assert myself(dc_jira_site, "wrong") == 401
+    assert myself(dc_jira_site, GONE.token or "") == 401
+    assert myself(jira_site, ADMIN.token or "") == 401
+
+
 def test_users_who_cannot_log_in_get_a_401_and_read_only_users_a_403_on_writes(
     jira_site: JiraSite,
 ) -> None:

@@ -11,8 +11,9 @@ middleware sits outermost, in front of Starlette's own, and does, in order:
    as a JQL search, are not writes);
 2. faults (`faults.py`): latency, 429, 5xx before handling; a lost response after a
    successful write;
-3. HTTP Basic authentication: 401 in the product's error shape when credentials are
-   missing or wrong, 403 for a read-only user's write. The user goes into
+3. authentication (HTTP Basic; on Data Center also a Bearer personal access token):
+   401 in the product's error shape when credentials are missing or wrong, 403 for a
+   read-only user's write. The user goes into
    `request.state.user` for the API modules.
 
 The HTML views and `/_sandbox/*` see neither faults nor authentication.

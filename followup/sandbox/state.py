@@ -130,9 +130,15 @@ class SandboxState:
     def authenticate(self, authorization: str | None) -> User | None:
         """The user an `Authorization: Basic base64(email:token)` header names, if valid.
 
-        Data Center also accepts `username:token`.
+        Data Center also accepts `username:token`, and the token alone as a personal
+        access token (`Authorization: Bearer <token>`; the sandbox gives each user one
+        token for both). Cloud refuses a Bearer API token, as Atlassian's does.
         """
-        if not authorization or not authorization.lower().startswith("basic "):
+        if not authorization:
+            return None
+        if authorization.lower().startswith("bearer ") and self.flavor == "datacenter":
+            return self._user_by_token(authorization[7:].strip())
+        if not authorization.lower().startswith("basic "):
             return None
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
@@ -143,6 +149,15 @@ class SandboxState:
         if user is None or user.token is None or not user.active or user.token != secret:
             return None
         return user
+
+    def _user_by_token(self, token: str) -> User | None:
+        if not token:
+            return None
+        with self.lock:
+            row = self.db.execute(
+                "SELECT * FROM users WHERE token = ? AND active = 1", (token,)
+            ).fetchone()
+        return _row_to_user(row) if row else None
 
     def user_json(self, user: User) -> dict[str, object]:
         """A user as the APIs show it: `{accountId,...}` on Cloud, `{name,key,...}` on DC."""
