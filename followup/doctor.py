@@ -260,19 +260,23 @@ class _Doctor:
     # 3. credentials
 
     def jira_credentials(self) -> Check:
-        who = self.settings.jira.email
+        jira = self.settings.jira
+        who = _signing_in_as(jira.email, jira.uses_pat)
         try:
             me = self._jira("/rest/api/2/myself") or {}
         except AuthenticationError:
-            return Check(
-                "Jira credentials",
-                "fail",
-                f"{who} was refused (401)",
-                "Cloud: jira.email is the account's email and the token an API token from "
+            hint = (
+                "check the token has not expired or been revoked (Jira: Profile > Personal "
+                "Access Tokens) and that it is a Jira token, not a Confluence one. Check "
+                "FOLLOWUP_JIRA__TOKEN or the file jira.token_file names"
+                if jira.uses_pat
+                else "Cloud: jira.email is the account's email and the token an API token from "
                 "https://id.atlassian.com/manage-profile/security/api-tokens (not the "
-                "password); Data Center: jira.email holds the username. Check "
-                "FOLLOWUP_JIRA__TOKEN or the file jira.token_file names",
+                "password); Data Center: jira.email holds the username, or set "
+                'jira.auth = "pat" for a personal access token. Check '
+                "FOLLOWUP_JIRA__TOKEN or the file jira.token_file names"
             )
+            return Check("Jira credentials", "fail", f"{who} was refused (401)", hint)
         except ForbiddenError as exc:
             return Check(
                 "Jira credentials",
@@ -292,7 +296,8 @@ class _Doctor:
         return Check("Jira credentials", "ok", f"signed in as {name} ({who})")
 
     def confluence_credentials(self) -> Check:
-        who = self.settings.confluence.email
+        confluence = self.settings.confluence
+        who = _signing_in_as(confluence.email, confluence.uses_pat)
         try:
             me = self._confluence("GET", "/user/current") or {}
         except AuthenticationError:
@@ -300,7 +305,10 @@ class _Doctor:
                 "Confluence credentials",
                 "fail",
                 f"{who} was refused (401)",
-                "Confluence uses the Jira account unless [confluence] email and token "
+                "a personal access token belongs to one product: set [confluence] token "
+                "(or token_file) to Confluence's own"
+                if confluence.uses_pat
+                else "Confluence uses the Jira account unless [confluence] email and token "
                 "(or token_file) are set: check those, as for Jira",
             )
         if me.get("type") == "anonymous" or not (me.get("accountId") or me.get("username")):
@@ -694,3 +702,8 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
     finally:
         adapters.close()
     return _print(doctor.checks, out)
+
+
+def _signing_in_as(email: str | None, pat: bool) -> str:
+    """Who a credentials check names: the email or username, or the kind of token."""
+    return "the personal access token" if pat else (email or "the account")

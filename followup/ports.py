@@ -16,6 +16,9 @@ from typing import Any, Literal, Protocol
 from followup.model import Page, Ticket, TicketProperty
 
 Deployment = Literal["cloud", "datacenter"]
+# How a site is signed in to: Basic (email or username, and an API token or password),
+# or a Data Center personal access token sent as `Authorization: Bearer`.
+AuthMethod = Literal["basic", "pat"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -48,6 +49,7 @@ from pydantic_settings import (
 
 from followup.errors import ConfigError
 from followup.logconfig import register_secret
+from followup.ports import AuthMethod
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -139,6 +141,10 @@ class _SiteSettings(BaseModel):
     email: str | None = None
     token: SecretStr | None = None
     token_file: Path | None = None
+    # "basic": email (Cloud) or username (Data Center) with an API token or password;
+    # "pat": a Data Center personal access token, sent as `Authorization: Bearer`.
+    # None: "basic" for Jira, Jira's choice for Confluence.
+    auth: AuthMethod | None = None
     verify_tls: bool = True
     timeout_seconds: float = Field(default=30, gt=0, le=600)
 
@@ -173,6 +179,25 @@ class _SiteSettings(BaseModel):
         if self.token is None and self.token_file is not None:
             self.token = _read_token_file(self.token_file)
         return self
+
+    @field_validator("auth")
+    @classmethod
+    def _pat_is_for_data_center(
+        cls, value: AuthMethod | None, info: ValidationInfo
+    ) -> AuthMethod | None:
+        url = info.data.get("url")
+        host = (urlsplit(url).hostname or "").lower() if url else ""
+        if value == "pat" and host.endswith(_CLOUD_HOST_SUFFIXES):
+            raise ValueError(
+                "personal access tokens are a Data Center feature; Atlassian Cloud "
+                'takes the account\'s email and an API token (auth = "basic")'
+            )
+        return value
+
+    @property
+    def uses_pat(self) -> bool:
+        """Whether this site is reached with a personal access token (no email)."""
+        return self.auth == "pat"
 
 
 class JiraSettings(_SiteSettings):
@@ -385,6 +410,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _confluence_defaults_to_jira_account(self) -> Settings:
+        if self.jira.auth is None:
+            self.jira.auth = "basic"
+        if self.confluence.auth is None:
+            self.confluence.auth = self.jira.auth
         if self.confluence.email is None:
             self.confluence.email = self.jira.email
         if self.confluence.token is None:
@@ -403,11 +432,12 @@ class Settings(BaseSettings):
 
     def require_sites(self, *products: Product) -> None:
         """Raise ConfigError unless url, email and token are set for `products`
-        (both when none are named). Commands that talk to a site call this first."""
+        (both when none are named; no email with a personal access token). Commands
+        that talk to a site call this first."""
         missing: list[str] = []
         for product in products or ("jira", "confluence"):
             site: _SiteSettings = getattr(self, product)
-            for field in ("url", "email", "token"):
+            for field in ("url", "token") if site.uses_pat else ("url", "email", "token"):
                 if getattr(site, field) is None:
                     missing.append(f"{setting_name((product, field))}: field required")
         if missing:
@@ -425,7 +455,7 @@ class Settings(BaseSettings):
                 continue
             token = site.token.get_secret_value()
             yield token
-            if site.email:
+            if site.email and not site.uses_pat:
                 yield base64.b64encode(f"{site.email}:{token}".encode()).decode("ascii")
 
 

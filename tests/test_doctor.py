@@ -186,6 +186,25 @@ def test_a_read_only_user_fails_the_permission_checks(sandbox: RunningSandbox) -
     assert sandbox.stats.snapshot()["writes"] == 0
 
 
+def test_data_center_with_personal_access_tokens(dc: RunningSandbox) -> None:
+    """With `auth = "pat"` and no email every check passes on Data Center; a refused
+    token is named as the personal access token, with the fix for one."""
+    pat = {
+        "FOLLOWUP_JIRA__AUTH": "pat",
+        "FOLLOWUP_JIRA__EMAIL": "",
+        "FOLLOWUP_CONFLUENCE__EMAIL": "",
+    }
+    code, lines = doctor(settings_for(dc, **pat))
+    assert code == 0, lines
+    assert set(statuses(lines).values()) == {"ok"}
+    code, lines = doctor(settings_for(dc, **pat, FOLLOWUP_JIRA__TOKEN="expired-pat-0123"))
+    assert code == 1
+    detail = lines["Jira credentials"][1]
+    assert detail.startswith("the personal access token was refused (401)")
+    assert "expired or been revoked" in detail
+    assert "expired-pat-0123" not in detail
+
+
 def test_a_read_only_user_on_data_center_fails_the_write_probe(dc: RunningSandbox) -> None:
     """On Data Center the property probe is refused (403) and reported as a failure."""
     code, lines = doctor(settings_for(dc, **VIEWER))

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import requests
 from sandbox_support import reset_server
+from typer.testing import CliRunner
 
 from followup.adapters import Adapters, from_settings
+from followup.cli import app
 from followup.engine import Engine, RunResult
 from followup.model import Extraction, FindingCode
 from followup.runner import build_engine, sync_command
@@ -411,3 +413,53 @@ def test_datacenter_sync_assigns_by_username_and_settles(dc_site: Site) -> None:
     dc_site.sync()
     item = next(i for i in dc_site.items("98100001").items if i.ticket == key)
     assert item.done
+
+
+def test_datacenter_sync_with_a_personal_access_token(
+    dc_sandbox_server: RunningSandbox,
+) -> None:
+    """`auth = "pat"` signs in to both Data Center products with a personal access
+    token as `Authorization: Bearer` (no email or username set): the sync creates the
+    tickets, and every request the sandbox saw carried the Bearer header."""
+    reset_server(dc_sandbox_server, dc_dataset())
+    env = control.env_for(dc_sandbox_server.state, dc_sandbox_server.url)
+    for name in ("FOLLOWUP_JIRA__EMAIL", "FOLLOWUP_CONFLUENCE__EMAIL"):
+        del env[name]
+    env["FOLLOWUP_JIRA__AUTH"] = "pat"
+    site = Site(dc_sandbox_server, load_settings(None, env=env))
+    assert (site.settings.jira.auth, site.settings.confluence.auth) == ("pat", "pat")
+    seen: list[str] = []
+    adapters = site.adapters()
+    for session in (adapters.jira._session, adapters.confluence._rest._session):
+        session.hooks["response"].append(
+            lambda r, *a, **k: seen.append(r.request.headers.get("Authorization", ""))
+        )
+    try:
+        engine = build_engine(site.settings, adapters.jira, adapters.confluence)
+        result = engine.run(today=TODAY, dry_run=False)
+    finally:
+        adapters.close()
+    assert not result.failed, result.failures
+    assert len(site.tickets()) == 2
+    assert seen
+    assert all(header.startswith("Bearer ") for header in seen)
+
+
+def test_a_refused_personal_access_token_stops_the_run_with_exit_2(
+    dc_sandbox_server: RunningSandbox,
+) -> None:
+    """`followup sync` with a wrong personal access token exits 2 with the refusal,
+    before anything is written, and the token never appears in the output."""
+    reset_server(dc_sandbox_server, dc_dataset())
+    env = control.env_for(dc_sandbox_server.state, dc_sandbox_server.url)
+    wrong = "not-the-pat-0123456789"
+    env.update(
+        FOLLOWUP_JIRA__AUTH="pat", FOLLOWUP_JIRA__TOKEN=wrong, FOLLOWUP_CONFLUENCE__TOKEN=wrong
+    )
+    before = dc_sandbox_server.stats.snapshot()["writes"]
+    result = CliRunner().invoke(app, ["sync", "--today", TODAY.isoformat()], env=env)
+    assert result.exit_code == 2, result.output
+    assert "401" in result.output
+    assert wrong not in result.output
+    assert "Traceback" not in result.output
+    assert dc_sandbox_server.stats.snapshot()["writes"] == before

@@ -160,6 +160,50 @@ def test_no_output_of_any_command_holds_the_token(site: Site, tmp_path: Path) ->
     json.loads(reports["json"].read_text())  # a real report, not an error page
 
 
+def test_a_personal_access_token_is_never_printed(dc_sandbox_server: RunningSandbox) -> None:
+    """On Data Center with `auth = "pat"`: a dry run and a refused token, with debug
+    logs as JSON and as text, print neither the token nor its Bearer header."""
+    demo = demo_dataset()
+    users = tuple(
+        dataclasses.replace(u, token=TOKEN) if u.account_id == DEMO_ADMIN.account_id else u
+        for u in demo.users
+    )
+    reset_server(dc_sandbox_server, dataclasses.replace(demo, users=users))
+    site = Site.of(dc_sandbox_server)
+    pat = {
+        "FOLLOWUP_JIRA__AUTH": "pat",
+        "FOLLOWUP_JIRA__EMAIL": "",
+        "FOLLOWUP_CONFLUENCE__EMAIL": "",
+    }
+    day = ["--today", TODAY.isoformat()]
+    results = _run_all(
+        site,
+        [
+            (
+                "sync --dry-run (pat)",
+                ["--log-level", "debug", "--log-json", "sync", "--dry-run", *day],
+                pat,
+            ),
+            (
+                "sync --dry-run (pat, text logs)",
+                ["--log-level", "debug", "--no-log-json", "sync", "--dry-run", *day],
+                pat,
+            ),
+            (
+                "sync with a wrong pat",
+                ["--log-level", "debug", "--log-json", "sync", "--dry-run", *day],
+                pat | {"FOLLOWUP_JIRA__TOKEN": WRONG, "FOLLOWUP_CONFLUENCE__TOKEN": WRONG},
+            ),
+            ("doctor (pat)", ["--log-level", "debug", "--log-json", "doctor"], pat),
+        ],
+    )
+    assert results["sync --dry-run (pat)"][0] == 0, results["sync --dry-run (pat)"][1][-2000:]
+    assert results["sync with a wrong pat"][0] == 2
+    assert results["doctor (pat)"][0] == 0, results["doctor (pat)"][1][-2000:]
+    for name, (_, text) in results.items():
+        assert_clean(f"the output of `followup {name}`", text)  # the token, so its header
+
+
 def test_nothing_written_to_the_sites_holds_the_token(site: Site) -> None:
     """After a sync, no page body, ticket field, property, remote link or comment
     holds the token, nor do the HTML views a person opens."""

@@ -294,6 +294,47 @@ def test_confluence_account_defaults_to_jira_account() -> None:
     assert own.confluence.token.get_secret_value() == "conf-token-999"
 
 
+DC_PAT_ENV = {
+    "FOLLOWUP_JIRA__URL": "https://jira.acme.example",
+    "FOLLOWUP_JIRA__AUTH": "pat",
+    "FOLLOWUP_JIRA__TOKEN": "jira-pat-0123456789",
+    "FOLLOWUP_CONFLUENCE__URL": "https://wiki.acme.example",
+    "FOLLOWUP_CONFLUENCE__TOKEN": "conf-pat-0123456789",
+}
+
+
+def test_data_center_personal_access_tokens_need_no_email() -> None:
+    """`auth = "pat"` needs a URL and a token, no email; Confluence signs in the way
+    Jira does unless told otherwise, and no Basic credential is built for redaction."""
+    settings = load_settings(None, env=DC_PAT_ENV)
+    settings.require_sites()
+    assert (settings.jira.auth, settings.confluence.auth) == ("pat", "pat")
+    assert sorted(settings.secrets()) == ["conf-pat-0123456789", "jira-pat-0123456789"]
+    mixed = load_settings(
+        None,
+        env=DC_PAT_ENV
+        | {"FOLLOWUP_CONFLUENCE__AUTH": "basic", "FOLLOWUP_CONFLUENCE__EMAIL": "bot"},
+    )
+    assert (mixed.jira.auth, mixed.confluence.auth) == ("pat", "basic")
+    assert load_settings(None, env=SITE_ENV).confluence.auth == "basic"
+
+
+def test_basic_auth_still_needs_the_email() -> None:
+    """Without `auth = "pat"` a missing email is named, as before."""
+    env = {k: v for k, v in DC_PAT_ENV.items() if k != "FOLLOWUP_JIRA__AUTH"}
+    with pytest.raises(ConfigError, match=r"FOLLOWUP_JIRA__EMAIL / \[jira\] email"):
+        load_settings(None, env=env).require_sites()
+
+
+def test_a_personal_access_token_for_a_cloud_site_is_refused() -> None:
+    """Cloud has no personal access tokens: the error names the setting and says what
+    Cloud takes instead."""
+    message = config_error(None, env=SITE_ENV | {"FOLLOWUP_JIRA__AUTH": "pat"})
+    assert message.startswith("FOLLOWUP_JIRA__AUTH / [jira] auth: personal access tokens")
+    assert "email and an API token" in message
+    assert "jira-token-0123456789" not in message
+
+
 def test_require_sites_names_every_missing_setting() -> None:
     """Commands that talk to the sites learn everything that is missing at once."""
     settings = load_settings(None, env={"FOLLOWUP_JIRA__URL": "https://acme.atlassian.net"})

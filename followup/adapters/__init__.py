@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from followup.adapters.confluence_adapter import ConfluenceAdapter
 from followup.adapters.http import RateLimiter, RequestStats
 from followup.adapters.jira_adapter import JiraAdapter
-from followup.ports import Deployment
+from followup.ports import AuthMethod, Deployment
 from followup.retry import RetryBudget, RetryPolicy
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def build_adapters(
     *,
     jira_url: str,
     confluence_url: str,
-    email: str,
+    email: str | None,
     token: str,
     project: str,
     issue_type: str = "Task",
@@ -72,11 +72,15 @@ def build_adapters(
     run_budget_seconds: float = 600.0,
     jira_deployment: Deployment | None = None,
     confluence_cloud: bool | None = None,
+    auth: AuthMethod = "basic",
+    confluence_auth: AuthMethod | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Adapters:
     """Both adapters, sharing one `RateLimiter(rate_limit)`, one `RetryPolicy` whose
     `RetryBudget(run_budget_seconds)` bounds the waiting of the whole run, and one
-    `RequestStats`. `sleep` is used for every wait (inject a fake in tests)."""
+    `RequestStats`. `sleep` is used for every wait (inject a fake in tests).
+    `auth` "pat" signs in with a Data Center personal access token (no email);
+    Confluence signs in as Jira does unless `confluence_auth` says otherwise."""
     limiter = RateLimiter(rate_limit, sleep=sleep)
     retry = RetryPolicy(budget=RetryBudget(run_budget_seconds), sleep=sleep)
     stats = RequestStats()
@@ -92,6 +96,7 @@ def build_adapters(
         retry=retry,
         stats=stats,
         deployment=jira_deployment,
+        auth=auth,
     )
     confluence = ConfluenceAdapter(
         confluence_url,
@@ -103,6 +108,7 @@ def build_adapters(
         limiter=limiter,
         retry=retry,
         stats=stats,
+        auth=auth if confluence_auth is None else confluence_auth,
     )
     return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)
 
@@ -118,7 +124,7 @@ def from_settings(
     `run_budget_seconds` overrides `sync.run_budget_seconds` (a doctor waits less)."""
     settings.require_sites()
     j, c = settings.jira, settings.confluence
-    if not (j.url and j.email and j.token and c.url and c.email and c.token):
+    if not (j.url and j.token and c.url and c.token):
         raise AssertionError("require_sites() let an unset site through")
     return build_adapters(
         jira_url=j.url,
@@ -133,6 +139,8 @@ def from_settings(
         confluence_verify_tls=c.verify_tls,
         timeout=j.timeout_seconds,
         confluence_timeout=c.timeout_seconds,
+        auth=j.auth or "basic",
+        confluence_auth=c.auth,
         rate_limit=settings.sync.rate_limit,
         run_budget_seconds=(
             settings.sync.run_budget_seconds if run_budget_seconds is None else run_budget_seconds

@@ -29,7 +29,6 @@ Library facts this relies on (atlassian-python-api 5.0):
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -38,10 +37,10 @@ from urllib.parse import quote, urlsplit
 import requests
 from atlassian import Confluence
 
-from followup.adapters.http import RateLimiter, RequestStats, Transport
+from followup.adapters.http import RateLimiter, RequestStats, Transport, credential_secrets
 from followup.errors import BadRequestError, ConflictError, NotFoundError, ServerError
 from followup.model import Page
-from followup.ports import ConfluenceUser, PropertyValue
+from followup.ports import AuthMethod, ConfluenceUser, PropertyValue
 from followup.retry import RetryPolicy, Safety
 
 __all__ = ["PAGE_EXPAND", "ConfluenceAdapter"]
@@ -61,7 +60,7 @@ class ConfluenceAdapter:
     def __init__(
         self,
         url: str,
-        email: str,
+        email: str | None,
         token: str,
         *,
         cloud: bool | None = None,
@@ -71,16 +70,21 @@ class ConfluenceAdapter:
         retry: RetryPolicy | None = None,
         stats: RequestStats | None = None,
         page_size: int = 50,
+        auth: AuthMethod = "basic",
     ) -> None:
         self.url = url.rstrip("/")
         self.page_size = page_size
         kwargs: dict[str, Any] = {}
         if cloud is not None:
             kwargs["cloud"] = cloud
+        # A personal access token (Data Center) goes as `Authorization: Bearer`, the
+        # library's `token`; otherwise Basic with the email or username.
+        credentials: dict[str, Any] = (
+            {"token": token} if auth == "pat" else {"username": email, "password": token}
+        )
         self.client = Confluence(  # type: ignore[no-untyped-call]
             url=self.url,
-            username=email,
-            password=token,
+            **credentials,
             timeout=max(1, int(timeout)),
             verify_ssl=verify_tls,
             backoff_and_retry=False,
@@ -90,13 +94,12 @@ class ConfluenceAdapter:
         self._rest = getattr(self.client, "_impl", self.client)
         self._rest.timeout = float(timeout)
         self.stats = stats if stats is not None else RequestStats()
-        basic = base64.b64encode(f"{email}:{token}".encode()).decode("ascii")
         self.transport = Transport(
             "confluence",
             limiter=limiter if limiter is not None else RateLimiter(10.0),
             retry=retry if retry is not None else RetryPolicy(),
             stats=self.stats,
-            secrets=(token, basic),
+            secrets=credential_secrets(None if auth == "pat" else email, token),
         )
         origin = urlsplit(self.url)
         self._origin = f"{origin.scheme}://{origin.netloc}"

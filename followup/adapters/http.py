@@ -17,6 +17,7 @@ adapters hand `Transport` their secrets and every message is scrubbed of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -197,6 +198,15 @@ class RequestStats:
 
 
 # -- translation ---------------------------------------------------------------------
+
+
+def credential_secrets(login: str | None, token: str) -> tuple[str, ...]:
+    """The token, and the Basic credential built from it with an email or username
+    (none for a personal access token): what must never appear in a message."""
+    if not login:
+        return (token,)
+    basic = base64.b64encode(f"{login}:{token}".encode()).decode("ascii")
+    return (token, basic)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -23,7 +23,6 @@ Library facts this relies on (jira 3.10):
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -33,7 +32,13 @@ from urllib.parse import quote
 import requests
 from jira import JIRA
 
-from followup.adapters.http import RateLimiter, RequestStats, Transport, json_body
+from followup.adapters.http import (
+    RateLimiter,
+    RequestStats,
+    Transport,
+    credential_secrets,
+    json_body,
+)
 from followup.errors import (
     ApiError,
     AuthenticationError,
@@ -43,7 +48,14 @@ from followup.errors import (
     ServerError,
 )
 from followup.model import StatusCategory, Ticket, TicketProperty
-from followup.ports import CreateResult, Deployment, FieldUpdate, JiraUser, NewTicket
+from followup.ports import (
+    AuthMethod,
+    CreateResult,
+    Deployment,
+    FieldUpdate,
+    JiraUser,
+    NewTicket,
+)
 from followup.retry import RetryPolicy, Safety
 
 __all__ = ["PROPERTY_KEY", "SEARCH_FIELDS", "JiraAdapter"]
@@ -85,7 +97,7 @@ class JiraAdapter:
     def __init__(
         self,
         url: str,
-        email: str,
+        email: str | None,
         token: str,
         *,
         project: str,
@@ -97,14 +109,20 @@ class JiraAdapter:
         stats: RequestStats | None = None,
         deployment: Deployment | None = None,
         page_size: int = 100,
+        auth: AuthMethod = "basic",
     ) -> None:
         self.url = url.rstrip("/")
         self.project = project
         self.issue_type = issue_type
         self.page_size = page_size
+        # A personal access token (Data Center) goes as `Authorization: Bearer`, the
+        # jira library's `token_auth`; otherwise Basic with the email or username.
+        credentials: dict[str, Any] = (
+            {"token_auth": token} if auth == "pat" else {"basic_auth": (email, token)}
+        )
         self.client = JIRA(
             server=self.url,
-            basic_auth=(email, token),
+            **credentials,
             max_retries=0,
             get_server_info=False,
             timeout=timeout,
@@ -117,7 +135,7 @@ class JiraAdapter:
             limiter=limiter if limiter is not None else RateLimiter(10.0),
             retry=retry if retry is not None else RetryPolicy(),
             stats=self.stats,
-            secrets=_secrets(email, token),
+            secrets=credential_secrets(None if auth == "pat" else email, token),
         )
         self._deployment: Deployment | None = deployment
         self._deployment_lock = threading.Lock()
@@ -536,12 +554,6 @@ class JiraAdapter:
 
 
 # -- helpers -------------------------------------------------------------------------
-
-
-def _secrets(email: str, token: str) -> tuple[str, ...]:
-    """The token and the Basic credential built from it: never in a message."""
-    basic = base64.b64encode(f"{email}:{token}".encode()).decode("ascii")
-    return (token, basic)
 
 
 def _seg(value: str) -> str:
