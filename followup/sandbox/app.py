@@ -309,6 +309,7 @@ def create_app(state: SandboxState, *, base_url: str, faults: Faults | None = No
     `app.state` carries `sandbox` (the state), `base_url`, `faults` and `stats`.
     """
     faults = faults or Faults()
+    state.faults = faults
     stats = RequestStats()
     control.init_schemas(state)
     routes: list[BaseRoute] = list(jira_api.routes(state))

@@ -17,13 +17,18 @@ Kinds, in the order a request meets them:
   replaced, with probability `drop_response_after_write` or when it is the k-th
   successful write named in `drop_write_numbers` (1-based, counted from the moment the
   faults were set), by a closed connection (no response bytes at all) or a 502,
-  as `drop_mode` says ("close", "502", or "random" to let the seed choose).
+  as `drop_mode` says ("close", "502", or "random" to let the seed choose);
+- search lag: an issue created through the API stays out of the Cloud JQL search
+  (`/rest/api/3/search/jql`) for `search_lag_ms`, as Jira Cloud's search index lags
+  its writes, unless its id is in the search's `reconcileIssues` (Atlassian's way to
+  read one's own writes). Reads by key or id see it at once.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -45,6 +50,7 @@ class FaultConfig:
     drop_response_after_write: float = 0.0
     drop_write_numbers: tuple[int, ...] = ()
     drop_mode: DropMode = "random"
+    search_lag_ms: int = 0
     seed: int | None = None
 
     @classmethod
@@ -67,6 +73,7 @@ class FaultConfig:
                 drop_response_after_write=float(data.get("drop_response_after_write") or 0.0),
                 drop_write_numbers=tuple(int(k) for k in data.get("drop_write_numbers") or ()),
                 drop_mode=data.get("drop_mode", "random"),
+                search_lag_ms=int(data.get("search_lag_ms") or 0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -79,8 +86,10 @@ class FaultConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise FaultConfigError(f"{name} must be between 0 and 1, not {value}")
-        if self.latency_ms < 0 or self.retry_after_s < 0:
-            raise FaultConfigError("latency_ms and retry_after_s must not be negative")
+        if self.latency_ms < 0 or self.retry_after_s < 0 or self.search_lag_ms < 0:
+            raise FaultConfigError(
+                "latency_ms, retry_after_s and search_lag_ms must not be negative"
+            )
         if any(k < 1 for k in self.drop_write_numbers):
             raise FaultConfigError("drop_write_numbers are 1-based positions")
         if self.drop_mode not in _DROP_MODES:
@@ -109,6 +118,7 @@ class Faults:
         self._config.check()
         self._rng = random.Random(self._config.seed)
         self._successful_writes = 0
+        self._unindexed: dict[int, float] = {}  # issue id -> when searches see it
 
     @property
     def config(self) -> FaultConfig:
@@ -121,6 +131,7 @@ class Faults:
             self._config = config
             self._rng = random.Random(config.seed)
             self._successful_writes = 0
+            self._unindexed.clear()
 
     def clear(self) -> None:
         self.configure(FaultConfig())
@@ -154,3 +165,20 @@ class Faults:
             if config.drop_mode == "random":
                 return "close" if self._rng.random() < 0.5 else "502"
             return config.drop_mode
+
+    def note_created(self, issue_id: int) -> None:
+        """An issue was created: with a search lag, searches miss it for a while."""
+        with self._lock:
+            if self._config.search_lag_ms:
+                lag = self._config.search_lag_ms / 1000.0
+                self._unindexed[issue_id] = time.monotonic() + lag
+
+    def unindexed(self, reconciled: set[int]) -> list[int]:
+        """The ids a search does not see yet (those in `reconciled` it does)."""
+        with self._lock:
+            if not self._unindexed:
+                return []
+            now = time.monotonic()
+            for issue_id in [i for i, t in self._unindexed.items() if t <= now]:
+                del self._unindexed[issue_id]
+            return [i for i in self._unindexed if i not in reconciled]

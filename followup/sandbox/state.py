@@ -16,7 +16,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from followup.sandbox.faults import Faults
 
 Flavor = Literal["cloud", "datacenter"]
 
@@ -82,6 +85,9 @@ class SandboxState:
         )
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(USERS_SCHEMA)
+        # The app's fault injection (set by `create_app`): the Jira API asks it which
+        # new issues the search index has not caught up with.
+        self.faults: Faults | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
