@@ -17,6 +17,7 @@ missing is created.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +81,9 @@ class EngineConfig:
     jira_server: str | None = None
     jira_server_id: str | None = None
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    # After a create whose answer was lost, how long to keep looking for its tickets
+    # in the search (which lags Jira's writes) before creating what is still missing.
+    search_settle_seconds: float = 10.0
 
 
 @dataclass(slots=True)
@@ -175,15 +179,22 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         run_id: str | None = None,
         stop: threading.Event | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.jira = jira
         self.confluence = confluence
         self.policy = policy
         self.config = config
         self.clock = clock
+        self.sleep = sleep
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
         self._linked: dict[str, Ticket | None] = {}
+        # The tickets this run created, by page, and those the run before created (its
+        # released lease names them): Jira's search lags its writes, so a search soon
+        # after (a re-plan on a page conflict, the next run) may not show them yet.
+        self._created_on: dict[str, set[str]] = {}
+        self._recent_on: dict[str, set[str]] = {}
         self._read_props: dict[str, TicketProperty | None] = {}  # as read, by ticket key
         self._lock = threading.Lock()
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
@@ -280,7 +291,21 @@ class Engine:
             grouped = group_tickets_by_page(self.jira.search_tickets(jql), self.policy.label)
             for pid in batch:
                 found[pid] = grouped.get(pid, [])
+        for pid in page_ids:
+            self._add_unindexed(pid, found[pid])
         return found
+
+    def _add_unindexed(self, page_id: str, tickets: list[Ticket]) -> None:
+        """Add to a page's searched tickets those this run created that the search
+        did not show (its index lagging), each read by key, which is never stale."""
+        with self._lock:
+            known = self._created_on.get(page_id, set()) | self._recent_on.get(page_id, set())
+            missing = sorted(known - {t.key for t in tickets})
+        if not missing:
+            return
+        log.info("search-lag", run_id=self.run_id, page_id=page_id, tickets=missing)
+        fetched = [t for key in missing if (t := self.jira.get_ticket(key)) is not None]
+        tickets.extend(group_tickets_by_page(fetched, self.policy.label).get(page_id, []))
 
     def _internal(self, page: Page, exc: Exception) -> str:
         """An unexpected error on one page: logged with its traceback, reported on
@@ -387,6 +412,8 @@ class Engine:
                 return
             with self._lock:
                 held[pr.page.id] = got
+                if got.recent:
+                    self._recent_on[pr.page.id] = set(got.recent)
 
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
@@ -433,8 +460,10 @@ class Engine:
         first run there is one per page."""
 
         def give_back(lease: leases.Lease) -> None:
+            with self._lock:
+                created = sorted(self._created_on.get(lease.page_id, set()))
             try:
-                leases.release(self.confluence, lease)
+                leases.release(self.confluence, lease, created=created)
             except FollowupError as exc:
                 log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
 
@@ -463,6 +492,8 @@ class Engine:
                 res = by_ref.get(action.data.ref)
                 if res is not None and res.key:
                     created[action.data.ref] = res.key
+                    with self._lock:
+                        self._created_on.setdefault(pr.page.id, set()).add(res.key)
                     pr.outcomes.append(Outcome(action, True, ticket=res.key))
                     log.info(
                         "created",
@@ -499,14 +530,11 @@ class Engine:
                     "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
                 )
                 try:
-                    landed = self._search_pages(sorted(set(page_ids)))
+                    by_item = self._find_landed(sorted(set(page_ids)), [s.ref for s in remaining])
                 except FollowupError as search_exc:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
                     break
-                by_item = {
-                    t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None
-                }
                 still: list[NewTicket] = []
                 for spec in remaining:
                     if spec.ref in by_item:
@@ -516,10 +544,34 @@ class Engine:
                 remaining = still
                 if not remaining:
                     break
-                if attempt == CREATE_ATTEMPTS - 1:
+                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set():
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=exc.show())
+                    break
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
+
+    def _find_landed(self, page_ids: list[str], refs: list[str]) -> dict[str, str]:
+        """After a create whose answer was lost: the tickets of these pages by the
+        item they belong to. The search lags Jira's writes (seconds on Cloud, and
+        between the nodes of a Data Center cluster), so while some of `refs` are
+        missing it looks again, waiting 0.5 s, 1 s, 2 s... up to
+        `search_settle_seconds` in all: creating again what did land would make a
+        duplicate; waiting a little longer only delays a ticket."""
+        waited, step = 0.0, 0.5
+        settle = max(self.config.search_settle_seconds, 0.0)
+        while True:
+            landed = self._search_pages(page_ids)
+            by_item = {
+                t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None
+            }
+            missing = [ref for ref in refs if ref not in by_item]
+            if not missing or waited >= settle or self.stop.is_set():
+                return by_item
+            pause = min(step, settle - waited)
+            log.info("create-settle", run_id=self.run_id, missing=len(missing), wait_seconds=pause)
+            self.sleep(pause)
+            waited += pause
+            step *= 2
 
     def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
         if action.ticket:

@@ -2,7 +2,10 @@
 tickets for it (DESIGN.md section 2).
 
 A lease is the Confluence content property `followup-lease` on the page:
-`{"owner": <run id>, "expires": <ISO time>, "released": bool}`. It is taken and
+`{"owner": <run id>, "expires": <ISO time>, "released": bool, "created": [keys]}`,
+`created` naming the tickets the run created for the page (on release): Jira's search
+lags its writes, so the next run, which may start at once, reads those by key rather
+than trust a search that may not show them yet. It is taken and
 released by the property's version number (compare-and-swap): of two runs writing
 version n+1, Confluence accepts one and answers 409 to the other. A lease held by
 another run and not yet expired is respected (the page is skipped and reported); an
@@ -11,6 +14,7 @@ expired one (a run that died) is taken over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +23,7 @@ from followup.ports import ConfluencePort, PropertyValue
 
 LEASE_KEY = "followup-lease"
 CREATE_ATTEMPTS = 3  # creates of the lease property met by an ambiguous failure
+MAX_RECORDED_CREATES = 500  # ticket keys a released lease names at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,8 @@ class Lease:
     version: int
     expires: datetime
     taken_over: bool = False  # an expired lease of another run was taken over
+    # Tickets the run that held the lease before created for the page.
+    recent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +46,27 @@ class Held:
     expires: datetime
 
 
-def _value(run_id: str, expires: datetime, *, released: bool = False) -> dict[str, object]:
-    return {"owner": run_id, "expires": expires.isoformat(), "released": released}
+def _value(
+    run_id: str, expires: datetime, *, released: bool = False, created: Sequence[str] = ()
+) -> dict[str, object]:
+    value: dict[str, object] = {
+        "owner": run_id,
+        "expires": expires.isoformat(),
+        "released": released,
+    }
+    if created:
+        # Bounded, so the property stays far below Confluence's size limit (32 KB on
+        # Cloud) on a page with thousands of items: one run rarely creates that many.
+        value["created"] = list(created)[:MAX_RECORDED_CREATES]
+    return value
+
+
+def _created(prop: PropertyValue) -> tuple[str, ...]:
+    """The tickets a lease says its run created (nothing for a malformed list)."""
+    keys = prop.value.get("created")
+    if not isinstance(keys, list):
+        return ()
+    return tuple(key for key in keys if isinstance(key, str) and key)
 
 
 def _parse_expiry(prop: PropertyValue) -> datetime | None:
@@ -106,7 +132,9 @@ def acquire(
         # (the adapter repeats a PUT whose answer it did not see, and the repeat meets
         # the version our first attempt wrote): the property tells which.
         return _ours_after_conflict(confluence, page_id, run_id, expires, taken_over=taken_over)
-    return Lease(page_id, run_id, prop.version, expires, taken_over=taken_over)
+    return Lease(
+        page_id, run_id, prop.version, expires, taken_over=taken_over, recent=_created(current)
+    )
 
 
 def _ours_after_conflict(
@@ -129,14 +157,15 @@ def _ours_after_conflict(
     return Held(page_id, owner, _parse_expiry(current) or expires)
 
 
-def release(confluence: ConfluencePort, lease: Lease) -> bool:
-    """Give the lease back. False when another run took it over meanwhile (ours had
-    expired), which is harmless: it is theirs now."""
+def release(confluence: ConfluencePort, lease: Lease, *, created: Sequence[str] = ()) -> bool:
+    """Give the lease back, naming the tickets this run `created` for the page. False
+    when another run took it over meanwhile (ours had expired), which is harmless: it
+    is theirs now."""
     try:
         confluence.update_property(
             lease.page_id,
             LEASE_KEY,
-            _value(lease.run_id, lease.expires, released=True),
+            _value(lease.run_id, lease.expires, released=True, created=created),
             version=lease.version + 1,
         )
     except ConflictError:

@@ -79,6 +79,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_items_per_page=s.max_items_per_page,
         owners=dict(settings.owners),
         reminders=reminder_policy(settings),
+        search_settle_seconds=s.search_settle_seconds,
     )
 
 

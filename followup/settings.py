@@ -279,6 +279,7 @@ class SyncSettings(BaseModel):
     lease_seconds: int = Field(default=300, ge=10)
     max_page_retries: int = Field(default=3, ge=0)
     run_budget_seconds: int = Field(default=600, ge=1)
+    search_settle_seconds: float = Field(default=10, ge=0, le=120)
     max_page_bytes: int = Field(default=5_000_000, ge=1)
     max_items_per_page: int = Field(default=2000, ge=1)
 

@@ -142,7 +142,7 @@ class Site:
             jira = wrap_jira(jira)
         if wrap_confluence is not None:
             confluence = wrap_confluence(confluence)
-        kw: dict[str, Any] = {"run_id": run_id}
+        kw: dict[str, Any] = {"run_id": run_id, "sleep": sleep}
         if clock is not None:
             kw["clock"] = clock
         return build_engine(st, jira, confluence, **kw), adapters.close

@@ -187,6 +187,32 @@ def test_expired_lease_is_taken_over() -> None:
     assert prop.value["released"] is True
 
 
+def test_a_released_lease_names_the_tickets_its_run_created() -> None:
+    """The lease a run gives back lists the tickets it created for the page; the next
+    run taking the lease learns them (the search may not show them yet). A list that
+    is not one is ignored, and the list is bounded."""
+    jira, conf = make()
+    run(jira, conf)
+    prop = conf.properties[(PAGE_ID, leases.LEASE_KEY)]
+    assert sorted(prop.value["created"]) == sorted(jira.tickets)
+    lease = leases.acquire(conf, PAGE_ID, "next-run", now=NOW, ttl=timedelta(minutes=5))
+    assert isinstance(lease, leases.Lease)
+    assert sorted(lease.recent) == sorted(jira.tickets)
+    many = [f"OPS-{n}" for n in range(1, 2000)]
+    leases.release(conf, lease, created=many)
+    stored = conf.properties[(PAGE_ID, leases.LEASE_KEY)].value["created"]
+    assert stored == many[: leases.MAX_RECORDED_CREATES]
+    conf.update_property(
+        PAGE_ID,
+        leases.LEASE_KEY,
+        {"owner": "x", "expires": NOW.isoformat(), "released": True, "created": "OPS-1"},
+        version=conf.properties[(PAGE_ID, leases.LEASE_KEY)].version + 1,
+    )
+    again = leases.acquire(conf, PAGE_ID, "third-run", now=NOW, ttl=timedelta(minutes=5))
+    assert isinstance(again, leases.Lease)
+    assert again.recent == ()
+
+
 def test_a_failed_create_does_not_stop_the_others() -> None:
     """One item's failure is reported; the rest is applied; the run is marked failed."""
     jira, conf = make()

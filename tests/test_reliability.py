@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ from reliability_support import (
 )
 
 from followup.adapters import Adapters, build_adapters, from_settings
-from followup.errors import RateLimitedError, ServerError
+from followup.errors import BadRequestError, ConnectivityError, RateLimitedError, ServerError
 from followup.leases import LEASE_KEY
 from followup.model import FindingCode, Page
-from followup.ports import ConfluencePort, JiraPort, PropertyValue
+from followup.ports import ConfluencePort, CreateResult, JiraPort, NewTicket, PropertyValue
 from followup.runner import exit_code_for
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox
@@ -340,6 +340,99 @@ def test_a_person_editing_before_our_write_keeps_their_edit_and_gets_badges(
     for page_id in spy.edits:
         assert _note(page_id, 1) in site.body(page_id)
     assert_converged(site, faultless)
+
+
+def test_a_lagging_search_never_duplicates_a_ticket_when_our_page_write_conflicts(
+    sandbox_server: RunningSandbox, faultless: SiteState
+) -> None:
+    """Jira Cloud's search lags its writes. When a person's edit makes our page write
+    conflict right after our creates, the re-plan searches again and does not see the
+    new tickets yet: the run still knows them, so it creates none twice, and the next
+    run (the search still lagging) finds them through the page's links."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(search_lag_ms=600_000)  # far longer than the test
+
+    def add_note(page_id: str, n: int) -> Callable[[str], str]:
+        return lambda body: body + _note(page_id, n)
+
+    spy = EditsBeforeOurWrite(site, add_note, times=1)
+    result = site.sync(wrap_confluence=spy)
+    assert not result.failed, [o.error for o in result.failures]
+    assert len(spy.edits) >= 5
+    again = site.sync()
+    assert not again.failed, [o.error for o in again.failures]
+    site.clear_faults()  # let the checks below search everything
+    assert not site.state().duplicates
+    for page_id in spy.edits:
+        assert _note(page_id, 1) in site.body(page_id)
+    assert_converged(site, faultless)
+
+
+class LoseCreateAnswers:
+    """A Jira port whose bulk creates are carried out but whose answers are lost (the
+    connection drops), the first `times` of them."""
+
+    def __init__(self, times: int = 1) -> None:
+        self.times, self.lost = times, 0
+
+    def __call__(self, jira: JiraPort) -> JiraPort:
+        create = jira.create_tickets
+
+        def create_tickets(tickets: Sequence[NewTicket]) -> list[CreateResult]:
+            results = create(tickets)
+            if self.lost < self.times:
+                self.lost += 1
+                raise ConnectivityError("connection dropped after the request", service="jira")
+            return results
+
+        jira.create_tickets = create_tickets  # type: ignore[method-assign]
+        return jira
+
+
+@pytest.mark.parametrize(("settle", "duplicated"), [(5.0, False), (0.0, True)])
+def test_a_lost_create_answer_waits_for_a_lagging_search_before_creating_again(
+    sandbox_server: RunningSandbox, settle: float, duplicated: bool
+) -> None:
+    """A bulk create lands but its answer is lost, and the search does not show the
+    new tickets for a second (Jira Cloud's index lags). followup keeps looking, for up
+    to `sync.search_settle_seconds`, and finds them: no ticket twice. Without that
+    wait (0 s) it creates them again, which is what the wait is for."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(search_lag_ms=1000)
+    lose = LoseCreateAnswers(times=1)
+    result = site.sync(wrap_jira=lose, sleep=time.sleep, search_settle_seconds=settle)
+    assert lose.lost == 1
+    assert not result.failed, [o.error for o in result.failures]
+    site.clear_faults()
+    assert bool(site.state().duplicates) is duplicated
+
+
+def test_a_run_right_after_one_that_could_not_write_the_page_sees_its_tickets(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """A run creates tickets but cannot write them onto the page (Confluence refuses
+    the write) and gives the page's lease back; the next run starts at once, while the
+    search still lags and the page names no ticket. The lease it takes over lists the
+    tickets the last run created, so it reads them by key and creates none twice."""
+    site = fresh_demo(sandbox_server)
+    site.set_faults(search_lag_ms=600_000)
+
+    def refuse_page_writes(confluence: ConfluencePort) -> ConfluencePort:
+        def update_page(page: Page, body: str, *, message: str) -> Page:
+            raise BadRequestError("the page cannot be saved", service="confluence", status=400)
+
+        confluence.update_page = update_page  # type: ignore[method-assign]
+        return confluence
+
+    first = site.sync(wrap_confluence=refuse_page_writes)
+    assert first.failed
+    assert first.counts()["create"] >= 5
+    second = site.sync()
+    assert not second.failed, [o.error for o in second.failures]
+    site.clear_faults()
+    state = site.state()
+    assert not state.duplicates
+    assert site.sync().actions == []
 
 
 def test_a_task_added_before_our_write_gets_its_ticket_in_the_same_run(
