@@ -80,9 +80,7 @@ _NO_OWNER_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
 )
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
-_ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
-_LINK_TAGS = ("a", LINK)
 
 
 @dataclass(slots=True)
@@ -188,7 +186,8 @@ class _TableRows:
     def __init__(self, page_id: str, date_order: DateOrder) -> None:
         self.page_id = page_id
         self.date_order = date_order
-        # parent -> (table, its header, whether it holds any mark), None: no action table
+        # A row's parent, or its table, -> the table's header and columns and whether
+        # it holds any task, link, date or macro; None: not an action-item table.
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
         self.tables: dict[Element, tuple[TableInfo, bool] | None] = {}
 

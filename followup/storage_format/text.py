@@ -1,7 +1,9 @@
 """The visible text of an action item: what a person reads, without the markup that
-carries the item's other fields (mentions, dates, badges, ticket references).
+carries the item's other fields (mentions, dates, badges, ticket references); the
+ticket references themselves; and `read_task_body`, which reads a task body's text,
+owner, date and ticket in one walk.
 
-Pure: a tree in, a string out.
+Pure: a tree in, strings and elements out.
 """
 
 from __future__ import annotations
