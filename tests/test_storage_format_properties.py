@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from followup.model import KEEP, Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
 from followup.storage_format import StorageFormatError, extract, render
-from followup.storage_format.extract import iter_own, read_page, task_body
+from followup.storage_format.extract import own_elements, read_page, task_body
 from followup.storage_format.xml import (
     LINK,
     MACRO_TAGS,
@@ -381,7 +381,7 @@ def people_content(body: str, changes: dict[str, ItemChange]) -> list[tuple[str,
             task = found.element
             own = task_body(task)
             assert own is not None
-            scope = list(iter_own(own))
+            scope = own_elements(own)
             if change.owner is not KEEP:
                 _remove(el for el in scope if el.tag == LINK and is_mention(el))
             if change.due is not KEEP:

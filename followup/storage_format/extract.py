@@ -244,14 +244,9 @@ def summaries_in(anchor: Element) -> list[Element]:
 # --- tasks ---------------------------------------------------------------------------
 
 
-def iter_own(el: Element) -> Iterator[Element]:
+def own_elements(el: Element) -> list[Element]:
     """The element's descendants in page order, not entering nested task lists (they
     belong to other items)."""
-    return iter(own_elements(el))
-
-
-def own_elements(el: Element) -> list[Element]:
-    """`iter_own` as a list."""
     if next(el.iter(TASK_LIST), None) is None:  # the common case, walked by lxml itself
         return list(el.iter(etree.Element))[1:]
     out: list[Element] = []

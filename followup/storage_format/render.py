@@ -16,7 +16,7 @@ Pure: no I/O, no clock, no environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 
 from lxml import etree
@@ -27,7 +27,7 @@ from followup.storage_format.extract import (
     badge_after,
     before_key_end,
     find_summary,
-    iter_own,
+    own_elements,
     read_badge,
     read_page,
     row_ticket,
@@ -125,7 +125,7 @@ class _Editor:
             changed |= self._task_ticket(found, body, container, change.ticket)
         if not isinstance(change.badge, _Keep):
             ticket = read_task_body(body).ticket
-            changed |= self._badge(found, ticket, change.badge, iter_own(body))
+            changed |= self._badge(found, ticket, change.badge, own_elements(body))
         if not isinstance(change.owner, _Keep):
             changed |= self._task_owner(found, body, container, change.owner)
         if not isinstance(change.due, _Keep):
@@ -263,7 +263,7 @@ class _Editor:
         found: Located,
         ref: TicketRef | None,
         badge: Badge | None,
-        scope: Iterator[Element],
+        scope: Iterable[Element],
     ) -> bool:
         """Set (or with None remove) the status macro directly after the ticket
         reference. A copy of our badge elsewhere in the item (found by macro id, left

@@ -149,7 +149,7 @@ def row_cells(row: Element, info: TableInfo) -> dict[Role, Element]:
 
 
 def data_row_cells(row: Element, info: TableInfo) -> dict[Role, Element] | None:
-    """`row_cells`, or None for a header row (`is_header_row`)."""
+    """`row_cells`, or None for a header row (every cell a `<th>`)."""
     cells = [cell for cell in row if cell.tag in _CELLS]
     if not cells or all(cell.tag == "th" for cell in cells):
         return None if cells else {}
@@ -157,9 +157,3 @@ def data_row_cells(row: Element, info: TableInfo) -> dict[Role, Element] | None:
         return row_cells(row, info)
     count = len(cells)
     return {role: cells[column] for role, column in info.columns.items() if column < count}
-
-
-def is_header_row(row: Element) -> bool:
-    """Whether every cell of the row is a `<th>` (a header row, not a data row)."""
-    cells = [cell for cell in row if cell.tag in _CELLS]
-    return bool(cells) and all(cell.tag == "th" for cell in cells)

@@ -403,11 +403,7 @@ def _walk_link(link: Element, parts: list[str], marks: _Marks) -> None:
         if len(child) or tag in _MARK_SET:
             deep = True
     if user is not None and marks.owner is None:
-        owner = user_owner(user)
-        if owner is None:  # the first user names no one: the others may
-            owner = mention_owner(link)
-        if owner is not None:
-            marks.owner, marks.mention = owner, link
+        _note_mention(link, marks, user)
     start = len(parts)
     key = browse_link_key(link) if url and marks.link is None else None
     first_link = key is not None
@@ -426,9 +422,10 @@ def _walk_link(link: Element, parts: list[str], marks: _Marks) -> None:
         marks.start, marks.end = start, len(parts)
 
 
-def _note_mention(link: Element, marks: _Marks) -> None:
-    """The owner a mention names, if it names one (and it is the first to)."""
-    owner = mention_owner(link)
+def _note_mention(link: Element, marks: _Marks, user: Element | None = None) -> None:
+    """The owner a mention names, if it names one (and it is the first to). `user`,
+    its first `ri:user` when the caller has it, is read first and usually names it."""
+    owner = (user_owner(user) if user is not None else None) or mention_owner(link)
     if owner is not None:
         marks.owner, marks.mention = owner, link
 
