@@ -22,6 +22,7 @@ SITE_ENV = {
     "FOLLOWUP_JIRA__URL": "https://acme.atlassian.net",
     "FOLLOWUP_JIRA__EMAIL": "bot@acme.example",
     "FOLLOWUP_JIRA__TOKEN": "jira-token-0123456789",
+    "FOLLOWUP_JIRA__PROJECT": "OPS",
     "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
 }
 
@@ -61,7 +62,7 @@ def all_env_names() -> list[str]:
 def test_defaults_need_no_file_and_no_environment() -> None:
     """With nothing configured, every setting has its documented default."""
     settings = load_settings(None, env={})
-    assert settings.jira.project == "OPS"
+    assert settings.jira.project is None  # no default project: a site must name its own
     assert settings.jira.reopen_transitions == ["To Do", "Reopen", "Reopened", "Backlog"]
     assert settings.confluence.cql == 'type = page AND label = "postmortem"'
     assert settings.sync.orphans == "report"
@@ -75,17 +76,17 @@ def test_defaults_need_no_file_and_no_environment() -> None:
 
 def test_example_config_loads_with_tokens_from_the_environment() -> None:
     """config/followup.example.toml is a valid config as shipped."""
-    settings = load_settings(EXAMPLE, env={"FOLLOWUP_JIRA__TOKEN": "example-token-123"})
+    settings = load_settings(EXAMPLE, env={"FOLLOWUP_JIRA__TOKEN": "example-token-123456"})
     settings.require_sites()
     assert settings.confluence.url == "https://acme.atlassian.net/wiki"
     assert settings.confluence.token is not None
-    assert settings.confluence.token.get_secret_value() == "example-token-123"
+    assert settings.confluence.token.get_secret_value() == "example-token-123456"
     assert settings == load_settings(
         None,
         env=SITE_ENV
         | {
             "FOLLOWUP_JIRA__EMAIL": "followup-bot@acme.example",
-            "FOLLOWUP_JIRA__TOKEN": "example-token-123",
+            "FOLLOWUP_JIRA__TOKEN": "example-token-123456",
         },
     )
 
@@ -122,7 +123,7 @@ def test_config_path_comes_from_followup_config(tmp_path: Path) -> None:
 def test_an_explicit_env_mapping_replaces_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """`env=` is the whole environment: os.environ is not read."""
     monkeypatch.setenv("FOLLOWUP_JIRA__PROJECT", "FROMOS")
-    assert load_settings(None, env={}).jira.project == "OPS"
+    assert load_settings(None, env={}).jira.project is None
     assert load_settings(None).jira.project == "FROMOS"
 
 
@@ -178,7 +179,10 @@ def test_owners_bad_json_in_environment_is_a_config_error() -> None:
         ({"FOLLOWUP_SYNC__CONCURRENCY": "0"}, "FOLLOWUP_SYNC__CONCURRENCY / [sync] concurrency"),
         ({"FOLLOWUP_SYNC__LABEL": "follow up"}, "[sync] label: Jira labels cannot contain"),
         ({"FOLLOWUP_JIRA__URL": "acme.atlassian.net"}, "FOLLOWUP_JIRA__URL / [jira] url: must"),
-        ({"FOLLOWUP_JIRA__URLL": "x"}, "[jira] urll: unknown setting (did you mean 'url'?)"),
+        (
+            {"FOLLOWUP_JIRA__URLL": "x"},
+            "[jira] urll: unknown setting (did you mean FOLLOWUP_JIRA__URL / [jira] url?)",
+        ),
         (
             {"FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net"},
             "FOLLOWUP_CONFLUENCE__URL / [confluence] url: must be the Confluence base URL "
@@ -245,7 +249,7 @@ def test_bad_toml_syntax_names_the_line(tmp_path: Path) -> None:
     [
         ('[jira]\nprojekt = "OPS"\n', "FOLLOWUP_JIRA__PROJEKT / [jira] projekt: unknown setting"),
         ("[sync.direction]\nstatus = 'off'\n", "[sync] direction: unknown setting (did you mean"),
-        ("[jirra]\n", "FOLLOWUP_JIRRA / [jirra]: unknown setting (did you mean 'jira'?)"),
+        ("[jirra]\n", "FOLLOWUP_JIRRA / [jirra]: unknown setting (did you mean FOLLOWUP_JIRA"),
         ("dry_run = true\n", "[dry_run]: unknown setting"),
     ],
 )
@@ -289,15 +293,18 @@ def test_confluence_account_defaults_to_jira_account() -> None:
     settings = load_settings(None, env=SITE_ENV)
     assert settings.confluence.email == "bot@acme.example"
     assert settings.confluence.token == settings.jira.token
-    own = load_settings(None, env=SITE_ENV | {"FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-999"})
+    own = load_settings(
+        None, env=SITE_ENV | {"FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-0123456789"}
+    )
     assert own.confluence.token is not None
-    assert own.confluence.token.get_secret_value() == "conf-token-999"
+    assert own.confluence.token.get_secret_value() == "conf-token-0123456789"
 
 
 DC_PAT_ENV = {
     "FOLLOWUP_JIRA__URL": "https://jira.acme.example",
     "FOLLOWUP_JIRA__AUTH": "pat",
     "FOLLOWUP_JIRA__TOKEN": "jira-pat-0123456789",
+    "FOLLOWUP_JIRA__PROJECT": "OPS",
     "FOLLOWUP_CONFLUENCE__URL": "https://wiki.acme.example",
     "FOLLOWUP_CONFLUENCE__TOKEN": "conf-pat-0123456789",
 }
@@ -342,7 +349,13 @@ def test_require_sites_names_every_missing_setting() -> None:
         settings.require_sites()
     message = caught.value.message
     assert "FOLLOWUP_JIRA__URL" not in message
-    for name in ("JIRA__EMAIL", "JIRA__TOKEN", "CONFLUENCE__URL", "CONFLUENCE__TOKEN"):
+    for name in (
+        "JIRA__EMAIL",
+        "JIRA__TOKEN",
+        "JIRA__PROJECT",
+        "CONFLUENCE__URL",
+        "CONFLUENCE__TOKEN",
+    ):
         assert f"FOLLOWUP_{name} / " in message
     assert "FOLLOWUP_JIRA__TOKEN / [jira] token: field required" in message
 
@@ -354,7 +367,7 @@ def test_require_sites_for_one_product() -> None:
         env={
             "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
             "FOLLOWUP_CONFLUENCE__EMAIL": "a@b.example",
-            "FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-999",
+            "FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-0123456789",
         },
     )
     settings.require_sites("confluence")
