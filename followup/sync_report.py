@@ -1,5 +1,9 @@
 """The reconciliation report of a sync run: text (a terminal table), JSON, Markdown
-and a self-contained HTML page, all rendered from the same `RunResult`."""
+and a self-contained HTML page, all rendered from the same `RunResult`.
+
+Text from pages and sites is untrusted: the terminal gets it as `rich` `Text` (never
+markup) stripped of control characters, Markdown gets it escaped, HTML escaped
+(`followup.escaping`)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from followup.engine import Outcome, RunResult
+from followup.escaping import markdown_text, terminal_text
 from followup.planner import Action, Op
 
 Format = Literal["text", "json", "markdown", "html"]
@@ -119,12 +125,17 @@ def _summary_line(result: RunResult) -> str:
     )
 
 
+def _text(value: str) -> Text:
+    """Untrusted text for the terminal: never markup, no control characters."""
+    return Text(terminal_text(value))
+
+
 def to_text(result: RunResult, *, width: int = 140, color: bool = False) -> str:
     buf = io.StringIO()
     console = Console(
         file=buf, width=width, force_terminal=color, color_system="auto" if color else None
     )
-    console.print(_summary_line(result), highlight=False)
+    console.print(_text(_summary_line(result)), highlight=False)
     rows = _rows(result)
     if rows:
         suffix = " (dry run: nothing was written)" if result.dry_run else ""
@@ -132,18 +143,15 @@ def to_text(result: RunResult, *, width: int = 140, color: bool = False) -> str:
             mine = [r for r in rows if r["page_id"] == page.page.id]
             if not mine:
                 continue
-            t = Table(title=f"{page.page.title}{suffix}", title_justify="left")
+            t = Table(title=_text(f"{page.page.title}{suffix}"), title_justify="left")
             for col in ("op", "item", "ticket", "field", "change", "reason", "status"):
                 t.add_column(col, overflow="fold")
             for r in mine:
                 t.add_row(
-                    r["op"],
-                    r["item"],
-                    r["ticket"],
-                    r["field"],
-                    r["change"],
-                    r["reason"],
-                    r["status"],
+                    *(
+                        _text(r[col])
+                        for col in ("op", "item", "ticket", "field", "change", "reason", "status")
+                    )
                 )
             console.print(t)
     else:
@@ -155,22 +163,22 @@ def to_text(result: RunResult, *, width: int = 140, color: bool = False) -> str:
         titles = {p.page.id: p.page.title for p in result.pages}
         for finding in result.findings:
             f.add_row(
-                str(finding.code),
-                titles.get(finding.page_id, finding.page_id),
-                finding.item or "",
-                finding.message,
+                _text(str(finding.code)),
+                _text(titles.get(finding.page_id, finding.page_id)),
+                _text(finding.item or ""),
+                _text(finding.message),
             )
         console.print(f)
     for p in result.pages:
         if p.error:
-            console.print(f"ERROR {p.page.title} ({p.page.id}): {p.error}", highlight=False)
+            console.print(_text(f"ERROR {p.page.title} ({p.page.id}): {p.error}"), highlight=False)
     for e in result.errors:
-        console.print(f"ERROR {e}", highlight=False)
+        console.print(_text(f"ERROR {e}"), highlight=False)
     return buf.getvalue()
 
 
 def _md_cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(value)
 
 
 def to_markdown(result: RunResult) -> str:
