@@ -77,6 +77,10 @@ class ConfluencePort(Protocol):
         """Resolve a Data Center mention; None when no such user exists."""
         ...
 
+    def space_exists(self, key: str) -> bool:
+        """Whether the account can see a space with this key."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class JiraUser:

@@ -1507,6 +1507,14 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             )
         raise _Problem(400, "One of accountId, key or username is required")
 
+    def get_space(request: Request, payload: bytes) -> Response:
+        key = request.path_params["key"]
+        with state.lock:
+            if _space(db, key) is None:
+                raise _Problem(404, f"No space found with key : {key}")
+            data = _Json(state, _site(request)).space(key)
+        return JSONResponse(data)
+
     def current_user(request: Request, payload: bytes) -> Response:
         user = getattr(request.state, "user", None)
         if not isinstance(user, User):
@@ -1675,6 +1683,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         ("/wiki/rest/api/content/{id}/property/{key}", update_property, ["PUT"]),
         ("/wiki/rest/api/content/{id}/property/{key}", create_property, ["POST"]),
         ("/wiki/rest/api/content/{id}/property/{key}", delete_property, ["DELETE"]),
+        ("/wiki/rest/api/space/{key}", get_space, ["GET"]),
         ("/wiki/rest/api/user", get_user, ["GET"]),
         ("/wiki/rest/api/user/current", current_user, ["GET"]),
     ]
