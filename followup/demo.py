@@ -97,7 +97,7 @@ def main() -> int:
         console.rule("[bold]Where to look")
         console.print(
             "Browse the result (the sandbox keeps this state):\n"
-            f"  .venv/bin/followup sandbox --state {STATE}\n"
+            f"  .venv/bin/followup sandbox --state-path {STATE}\n"
             "then open\n"
             f"  http://127.0.0.1:8089/wiki/spaces/{page_id[1]}/pages/{page_id[0]}\n"
             f"  http://127.0.0.1:8089/browse/{key}\n"
