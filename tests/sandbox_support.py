@@ -125,6 +125,7 @@ def _jira_timestamp(error: Any) -> bool:
 
 _JIRA_ERROR_KEYS = {"errorMessages", "errors", "warningMessages", "status"}
 _UNMATCHED_KEYS = {"message", "status-code"}
+_CONFLUENCE_ERROR_KEYS = {"statusCode", "data", "message", "reason"}
 
 
 class OpenApiValidator:
@@ -132,7 +133,8 @@ class OpenApiValidator:
 
     2xx answers are validated against the operation's response schema (a /rest/api/2
     path is checked as its /rest/api/3 twin: same shapes, rich text aside, and the v3
-    `fields` and comment bodies are untyped). Jira error answers must be an
+    `fields` and comment bodies are untyped). Confluence error answers must have its
+    error shape (its documents describe none). Jira error answers must be an
     ErrorCollection (or the REST framework's `{message, status-code}` for a path or
     method no resource takes), or the schema the
     document gives for that status. Known mistakes of the document are listed in
@@ -191,6 +193,7 @@ class OpenApiValidator:
         self, name: str, host: str, method: str, path: str, response: requests.Response
     ) -> None:
         from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+        from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
         from openapi_core.templating.responses.exceptions import ResponseNotFound
         from openapi_core.testing import MockRequest, MockResponse
 
@@ -199,6 +202,8 @@ class OpenApiValidator:
         where = f"{method} {urlsplit(response.url).path} -> {status}"
         if name.startswith("jira") and status >= 400:
             self._check_jira_error(where, body)
+        elif status >= 400:
+            self._check_confluence_error(where, name, body)
         bodies = [body]
         if (
             name.startswith("jira")
@@ -225,12 +230,24 @@ class OpenApiValidator:
                     return  # a path or method no resource takes: its error is checked above
                 raise AssertionError(f"{where}: not an operation of {name}") from exc
             except Exception as exc:
+                if status >= 400 and isinstance(exc.__cause__, MediaTypeNotFound):
+                    return  # the document describes no body for this error: checked above
                 errors = list(getattr(exc.__cause__, "schema_errors", None) or ())
                 if errors and all(_jira_timestamp(e) for e in errors):
                     continue
                 detail = "; ".join(str(e.message) for e in errors) or str(exc)
                 raise AssertionError(f"{where}: does not match {name}: {detail}") from exc
         self.checked[f"{method} {path}"] += 1
+
+    @staticmethod
+    def _check_confluence_error(where: str, name: str, body: Any) -> None:
+        """Confluence errors: v1 `{statusCode, data, message, reason}`, v2 `{errors: [...]}`
+        (the documents describe no error bodies)."""
+        if name == "confluence-v2":
+            assert isinstance(body, dict) and isinstance(body.get("errors"), list), where
+            return
+        assert isinstance(body, dict), where
+        assert {"statusCode", "message"} <= set(body) <= _CONFLUENCE_ERROR_KEYS, (where, body)
 
     @staticmethod
     def _check_jira_error(where: str, body: Any) -> None:

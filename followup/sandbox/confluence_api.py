@@ -32,13 +32,14 @@ import binascii
 import json
 import re
 import sqlite3
+import string
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -376,13 +377,23 @@ def guard(
 # -- request helpers ---------------------------------------------------------------------
 
 
+#: Where Confluence is served: Cloud's fixed `/wiki`, and on Data Center the context path
+#: a site that shares its host with Jira is configured with (an installation of its own
+#: often has none: `_links.context` is then ""). `_links.base` is origin + context.
+CONTEXT_PATH = "/wiki"
+
+
 @dataclass(frozen=True, slots=True)
 class Site:
     origin: str
 
     @property
+    def context(self) -> str:
+        return CONTEXT_PATH
+
+    @property
     def base(self) -> str:
-        return self.origin + "/wiki"
+        return self.origin + self.context
 
 
 def site_of(request: Request) -> Site:
@@ -431,12 +442,31 @@ def listing(
 ) -> JSONResponse:
     """A v1 list answer: results, paging figures and `_links` (with `next`, a path
     relative to `_links.base`, when there is more)."""
-    links = {"base": site.base, "context": "/wiki", "self": f"{site.base}{self_path}"}
+    return JSONResponse(
+        listing_json(site, self_path, results, start=start, limit=limit, next_path=next_path)
+    )
+
+
+def listing_json(
+    site: Site,
+    self_path: str,
+    results: list[Any],
+    *,
+    start: int,
+    limit: int,
+    next_path: str | None,
+) -> dict[str, Any]:
+    """The body of `listing`."""
+    links = {"base": site.base, "context": site.context, "self": f"{site.base}{self_path}"}
     if next_path is not None:
         links["next"] = next_path
-    return JSONResponse(
-        {"results": results, "start": start, "limit": limit, "size": len(results), "_links": links}
-    )
+    return {
+        "results": results,
+        "start": start,
+        "limit": limit,
+        "size": len(results),
+        "_links": links,
+    }
 
 
 def limit_param(request: Request, *, default: int, cap: int) -> int:
@@ -543,6 +573,42 @@ def space_row(db: sqlite3.Connection, key: str) -> sqlite3.Row | None:
 
 # -- JSON shapes (checked against the specs by the tests) ---------------------------------
 
+# What Confluence Data Center will not put in a /display/KEY/Title address
+# (Confluence's UrlUtils.isSafeTitleForUrl).
+_UNSAFE_IN_URL = frozenset('+?%&"/\\;#')
+
+
+def safe_title_for_url(title: str) -> bool:
+    """Whether Data Center addresses a page by its title: not empty, under 150
+    characters, all ASCII, none of `+?%&"/\\;#`, not ending in punctuation, not "."."""
+    return (
+        0 < len(title) < 150
+        and title != "."
+        and title[-1] not in string.punctuation
+        and all(ord(c) < 128 and c not in _UNSAFE_IN_URL for c in title)
+    )
+
+
+def url_encode(text: str) -> str:
+    """`text` encoded as Java's URLEncoder does (space as `+`; only letters, digits and
+    `.-*_` left as they are), which is how Confluence writes titles into addresses."""
+    return quote_plus(text, safe="*").replace("~", "%7E")
+
+
+def webui_path(flavor: str, space_key: str, page_id: int, title: str) -> str:
+    """A page's `_links.webui`, relative to `_links.base`.
+
+    Cloud: `/spaces/KEY/pages/ID`. Data Center: `/display/KEY/Title+Words` when the
+    title is safe in an address, else `/pages/viewpage.action?pageId=ID`, as
+    Confluence Data Center builds them (and as its answers show: "/display/FS/Page+1"
+    in Atlassian's Confluence REST API examples).
+    """
+    if flavor == "cloud":
+        return f"/spaces/{space_key}/pages/{page_id}"
+    if safe_title_for_url(title):
+        return f"/display/{url_encode(space_key)}/{url_encode(title)}"
+    return f"/pages/viewpage.action?pageId={page_id}"
+
 
 class Shapes:
     """Builds response bodies for one request: knows the site, the state and the flavor."""
@@ -551,6 +617,7 @@ class Shapes:
         self.state = state
         self.site = site
         self.db = state.db
+        self.dc = state.flavor == "datacenter"
 
     # users
 
@@ -567,7 +634,7 @@ class Shapes:
                 "type": "unknown",
                 "displayName": "Unknown user",
                 "profilePicture": picture,
-                "_links": {"base": self.site.base, "context": "/wiki"},
+                "_links": {"base": self.site.base, "context": self.site.context},
             }
             if self.state.flavor == "cloud":
                 unknown["accountId"] = ident
@@ -578,15 +645,37 @@ class Shapes:
 
     def known_user(self, user: User) -> dict[str, Any]:
         basis = self.state.user_json(user)
-        data: dict[str, Any] = {"type": "known"}
-        if self.state.flavor == "cloud":
-            data["accountId"] = basis["accountId"]
-            data["accountType"] = basis.get("accountType", "atlassian")
-            query = urlencode({"accountId": user.account_id})
-        else:
-            data["username"] = basis["name"]
-            data["userKey"] = basis["key"]
-            query = urlencode({"key": user.key})
+        links = {
+            "base": self.site.base,
+            "context": self.site.context,
+        }
+        if self.dc:
+            # Data Center names a person by username and userkey, with no e-mail or
+            # account fields; as recorded from Confluence Server (`version.by` of a
+            # content answer): {type, profilePicture, username, displayName, userKey}.
+            return {
+                "type": "known",
+                "username": basis["name"],
+                "userKey": basis["key"],
+                "profilePicture": {
+                    "path": "/images/icons/profilepics/default.svg",
+                    "width": 48,
+                    "height": 48,
+                    "isDefault": True,
+                },
+                "displayName": basis["displayName"],
+                "_expandable": {"status": ""},
+                "_links": {
+                    "self": f"{self.site.base}/rest/api/user?{urlencode({'key': user.key})}",
+                    **links,
+                },
+            }
+        data: dict[str, Any] = {
+            "type": "known",
+            "accountId": basis["accountId"],
+            "accountType": basis.get("accountType", "atlassian"),
+        }
+        query = urlencode({"accountId": user.account_id})
         data.update(
             {
                 "email": basis.get("emailAddress", ""),
@@ -602,11 +691,7 @@ class Shapes:
                 "isExternalCollaborator": False,
                 "externalCollaborator": False,
                 "_expandable": {"operations": "", "personalSpace": ""},
-                "_links": {
-                    "self": f"{self.site.base}/rest/api/user?{query}",
-                    "base": self.site.base,
-                    "context": "/wiki",
-                },
+                "_links": {"self": f"{self.site.base}/rest/api/user?{query}", **links},
             }
         )
         return data
@@ -634,7 +719,12 @@ class Shapes:
                 "history": "",
                 "homepage": "",
             },
-            "_links": {"webui": f"/spaces/{key}", "self": f"{self.site.base}/rest/api/space/{key}"},
+            "_links": {
+                # Data Center: /display/KEY (recorded from Confluence Server, the space
+                # list in Virtomize/confluence-go-api's mocks/spaces.json).
+                "webui": f"/display/{key}" if self.dc else f"/spaces/{key}",
+                "self": f"{self.site.base}/rest/api/space/{key}",
+            },
         }
 
     def version(self, page: PageRow, version: _Version) -> dict[str, Any]:
@@ -682,13 +772,17 @@ class Shapes:
 
     def page_links(self, page: PageRow) -> dict[str, str]:
         return {
-            "webui": f"/spaces/{page.space_key}/pages/{page.id}",
+            "webui": webui_path(self.state.flavor, page.space_key, page.id, page.title),
             "edit": f"/pages/resumedraft.action?draftId={page.id}",
             "tinyui": f"/x/{tiny_id(page.id)}",
             "self": f"{self.site.base}/rest/api/content/{page.id}",
         }
 
-    def content(self, page: PageRow, expand: frozenset[str]) -> dict[str, Any]:
+    def content(
+        self, page: PageRow, expand: frozenset[str], *, top: bool = False
+    ) -> dict[str, Any]:
+        """A page as v1 content; `top`: the answer itself rather than an element of a
+        list, whose `_links` also carry `base` and `context`."""
         pid = page.id
         data: dict[str, Any] = {
             "id": str(pid),
@@ -767,9 +861,13 @@ class Shapes:
             data["metadata"] = metadata
         else:
             expandable["metadata"] = ""
-        data["extensions"] = {"position": 0}
+        # Data Center says "none" for a page nobody has placed by hand (as recorded from
+        # Confluence Server); Cloud gives every page a position.
+        data["extensions"] = {"position": "none" if self.dc else 0}
         data["_expandable"] = expandable
         data["_links"] = self.page_links(page)
+        if top:
+            data["_links"].update({"base": self.site.base, "context": self.site.context})
         return data
 
     def ancestors(self, page: PageRow) -> list[dict[str, Any]]:
@@ -798,7 +896,7 @@ class Shapes:
             },
             "_links": {
                 "base": self.site.base,
-                "context": "/wiki",
+                "context": self.site.context,
                 "self": f"{self.site.base}/rest/api/content/{page_id}/property/{quote(key)}",
             },
             "_expandable": {"content": f"/rest/api/content/{page_id}"},
@@ -1105,6 +1203,111 @@ def _parent_from(data: Mapping[str, Any]) -> tuple[int | None, bool]:
     return int(raw), True
 
 
+# -- CQL searches ---------------------------------------------------------------------
+
+
+def search_limit_cap(flavor: str, expand: frozenset[str]) -> int:
+    """How many results a CQL search returns at most, whatever `limit` asked for.
+
+    Cloud: 25 with a body expanded, else 50. Data Center: 50 with a body, 200 with
+    other expansions, 1000 with none (Atlassian KB "Searching for content with the REST
+    API and CQL always limits results to 50").
+    """
+    body = any("body" in name.split(".") for name in expand)  # content.body.storage too
+    if flavor == "cloud":
+        return SEARCH_LIMIT_CAP_WITH_BODY if body else SEARCH_LIMIT_CAP
+    if body:
+        return 50
+    return 200 if expand else 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CqlPage:
+    """One page of a CQL search: the pages found, and how to answer with them."""
+
+    path: str  # the resource, e.g. /rest/api/content/search
+    cql: str
+    expand: frozenset[str]
+    query: tuple[tuple[str, str], ...]  # cql and expand, as the request gave them
+    pages: tuple[PageRow, ...]
+    start: int
+    limit: int
+    total: int
+    next_query: tuple[tuple[str, str], ...] | None
+
+    def answer(self, site: Site, results: list[Any], *, totals: bool = False) -> dict[str, Any]:
+        """The list answer around `results`; `totals` adds `totalSize`, `cqlQuery` and
+        `searchDuration`, as the generic search (and Data Center's content search) do."""
+        links = {
+            "base": site.base,
+            "context": site.context,
+            "self": f"{site.base}{self.path}?{urlencode(self.query)}",
+        }
+        if self.next_query is not None:
+            links["next"] = f"{self.path}?{urlencode(self.next_query)}"
+        data: dict[str, Any] = {
+            "results": results,
+            "start": self.start,
+            "limit": self.limit,
+            "size": len(results),
+        }
+        if totals:
+            data.update({"totalSize": self.total, "cqlQuery": self.cql, "searchDuration": 1})
+        data["_links"] = links
+        return data
+
+
+def cql_search(state: SandboxState, request: Request, path: str) -> CqlPage:
+    """Run the request's `cql` over current content, one page of it.
+
+    Cloud pages by `cursor`: keyset (`id > after`) in the default id order, which stays
+    stable while pages are added or edited, an offset under a query's own ORDER BY.
+    Data Center pages by `start`, an offset, as its searches do.
+    """
+    cql = request.query_params.get("cql", "")
+    if not cql.strip():
+        raise Problem(400, "CQL query parameter is required")
+    from followup.sandbox.cql import CqlError, compile_cql
+
+    try:
+        where, params, order = compile_cql(cql, current_user=caller_id(request) or None)
+    except CqlError as error:
+        details = [error.detail] if error.detail else []
+        raise Problem(400, str(error), details=details) from None
+    expand = expand_param(request)
+    cap = search_limit_cap(state.flavor, expand)
+    limit = limit_param(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
+    cloud = state.flavor == "cloud"
+    keyset = cloud and order in ("", "ORDER BY content.id ASC")
+    cursor = request.query_params.get("cursor") if cloud else None
+    if cursor:
+        after, start = decode_cursor(cursor)
+        offset, bound = (0, after) if keyset else (start, -1)
+    else:
+        start = max(0, int_param(request, "start", 0))
+        offset, bound = start, -1
+    matching = f"FROM content WHERE ({where}) AND content.status = 'current'"
+    with state.lock:
+        rows = state.db.execute(
+            f"SELECT content.* {matching} AND content.id > ?"
+            f" {order or 'ORDER BY content.id ASC'} LIMIT ? OFFSET ?",
+            [*params, bound, limit + 1, offset],
+        ).fetchall()
+        total = int(state.db.execute(f"SELECT COUNT(*) {matching}", params).fetchone()[0])
+    pages = tuple(PageRow.from_row(row) for row in rows[:limit])
+    query: list[tuple[str, str]] = [("cql", cql)]
+    if request.query_params.getlist("expand"):
+        query.append(("expand", ",".join(request.query_params.getlist("expand"))))
+    next_query = None
+    if len(rows) > limit:
+        if cloud:
+            position = encode_cursor(pages[-1].id if keyset else -1, start + limit)
+            next_query = (*query, ("limit", str(limit)), ("cursor", position))
+        else:
+            next_query = (*query, ("limit", str(limit)), ("start", str(start + limit)))
+    return CqlPage(path, cql, expand, tuple(query), pages, start, limit, total, next_query)
+
+
 # -- routes -----------------------------------------------------------------------------
 
 _DEFAULT_WRITE_EXPAND = frozenset(
@@ -1119,60 +1322,14 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     # v1: search and content ------------------------------------------------------------
 
     def search(request: Request, payload: bytes) -> Response:
-        cql = request.query_params.get("cql", "")
-        if not cql.strip():
-            raise Problem(400, "CQL query parameter is required")
-        from followup.sandbox.cql import CqlError, compile_cql
-
-        try:
-            where, params, order = compile_cql(cql, current_user=caller_id(request) or None)
-        except CqlError as error:
-            details = [error.detail] if error.detail else []
-            raise Problem(400, str(error), details=details) from None
-        expand = expand_param(request)
-        cap = SEARCH_LIMIT_CAP_WITH_BODY if "body" in expand else SEARCH_LIMIT_CAP
-        limit = limit_param(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
-        # Cursors are keyset (`id > after`) in the default id order, which stays stable
-        # while pages are added or edited; under a query's own ORDER BY they carry an
-        # offset (after = -1).
-        keyset = order in ("", "ORDER BY content.id ASC")
-        cursor = request.query_params.get("cursor")
-        if cursor:
-            after, start = decode_cursor(cursor)
-            offset, bound = (0, after) if keyset else (start, -1)
-        else:
-            start = max(0, int_param(request, "start", 0))
-            offset, bound = start, -1
         site = site_of(request)
+        found = cql_search(state, request, "/rest/api/content/search")
         with state.lock:
-            rows = db.execute(
-                f"SELECT content.* FROM content WHERE ({where})"
-                " AND content.status = 'current' AND content.id > ?"
-                f" {order or 'ORDER BY content.id ASC'} LIMIT ? OFFSET ?",
-                [*params, bound, limit + 1, offset],
-            ).fetchall()
-            pages = [PageRow.from_row(row) for row in rows[:limit]]
             shapes = Shapes(state, site)
-            results = [shapes.content(page, expand) for page in pages]
-        query: list[tuple[str, str]] = [("cql", cql)]
-        if request.query_params.getlist("expand"):
-            query.append(("expand", ",".join(request.query_params.getlist("expand"))))
-        next_path = None
-        if len(rows) > limit:
-            next_query = [
-                *query,
-                ("limit", str(limit)),
-                ("cursor", encode_cursor(pages[-1].id if keyset else -1, start + limit)),
-            ]
-            next_path = f"/rest/api/content/search?{urlencode(next_query)}"
-        return listing(
-            site,
-            f"/rest/api/content/search?{urlencode(query)}",
-            results,
-            start=start,
-            limit=limit,
-            next_path=next_path,
-        )
+            results = [shapes.content(page, found.expand) for page in found.pages]
+        # Data Center's content search answers as its generic search does, with the total
+        # and the query it ran.
+        return JSONResponse(found.answer(site, results, totals=state.flavor != "cloud"))
 
     def list_content(request: Request, payload: bytes) -> Response:
         kind = request.query_params.get("type", "page")
@@ -1214,7 +1371,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                     raise Problem(400, f"Version is not valid: {number}")
                 page = _historical(db, page, int(number))
             shapes = Shapes(state, site_of(request))
-            return JSONResponse(shapes.content(page, expand_param(request)))
+            return JSONResponse(shapes.content(page, expand_param(request), top=True))
 
     def create_content(request: Request, payload: bytes) -> Response:
         data = _json_body(payload)
@@ -1253,7 +1410,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             _apply_metadata(conn, page_id, data.get("metadata"))
             page = require_page(conn, page_id)
             shapes = Shapes(state, site_of(request))
-            return JSONResponse(shapes.content(page, _DEFAULT_WRITE_EXPAND | expand_param(request)))
+            expand = _DEFAULT_WRITE_EXPAND | expand_param(request)
+            return JSONResponse(shapes.content(page, expand, top=True))
 
     def update_content(request: Request, payload: bytes) -> Response:
         page_id = page_id_param(request)
@@ -1294,7 +1452,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             _apply_metadata(conn, page_id, data.get("metadata"))
             shapes = Shapes(state, site_of(request))
             expand = _DEFAULT_WRITE_EXPAND | expand_param(request)
-            return JSONResponse(shapes.content(updated, expand))
+            return JSONResponse(shapes.content(updated, expand, top=True))
 
     def content_history(request: Request, payload: bytes) -> Response:
         page_id = page_id_param(request)
@@ -1521,7 +1679,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                         "height": 48,
                         "isDefault": True,
                     },
-                    "_links": {"base": site_of(request).base, "context": "/wiki"},
+                    "_links": {"base": site_of(request).base, "context": site_of(request).context},
                 }
             )
         return JSONResponse(Shapes(state, site_of(request)).known_user(user))
@@ -1686,9 +1844,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         ("/wiki/api/v2/pages/{id}", v2_page, ["GET"]),
         ("/wiki/api/v2/pages/{id}", v2_update_page, ["PUT"]),
     ]
+    # The resources in followup/sandbox/confluence/ build on this module's helpers, so
+    # they are imported here rather than at the top.
+    from followup.sandbox.confluence import children, spaces, web
+    from followup.sandbox.confluence import search as generic_search
+
     return [
         *(Route(path, guard(h, v1_error), methods=methods) for path, h, methods in v1),
         *(Route(path, guard(h, v2_error), methods=methods) for path, h, methods in v2),
+        *spaces.routes(state),
+        *children.routes(state),
+        *generic_search.routes(state),
+        *web.routes(state),
     ]
 
 
@@ -1725,6 +1892,7 @@ def load(state: SandboxState, dataset: Dataset) -> None:
                 author=seed.author,
                 created=_iso(seed.created),
                 labels=seed.labels,
+                parent_id=int(seed.parent) if seed.parent is not None else None,
                 page_id=int(seed.id) if seed.id is not None else None,
             )
 
