@@ -43,7 +43,7 @@ def open_state(
     state = SandboxState(path, flavor)
     control.init_schemas(state)
     if seed is not None and control.is_empty(state):
-        control.load_dataset(state, control.named_dataset(seed))
+        control.load_dataset(state, control.named_dataset(seed, flavor))
     return state
 
 
