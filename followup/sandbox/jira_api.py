@@ -18,8 +18,8 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from followup.sandbox import workflow
 from followup.sandbox.dataset import Dataset, SeedIssue
+from followup.sandbox.jira import catalog, changelog, links, watchers
 from followup.sandbox.jira.base import (
     DEFAULT_PRIORITY,
     PRIORITIES,
@@ -174,6 +175,47 @@ FIELDS: tuple[_Field, ...] = (
         clause_names=("resolved",),
     ),
     _Field("comment", "Comment", {"type": "comments-page", "system": "comment"}, navigable=False),
+    # The rest of Jira's system fields, so that an issue has its full default field set
+    # (empty or null where nothing is set, as in the issue answers of Sentry's recorded
+    # Jira fixtures): the sandbox holds links and watchers, and none of the others.
+    *(
+        _Field(field_id, name, {"type": kind, "system": field_id}, orderable=False)
+        for field_id, name, kind in (
+            ("aggregateprogress", "Σ Progress", "progress"),
+            ("aggregatetimeestimate", "Σ Remaining Estimate", "number"),
+            ("aggregatetimeoriginalestimate", "Σ Original Estimate", "number"),
+            ("aggregatetimespent", "Σ Time Spent", "number"),
+            ("environment", "Environment", "string"),
+            ("lastViewed", "Last Viewed", "datetime"),
+            ("progress", "Progress", "progress"),
+            ("security", "Security Level", "securitylevel"),
+            ("timeestimate", "Remaining Estimate", "number"),
+            ("timeoriginalestimate", "Original estimate", "number"),
+            ("timespent", "Time Spent", "number"),
+            ("votes", "Votes", "votes"),
+            ("watches", "Watchers", "watches"),
+            ("workratio", "Work Ratio", "number"),
+            ("statuscategorychangedate", "Status Category Changed", "datetime"),  # Cloud
+        )
+    ),
+    *(
+        _Field(field_id, name, {"type": "array", "items": items, "system": field_id})
+        for field_id, name, items in (
+            ("components", "Components", "component"),
+            ("fixVersions", "Fix versions", "version"),
+            ("versions", "Affects versions", "version"),
+            ("issuelinks", "Linked Issues", "issuelinks"),
+            ("subtasks", "Sub-tasks", "issuelinks"),
+        )
+    ),
+    *(
+        _Field(field_id, name, schema, navigable=False)
+        for field_id, name, schema in (
+            ("attachment", "Attachment", {"type": "array", "items": "attachment"}),
+            ("worklog", "Log Work", {"type": "array", "items": "worklog"}),
+            ("timetracking", "Time tracking", {"type": "timetracking"}),
+        )
+    ),
     _Field(
         "issuekey",
         "Key",
@@ -182,6 +224,7 @@ FIELDS: tuple[_Field, ...] = (
         clause_names=("id", "issue", "issuekey", "key"),
     ),
 )
+_CLOUD_ONLY_FIELDS = frozenset({"statuscategorychangedate"})
 _FIELD_IDS = {f.id for f in FIELDS}
 _RETURNED_FIELDS = tuple(f.id for f in FIELDS if f.id != "issuekey")
 _NAVIGABLE_FIELDS = tuple(f.id for f in FIELDS if f.navigable and f.id != "issuekey")
@@ -211,6 +254,8 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def init_schema(db: sqlite3.Connection) -> None:
     """Create the Jira tables (idempotent)."""
     db.executescript(SCHEMA)
+    for module in (changelog, links, watchers):
+        db.executescript(module.SCHEMA)
 
 
 def _ensure_project(
@@ -279,6 +324,7 @@ def _insert_seed_issue(db: sqlite3.Connection, issue: SeedIssue) -> None:
     )
     for label in sorted(set(issue.labels)):
         db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    watchers.watch(db, issue_id, issue.reporter)
     for prop_key, value in issue.properties.items():
         db.execute(
             "INSERT INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, json.dumps(value))
@@ -333,18 +379,30 @@ class _Extras:
     projects: dict[str, sqlite3.Row]
     comments: dict[int, list[sqlite3.Row]]
     type_ids: dict[tuple[str, str], str]
+    issuelinks: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    watches: dict[int, Any] = field(default_factory=dict)
+    histories: dict[int, list[changelog.History]] = field(default_factory=dict)
 
 
 def _extras(
+    ctx: Ctx,
     db: sqlite3.Connection,
     rows: Sequence[sqlite3.Row],
     properties: Sequence[str],
-    with_comments: bool,
+    selection: _FieldSelection,
+    with_changelog: bool,
 ) -> _Extras:
     ids = [int(r["id"]) for r in rows]
     extras = _Extras({i: [] for i in ids}, {i: {} for i in ids}, {}, {i: [] for i in ids}, {})
     if not ids:
         return extras
+    if "issuelinks" in selection.fields:
+        extras.issuelinks = links.issuelinks(ctx, db, ids)
+    if "watches" in selection.fields:
+        extras.watches = watchers.watches(ctx, db, [(int(r["id"]), r["key"]) for r in rows])
+    if with_changelog or "statuscategorychangedate" in selection.fields:
+        extras.histories = changelog.histories(db, ids)
+    with_comments = "comment" in selection.fields
     marks = ",".join("?" * len(ids))
     for row in db.execute(
         f"SELECT issue_id, label FROM issue_labels WHERE issue_id IN ({marks}) ORDER BY label",
@@ -377,9 +435,10 @@ def _issue_json(
     selection: _FieldSelection,
     properties: Sequence[str] | None,
     extras: _Extras,
+    with_changelog: bool = False,
 ) -> dict[str, Any]:
     issue_id = int(row["id"])
-    if selection.id_only and properties is None:
+    if selection.id_only and properties is None and not with_changelog:
         return {"id": str(issue_id)}
     values: dict[str, Json] = {}
     for name in selection.fields:
@@ -420,6 +479,20 @@ def _issue_json(
                 "total": len(comments),
                 "startAt": 0,
             }
+        elif name == "issuelinks":
+            values[name] = extras.issuelinks.get(issue_id, [])
+        elif name == "watches":
+            values[name] = extras.watches.get(issue_id)
+        elif name == "statuscategorychangedate":
+            if ctx.cloud:
+                changed = [
+                    h.created
+                    for h in extras.histories.get(issue_id, [])
+                    if any(item["field"] == "status" for item in h.items)
+                ]
+                values[name] = jira_time(changed[-1] if changed else row["created"])
+        else:
+            values[name] = _unset_field(ctx, name, row["key"])
     data: dict[str, Any] = {
         "expand": _ISSUE_EXPAND,
         "id": str(issue_id),
@@ -431,7 +504,26 @@ def _issue_json(
         data["properties"] = {
             k: v for k, v in extras.properties.get(issue_id, {}).items() if k in properties
         }
+    if with_changelog:
+        data["changelog"] = changelog.expanded(ctx, extras.histories.get(issue_id, []))
     return data
+
+
+def _unset_field(ctx: Ctx, name: str, key: str) -> Json:
+    """The value of a system field the sandbox holds nothing for, as Jira shows it unset."""
+    if name in ("components", "fixVersions", "versions", "subtasks", "attachment"):
+        return []
+    if name in ("progress", "aggregateprogress"):
+        return {"progress": 0, "total": 0}
+    if name == "votes":
+        return {"self": f"{ctx.api}/issue/{key}/votes", "votes": 0, "hasVoted": False}
+    if name == "worklog":
+        return {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []}
+    if name == "timetracking":
+        return {}
+    if name == "workratio":
+        return -1
+    return None  # environment, security, lastViewed, the time estimates
 
 
 # -- field validation (create and edit) -------------------------------------------------
@@ -687,6 +779,7 @@ def _create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
         )
     if ctx.state.faults is not None:
         ctx.state.faults.note_created(issue_id)
+    watchers.watch(db, issue_id, new.reporter)  # Jira's users watch what they report
     row = issue_row(db, str(issue_id))
     if isinstance(payload, dict) and payload.get("update"):
         _apply_edit(ctx, db, row, {}, payload["update"])
@@ -807,10 +900,50 @@ def _apply_edit(
             "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
             (issue_id, ctx.user.account_id, stored, now),
         )
+    history = _edit_changes(ctx, row, changed)
+    if labels_changed:
+        before, after = " ".join(sorted(current_labels)), " ".join(sorted(labels))
+        history.append(changelog.Change("labels", None, before, None, after))
+    changelog.record(db, issue_id, ctx.user.account_id, now, history)
     anything = bool(changed) or labels_changed or bool(comments)
     if anything:
         db.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
     return anything
+
+
+def _edit_changes(ctx: Ctx, row: sqlite3.Row, changed: Mapping[str, Any]) -> list[changelog.Change]:
+    """The changelog items of an edit: one per field whose value changed."""
+
+    def person(account_id: str | None) -> tuple[str | None, str | None]:
+        user = ctx.users().get(account_id) if account_id else None
+        if user is None:
+            return None, None
+        # Data Center's changelog names a user by key; Cloud's by account id.
+        return (user.account_id if ctx.cloud else user.key), user.display_name
+
+    def priority_id(name: str | None) -> str | None:
+        return next((pid for pid, pname, _c in PRIORITIES if pname == name), None)
+
+    items: list[changelog.Change] = []
+    for name, value in changed.items():
+        before = row[name]
+        if name in ("summary", "description"):
+            items.append(
+                changelog.text_change(
+                    name,
+                    rich_text_out(before, "2") if name == "description" else before,
+                    rich_text_out(value, "2") if name == "description" else value,
+                )
+            )
+        elif name in ("assignee", "reporter"):
+            items.append(changelog.Change(name, *person(before), *person(value)))
+        elif name == "priority":
+            items.append(
+                changelog.Change(name, priority_id(before), before, priority_id(value), value)
+            )
+        elif name == "duedate":
+            items.append(changelog.due_date_change(before, value))
+    return items
 
 
 def _field_errors_response(exc: FieldErrors) -> JiraError:
@@ -884,6 +1017,22 @@ def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: 
         " updated = ? WHERE id = ?",
         (target.name, target.category.key, resolution, resolved, now, row["id"]),
     )
+    history: list[changelog.Change] = []
+    if resolution != row["resolution"]:
+        old = workflow.resolution_named(row["resolution"] or "")
+        new = workflow.resolution_named(resolution or "")
+        history.append(
+            changelog.Change(
+                "resolution",
+                old.id if old else None,
+                row["resolution"],
+                new.id if new else None,
+                resolution,
+            )
+        )
+    if target is not current:
+        history.append(changelog.Change("status", current.id, current.name, target.id, target.name))
+    changelog.record(db, int(row["id"]), ctx.user.account_id, now, history)
     update = body.get("update")
     if isinstance(update, dict) and update.get("comment"):
         try:
@@ -924,6 +1073,8 @@ def _myself(ctx: Ctx) -> Response:
 def _fields(ctx: Ctx) -> Response:
     out = []
     for f in FIELDS:
+        if f.id in _CLOUD_ONLY_FIELDS and not ctx.cloud:
+            continue
         item: dict[str, Any] = {
             "id": f.id,
             "key": f.id,
@@ -935,29 +1086,9 @@ def _fields(ctx: Ctx) -> Response:
             "clauseNames": list(f.clause_names or (f.id,)),
         }
         if f.schema is not None:
-            item["schema"] = dict(f.schema)
+            item["schema"] = {**f.schema, "system": f.id}
         out.append(item)
     return json_response(out)
-
-
-def _priorities(ctx: Ctx) -> Response:
-    return json_response([priority_json(ctx, name) for _id, name, _c in PRIORITIES])
-
-
-def _resolutions(ctx: Ctx) -> Response:
-    return json_response([resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS])
-
-
-def _statuses(ctx: Ctx) -> Response:
-    return json_response([status_json(ctx, s) for s in workflow.STATUSES])
-
-
-def _all_issue_types(ctx: Ctx) -> Response:
-    with ctx.state.lock:
-        rows = ctx.state.db.execute(
-            "SELECT DISTINCT id, name FROM issue_types ORDER BY CAST(id AS INTEGER)"
-        ).fetchall()
-    return json_response([issue_type_json(ctx, r["id"], r["name"]) for r in rows])
 
 
 def _project_json(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
@@ -1324,9 +1455,10 @@ def _render_issues(
         wanted_props = [r["key"] for r in db.execute("SELECT DISTINCT key FROM issue_properties")]
     elif properties:
         wanted_props = properties
-    extras = _extras(db, rows, wanted_props, "comment" in selection.fields)
+    with_changelog = "changelog" in (ctx.list_param("expand") or [])
+    extras = _extras(ctx, db, rows, wanted_props, selection, with_changelog)
     shown = wanted_props if properties is not None else None
-    return [_issue_json(ctx, row, selection, shown, extras) for row in rows]
+    return [_issue_json(ctx, row, selection, shown, extras, with_changelog) for row in rows]
 
 
 def _get_issue(ctx: Ctx) -> Response:
@@ -1365,6 +1497,8 @@ def _delete_issue(ctx: Ctx) -> Response:
         row = issue_row(db, ctx.path["issueIdOrKey"])
         for table in ("issue_labels", "issue_properties", "remote_links", "comments"):
             db.execute(f"DELETE FROM {table} WHERE issue_id = ?", (row["id"],))
+        for module in (changelog, links, watchers):
+            module.forget(db, int(row["id"]))
         db.execute("DELETE FROM issues WHERE id = ?", (row["id"],))
     return no_content()
 
@@ -1509,6 +1643,22 @@ def _post_link(ctx: Ctx) -> Response:
             )
             link_id = int(cursor.lastrowid or 0)
             status = 201
+            title = json.loads(obj).get("title")
+            changelog.record(
+                db,
+                int(issue["id"]),
+                ctx.user.account_id,
+                utc_now(),
+                [
+                    changelog.Change(
+                        "RemoteIssueLink",
+                        None,
+                        None,
+                        str(link_id),
+                        f'This issue links to "{title} (Web Link)"',
+                    )
+                ],
+            )
     return json_response(
         {"id": link_id, "self": f"{ctx.api}/issue/{issue['id']}/remotelink/{link_id}"}, status
     )
@@ -1631,6 +1781,22 @@ def _get_comments(ctx: Ctx) -> Response:
             "comments": [comment_json(ctx, issue["id"], r) for r in page],
         }
     )
+
+
+def _get_comment(ctx: Ctx) -> Response:
+    comment_id = ctx.path["id"]
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
+        row = None
+        if comment_id.isdigit():
+            row = db.execute(
+                "SELECT * FROM comments WHERE issue_id = ? AND id = ?",
+                (issue["id"], int(comment_id)),
+            ).fetchone()
+    if row is None:
+        raise JiraError(404, [f"Can not find a comment for the id: {comment_id}."])
+    return json_response(comment_json(ctx, issue["id"], row))
 
 
 def _add_comment(ctx: Ctx) -> Response:
@@ -1870,10 +2036,6 @@ _API: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "serverInfo", _server_info),
     ("GET", "myself", _myself),
     ("GET", "field", _fields),
-    ("GET", "priority", _priorities),
-    ("GET", "resolution", _resolutions),
-    ("GET", "status", _statuses),
-    ("GET", "issuetype", _all_issue_types),
     ("GET", "project", _projects),
     ("GET", "project/{projectIdOrKey}", _project),
     ("GET", "issue/createmeta", _createmeta),
@@ -1903,6 +2065,7 @@ _API: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "issue/{issueIdOrKey}/properties/{propertyKey}", _delete_property),
     ("GET", "issue/{issueIdOrKey}/comment", _get_comments),
     ("POST", "issue/{issueIdOrKey}/comment", _add_comment),
+    ("GET", "issue/{issueIdOrKey}/comment/{id}", _get_comment),
     ("GET", "search/jql", _search_jql),
     ("POST", "search/jql", _search_jql),
     ("GET", "search", _search_legacy),
@@ -1919,7 +2082,13 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The Jira REST routes, under /rest/api/2, /rest/api/3 and /rest/api/latest."""
     out: list[BaseRoute] = []
     for version in API_VERSIONS:
-        for method, path, handler in _API:
+        for method, path, handler in (
+            *_API,
+            *catalog.API,
+            *changelog.API,
+            *links.API,
+            *watchers.API,
+        ):
             out.append(
                 Route(
                     f"/rest/api/{version}/{path}",

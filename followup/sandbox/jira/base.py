@@ -387,20 +387,23 @@ def issue_type_json(ctx: Ctx, type_id: str, name: str) -> dict[str, Any]:
 
 
 def status_json(ctx: Ctx, status: workflow.Status) -> dict[str, Any]:
-    category = status.category
     return {
         "self": f"{ctx.api}/status/{status.id}",
         "description": "",
         "iconUrl": f"{ctx.base_url}/images/icons/statuses/generic.png",
         "name": status.name,
         "id": status.id,
-        "statusCategory": {
-            "self": f"{ctx.api}/statuscategory/{category.id}",
-            "id": category.id,
-            "key": category.key,
-            "colorName": category.color_name,
-            "name": category.name,
-        },
+        "statusCategory": status_category_json(ctx, status.category),
+    }
+
+
+def status_category_json(ctx: Ctx, category: workflow.StatusCategory) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/statuscategory/{category.id}",
+        "id": category.id,
+        "key": category.key,
+        "colorName": category.color_name,
+        "name": category.name,
     }
 
 
