@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo FLAVOR=datacenter` runs it against a sandbox acting as Data Center.
+FLAVOR ?= cloud
 demo: $(STAMP)
-	$(BIN)/python -m followup.demo
+	$(BIN)/python -m followup.demo --flavor $(FLAVOR)
 
 sandbox: $(STAMP)
 	$(BIN)/followup sandbox
