@@ -651,8 +651,9 @@ class Shapes:
         }
         if self.dc:
             # Data Center names a person by username and userkey, with no e-mail or
-            # account fields; as recorded from Confluence Server (`version.by` of a
-            # content answer): {type, profilePicture, username, displayName, userKey}.
+            # account fields, as recorded Confluence Data Center answers show them
+            # (`version.by`): {type, username, userKey, profilePicture, displayName,
+            # _links: {self: .../rest/api/user?key=...}, _expandable: {status}}.
             return {
                 "type": "known",
                 "username": basis["name"],
@@ -664,11 +665,10 @@ class Shapes:
                     "isDefault": True,
                 },
                 "displayName": basis["displayName"],
-                "_expandable": {"status": ""},
                 "_links": {
-                    "self": f"{self.site.base}/rest/api/user?{urlencode({'key': user.key})}",
-                    **links,
+                    "self": f"{self.site.base}/rest/api/user?{urlencode({'key': user.key})}"
                 },
+                "_expandable": {"status": ""},
             }
         data: dict[str, Any] = {
             "type": "known",
