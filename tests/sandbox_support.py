@@ -7,12 +7,16 @@ the root conftest). Fixtures:
     sandbox_server     session   RunningSandbox (cloud), demo seed (empty without seed.py)
     sandbox            function  sandbox_server reset to the demo seed, faults and stats cleared
     dc_sandbox_server  session   RunningSandbox on the Data Center flavor
-    openapi            session   OpenApiValidator (disabled when ../shared/specs is absent)
+    openapi            session   OpenApiValidator over Atlassian's documents (see below)
     jira_site          function  JiraSite: the cloud sandbox holding MINI_DATASET
     dc_jira_site       function  JiraSite: the Data Center sandbox holding MINI_DATASET
 
-`require_specs()` skips a test when the OpenAPI documents are absent, and fails it
-when the CI environment variable is set (CI must check responses, not skip checking).
+The OpenAPI documents are Atlassian's and are not copied into the repository: they are
+read from `FOLLOWUP_SPECS_DIR`, else `../shared/specs` beside the checkout, else
+`.followup/specs`, which `make specs` fills from Atlassian's published addresses.
+`require_specs()` skips a test when none is there, and fails it (as the `openapi`
+fixture does) when the CI environment variable is set: CI checks responses, never
+skips checking.
 """
 
 from __future__ import annotations
@@ -38,7 +42,32 @@ from followup.sandbox.server import RunningSandbox, open_state, start_in_thread
 from followup.sandbox.state import Flavor, User
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS_DIR = Path(os.environ.get("FOLLOWUP_SPECS_DIR", REPO.parent / "shared" / "specs"))
+# Atlassian's OpenAPI documents are read, not vendored: from FOLLOWUP_SPECS_DIR, else the
+# shared reference copy beside the checkout, else the cache `make specs` downloads into.
+SPEC_FILES = (
+    "jira-platform-v3.openapi.json",
+    "confluence-v1.openapi.json",
+    "confluence-v2.openapi.json",
+)
+SPECS_CANDIDATES = tuple(
+    Path(p)
+    for p in (
+        os.environ.get("FOLLOWUP_SPECS_DIR"),
+        REPO.parent / "shared" / "specs",
+        REPO / ".followup" / "specs",
+    )
+    if p
+)
+
+
+def _find_specs() -> Path | None:
+    for candidate in SPECS_CANDIDATES:
+        if all((candidate / name).is_file() for name in SPEC_FILES):
+            return candidate
+    return None
+
+
+SPECS_DIR = _find_specs()
 
 # -- a small dataset whose every value the tests know -----------------------------------
 
@@ -96,14 +125,18 @@ def mini_dataset() -> Dataset:
 # -- response validation against the OpenAPI documents ----------------------------------
 
 
+_NO_SPECS = (
+    "Atlassian's OpenAPI documents were not found (looked in "
+    + ", ".join(str(c) for c in SPECS_CANDIDATES)
+    + "); run `make specs` to download them, or set FOLLOWUP_SPECS_DIR"
+)
+
+
 def require_specs() -> Path:
     """The specs directory; skip (or, on CI, fail) when it is not there."""
-    if SPECS_DIR.is_dir():
+    if SPECS_DIR is not None:
         return SPECS_DIR
-    message = (
-        f"Atlassian's OpenAPI documents are not at {SPECS_DIR} (../shared/specs beside the "
-        "repository); sandbox responses cannot be checked against them"
-    )
+    message = _NO_SPECS
     if os.environ.get("CI"):
         pytest.fail(message + " (CI is set: this must not be skipped)")
     pytest.skip(message)
@@ -331,7 +364,9 @@ def _start(flavor: Flavor) -> RunningSandbox:
 
 @pytest.fixture(scope="session")
 def openapi() -> OpenApiValidator:
-    return OpenApiValidator(SPECS_DIR if SPECS_DIR.is_dir() else None)
+    if SPECS_DIR is None and os.environ.get("CI"):
+        pytest.fail(_NO_SPECS + " (CI is set: responses must be checked)")
+    return OpenApiValidator(SPECS_DIR)
 
 
 @pytest.fixture(scope="session")
