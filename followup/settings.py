@@ -627,9 +627,17 @@ def _suggestion(loc: tuple[Any, ...]) -> str:
     return f" (did you mean {setting_name(found)}?)" if found else " (a typo?)"
 
 
-# Variables with the prefix that are not settings: options of the command line, and
-# what Kubernetes injects for a Service whose name starts with "followup".
-_COMMAND_LINE_VARIABLES = (CONFIG_ENV_VAR, "FOLLOWUP_LOG_LEVEL")
+# Variables with the prefix that are not settings: options of the command line, those
+# followup's own test suite and tools read (so that a developer's shell with them set
+# still runs followup), and what Kubernetes injects for a Service named "followup...".
+_COMMAND_LINE_VARIABLES = (
+    CONFIG_ENV_VAR,
+    "FOLLOWUP_LOG_LEVEL",
+    "FOLLOWUP_SPECS_DIR",
+    "FOLLOWUP_RECORD_CASSETTES",
+    "FOLLOWUP_UPDATE_GOLDEN",
+    "FOLLOWUP_CHROMIUM",
+)
 _SERVICE_LINK = re.compile(
     r"FOLLOWUP\w*_(?:SERVICE_HOST|SERVICE_PORT\w*|PORT|PORT_\d+_(?:TCP|UDP|SCTP)\w*)"
 )

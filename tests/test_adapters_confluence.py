@@ -303,6 +303,6 @@ def test_space_exists_asks_for_the_one_space(
     before = openapi.checked["GET /wiki/rest/api/space/SRE"]
     assert wiki.space_exists("SRE") is True
     assert wiki.space_exists("NOPE") is False
-    assert routes(sandbox)["GET /wiki/rest/api/space/{key}"] == 2
+    assert routes(sandbox)["GET /wiki/rest/api/space/{spaceKey}"] == 2
     if openapi.enabled:
         assert openapi.checked["GET /wiki/rest/api/space/SRE"] == before + 1

@@ -613,7 +613,7 @@ def test_matching_filters_cost_no_extra_request(sandbox: Any) -> None:
     result = invoke("sync", "--dry-run", "--space", "SRE", "--space", "PAY", env=site_env(sandbox))
     assert result.exit_code == 0, result.output
     routes = by_route(sandbox)
-    assert "GET /wiki/rest/api/space/{key}" not in routes
+    assert "GET /wiki/rest/api/space/{spaceKey}" not in routes
     assert "GET /wiki/rest/api/content/{id}" not in routes
     result = invoke("sync", "--dry-run", "--page", "98000001", env=site_env(sandbox))
     assert result.exit_code == 0, result.output
@@ -724,8 +724,9 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_meant(name: str, meant
 def test_variables_that_are_not_settings_but_are_expected_pass(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """FOLLOWUP_CONFIG, FOLLOWUP_LOG_LEVEL and what Kubernetes injects for a Service
-    named followup-... are not taken for misspelt settings."""
+    """FOLLOWUP_CONFIG, FOLLOWUP_LOG_LEVEL, the test suite's own variables and what
+    Kubernetes injects for a Service named followup-... are not taken for misspelt
+    settings."""
     seen: dict[str, Any] = {}
     fake_module(
         monkeypatch, "followup.runner", "sync_command", lambda s, **kw: seen.update(kw) or 0
@@ -736,6 +737,7 @@ def test_variables_that_are_not_settings_but_are_expected_pass(
         "FOLLOWUP_PUSHGATEWAY_SERVICE_HOST": "10.0.0.7",
         "FOLLOWUP_PUSHGATEWAY_PORT_9091_TCP_ADDR": "10.0.0.7",
         "FOLLOWUP_SERVICE_PORT": "9091",
+        "FOLLOWUP_SPECS_DIR": "/nowhere",  # the test suite's own
     }
     result = invoke("sync", "--dry-run", env=env)
     assert result.exit_code == 0, result.output
