@@ -409,3 +409,39 @@ def test_env_names_follow_one_pattern() -> None:
     """Every env name is FOLLOWUP_ + upper-case words joined by double underscores."""
     for name in all_env_names():
         assert re.fullmatch(r"FOLLOWUP_[A-Z0-9_]+", name), name
+
+
+_NAMED_SETTING = re.compile(
+    r"(?<![\w./])(jira|confluence|sync|metrics|reminders)\.([a-z_]+(?:\.[a-z_]+)?)\b"
+)
+
+
+def test_every_setting_a_message_names_exists() -> None:
+    """Hints, messages and docstrings that name a setting (`jira.timeout_seconds`,
+    `sync.date_order`) name one that exists: a hint pointing at `sync.timeout_seconds`
+    sends a person looking for nothing."""
+    import ast
+
+    def exists(section: str, rest: str) -> bool:
+        model: object = Settings.model_fields[section].annotation
+        for part in rest.split("."):
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                return False
+            if part not in model.model_fields:
+                return False
+            model = model.model_fields[part].annotation
+        return True
+
+    named: list[str] = []
+    unknown: list[str] = []
+    for path in sorted((ROOT / "followup").rglob("*.py")):
+        if "sandbox" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for match in _NAMED_SETTING.finditer(node.value):
+                    named.append(match.group(0))
+                    if not exists(match.group(1), match.group(2)):
+                        unknown.append(f"{path.name}: {match.group(0)}")
+    assert len(named) > 20  # the check sees the hints it is about
+    assert not unknown
