@@ -1,6 +1,6 @@
 """Build followup's container image, and run it the way deploy/kubernetes runs it.
 
-    python3 deploy/image.py host     # install what the host lacks (as root); 77: cannot
+    python3 deploy/image.py host     # install what the host lacks (as root), have a base
     python deploy/image.py build     # `make image`: followup:dev from deploy/Dockerfile
     python deploy/image.py test      # `make image-test`: run and inspect the built image
 
@@ -137,8 +137,8 @@ def install(packages: Sequence[str]) -> None:
         return
     if not is_root() or which("apt-get") is None:
         raise Cannot(
-            f"{', '.join(missing)} not installed, and this is not root on Debian: install "
-            f"them (apt-get install {' '.join(missing)}), or run as root to have them installed"
+            f"{' and '.join(missing)} not installed (as root on Debian it would be "
+            f"installed for you): apt-get install {' '.join(missing)}"
         )
     say(f"installing {' '.join(missing)} from Debian's packages")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": sbin_path()}
@@ -1227,6 +1227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "host":
             host()
+            try:  # a base is the host's part too: without one there is nothing to build on
+                say(f"host: base image {base_image(engine(args.engine), args.base)}")
+            except Failed as exc:
+                raise Cannot(f"no base image: {exc}") from None
             return 0
         eng = engine(args.engine)
         if args.command == "build":
@@ -1234,7 +1238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return 1 if test(eng, args.image) else 0
     except Cannot as exc:
-        say(f"cannot {args.command} the image on this host: {exc}")
+        say(f"this host cannot build or run the image: {exc}")
         return CANNOT
     except Failed as exc:
         say(f"image {args.command} failed: {exc}")
