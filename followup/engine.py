@@ -236,11 +236,15 @@ class Engine:
     def _linked_tickets(
         self, extraction: Extraction, managed: Mapping[str, Ticket]
     ) -> dict[str, Ticket]:
-        """Tickets written on the page that followup does not manage yet (hand-linked)."""
+        """Tickets written on the page that followup does not manage yet (hand-linked).
+        A reference outside the configured projects or site is not even read: what
+        that ticket holds must not reach the page (the planner reports it)."""
         out: dict[str, Ticket] = {}
         for item in extraction.items:
             key = item.ticket
             if key is None or key in managed:
+                continue
+            if self.policy.scope.outside(key, item.ticket_site) is not None:
                 continue
             with self._lock:
                 known = key in self._linked
@@ -260,7 +264,9 @@ class Engine:
         with self._lock:
             self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
-        owners = self.owners.resolve(owners_to_resolve(extraction, tickets, linked))
+        owners = self.owners.resolve(
+            owners_to_resolve(extraction, tickets, linked, self.policy.scope)
+        )
         plan = plan_page(
             page,
             extraction,
@@ -280,6 +286,7 @@ class Engine:
             today=today,
             policy=self.config.reminders,
             deployment=self.policy.deployment,
+            scope=self.policy.scope,
         )
 
     def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
