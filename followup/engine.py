@@ -114,6 +114,7 @@ class PageResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     skipped: bool = False
+    leased_by: str | None = None  # skipped: another run holds the page's lease
 
 
 @dataclass(slots=True)
@@ -159,6 +160,7 @@ class RunResult:
             "comment": ops.count(Op.COMMENT),
             "findings": len(self.findings),
             "errors": len(self.errors) + len(self.failures) + sum(1 for p in self.pages if p.error),
+            "leased": sum(1 for p in self.pages if p.leased_by is not None),
         }
 
     @property
@@ -405,16 +407,33 @@ class Engine:
                 pr.error = f"could not lease the page: {exc.show()}"
                 return
             if isinstance(got, leases.Held):
+                # Skipped, and counted in the run's summary. Another run at work is
+                # normal; a lease held far longer than a run takes is a finding.
                 pr.skipped = True
-                pr.findings.append(
-                    Finding(
-                        FindingCode.PAGE_LEASED,
-                        pr.page.id,
-                        None,
-                        f"“{pr.page.title}” is being synced by run {got.owner} (lease until "
-                        f"{got.expires:%Y-%m-%d %H:%M} UTC); skipped this time.",
-                    )
+                pr.leased_by = got.owner
+                age = int(got.age.total_seconds()) if got.age is not None else None
+                log.info(
+                    "page-leased",
+                    run_id=self.run_id,
+                    page_id=pr.page.id,
+                    holder=got.owner,
+                    age_seconds=age,
+                    until=got.expires.isoformat(),
                 )
+                if got.stale and age is not None:
+                    pr.findings.append(
+                        Finding(
+                            FindingCode.PAGE_LEASED,
+                            pr.page.id,
+                            None,
+                            f"“{pr.page.title}” has been leased by run {got.owner} for "
+                            f"{_duration(age)} (by the Confluence server's clock), far longer "
+                            "than a run takes: that run is stuck or died, and runs before "
+                            "this one were kept off the page too. Its lease expires at "
+                            f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
+                            "next run takes the page over.",
+                        )
+                    )
                 pr.plan = replace(pr.plan, actions=())
                 return
             with self._lock:
@@ -811,6 +830,14 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = nxt.data
+
+
+def _duration(seconds: int) -> str:
+    """`45 s`, `4 min`, `2 h 5 min`."""
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _subject(action: Action) -> str | None:

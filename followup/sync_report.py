@@ -116,6 +116,7 @@ def _summary_line(result: RunResult) -> str:
         f"transition(s), {c['comment']} comment(s), {c['page_writes']} page write(s); "
         f"{c['findings']} finding(s), "
         f"{c['errors']} error(s)"
+        + (f"; {c['leased']} page(s) skipped: another run holds them" if c["leased"] else "")
     )
 
 

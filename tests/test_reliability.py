@@ -538,13 +538,8 @@ def _race(server: RunningSandbox, faultless: SiteState, round_: int, tmp: Path) 
     assert not during.leases_held
     for page_id in POSTMORTEMS:
         assert _note(page_id, round_) in site.body(page_id), f"round {round_}: edit lost"
-    leased = [
-        f
-        for out in reports
-        for f in json.loads(out.read_text())["findings"]
-        if f["code"] == "page-leased"
-    ]
-    print(f"round {round_}: {len(leased)} page(s) skipped as leased by the other run")
+    leased = sum(json.loads(out.read_text())["summary"]["leased"] for out in reports)
+    print(f"round {round_}: {leased} page(s) skipped as leased by the other run")
     # Pages one run skipped (leased by the other) are finished by the next run.
     site.sync()
     assert_converged(site, faultless, context=f"round {round_}")
@@ -596,15 +591,18 @@ def _killed(server: RunningSandbox, faultless: SiteState, round_: int) -> None:
     if held:
         # Until it expires, the dead run's lease keeps other runs off the page.
         versions = {p: site.page(p)["version"]["number"] for p in held}
-        blocked = site.sync(clock=lambda: killed_at)
-        skipped = {f.page_id for f in blocked.findings if f.code is FindingCode.PAGE_LEASED}
+        blocked = site.sync()
+        skipped = {p.page.id for p in blocked.pages if p.leased_by is not None}
         # (A leased page the dead run had already finished has nothing left to write.)
         assert skipped <= set(held)
+        assert blocked.counts()["leased"] == len(skipped)
         assert not [p for p in blocked.pages if p.page.id in held and not p.skipped and p.outcomes]
         assert {p: site.page(p)["version"]["number"] for p in held} == versions
-    # After it expires, the next run takes the page over and finishes the job.
+    # After it expires by the server's clock (the sandbox's now says LEASE_SECONDS + 1
+    # more have passed), the next run takes the page over and finishes the job.
     later = killed_at + timedelta(seconds=LEASE_SECONDS + 1)
-    after = site.sync(clock=lambda: later)
+    site.set_faults(clock_offset_s=LEASE_SECONDS + 1)
+    after = site.sync()
     assert not after.failed, [o.error for o in after.failures]
     print(f"round {round_}: killed after {written} writes, {len(held)} lease(s) held")
     # The dead run's lease on a page it had finished is left to expire: harmless.
