@@ -980,11 +980,11 @@ def _plan_existing(
         done=base_done,
         # An owner no look-up could resolve is looked up again next run (and reported),
         # and so is one Jira, leading, did not take: the base keeps the owner whose
-        # user it records.
+        # user it records (so that neither costs a write).
         page_owner=(
             (base.page_owner if base else None)
-            if "owner" in held
-            else (shown_owner.ref if shown_owner and shown_known else None)
+            if "owner" in held or not shown_known
+            else (shown_owner.ref if shown_owner else None)
         ),
     )
     if adopting or labels_missing:

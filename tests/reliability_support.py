@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from followup.leases import LEASE_KEY
 from followup.ports import ConfluencePort, JiraPort
 from followup.runner import build_engine
 from followup.sandbox import control
-from followup.sandbox.seed import DEMO_TODAY
+from followup.sandbox.dataset import Dataset
+from followup.sandbox.seed import DEMO_TODAY, demo_dataset
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
 from followup.storage_format import extract
@@ -111,6 +112,10 @@ class Site:
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def flavor(self) -> str:
+        return self.server.state.flavor
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -260,6 +265,14 @@ class Site:
             "properties": "followup",
             "maxResults": 100,
         }
+        if self.flavor == "datacenter":  # no search/jql there: the v2 search, by offset
+            start = 0
+            while True:
+                data = self.get("/rest/api/2/search", startAt=start, **params)
+                yield from data["issues"]
+                start += len(data["issues"])
+                if not data["issues"] or start >= data["total"]:
+                    return
         while True:
             data = self.get("/rest/api/3/search/jql", **params)
             yield from data["issues"]
@@ -303,9 +316,10 @@ class Site:
                         for link in self.get(f"/rest/api/2/issue/{issue['key']}/remotelink")
                     )
                 )
+            assignee = f.get("assignee") or {}
             tickets[item] = TicketState(
                 summary=f["summary"],
-                assignee=(f.get("assignee") or {}).get("accountId"),
+                assignee=assignee.get("accountId") or assignee.get("name"),
                 due=f.get("duedate"),
                 status=f["status"]["name"],
                 labels=tuple(sorted(f.get("labels") or ())),
@@ -346,11 +360,26 @@ class Site:
 
 
 def fresh_demo(server: RunningSandbox) -> Site:
-    """The server back at the demo seed, no faults, zeroed counters."""
+    """The server back at the demo seed, no faults, zeroed counters. On Data Center,
+    the demo's mentions are Data Center ones (by userkey), as a person there makes."""
     from sandbox_support import reset_server
 
-    reset_server(server)
+    reset_server(server, dc_demo_dataset() if server.state.flavor == "datacenter" else None)
     return Site.of(server)
+
+
+def dc_demo_dataset() -> Dataset:
+    """The demo site with its pages' Cloud mentions (account ids) written as Data
+    Center ones (userkeys)."""
+    demo = demo_dataset()
+    body_of = {u.account_id: u.key for u in demo.users}
+
+    def dc(body: str) -> str:
+        for account_id, key in body_of.items():
+            body = body.replace(f'ri:account-id="{account_id}"', f'ri:userkey="{key}"')
+        return body
+
+    return replace(demo, pages=tuple(replace(p, body=dc(p.body)) for p in demo.pages))
 
 
 def assert_converged(

@@ -347,6 +347,34 @@ def test_report_never_contains_the_token(site: Site, tmp_path: Path) -> None:
         assert token not in out.read_text()
 
 
+# -- both flavors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_a_run_after_a_clean_run_writes_nothing_on_both_flavors(
+    flavor: str,
+    sandbox_server: RunningSandbox,
+    dc_sandbox_server: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    """The demo as `followup sandbox --flavor ...` serves it: after a clean first
+    `followup sync`, a second one plans nothing and the sandbox counts no write (on
+    Data Center it used to record OPS-1's page owner again)."""
+    from reliability_support import Site as CliSite
+
+    server = sandbox_server if flavor == "cloud" else dc_sandbox_server
+    reset_server(server)
+    site = CliSite.of(server)
+    report = tmp_path / "second.json"
+    for args in ((), ("--format", "json", "--output", str(report))):
+        writes = site.writes()
+        run = site.cli("sync", "--today", TODAY.isoformat(), *args)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err[-3000:]
+    assert site.writes() == writes
+    assert json.loads(report.read_text())["actions"] == []
+
+
 # -- Data Center -----------------------------------------------------------------------
 
 
