@@ -319,7 +319,12 @@ class Engine:
     def _internal(self, page: Page, exc: Exception) -> str:
         """An unexpected error on one page: logged with its traceback, reported on
         the page, and the run goes on with the others (and fails: exit 1)."""
-        log.error("page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc), exc_info=exc)
+        try:
+            log.error(
+                "page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc), exc_info=exc
+            )
+        except Exception:  # rendering the traceback failed: the page's failure still counts
+            log.error("page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc))
         return f"internal error: {type(exc).__name__}: {exc}"
 
     # -- the run --------------------------------------------------------------------

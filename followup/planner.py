@@ -122,7 +122,7 @@ class Scope:
             allowed = ", ".join(sorted(self.projects))
             return (
                 f"is in project {project}, not one of followup's projects "
-                f"({allowed}: jira.project and jira.adopt_projects)"
+                f"(jira.project and jira.adopt_projects: {allowed})"
             )
         return None
 
