@@ -209,10 +209,12 @@ def test_leases_follow_the_servers_clock_not_the_runs(skew: timedelta) -> None:
     assert isinstance(dead, leases.Lease)
     skewed = Engine(jira, conf, Policy(), EngineConfig(), clock=lambda: NOW + skew, run_id="b")
     blocked = skewed.run(today=TODAY, dry_run=False)
-    assert jira.tickets == {} and blocked.counts()["leased"] == 1
+    assert jira.tickets == {}
+    assert blocked.counts()["leased"] == 1
     server[0] = NOW + timedelta(minutes=5, seconds=1)
     taken = skewed.run(today=TODAY, dry_run=False)
-    assert taken.counts()["leased"] == 0 and len(jira.tickets) == 2
+    assert taken.counts()["leased"] == 0
+    assert len(jira.tickets) == 2
 
 
 def test_expired_lease_is_taken_over() -> None:

@@ -744,7 +744,8 @@ def test_the_page_does_not_change_an_adopted_ticket(change: dict[str, Any], fiel
     p = plan([replace(shown, **change)], [ticket])
     assert ops(p) == []
     assert codes(p) == ["adopted-ticket"]
-    assert field in p.findings[0].message and "OPS-9" in p.findings[0].message
+    assert field in p.findings[0].message
+    assert "OPS-9" in p.findings[0].message
 
 
 def test_two_way_lets_the_page_change_an_adopted_ticket() -> None:
@@ -766,7 +767,8 @@ def test_jira_still_reaches_the_page_of_an_adopted_ticket() -> None:
 def test_tickets_followup_created_keep_two_way_sync() -> None:
     """A ticket whose property says followup created it is changed by the page."""
     shown, ticket = synced(item())
-    assert ticket.prop is not None and ticket.prop.origin == "created"
+    assert ticket.prop is not None
+    assert ticket.prop.origin == "created"
     p = plan([replace(shown, done=True)], [ticket])
     assert "transition" in ops(p)
 
@@ -780,7 +782,8 @@ def test_adopting_marks_the_property_and_fills_no_blank_from_the_page() -> None:
     p = plan([it], linked={"OPS-9": theirs}, summary=Badge("x", BadgeColour.GREY))
     assert "update" not in ops(p)
     prop = next(a.data for a in p.actions if a.op is Op.SET_PROPERTY)
-    assert prop.origin == "adopted" and prop.to_json()["origin"] == "adopted"
+    assert prop.origin == "adopted"
+    assert prop.to_json()["origin"] == "adopted"
     assert write_of(p).changes[it.key].due is KEEP
     assert "adopted-ticket" in codes(p)
     adopted = replace(theirs, labels=("followup", f"followup-{PAGE.id}"), prop=prop)
@@ -795,7 +798,8 @@ def test_an_edited_property_never_widens_what_followup_may_do() -> None:
     assert TicketProperty.from_json(base).origin == "created"  # type: ignore[union-attr]
     for origin in ("created", "adopted", "x", None):
         prop = TicketProperty.from_json({**base, "origin": origin})
-        assert prop is not None and prop.origin == "adopted"
+        assert prop is not None
+        assert prop.origin == "adopted"
 
 
 # -- a value the page states unreadably never clears Jira's --------------------------
