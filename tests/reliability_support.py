@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,7 @@ from followup.leases import LEASE_KEY
 from followup.ports import ConfluencePort, JiraPort
 from followup.runner import build_engine
 from followup.sandbox import control
-from followup.sandbox.dataset import Dataset
-from followup.sandbox.seed import DEMO_TODAY, demo_dataset
+from followup.sandbox.seed import DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
 from followup.storage_format import extract
@@ -360,26 +359,11 @@ class Site:
 
 
 def fresh_demo(server: RunningSandbox) -> Site:
-    """The server back at the demo seed, no faults, zeroed counters. On Data Center,
-    the demo's mentions are Data Center ones (by userkey), as a person there makes."""
+    """The server back at its flavor's demo seed, no faults, zeroed counters."""
     from sandbox_support import reset_server
 
-    reset_server(server, dc_demo_dataset() if server.state.flavor == "datacenter" else None)
+    reset_server(server)
     return Site.of(server)
-
-
-def dc_demo_dataset() -> Dataset:
-    """The demo site with its pages' Cloud mentions (account ids) written as Data
-    Center ones (userkeys)."""
-    demo = demo_dataset()
-    body_of = {u.account_id: u.key for u in demo.users}
-
-    def dc(body: str) -> str:
-        for account_id, key in body_of.items():
-            body = body.replace(f'ri:account-id="{account_id}"', f'ri:userkey="{key}"')
-        return body
-
-    return replace(demo, pages=tuple(replace(p, body=dc(p.body)) for p in demo.pages))
 
 
 def assert_converged(

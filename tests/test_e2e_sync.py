@@ -358,8 +358,7 @@ def test_a_run_after_a_clean_run_writes_nothing_on_both_flavors(
     tmp_path: Path,
 ) -> None:
     """The demo as `followup sandbox --flavor ...` serves it: after a clean first
-    `followup sync`, a second one plans nothing and the sandbox counts no write (on
-    Data Center it used to record OPS-1's page owner again)."""
+    `followup sync`, a second one plans nothing and the sandbox counts no write."""
     from reliability_support import Site as CliSite
 
     server = sandbox_server if flavor == "cloud" else dc_sandbox_server
@@ -442,6 +441,33 @@ def test_datacenter_sync_assigns_by_username_and_settles(dc_site: Site) -> None:
     dc_site.sync()
     item = next(i for i in dc_site.items("98100001").items if i.ticket == key)
     assert item.done
+
+
+def test_the_data_center_demo_resolves_owners_named_by_userkey_and_username(
+    sandbox_server: RunningSandbox, dc_sandbox_server: RunningSandbox
+) -> None:
+    """The Data Center demo names people by `ri:userkey` (one page by `ri:username`):
+    a sync resolves each through Confluence's user API to a Jira username, assigns
+    every ticket to the same person as the Cloud demo does, and a second run writes
+    nothing."""
+
+    def assignees(site: Site) -> dict[str, str | None]:
+        site.sync()
+        return {
+            t["fields"]["summary"]: (t["fields"]["assignee"] or {}).get("displayName")
+            for t in site.tickets()
+        }
+
+    dc = _site(dc_sandbox_server)
+    dc_assignees = assignees(dc)
+    assert dc_sandbox_server.stats.snapshot()["by_route"]["GET /wiki/rest/api/user"] >= 1
+    assert dc_assignees == assignees(_site(sandbox_server))
+    assert sum(name is not None for name in dc_assignees.values()) >= 15
+    before = dc.writes()
+    again = dc.sync()
+    assert again.actions == []
+    assert [f for f in again.findings if f.code is FindingCode.UNKNOWN_OWNER] == []
+    assert dc.writes() == before
 
 
 def test_datacenter_sync_with_a_personal_access_token(
