@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: specs demo test check lint types unit test-slow cassettes bench lock clean sandbox browser
+.PHONY: specs demo test check lint types unit test-slow cassettes bench lock clean sandbox browser \
+	image image-test
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,22 @@ browser:
 	    || echo "could not install chromium: tests/test_browser.py will fail under CI"; \
 	fi
 
+# The container image (docs/deploy.md): `make image` builds $(IMAGE) from deploy/Dockerfile
+# with podman (Docker where a Docker daemon answers); `make image-test` runs it as the
+# CronJobs in deploy/kubernetes do, against the sandbox on this host, and inspects its
+# files. As root they install what the host lacks (podman, runc, debootstrap) from
+# Debian's packages. Not part of `make test`: a first build takes minutes.
+IMAGE ?= followup:dev
+ENGINE ?=
+PYTHON_IMAGE ?=
+IMAGE_ARGS = --image $(IMAGE) $(if $(ENGINE),--engine $(ENGINE)) $(if $(PYTHON_IMAGE),--base $(PYTHON_IMAGE))
+
+image: $(STAMP)
+	$(BIN)/python deploy/image.py build $(IMAGE_ARGS)
+
+image-test: image
+	$(BIN)/python deploy/image.py test $(IMAGE_ARGS)
+
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
@@ -64,7 +81,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache .image deploy/wheels/*.whl
 
 # Atlassian's OpenAPI documents, which the tests check the sandbox's answers against, for
 # a checkout without ../shared/specs beside it. They are Atlassian's: downloaded, not kept.

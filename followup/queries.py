@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "check_page_id",
-    "check_project_key",
     "check_space_key",
     "cql_string",
     "jql_string",
@@ -158,16 +157,6 @@ def check_space_key(key: str) -> str:
 def check_page_id(page_id: str) -> str:
     """`page_id` when it is a Confluence page id; ValueError saying what one looks like."""
     return _page_ids([page_id])[0]
-
-
-def check_project_key(key: str) -> str:
-    """`key` when it is a Jira project key; ValueError saying what one looks like."""
-    if not isinstance(key, str) or not _PROJECT_KEY.fullmatch(key):
-        raise ValueError(
-            "is not a Jira project key: letters, digits and underscores, starting with "
-            "a letter (such as OPS)"
-        )
-    return key
 
 
 def _split_order_by(cql: str) -> tuple[str, str]:

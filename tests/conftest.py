@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, settings
 
 from followup.logconfig import clear_secrets
 
-# No test may depend on the machine's speed: Hypothesis' per-example deadline (200 ms)
-# and its too-slow health check both fail a correct test on a loaded machine.
+# No property test may depend on how fast this machine is: Hypothesis' per-example
+# deadline and its too-slow health check both fail a correct test on a busy machine.
 settings.register_profile("followup", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("followup")
 

@@ -17,7 +17,7 @@ from sandbox_support import ADMIN, JiraSite
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox, banner, open_state, start_in_thread
-from followup.sandbox.state import Flavor
+from followup.sandbox.state import JIRA_SERVER_ID, Flavor
 
 pytest_plugins = ["sandbox_support"]
 
@@ -34,6 +34,7 @@ def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSa
         "FOLLOWUP_JIRA__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_JIRA__TOKEN": DEMO_ADMIN.token,
         "FOLLOWUP_JIRA__PROJECT": "OPS",
+        "FOLLOWUP_JIRA__MACRO_SERVER_IDS": JIRA_SERVER_ID,
         "FOLLOWUP_CONFLUENCE__URL": f"{sandbox.url}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_CONFLUENCE__TOKEN": DEMO_ADMIN.token,

@@ -411,8 +411,9 @@ def test_env_names_follow_one_pattern() -> None:
         assert re.fullmatch(r"FOLLOWUP_[A-Z0-9_]+", name), name
 
 
+# section.key, not a module path (followup.sync) nor a call (confluence.server_now()).
 _NAMED_SETTING = re.compile(
-    r"(?<![\w./])(jira|confluence|sync|metrics|reminders)\.([a-z_]+(?:\.[a-z_]+)?)\b"
+    r"(?<![\w./])(jira|confluence|sync|metrics|reminders)\.([a-z_]+(?:\.[a-z_]+)?)\b(?!\()"
 )
 
 

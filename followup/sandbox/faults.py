@@ -26,16 +26,22 @@ Kinds, in the order a request meets them:
 - search lag: an issue created through the API stays out of the Cloud JQL search
   (`/rest/api/3/search/jql`) for `search_lag_ms`, as Jira Cloud's search index lags
   its writes, unless its id is in the search's `reconcileIssues` (Atlassian's way to
-  read one's own writes). Reads by key or id see it at once.
+  read one's own writes). Reads by key or id see it at once;
+- clock: every answer's `Date` header is `clock_offset_s` seconds off the real time,
+  as if that much time had passed (or, negative, the server's clock were behind).
+  Stored timestamps (a property version's `when`) keep the real time, so a positive
+  offset ages everything written before it: what tests of time-based expiry need.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
 from dataclasses import asdict, dataclass
+from email.utils import formatdate
 from typing import Any, Literal
 
 DropMode = Literal["close", "502", "random"]
@@ -59,6 +65,7 @@ class FaultConfig:
     search_lag_ms: int = 0
     hold_route: str | None = None
     hold_after: int = 0
+    clock_offset_s: float = 0.0
     seed: int | None = None
 
     @classmethod
@@ -84,6 +91,7 @@ class FaultConfig:
                 search_lag_ms=int(data.get("search_lag_ms") or 0),
                 hold_route=None if data.get("hold_route") is None else str(data["hold_route"]),
                 hold_after=int(data.get("hold_after") or 0),
+                clock_offset_s=float(data.get("clock_offset_s") or 0.0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -102,6 +110,8 @@ class FaultConfig:
             )
         if self.hold_after < 0:
             raise FaultConfigError("hold_after must not be negative")
+        if not math.isfinite(self.clock_offset_s):
+            raise FaultConfigError("clock_offset_s must be a number of seconds")
         if any(k < 1 for k in self.drop_write_numbers):
             raise FaultConfigError("drop_write_numbers are 1-based positions")
         if self.drop_mode not in _DROP_MODES:
@@ -182,6 +192,10 @@ class Faults:
     @property
     def latency_s(self) -> float:
         return self._config.latency_ms / 1000.0
+
+    def http_date(self) -> str:
+        """The `Date` header of an answer: the real time, moved by `clock_offset_s`."""
+        return formatdate(time.time() + self._config.clock_offset_s, usegmt=True)
 
     def refusal(self) -> Refusal | None:
         """Whether to refuse the next API request before handling it (429 or 5xx)."""
