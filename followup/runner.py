@@ -78,6 +78,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_page_bytes=s.max_page_bytes,
         max_items_per_page=s.max_items_per_page,
         owners=dict(settings.owners),
+        jira_server=c.jira_server,
+        jira_server_id=c.jira_server_id,
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
     )

@@ -225,10 +225,20 @@ class ConfluenceSettings(_SiteSettings):
     """[confluence]: the Confluence site and which pages are postmortems.
 
     `email` and `token` default to the Jira ones when unset (one Atlassian account).
+    `jira_server` / `jira_server_id` are the name and id of Confluence's link to the
+    Jira site, written into every jira macro as Confluence's editor writes them
+    (`followup doctor` shows the values a page already uses).
     """
 
     cql: str = Field(default='type = page AND label = "postmortem"', min_length=1)
     spaces: StrList = Field(default_factory=list)
+    jira_server: str | None = None
+    jira_server_id: str | None = None
+
+    @field_validator("jira_server", "jira_server_id")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
 
     @field_validator("url")
     @classmethod

@@ -35,6 +35,8 @@ def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSa
         "FOLLOWUP_CONFLUENCE__URL": f"{sandbox.url}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_CONFLUENCE__TOKEN": DEMO_ADMIN.token,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": "System Jira",
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65",
     }
     auth = (env["FOLLOWUP_JIRA__EMAIL"], env["FOLLOWUP_JIRA__TOKEN"])
     assert requests.get(f"{env['FOLLOWUP_JIRA__URL']}/rest/api/3/myself", auth=auth, timeout=5).ok

@@ -132,6 +132,12 @@ def default_project(state: SandboxState) -> str:
     return DEFAULT_PROJECT if DEFAULT_PROJECT in rows or not rows else rows[0]
 
 
+# The sandbox's Confluence reaches its own Jira through one application link: the
+# name and id its jira macros carry (`server`, `serverId`), as on a real site.
+JIRA_SERVER = "System Jira"
+JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
+
+
 def env_for(state: SandboxState, base_url: str) -> dict[str, str]:
     """The FOLLOWUP_* variables that point followup at this sandbox as the seeded admin."""
     admin = admin_user(state)
@@ -146,6 +152,8 @@ def env_for(state: SandboxState, base_url: str) -> dict[str, str]:
         "FOLLOWUP_CONFLUENCE__URL": f"{base}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": email,
         "FOLLOWUP_CONFLUENCE__TOKEN": token,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": JIRA_SERVER,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": JIRA_SERVER_ID,
     }
 
 

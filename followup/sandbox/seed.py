@@ -18,6 +18,7 @@ import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from followup.sandbox.control import JIRA_SERVER, JIRA_SERVER_ID
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
 from followup.sandbox.state import User
 
@@ -141,7 +142,6 @@ DEMO_TODAY = date(2026, 11, 26)
 # -- storage-format pieces ------------------------------------------------------------
 
 _NAMESPACE = uuid.UUID("6f1c2b0e-9a57-4d3e-8c21-5b7f0e4a9d13")
-_JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
 
 
 def _uid(*parts: object) -> str:
@@ -173,8 +173,8 @@ def _jira(page: str, key: str) -> str:
     return (
         f'<ac:structured-macro ac:name="jira" ac:schema-version="1"'
         f' ac:macro-id="{_uid(page, "jira", key)}">'
-        '<ac:parameter ac:name="server">System Jira</ac:parameter>'
-        f'<ac:parameter ac:name="serverId">{_JIRA_SERVER_ID}</ac:parameter>'
+        f'<ac:parameter ac:name="server">{JIRA_SERVER}</ac:parameter>'
+        f'<ac:parameter ac:name="serverId">{JIRA_SERVER_ID}</ac:parameter>'
         f'<ac:parameter ac:name="key">{key}</ac:parameter>'
         "</ac:structured-macro>"
     )
