@@ -206,7 +206,13 @@ def sync_command(
     color = output is None and sys.stdout.isatty()
     # A terminal's own width (or $COLUMNS); a file gets a fixed, wide table.
     width = shutil.get_terminal_size((140, 40)).columns if output is None else 140
-    text = render_report(result, fmt_, color=color, width=width)  # type: ignore[arg-type]
+    text = render_report(
+        result,
+        fmt_,  # type: ignore[arg-type]
+        color=color,
+        width=width,
+        jira_url=settings.jira.url,
+    )
     if output is not None:
         output.write_text(text, encoding="utf-8")
     else:

@@ -409,7 +409,8 @@ def test_find_users_and_assignability(any_site: JiraSite, sleeps: Sleeps) -> Non
     assert alice.id == user_id(any_site, ALICE)
     assert alice.display_name == ALICE.display_name
     found = jira.assignable_user(user_id(any_site, ALICE), "OPS")
-    assert found is not None and found.display_name == ALICE.display_name
+    assert found is not None
+    assert found.display_name == ALICE.display_name
     assert jira.assignable_user(user_id(any_site, BOB), "OPS") is not None
     assert jira.assignable_user(user_id(any_site, GONE), "OPS") is None
     assert jira.assignable_user("nobody-at-all", "OPS") is None

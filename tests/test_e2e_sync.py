@@ -223,7 +223,8 @@ def test_jira_done_ticks_page_and_page_tick_closes_ticket(site: Site) -> None:
     site.sync()
     item = next(i for i in site.items(page).items if i.ticket == key)
     assert item.done
-    assert item.ticket_live and item.badge is None  # the jira macro shows DONE itself
+    assert item.ticket_live
+    assert item.badge is None
 
     other = next(i for i in site.items(page).items if i.ticket != key and not i.done)
     assert other.ticket is not None

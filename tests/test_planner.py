@@ -676,12 +676,13 @@ def test_stale_summary_copies_make_the_page_write_once() -> None:
     """A summary lozenge under a second heading (older versions wrote one per
     section) is reason enough for one write, which keeps only the first."""
     shown, ticket = synced(item())
-    ext = Extraction(
-        PAGE.id, (shown,), (), summary_badge=_expected_summary([shown], [ticket])
+    ext = Extraction(PAGE.id, (shown,), (), summary_badge=_expected_summary([shown], [ticket]))
+    assert (
+        plan_page(
+            PAGE, ext, [ticket], linked={}, owners=OWNERS, today=TODAY, policy=Policy()
+        ).actions
+        == ()
     )
-    assert plan_page(
-        PAGE, ext, [ticket], linked={}, owners=OWNERS, today=TODAY, policy=Policy()
-    ).actions == ()
     with_copy = replace(ext, extra_summaries=1)
     p = plan_page(PAGE, with_copy, [ticket], linked={}, owners=OWNERS, today=TODAY, policy=Policy())
     assert ops(p) == ["write-page"]
@@ -707,7 +708,8 @@ def test_plan_names_the_people_it_mentions() -> None:
         "acc-carol": "Carol Jones",
     }
     [conflict] = [f for f in p.findings if f.code is FindingCode.CONFLICT]
-    assert "Bob Builder" in conflict.message and "Carol Jones" in conflict.message
+    assert "Bob Builder" in conflict.message
+    assert "Carol Jones" in conflict.message
     assert "acc-" not in conflict.message
     assert conflict.ticket == "OPS-1"
 
@@ -830,7 +832,9 @@ def test_description_follows_the_summary() -> None:
         (Op.UPDATE, "description"),
     ]
     edit = p.actions[1].data.fields["description"]
-    assert edit == DescriptionEdit(old=("Add alert number 1",), text="Alert on replica lag over 30 s")
+    assert edit == DescriptionEdit(
+        old=("Add alert number 1",), text="Alert on replica lag over 30 s"
+    )
     written = "Add alert number 1\n\nAction item from the postmortem.\nNotes from Jira."
     assert edit_description(written, edit) == (
         "Alert on replica lag over 30 s\n\nAction item from the postmortem.\nNotes from Jira."
