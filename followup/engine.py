@@ -325,6 +325,17 @@ class Engine:
                 reason=action.reason,
             )
 
+    def plan_one_page(self, page: Page, today: date) -> tuple[Extraction, list[Ticket], PagePlan]:
+        """One page read and planned as a sync plans it (its tickets searched fresh),
+        writing nothing: what `followup explain` shows."""
+        extraction = self.extract_page(page)
+        tickets = self.page_tickets(page.id)
+        return extraction, tickets, self._plan(page, extraction, tickets, today)
+
+    def page_tickets(self, page_id: str) -> list[Ticket]:
+        """The managed tickets of one page, searched fresh."""
+        return self._search_pages([page_id])[page_id]
+
     def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
         """The managed tickets of these pages, fresh, in as few searches as possible."""
         found: dict[str, list[Ticket]] = {pid: [] for pid in page_ids}

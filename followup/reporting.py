@@ -133,6 +133,23 @@ def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]],
             _item_rows(health.oldest_overdue, late=False),
             "Nothing is overdue.",
         ),
+        (
+            "Unresolved conflicts",
+            ("action item", "postmortem", "ticket", "field", "page said", "Jira said", "kept"),
+            [
+                [
+                    c.item.text,
+                    c.item.page.title,
+                    c.item.ticket or "",
+                    c.field,
+                    c.page,
+                    c.jira,
+                    f"{c.kept} (since {c.since})",
+                ]
+                for c in health.conflicts
+            ],
+            "No conflict is waiting for a person.",
+        ),
         ("By space", ("space", *_GROUP_HEAD), _group_rows(health.by_space), "No action items."),
         ("By owner", ("owner", *_GROUP_HEAD), _group_rows(health.by_owner), "No action items."),
         (

@@ -122,7 +122,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _change(action: Action, names: Names) -> str:
+def change_text(action: Action, names: Names) -> str:
     """Before → after in a few words, people by name; for the sync base, only what moved."""
     a = action.to_json()
     before = names.value(action.field, a["before"])
@@ -166,7 +166,7 @@ def _rows(result: RunResult, names: Names) -> list[dict[str, str]]:
                 "item": _short(texts.get(action.item or "", action.item or "")),
                 "ticket": ticket,
                 "field": action.field or "",
-                "change": _change(action, names),
+                "change": change_text(action, names),
                 "reason": names.text(action.reason),
                 "status": _status(result, o),
             }
@@ -539,7 +539,7 @@ def _page_section(
                 _short(texts.get(a.item or "", a.item or "")),
                 ticket,
                 a.field or "",
-                _change(a, names),
+                change_text(a, names),
                 names.text(a.reason),
             )
             parts.append(
