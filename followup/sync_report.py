@@ -15,6 +15,7 @@ import html
 import io
 import json
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -281,22 +282,27 @@ def to_text(
             console.print(t)
     else:
         console.print("Nothing to do: pages and tickets are in step.")
+    # Findings as lines, not a table: addresses must stay whole to be clicked or copied.
     for where, found in _findings_by_page(result):
         title = f"“{where.page.title}”" if where else found[0].page_id
-        url = f" {where.page.url}" if where and where.page.url else ""
-        f = Table(title=Text(f"Findings on {title}{url}"), title_justify="left")
-        for col in ("code", "item", "ticket", "message"):
-            f.add_column(col, overflow="fold")
+        console.print(Text(f"Findings on {title}", style="bold"))
+        if where and where.page.url:
+            console.print(Text(f"  {where.page.url}"), soft_wrap=True)
         for finding in found:
-            ticket = finding.ticket or ""
-            link = browse_url(jira_url, finding.ticket)
-            f.add_row(
-                Text(str(finding.code)),
-                Text(_short(_item_text(result, finding)) if finding.item else ""),
-                Text(f"{ticket}\n{link}" if link else ticket),
-                Text(finding.message),
+            about = [str(finding.code)]
+            if finding.item:
+                about.append(_short(_item_text(result, finding)))
+            if finding.ticket:
+                link = browse_url(jira_url, finding.ticket)
+                about.append(f"{finding.ticket} {link}".rstrip())
+            console.print(Text("  - " + " · ".join(about)), soft_wrap=True)
+            wrapped = textwrap.fill(
+                finding.message,
+                max(40, width - 6),
+                initial_indent=" " * 6,
+                subsequent_indent=" " * 6,
             )
-        console.print(f)
+            console.print(Text(wrapped), soft_wrap=True)
     for p in result.pages:
         if p.error:
             console.print(Text(f"ERROR {p.page.title} ({p.page.id}): {p.error}"))

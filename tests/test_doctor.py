@@ -70,6 +70,7 @@ ALL_CHECKS = [
     "done transition",
     "CQL",
     "page permissions",
+    "jira macros",
 ]
 
 
@@ -90,6 +91,7 @@ def test_every_check_passes_on_the_demo_site_and_nothing_is_written(
     assert "Jira Cloud, Confluence Cloud" in lines["Cloud or Data Center"][1]
     assert lines["CQL"][1].startswith("6 page(s) in PAY, SRE")
     assert "Done reachable from" in lines["done transition"][1]
+    assert lines["jira macros"][1].startswith("written with server “System Jira”")
     stats = sandbox.stats.snapshot()
     assert stats["writes"] == 0
     assert stats["by_route"]["POST /wiki/rest/api/content/{id}/permission/check"] == 6
@@ -413,3 +415,26 @@ def test_the_content_permission_check_is_cloud_only_and_never_a_write(
         timeout=10,
     )
     assert on_dc.status_code == 404
+
+
+def test_unset_jira_macro_settings_are_a_warning_naming_the_values_to_use(
+    sandbox: RunningSandbox,
+) -> None:
+    """Without [confluence] jira_server / jira_server_id the doctor warns, and names the
+    server and serverId the pages' own Jira macros carry, ready to copy."""
+    code, lines = doctor(
+        settings_for(
+            sandbox, FOLLOWUP_CONFLUENCE__JIRA_SERVER="", FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID=""
+        )
+    )
+    assert code == 0
+    mark, detail = lines["jira macros"]
+    assert mark == "warn"
+    assert "written without server and serverId" in detail
+    assert (
+        'fix: set [confluence] jira_server = "System Jira" and jira_server_id = '
+        '"b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"'
+    ) in detail
+    wrong = doctor(settings_for(sandbox, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID="0000"))[1]
+    assert wrong["jira macros"][0] == "warn"
+    assert "name “System Jira” (b2c8e7f4" in wrong["jira macros"][1]
