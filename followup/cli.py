@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import structlog
 import typer
@@ -40,6 +40,9 @@ from followup import __version__
 from followup.errors import ConfigError, FollowupError
 from followup.logconfig import configure_logging, redact_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
+
+if TYPE_CHECKING:
+    from followup.model import Page
 
 __all__ = ["app", "main"]
 
@@ -297,8 +300,11 @@ def extract(
     settings = _settings(ctx)
     extract_items = _entry("followup.storage_format", "extract", "extract")
     names: dict[str, str] = {}
+    where = ""
     if page is not None:
-        body, page_id = _fetch_page(settings, page), page
+        fetched = _fetch_page(settings, page)
+        body, page_id = fetched.body, page
+        where = f"“{fetched.title}” {fetched.url}".rstrip()
     else:
         assert file is not None
         try:
@@ -317,20 +323,22 @@ def extract(
     if fmt is ExtractFormat.JSON:
         typer.echo(json.dumps(_extraction_json(extraction, names), indent=2, ensure_ascii=False))
     else:
+        if where:
+            Console(highlight=False, soft_wrap=True).print(Text(where))
         _print_extraction(extraction, names, from_site=page is not None)
 
 
-def _fetch_page(settings: Settings, page_id: str) -> str:
-    """The storage-format body of one page of the configured site."""
+def _fetch_page(settings: Settings, page_id: str) -> Page:
+    """One page of the configured site, body included."""
     from followup.adapters import from_settings
 
     settings.require_sites()
     adapters = from_settings(settings)
     try:
-        body: str = adapters.confluence.get_page(page_id).body
+        fetched: Page = adapters.confluence.get_page(page_id)
     finally:
         adapters.close()
-    return body
+    return fetched
 
 
 def _owner_names(settings: Settings, extraction: Any) -> dict[str, str]:

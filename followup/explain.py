@@ -285,6 +285,8 @@ def to_text(x: Explanation, *, jira_url: str | None, width: int = 120) -> str:
                 Text(names.text(a.reason)),
             )
         console.print(plan)
+    elif x.item is None:
+        console.print(Text("\nThe plan: nothing is done to this ticket (see the findings)."))
     else:
         console.print(Text("\nThe plan: nothing to do for this item; page and ticket agree."))
     if x.findings:

@@ -136,6 +136,7 @@ def test_reports_show_people_by_name_and_json_keeps_the_ids(site: Site, tmp_path
     assert extracted.exit_code == 0, extracted.output
     assert "Priya Natarajan" in extracted.stdout
     assert not ACCOUNT_ID.search(extracted.stdout)
+    assert f"{site.url}/wiki/spaces/SRE/pages/{ORDERS_DB}" in extracted.stdout
 
 
 # -- 2. one status per item on the page ---------------------------------------------------------
@@ -210,6 +211,9 @@ def test_findings_name_their_page_and_link_it_and_their_ticket(site: Site, tmp_p
     assert (finding["page_title"], finding["page_url"]) == (title, page_url)
     assert (finding["ticket"], finding["ticket_url"]) == (orphan, ticket_url)
     assert all(f["page_title"] and f["page_url"] for f in data["findings"])
+    story = site.cli("explain", orphan, "--today", TODAY)
+    assert "The page no longer shows an item for this ticket." in story.stdout
+    assert "orphaned-ticket" in story.stdout
 
 
 # -- 4. the HTML summary ---------------------------------------------------------------------------
