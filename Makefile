@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit test-slow cassettes bench lock clean sandbox browser
+.PHONY: specs demo test check lint types unit test-slow cassettes bench lock clean sandbox browser
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo FLAVOR=datacenter` runs it against a sandbox acting as Data Center.
+FLAVOR ?= cloud
 demo: $(STAMP)
-	$(BIN)/python -m followup.demo
+	$(BIN)/python -m followup.demo --flavor $(FLAVOR)
 
 sandbox: $(STAMP)
 	$(BIN)/followup sandbox
@@ -63,3 +65,12 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache
+
+# Atlassian's OpenAPI documents, which the tests check the sandbox's answers against, for
+# a checkout without ../shared/specs beside it. They are Atlassian's: downloaded, not kept.
+SPECS := .followup/specs
+specs:
+	mkdir -p $(SPECS)
+	curl -fsSL -o $(SPECS)/jira-platform-v3.openapi.json https://developer.atlassian.com/cloud/jira/platform/swagger-v3.v3.json
+	curl -fsSL -o $(SPECS)/confluence-v1.openapi.json https://developer.atlassian.com/cloud/confluence/swagger.v3.json
+	curl -fsSL -o $(SPECS)/confluence-v2.openapi.json https://dac-static.atlassian.com/cloud/confluence/openapi-v2.v3.json

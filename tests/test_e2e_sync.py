@@ -418,6 +418,33 @@ def test_datacenter_sync_assigns_by_username_and_settles(dc_site: Site) -> None:
     assert item.done
 
 
+def test_the_data_center_demo_resolves_owners_named_by_userkey_and_username(
+    sandbox_server: RunningSandbox, dc_sandbox_server: RunningSandbox
+) -> None:
+    """The Data Center demo names people by `ri:userkey` (one page by `ri:username`):
+    a sync resolves each through Confluence's user API to a Jira username, assigns
+    every ticket to the same person as the Cloud demo does, and a second run writes
+    nothing."""
+
+    def assignees(site: Site) -> dict[str, str | None]:
+        site.sync()
+        return {
+            t["fields"]["summary"]: (t["fields"]["assignee"] or {}).get("displayName")
+            for t in site.tickets()
+        }
+
+    dc = _site(dc_sandbox_server)
+    dc_assignees = assignees(dc)
+    assert dc_sandbox_server.stats.snapshot()["by_route"]["GET /wiki/rest/api/user"] >= 1
+    assert dc_assignees == assignees(_site(sandbox_server))
+    assert sum(name is not None for name in dc_assignees.values()) >= 15
+    before = dc.writes()
+    again = dc.sync()
+    assert again.actions == []
+    assert [f for f in again.findings if f.code is FindingCode.UNKNOWN_OWNER] == []
+    assert dc.writes() == before
+
+
 def test_datacenter_sync_with_a_personal_access_token(
     dc_sandbox_server: RunningSandbox,
 ) -> None:
