@@ -52,6 +52,7 @@ __all__ = [
     "Check",
     "config_failed",
     "jira_links",
+    "macro_link_check",
     "run_doctor",
     "screen_problems",
     "transition_problems",
@@ -145,6 +146,84 @@ def jira_links(body: str) -> list[tuple[str, str]]:
         if sid:
             out.append(((macro_parameter(macro, "server") or "").strip(), sid))
     return out
+
+
+_SET_LINK = "(FOLLOWUP_CONFLUENCE__JIRA_SERVER, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID)"
+_WHERE_LINK = (
+    "Confluence writes them into every Jira issue macro: open a page with one, then "
+    "••• → View storage format (on Cloud: ••• → Advanced details → View storage format) "
+    "and copy its server and serverId parameters, or ask a Confluence admin "
+    "(Administration → Application links)"
+)
+
+
+def macro_link_check(
+    server: str | None,
+    written: str | None,
+    ours: Collection[str],
+    seen: Mapping[tuple[str, str], str],
+) -> Check:
+    """The `jira macros` line: followup writes its macros naming `server` / `written`
+    (the serverId; None: no server named), takes the macros of `ours` for this Jira,
+    and the pages hold macros of `seen` ((server, serverId) -> a page title).
+
+    A macro whose serverId is not ours is foreign to followup (its items get a
+    foreign-ticket finding), so the check names any such id with the setting that
+    would make it ours, and says whether followup's own macros match the pages'."""
+    alien = [(link, title) for link, title in seen.items() if link[1] not in ours]
+    if written is None:
+        if alien:
+            (name, sid), title = alien[0]
+            return Check(
+                "jira macros",
+                "warn",
+                "written without server and serverId (Confluence then uses its primary "
+                "Jira link), and a Jira macro naming a server is taken for another Jira's; "
+                f"the Jira macros on “{title}” name “{name}” ({sid})",
+                f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" '
+                f"{_SET_LINK}, unless that is another Jira",
+            )
+        return Check(
+            "jira macros",
+            "warn",
+            "written without server and serverId (Confluence then uses its primary Jira "
+            "link), and no page read has a Jira macro to copy them from",
+            f"set [confluence] jira_server and jira_server_id {_SET_LINK}; {_WHERE_LINK}",
+        )
+    named = f"“{server or ''}” ({written})"
+    used = {sid for _, sid in seen}
+    if alien:
+        (name, sid), title = alien[0]
+        if written in used:  # ours is on the pages too: this is a second link
+            fix = (
+                f'if “{name}” is this Jira too (an older link), add "{sid}" to [jira] '
+                "macro_server_ids (FOLLOWUP_JIRA__MACRO_SERVER_IDS); if it is another Jira, "
+                "nothing: its tickets are left alone"
+            )
+        else:
+            fix = (
+                f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" '
+                f"{_SET_LINK}, unless your pages link another Jira on purpose"
+            )
+        return Check(
+            "jira macros",
+            "warn",
+            f"written with server {named}, but the Jira macros on “{title}” name “{name}” "
+            f"({sid}), which followup takes for another Jira (foreign-ticket)",
+            fix,
+        )
+    if seen and written not in used:
+        (name, sid), title = next(iter(seen.items()))
+        return Check(
+            "jira macros",
+            "warn",
+            f"written with server {named}, but the Jira macros on “{title}” name “{name}” ({sid})",
+            f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" {_SET_LINK}',
+        )
+    more = "" if seen else "; no Jira macro on the pages read to compare with"
+    also = sorted(set(ours) - {written})
+    taken = f"; also taken for this Jira: {', '.join(also)}" if also else ""
+    return Check("jira macros", "ok", f"written with server {named}{taken}{more}")
 
 
 def _matches(transition: Mapping[str, Any], wanted: Sequence[str]) -> bool:
@@ -627,9 +706,10 @@ class _Doctor:
         return self._property_probe(sample[0])
 
     def jira_macros(self) -> Check:
-        """The application link the jira macros followup writes should name: the
-        `server` and `serverId` the pages' own Jira macros carry, as Confluence's editor
-        wrote them (one search, bodies included, of the postmortem pages)."""
+        """This Jira's application link in Confluence: the `server` and `serverId`
+        followup writes into its jira macros, and the ids whose hand-inserted macros it
+        takes for this Jira, compared with what the postmortem pages' own Jira macros
+        carry (one search, bodies included)."""
         c = self.settings.confluence
         cql = postmortem_cql(c.cql, spaces=tuple(c.spaces))
         data = self.confluence._call(
@@ -643,44 +723,8 @@ class _Doctor:
             body = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
             for link in jira_links(body):
                 seen.setdefault(link, str(page.get("title") or page.get("id")))
-        where = (
-            "Confluence writes them into every Jira issue macro: open a page with one, "
-            "then ••• → View storage format (on Cloud: ••• → Advanced details → View "
-            "storage format) and copy its server and serverId parameters, or ask a "
-            "Confluence admin (Administration → Application links)"
-        )
-        if c.jira_server_id:
-            named = f"“{c.jira_server or ''}” ({c.jira_server_id})"
-            if not seen or any(sid == c.jira_server_id for _, sid in seen):
-                more = "" if seen else "; no Jira macro on the pages read to compare with"
-                return Check("jira macros", "ok", f"written with server {named}{more}")
-            (server, sid), title = next(iter(seen.items()))
-            return Check(
-                "jira macros",
-                "warn",
-                f"written with server {named}, but the Jira macros on “{title}” name "
-                f"“{server}” ({sid})",
-                f'set [confluence] jira_server = "{server}" and jira_server_id = "{sid}" '
-                "(FOLLOWUP_CONFLUENCE__JIRA_SERVER, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID), "
-                "unless your pages link another Jira on purpose",
-            )
-        if seen:
-            (server, sid), title = next(iter(seen.items()))
-            return Check(
-                "jira macros",
-                "warn",
-                "written without server and serverId (Confluence then uses its primary "
-                f"Jira link); the Jira macros on “{title}” name “{server}” ({sid})",
-                f'set [confluence] jira_server = "{server}" and jira_server_id = "{sid}" '
-                "(FOLLOWUP_CONFLUENCE__JIRA_SERVER, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID)",
-            )
-        return Check(
-            "jira macros",
-            "warn",
-            "written without server and serverId (Confluence then uses its primary Jira "
-            "link), and no page read has a Jira macro to copy them from",
-            f"set [confluence] jira_server and jira_server_id; {where}",
-        )
+        server, written = self.settings.macro_link
+        return macro_link_check(server, written, self.settings.macro_server_ids, seen)
 
     def _pages_denied(self, denied: Sequence[str], checked: int) -> Check:
         shown = ", ".join(denied[:5]) + (f" and {len(denied) - 5} more" if len(denied) > 5 else "")

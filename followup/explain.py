@@ -46,7 +46,10 @@ MATCH_WORDS = {
     "new": "none: a ticket is created",
     "missing": "the key on the page names no ticket",
     "unmanaged": "linked, but not managed",
+    "foreign": "none: the page links a ticket outside followup's scope",
 }
+# How a story ends when nothing is done for its item (the findings say why).
+_LEFT_ALONE = frozenset({"missing", "unmanaged", "foreign"})
 ITEM_KEY = re.compile(r"(?P<page>\d+):(?:task|row):\S+")
 TICKET_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-\d+")
 
@@ -82,6 +85,15 @@ def _locate(engine: Engine, key: str) -> tuple[str, str | None, str | None]:
     if match := ITEM_KEY.fullmatch(key):
         return match["page"], key, None
     if TICKET_KEY.fullmatch(key):
+        # A ticket outside followup's projects is not even read: explaining it would
+        # show what page content must never reach through followup.
+        outside = engine.policy.scope.outside(key.upper())
+        if outside is not None:
+            raise UsageError(
+                f"{key.upper()} {outside}: followup neither reads nor explains it",
+                hint="give the item key of the page that links it (`followup extract "
+                "--page ID` lists them) to see what followup does for that item",
+            )
         ticket = engine.jira.get_ticket(key.upper())
         if ticket is None:
             raise UsageError(
@@ -171,13 +183,27 @@ def _owner(item: ActionItem, names: Names) -> str:
     return f"{shown} (@mention)" if shown != item.owner.value else f"@mention {item.owner.value}"
 
 
-def _reference(item: ActionItem) -> str:
+def _reference(item: ActionItem, story: ItemStory | None) -> str:
     if item.ticket is None:
         return "none"
+    if story is not None and story.match == "foreign":
+        return f"{item.ticket} (outside followup's scope: not read, not shown)"
     how = (
         "a jira macro or smart link: shows its status live" if item.ticket_live else "a link or key"
     )
     return f"{item.ticket} ({how})"
+
+
+def _due(item: ActionItem) -> str:
+    if "due" in item.unreadable:
+        return "unreadable (see the findings): the ticket's due date is left as it is"
+    return item.due.isoformat() if item.due else "none"
+
+
+def _done(item: ActionItem) -> str:
+    if "done" in item.unreadable:
+        return "unreadable status (see the findings): the ticket's status is left as it is"
+    return "ticked" if item.done else "not ticked"
 
 
 def _fields(table: Table, rows: list[tuple[str, str]]) -> None:
@@ -202,6 +228,14 @@ def _property_rows(prop: TicketProperty | None, names: Names) -> list[tuple[str,
         return [("property", "none: the ticket was linked by hand and is not synced yet")]
     base = prop.base
     rows = [("item", prop.item), ("page", prop.page)]
+    if prop.origin == "adopted":
+        rows.append(
+            (
+                "origin",
+                "adopted (linked on the page by hand): Jira leads it unless "
+                'sync.adopted_tickets = "two-way"',
+            )
+        )
     if base is None:
         rows.append(("base", "none (adopted, or unreadable): the next sync records one"))
     else:
@@ -239,9 +273,9 @@ def to_text(x: Explanation, *, jira_url: str | None, width: int = 120) -> str:
             [
                 ("text", x.item.text),
                 ("owner", _owner(x.item, names)),
-                ("due", x.item.due.isoformat() if x.item.due else "none"),
-                ("done", "ticked" if x.item.done else "not ticked"),
-                ("ticket", _reference(x.item)),
+                ("due", _due(x.item)),
+                ("done", _done(x.item)),
+                ("ticket", _reference(x.item, x.story)),
                 ("badge", x.item.badge.title if x.item.badge else "none"),
             ],
         )
@@ -287,6 +321,10 @@ def to_text(x: Explanation, *, jira_url: str | None, width: int = 120) -> str:
         console.print(plan)
     elif x.item is None:
         console.print(Text("\nThe plan: nothing is done to this ticket (see the findings)."))
+    elif x.story is not None and x.story.match in _LEFT_ALONE:
+        console.print(Text("\nThe plan: nothing is done for this item (see the findings)."))
+    elif x.findings:  # e.g. a page value Jira, leading an adopted ticket, did not take
+        console.print(Text("\nThe plan: nothing to do for this item (see the findings)."))
     else:
         console.print(Text("\nThe plan: nothing to do for this item; page and ticket agree."))
     if x.findings:
@@ -308,7 +346,7 @@ def to_json(x: Explanation, *, jira_url: str | None) -> dict[str, Any]:
             "url": x.page.url,
             "version": x.page.version,
         },
-        "item": x.item.to_json() if x.item else None,
+        "item": {**x.item.to_json(), "unreadable": sorted(x.item.unreadable)} if x.item else None,
         "ticket": {
             "key": t.key,
             "url": browse_url(jira_url, t.key),

@@ -12,7 +12,9 @@ Where the page and Jira disagree, Jira is taken as the record (work is tracked
 there, and after a sync they agree): an item with a ticket is done when the ticket
 is, due when the ticket is due, and owned by the ticket's assignee, falling back to
 the page's owner and due date where Jira has none. An item without a ticket
-(not synced yet) is read off the page alone.
+(not synced yet) is read off the page alone, and so is one whose page links a
+ticket outside followup's scope (`Scope`): that ticket is neither read nor named,
+its status is "Foreign ticket".
 
 Definitions (docs/reporting.md):
 
@@ -46,7 +48,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from followup.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
-from followup.planner import group_tickets_by_page, match_tickets
+from followup.planner import Scope, group_tickets_by_page, match_tickets
 
 __all__ = [
     "AGE_BUCKETS",
@@ -71,6 +73,7 @@ AGE_UNKNOWN = "unknown"
 NO_OWNER = "(no owner)"
 OWNER_NOT_FOUND = "(owner not found)"
 NOT_SYNCED = "(owner not synced yet)"
+FOREIGN_TICKET = "Foreign ticket"
 TIMELINE_WEEKS = 26  # at most this many weekly points (half a year)
 
 
@@ -328,6 +331,7 @@ def _item_health(
     ticket: Ticket | None,
     today: date,
     names: Mapping[str, str],
+    foreign: bool = False,
 ) -> ItemHealth:
     done = ticket.done if ticket is not None else item.done
     due = (ticket.due if ticket is not None else None) or item.due
@@ -352,6 +356,8 @@ def _item_health(
     start = ref.created or created
     if ticket is not None:
         status = ticket.status or ("Done" if done else "Open")
+    elif foreign:
+        status = FOREIGN_TICKET
     else:
         status = "Done (no ticket)" if done else "No ticket"
     return ItemHealth(
@@ -360,7 +366,7 @@ def _item_health(
         text=" ".join(item.text.split()),
         owner=owner,
         owner_key=owner_key,
-        ticket=ticket.key if ticket is not None else item.ticket,
+        ticket=ticket.key if ticket is not None else (None if foreign else item.ticket),
         status=status,
         due=due,
         done=done,
@@ -449,14 +455,18 @@ def compute_health(
     *,
     label: str = "followup",
     oldest: int = 10,
+    scope: Scope | None = None,
 ) -> Health:
     """The figures of the health report, from what one sync discovery reads.
 
     `extractions` maps page id to the page's extraction; `tickets` are the managed
     tickets (the sync's JQL search), grouped by page with the sync's own rules and
     matched to items by the planner's identity rules. `oldest` caps the list of the
-    oldest overdue items.
+    oldest overdue items. Tickets outside `scope` are left out, as the sync leaves
+    them alone, and an item linking one is read off its page.
     """
+    if scope is not None:
+        tickets = [t for t in tickets if scope.outside(t.key) is None]
     by_page = group_tickets_by_page(tickets, label)
     names = _names(tickets)
     items: list[ItemHealth] = []
@@ -472,10 +482,18 @@ def compute_health(
             empty.append(_page_ref(page, note))
             continue
         ref = _page_ref(page)
-        matched, _, _, _ = match_tickets(extraction.items, by_page.get(page.id, []), {})
+        foreign = {
+            item.key
+            for item in extraction.items
+            if scope is not None
+            and item.ticket is not None
+            and scope.outside(item.ticket, item.ticket_site) is not None
+        }
+        followed = [item for item in extraction.items if item.key not in foreign]
+        matched, _, _, _ = match_tickets(followed, by_page.get(page.id, []), {})
         for item in extraction.items:
             ticket = matched.get(item.key)
-            health = _item_health(item, ref, ticket, today, names)
+            health = _item_health(item, ref, ticket, today, names, item.key in foreign)
             items.append(health)
             stored = ticket.prop.conflicts if ticket is not None and ticket.prop else ()
             conflicts.extend(_conflict_row(health, c, names) for c in stored)

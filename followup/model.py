@@ -14,6 +14,8 @@ from typing import Any, Literal
 OwnerKind = Literal["account_id", "userkey", "username", "name"]
 ItemSource = Literal["task", "table"]
 StatusCategory = Literal["new", "indeterminate", "done"]
+ItemField = Literal["due", "done"]
+TicketOrigin = Literal["created", "adopted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class FindingCode(enum.StrEnum):
     DUPLICATE_ITEM = "duplicate-item"
     UNKNOWN_TICKET = "unknown-ticket"
     SHARED_TICKET = "shared-ticket"
+    FOREIGN_TICKET = "foreign-ticket"
+    ADOPTED_TICKET = "adopted-ticket"
+    UNKNOWN_STATUS = "unknown-status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,21 @@ class Badge:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketSite:
+    """Which Jira a ticket reference on a page names, as the page wrote it.
+
+    `url` is the base of a `/browse/KEY` link (everything before `/browse/`, relative
+    if the link is); `server_id` and `server` are a jira macro's `serverId` and
+    `server` parameters. The planner compares them with the configured site: a
+    reference to any other Jira is never followed (`foreign-ticket`).
+    """
+
+    url: str | None = None
+    server_id: str | None = None
+    server: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ActionItem:
     """One action item on a postmortem page, as the page shows it now.
 
@@ -106,6 +126,16 @@ class ActionItem:
     `ticket_live` says the reference shows the ticket's live status itself (a jira
     macro, or a Cloud smart link): the badge then only adds what that status cannot
     say (docs/storage-format.md, "Badges").
+
+    `ticket_site` says which Jira the ticket reference names; None when it names
+    none (a jira macro without a server, which Confluence shows from its primary
+    Jira, or a bare key in a table's ticket column): the configured site.
+
+    A field the page states in a form followup cannot read is in `unreadable`: an
+    ambiguous or unparseable due date, a status column saying something that is
+    neither done nor open. Its value here is None / not done, but it is not "no
+    value": the planner leaves such a field alone on both sides (it never clears
+    Jira's value), whereas a page that states no value at all clears it.
     """
 
     key: str
@@ -119,6 +149,10 @@ class ActionItem:
     badge: Badge | None = None
     priority: str | None = None
     ticket_live: bool = False
+    # How the reference is written (a macro, or the smart link Cloud turns it into)
+    # is not part of the item's state: two readings differing only there are equal.
+    ticket_site: TicketSite | None = field(default=None, compare=False)
+    unreadable: frozenset[ItemField] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -285,6 +319,10 @@ class TicketProperty:
     runs stay stateless; `conflicts` the conflicts not resolved yet, so that every
     run reports them; `done_before_tracking` marks a ticket created for an item that
     was already ticked on the page (the health report leaves it out of its timings).
+    `origin` says whether followup created the ticket (kept in step both ways) or
+    adopted one a person linked by hand (led by Jira unless `sync.adopted_tickets`
+    says otherwise); it is stored only for adopted tickets (`"origin": "adopted"`),
+    so a created ticket's property is what it always was.
     """
 
     item: str
@@ -293,6 +331,7 @@ class TicketProperty:
     reminders: dict[str, Any] = field(default_factory=dict)
     conflicts: tuple[StoredConflict, ...] = ()
     done_before_tracking: bool = False
+    origin: TicketOrigin = "created"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -306,6 +345,8 @@ class TicketProperty:
             out["conflicts"] = [c.to_json() for c in self.conflicts]
         if self.done_before_tracking:
             out["done_before_tracking"] = True
+        if self.origin != "created":
+            out["origin"] = self.origin
         return out
 
     @classmethod
@@ -337,6 +378,9 @@ class TicketProperty:
             reminders=dict(reminders) if isinstance(reminders, dict) else {},
             conflicts=stored,
             done_before_tracking=data.get("done_before_tracking") is True,
+            # Anything but the one value followup writes for an adopted ticket reads
+            # as adopted too: an edited property never widens what followup may do.
+            origin="created" if "origin" not in data else "adopted",
         )
 
 

@@ -71,7 +71,9 @@ def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -
     tickets = list(engine.jira.search_tickets(managed_tickets_jql(engine.policy.label)))
     extractions = {page.id: engine.extract_page(page) for page in pages}
     log.info("report-loaded", pages=len(pages), tickets=len(tickets))
-    return compute_health(pages, extractions, tickets, today, label=engine.policy.label)
+    return compute_health(
+        pages, extractions, tickets, today, label=engine.policy.label, scope=engine.policy.scope
+    )
 
 
 # -- text, Markdown, JSON -------------------------------------------------------------

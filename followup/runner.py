@@ -23,7 +23,7 @@ import structlog
 
 from followup.engine import Engine, EngineConfig, RunResult
 from followup.errors import ApiError, FollowupError
-from followup.planner import Directions, Policy
+from followup.planner import Directions, Policy, Scope, site_url
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reminders import ReminderPolicy
 from followup.sync_report import Format, render_report
@@ -43,10 +43,25 @@ class SetupError(FollowupError):
     exit_code = EXIT_SETUP
 
 
+def scope_from_settings(settings: Settings) -> Scope:
+    """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
+    the Jira at `jira.url` (and the jira macros of this Jira's application link:
+    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
+    j = settings.jira
+    return Scope(
+        projects=frozenset({j.project, *j.adopt_projects}),
+        site_urls=frozenset({site_url(j.url)} if j.url else ()),
+        page_base=settings.confluence.url or "",
+        server_ids=settings.macro_server_ids,
+    )
+
+
 def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
     s, j = settings.sync, settings.jira
     d = s.directions
     return Policy(
+        scope=scope_from_settings(settings),
+        adopted_tickets=s.adopted_tickets,
         project=j.project,
         issue_type=j.issue_type,
         label=s.label,
@@ -78,8 +93,10 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_page_bytes=s.max_page_bytes,
         max_items_per_page=s.max_items_per_page,
         owners=dict(settings.owners),
-        jira_server=c.jira_server,
-        jira_server_id=c.jira_server_id,
+        # Our jira macros name this Jira's application link when it is configured, so
+        # that Confluence shows them from this Jira whatever its primary Jira link is.
+        jira_server=settings.macro_link[0],
+        jira_server_id=settings.macro_link[1],
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
     )

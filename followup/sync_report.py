@@ -196,6 +196,14 @@ def _findings_by_page(result: RunResult) -> list[tuple[PageResult | None, list[F
     return [(pages.get(pid), found) for pid, found in grouped.items()]
 
 
+def _nothing(result: RunResult) -> str:
+    """What a report says when it lists no action: in step, unless pages were skipped."""
+    leased = result.counts()["leased"]
+    if leased:
+        return f"Nothing done: {leased} page(s) skipped, another run holds them."
+    return "Nothing to do: pages and tickets are in step."
+
+
 def _summary_line(result: RunResult) -> str:
     c = result.counts()
     mode = "dry run: would make" if result.dry_run else "made"
@@ -205,6 +213,7 @@ def _summary_line(result: RunResult) -> str:
         f"transition(s), {c['comment']} comment(s), {c['page_writes']} page write(s); "
         f"{c['findings']} finding(s), "
         f"{c['errors']} error(s)"
+        + (f"; {c['leased']} page(s) skipped: another run holds them" if c["leased"] else "")
     )
 
 
@@ -281,7 +290,7 @@ def to_text(
                 )
             console.print(t)
     else:
-        console.print("Nothing to do: pages and tickets are in step.")
+        console.print(_nothing(result))
     # Findings as lines, not a table: addresses must stay whole to be clicked or copied.
     for where, found in _findings_by_page(result):
         title = f"“{where.page.title}”" if where else found[0].page_id
@@ -415,7 +424,7 @@ def _lozenge(state: str) -> str:
         colour = "red"
     elif "progress" in folded:
         colour = "blue"
-    elif folded in ("unknown ticket", "no ticket"):
+    elif folded in ("unknown ticket", "no ticket", "foreign ticket"):
         colour = "yellow"
     else:
         colour = "grey"
@@ -463,6 +472,15 @@ def _what_changed(
 def _owner_cell(item: ActionItem, story: ItemStory | None, names: Names) -> str:
     if story is not None and story.owner:
         return _e(str(names.person(story.owner)))
+    if item.owner is not None and story is not None and story.match == "foreign":
+        # Not looked up (nothing is done for the item): by name where the run knows the
+        # person anyway, never by an account id.
+        if item.owner.kind == "name":
+            return _e(item.owner.value)
+        known = names.person(item.owner.ref)
+        if known != item.owner.ref:
+            return _e(str(known))
+        return '<span class="none">an @mention (not looked up)</span>'
     if item.owner is not None:
         shown = item.owner.value if item.owner.kind == "name" else f"@{item.owner.value}"
         return f'{_e(shown)} <span class="none">(no Jira user)</span>'
@@ -482,7 +500,13 @@ def _page_section(
         f"<section><h2>{_a(page.page.title, page.page.url)} "
         f'<span class="meta">{_e(page.page.space_key)}</span></h2>'
     ]
-    if plan.items:
+    if page.leased_by is not None:
+        # What the plan says would be another run's to do: nothing of it is shown.
+        parts.append(
+            f'<p class="skipped">Skipped: run {_e(page.leased_by)} holds this page; '
+            "nothing was done here.</p>"
+        )
+    elif plan.items:
         parts.append(
             "<table><tr><th>Action item</th><th>Owner</th><th>Due</th><th>Status</th>"
             "<th>Ticket</th><th>What changed</th></tr>"
@@ -491,6 +515,7 @@ def _page_section(
             story = plan.stories.get(item.key)
             due = story.due if story is not None else item.due
             state = story.state if story is not None and story.state else "No ticket"
+            foreign = story is not None and story.match == "foreign"
             ticket = (story.ticket if story is not None else None) or item.ticket
             created = [
                 o.ticket
@@ -507,6 +532,9 @@ def _page_section(
                 and (text := _what_changed(a, outcomes.get(id(a)), result, names))
             ]
             ticket_html = _a(ticket, browse_url(jira_url, ticket)) if ticket else "—"
+            if foreign and ticket:
+                # As the page wrote it, not linked: it may be another Jira's.
+                ticket_html = f"{_e(ticket)} <span class='none'>(not followup's)</span>"
             change_html = (
                 '<ul class="changes">' + "".join(f"<li>{_e(c)}</li>" for c in changes) + "</ul>"
                 if changes
@@ -589,7 +617,7 @@ def to_html(result: RunResult, *, jira_url: str | None = None) -> str:
         + "</div>",
     ]
     if not result.actions:
-        parts.append("<p>Nothing to do: pages and tickets are in step.</p>")
+        parts.append(f"<p>{_e(_nothing(result))}</p>")
     for page in result.pages:
         parts.append(
             _page_section(page, result, names, findings.get(page.page.id, []), outcomes, jira_url)

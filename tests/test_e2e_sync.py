@@ -245,10 +245,11 @@ def test_jira_done_ticks_page_and_page_tick_closes_ticket(site: Site) -> None:
 
 
 def test_due_and_owner_follow_either_side(site: Site) -> None:
-    """A due date changed in Jira reaches the page; one changed on the page reaches Jira."""
+    """A due date changed in Jira reaches the page; one changed on the page reaches Jira
+    (for a ticket followup created: those are kept in step both ways)."""
     site.sync()
     page = "98000001"
-    key = _ticket_of(site, page, "Alert when replica lag")
+    key = _ticket_of(site, page, "Route order-history reads")
     site.edit_issue(key, {"duedate": "2027-01-20"})
     site.sync()
     item = next(i for i in site.items(page).items if i.ticket == key)
@@ -347,6 +348,33 @@ def test_report_never_contains_the_token(site: Site, tmp_path: Path) -> None:
         out = tmp_path / f"r.{fmt}"
         sync_command(site.settings, dry_run=True, fmt=fmt, output=out, today=TODAY)
         assert token not in out.read_text()
+
+
+# -- both flavors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_a_run_after_a_clean_run_writes_nothing_on_both_flavors(
+    flavor: str,
+    sandbox_server: RunningSandbox,
+    dc_sandbox_server: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    """The demo as `followup sandbox --flavor ...` serves it: after a clean first
+    `followup sync`, a second one plans nothing and the sandbox counts no write."""
+    from reliability_support import Site as CliSite
+
+    server = sandbox_server if flavor == "cloud" else dc_sandbox_server
+    reset_server(server)
+    site = CliSite.of(server)
+    report = tmp_path / "second.json"
+    for args in ((), ("--format", "json", "--output", str(report))):
+        writes = site.writes()
+        run = site.cli("sync", "--today", TODAY.isoformat(), *args)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err[-3000:]
+    assert site.writes() == writes
+    assert json.loads(report.read_text())["actions"] == []
 
 
 # -- Data Center -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.fakes import FakeConfluence
 from followup.health import Health, compute_health
 from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
+from followup.planner import Scope
 from followup.report_html import to_html, to_storage
 from followup.reporting import (
     PUBLISH_MESSAGE,
@@ -710,3 +711,31 @@ def test_done_before_tracking_and_owner_not_found() -> None:
     data = json.loads(render_health(h, "json"))
     assert data["done_before_tracking"][0]["ticket"] == "OPS-20"
     assert data["items"][1]["owner_not_found"] == "Bob Nobody"
+
+
+def test_health_leaves_tickets_outside_the_scope_out() -> None:
+    """A page item linking a ticket of another project is read off the page ("Foreign
+    ticket", not linked), and a stray ticket of that project carrying followup's labels
+    is neither matched nor counted: its status, assignee and due date appear nowhere."""
+    page = _page("8", "Key leak", "SRE", "2026-11-01")
+    foreign = ActionItem(
+        "8:task:1", "8", "Rotate the keys", _owner(ALICE), date(2026, 12, 1), False,
+        "SEC-1", "task",
+    )  # fmt: skip
+    stray = Ticket(
+        "SEC-1", "901", "Rotate the signing keys", "acc-mallory", date(2027, 3, 1),
+        "In Progress", "indeterminate", ("followup", "followup-8"), None,
+        TicketProperty("8:task:1", "8", None), "Mallory Secret", _dt("2026-11-02"),
+    )  # fmt: skip
+    scope = Scope(projects=frozenset({"OPS"}))
+    h = compute_health([page], {"8": Extraction("8", (foreign,), ())}, [stray], TODAY, scope=scope)
+    [item] = h.items
+    assert (item.status, item.ticket, item.due, item.done) == (
+        "Foreign ticket", None, date(2026, 12, 1), False,
+    )  # fmt: skip
+    for fmt in ("text", "json", "markdown", "html"):
+        shown = render_health(h, fmt)
+        for fact in ("Mallory Secret", "Rotate the signing keys", "2027-03-01", "In Progress"):
+            assert fact not in shown, (fmt, fact)
+    unscoped = compute_health([page], {"8": Extraction("8", (foreign,), ())}, [stray], TODAY)
+    assert unscoped.items[0].status == "In Progress"  # what the scope keeps out

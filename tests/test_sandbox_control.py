@@ -17,7 +17,7 @@ from sandbox_support import ADMIN, JiraSite
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox, banner, open_state, start_in_thread
-from followup.sandbox.state import Flavor
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor
 
 pytest_plugins = ["sandbox_support"]
 
@@ -27,7 +27,9 @@ def _post(url: str, path: str, body: object | None = None) -> requests.Response:
 
 
 def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSandbox) -> None:
-    """The variables name this sandbox and credentials that work on both products."""
+    """The variables name this sandbox, credentials that work on both products, and
+    its Jira's application link once (written into followup's macros, and the id
+    whose hand-inserted macros are this Jira's)."""
     env = requests.get(f"{sandbox.url}/_sandbox/env", timeout=5).json()
     assert env == {
         "FOLLOWUP_JIRA__URL": sandbox.url,
@@ -37,8 +39,8 @@ def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSa
         "FOLLOWUP_CONFLUENCE__URL": f"{sandbox.url}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_CONFLUENCE__TOKEN": DEMO_ADMIN.token,
-        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": "System Jira",
-        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65",
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": JIRA_SERVER,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": JIRA_SERVER_ID,
     }
     auth = (env["FOLLOWUP_JIRA__EMAIL"], env["FOLLOWUP_JIRA__TOKEN"])
     assert requests.get(f"{env['FOLLOWUP_JIRA__URL']}/rest/api/3/myself", auth=auth, timeout=5).ok

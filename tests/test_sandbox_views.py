@@ -16,7 +16,7 @@ import requests
 from followup.sandbox import control
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
 from followup.sandbox.server import start_in_thread
-from followup.sandbox.state import SandboxState, User
+from followup.sandbox.state import JIRA_SERVER_ID, SandboxState, User
 from followup.sandbox.storage_html import storage_to_html
 from followup.sandbox.views import adf_to_text, title_slug
 
@@ -117,6 +117,19 @@ def test_a_jira_macro_shows_the_summary_unless_told_not_to() -> None:
     assert summary in card
     assert "IN PROGRESS" in card
     assert '<a class="jira-issue" href="/browse/OPS-1">OPS-1</a>' in card
+
+
+def test_a_jira_macro_of_another_application_link_shows_nothing_of_an_issue() -> None:
+    """A macro naming a serverId the sandbox's Confluence has no link for shows that
+    its server cannot be found, as Confluence does, and nothing of the same-keyed
+    issue in the sandbox's Jira; one naming the sandbox's own link shows the issue."""
+    other = render(macro("jira", server="Partner JIRA", serverId="link-partner", key="OPS-1"))
+    assert "UNABLE TO LOCATE JIRA SERVER" in other
+    assert "IN PROGRESS" not in other
+    assert "Rotate" not in other
+    assert "href" not in other
+    ours = render(macro("jira", server="System Jira", serverId=JIRA_SERVER_ID, key="OPS-1"))
+    assert "IN PROGRESS" in ours
 
 
 def test_a_jira_macro_for_a_missing_issue_says_so() -> None:

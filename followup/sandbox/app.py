@@ -214,6 +214,7 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        raw, send = send, self._dated(send)
         path: str = scope["path"]
         product = product_of(path)
         if product is None:
@@ -248,10 +249,24 @@ class SandboxMiddleware:
         if not write:
             await self.app(scope, receive, send)
             return
-        await self._write(scope, receive, send)
+        await self._write(scope, receive, send, raw)
 
-    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run a write, holding its response back until the fault decision is made."""
+    def _dated(self, send: Send) -> Send:
+        """`send` that gives every answer a `Date` header from the sandbox's clock
+        (the real time, or as `clock_offset_s` sets it); uvicorn's own is off."""
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"date"]
+                headers.append((b"date", self.faults.http_date().encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return dated
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, raw: Send) -> None:
+        """Run a write, holding its response back until the fault decision is made.
+        `raw` is the server's own `send`, through which a connection can be dropped."""
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -268,7 +283,7 @@ class SandboxMiddleware:
             drop = self.faults.after_successful_write()
             if drop is not None:
                 self.stats.fault("dropped")
-                if drop == "close" and await _drop_connection(send):
+                if drop == "close" and await _drop_connection(raw):
                     return
                 await _send_all(send, bad_gateway())
                 return

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from followup.sandbox import jira_api
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
-from followup.sandbox.state import Flavor, SandboxState, User
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, SandboxState, User
 
 DEFAULT_PROJECT = "OPS"
 
@@ -131,12 +131,6 @@ def default_project(state: SandboxState) -> str:
     with state.lock:
         rows = [r["key"] for r in state.db.execute("SELECT key FROM projects ORDER BY rowid")]
     return DEFAULT_PROJECT if DEFAULT_PROJECT in rows or not rows else rows[0]
-
-
-# The sandbox's Confluence reaches its own Jira through one application link: the
-# name and id its jira macros carry (`server`, `serverId`), as on a real site.
-JIRA_SERVER = "System Jira"
-JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
 
 
 def env_for(state: SandboxState, base_url: str) -> dict[str, str]:

@@ -27,9 +27,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from followup.sandbox.control import JIRA_SERVER, JIRA_SERVER_ID
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
-from followup.sandbox.state import Flavor, User
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, User
 
 __all__ = [
     "DEMO_ADMIN",

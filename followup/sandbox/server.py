@@ -76,6 +76,7 @@ def _config(app: Starlette) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
+        date_header=False,  # the middleware dates answers by the sandbox's clock
     )
 
 

@@ -11,7 +11,9 @@ link, the issue's summary (unless the macro says `showSummary=false`), and its s
 as a subtle lozenge coloured by status category; a Cloud smart link to `/browse/KEY`
 (`data-card-appearance`): the same inline card, summary always. The parameter is the
 Jira Issues macro's "Show Summary" option
-(https://confluence.atlassian.com/doc/jira-issues-macro-139380.html).
+(https://confluence.atlassian.com/doc/jira-issues-macro-139380.html). A macro naming
+another application link (`serverId`) than the sandbox's own Jira shows nothing of
+any issue, only that its server cannot be found, as Confluence does.
 
 Everything a page contains is text to the renderer: only a fixed set of HTML
 elements and attributes is let through, every string is escaped, and `<script>` and
@@ -27,6 +29,8 @@ from datetime import date
 from html.entities import name2codepoint
 
 from lxml import etree
+
+from followup.sandbox.state import JIRA_SERVER_ID
 
 __all__ = [
     "AC_NS",
@@ -406,6 +410,14 @@ class _Renderer:
         if not key:
             query = params.get("jqlQuery") or params.get("jql") or ""
             return f'<span class="macro">[Jira issues: {_e(query)}]</span>'
+        server_id = params.get("serverId", "").strip()
+        if server_id and server_id != JIRA_SERVER_ID:
+            # A macro of an application link this Confluence does not have: Confluence
+            # shows its own error, and nothing of any issue.
+            return (
+                f'<span class="jira">{_e(key)} '
+                f"{lozenge('UNABLE TO LOCATE JIRA SERVER', 'red', subtle=True)}</span>"
+            )
         show = params.get("showSummary", "true").strip().lower() != "false"
         return self.issue_card(key, show_summary=show)
 

@@ -26,6 +26,7 @@ from followup.model import (
     Extraction,
     Finding,
     FindingCode,
+    ItemField,
     ItemSource,
     Owner,
 )
@@ -43,6 +44,7 @@ from followup.storage_format.text import (
     collapse,
     jira_key,
     read_task_fields,
+    ticket_site,
     visible_text,
 )
 from followup.storage_format.xml import (
@@ -76,9 +78,36 @@ _SECTION_WORD = re.compile(
     r"action\s+item|follow(?:[-\u2010-\u2013]|\s+)up|corrective\s+action|remediation|next\s+steps"
 )
 _DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
+# What a status column may say of an item that is not done ("To do" is what the
+# renderer writes). Anything else (a note, "Won't do") is an unknown status: it is
+# reported and never taken for "not done", so it cannot reopen a ticket.
+_OPEN_WORDS = frozenset(
+    {
+        "",
+        "-",
+        "\u2013",
+        "\u2014",
+        "to do",
+        "todo",
+        "open",
+        "new",
+        "not started",
+        "not done",
+        "started",
+        "in progress",
+        "ongoing",
+        "pending",
+        "planned",
+        "backlog",
+        "reopened",
+        "overdue",
+    }
+)
 _NO_OWNER_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
 )
+_ALL_READ: frozenset[ItemField] = frozenset()
+_DUE_UNREADABLE: frozenset[ItemField] = frozenset({"due"})
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
 
@@ -401,6 +430,8 @@ def _read_task(task: Element, page_id: str) -> Located | None:
         read_badge(badge) if badge is not None else None,
         None,
         shows_live_status(ticket),
+        ticket_site(ticket) if ticket else None,
+        _DUE_UNREADABLE if problem is not None else _ALL_READ,
     )
     return Located(item, problem, due_text, ticket, task)
 
@@ -484,36 +515,53 @@ def _read_row(
             due, problem = parse_due_text(due_text, date_order=date_order)
 
     status_cell = cells.get("status")
-    done = status_cell is not None and row_status_done(status_cell, marked=marked)
+    status = row_status(status_cell, marked=marked) if status_cell is not None else False
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
+    unreadable = _ALL_READ
+    if problem is not None or status is None:
+        fields: list[ItemField] = ["due"] if problem is not None else []
+        unreadable = frozenset([*fields, "done"] if status is None else fields)
     item = ActionItem(
         f"{page_id}:row:{_text_hash(text)}",
         page_id,
         text,
         owner,
         due,
-        done,
+        bool(status),
         ticket.key if ticket else None,
         "table",
         read_badge(badge) if badge is not None else None,
         priority,
         shows_live_status(ticket),
+        ticket_site(ticket) if ticket else None,
+        unreadable,
     )
     return Located(item, problem, due_text, ticket, row, info, cells)
 
 
-def row_status_done(cell: Element, *, marked: bool = True) -> bool:
-    """Whether a status cell says done (its text, or a status macro's title; none
-    when `marked=False`: its row holds no macro)."""
-    if visible_text(cell).casefold() in _DONE_WORDS:
+def row_status(cell: Element, *, marked: bool = True) -> bool | None:
+    """Whether a status cell says done (its text, or a status macro's title; no
+    macro when `marked=False`: its row holds none), not done (empty, "To do", "In
+    progress"...), or None: something else, which followup cannot read."""
+    text = visible_text(cell).casefold()
+    if text in _DONE_WORDS:
         return True
-    return marked and any(
-        (macro_parameter(macro, "title") or "").strip().casefold() in _DONE_WORDS
-        for macro in cell.iter(*MACRO_TAGS)
-        if macro_name(macro) == "status"
+    titles = (
+        [
+            (macro_parameter(macro, "title") or "").strip().casefold()
+            for macro in cell.iter(*MACRO_TAGS)
+            if macro_name(macro) == "status"
+        ]
+        if marked
+        else []
     )
+    if any(title in _DONE_WORDS for title in titles):
+        return True
+    if text in _OPEN_WORDS and all(title in _OPEN_WORDS for title in titles):
+        return False
+    return None
 
 
 def _text_hash(text: str) -> str:
@@ -531,6 +579,14 @@ def _quote(text: str) -> str:
 
 def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:
     findings: list[Finding] = []
+    if "done" in found.item.unreadable and found.cells is not None:
+        status = collapse(visible_text(found.cells["status"])) or "a status lozenge"
+        message = (
+            f"Action item {_quote(found.text)} has status “{status}”, which followup does "
+            "not read as done or open, so its ticket's status is neither changed nor shown "
+            "there: write Done or To do in the status column (notes go in the action text)."
+        )
+        findings.append(Finding(FindingCode.UNKNOWN_STATUS, page_id, found.key, message))
     if found.owner is not None and found.due is not None:
         return findings
     quoted = _quote(found.text)
