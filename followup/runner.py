@@ -40,13 +40,14 @@ EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_PENDING = 0, 1, 2, 3
 
 def scope_from_settings(settings: Settings) -> Scope:
     """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
-    the Jira at `jira.url` (and the jira macros of `jira.macro_server_ids`)."""
+    the Jira at `jira.url` (and the jira macros of this Jira's application link:
+    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
     j = settings.jira
     return Scope(
         projects=frozenset({j.project_key, *j.adopt_projects}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
         page_base=settings.confluence.url or "",
-        server_ids=frozenset(j.macro_server_ids),
+        server_ids=settings.macro_server_ids,
     )
 
 
@@ -89,9 +90,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         owners=dict(settings.owners),
         # Our jira macros name this Jira's application link when it is configured, so
         # that Confluence shows them from this Jira whatever its primary Jira link is.
-        jira_server_id=settings.jira.macro_server_ids[0]
-        if settings.jira.macro_server_ids
-        else None,
+        jira_server=settings.macro_link[0],
+        jira_server_id=settings.macro_link[1],
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
     )
@@ -217,7 +217,7 @@ def sync_command(
         # Reporting is part of the run: a report that cannot be rendered or written
         # makes the run a failed one, in the exit code, the log and the metrics.
         assert result is not None
-        _deliver(_render(result, fmt, output), output)
+        _deliver(_render(result, fmt, output, jira_url=settings.jira.url), output)
     except FollowupError as exc:
         error = exc.message
         raise
@@ -230,12 +230,18 @@ def sync_command(
     return exit_code_for(result, detailed=detailed_exitcode)
 
 
-def _render(result: RunResult, fmt: str, output: Path | None) -> str:
+def _render(result: RunResult, fmt: str, output: Path | None, *, jira_url: str | None) -> str:
     fmt_ = fmt if fmt in ("text", "json", "markdown", "html") else "text"
     color = output is None and sys.stdout.isatty()
     # A terminal's own width (or $COLUMNS); a file gets a fixed, wide table.
     width = shutil.get_terminal_size((140, 40)).columns if output is None else 140
-    return render_report(result, fmt_, color=color, width=width)  # type: ignore[arg-type]
+    return render_report(
+        result,
+        fmt_,  # type: ignore[arg-type]
+        color=color,
+        width=width,
+        jira_url=jira_url,
+    )
 
 
 def _deliver(text: str, output: Path | None) -> None:

@@ -347,7 +347,7 @@ def test_nasty_item_text_is_stored_as_text_in_jira_and_on_the_page(
         assert [i.text for i in items] == texts
         for item in items:
             assert item.ticket is not None
-            assert item.badge is not None
+            assert item.ticket_live  # our jira macro, showing the status
             assert by_item[item.key] == summary_for(item)
             if len(item.text) <= 255:
                 assert by_item[item.key] == item.text
@@ -559,13 +559,19 @@ def test_page_text_in_markdown_is_text(sandbox_server: RunningSandbox, command: 
     assert code == 0, err[-3000:]
     tree = _rendered_markdown(out)
     tags = {element.tag for element in tree.iter()}
-    assert tags <= {"div", "h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td"}, tags
+    assert tags <= {"div", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "a"}
+    # The only links are followup's own: to the site's pages and tickets, never one from
+    # the page text (which points at evil.example).
+    for link in tree.iter("a"):
+        assert link.get("href", "").startswith(site.url), link.get("href")
     text = " ".join(tree.text_content().split())
     assert " ".join(HOSTILE_TITLE.split()) in text
     if command[0] == "sync":
         assert "<script>alert(1)</script> and <img src=x onerror=alert(1)>" in text
         assert "![tracker](https://evil.example/t.png) [a link](" in text
-    assert not _AUTOLINK.search(out), _AUTOLINK.search(out)
+    # No autolinkable URL outside followup's own link destinations, `](<https://...>)`.
+    prose = re.sub(r"\]\(<[^>]*>\)", "]", out)
+    assert not _AUTOLINK.search(prose), _AUTOLINK.search(prose)
 
 
 def test_an_internal_error_in_a_watched_run_is_a_failed_run_and_the_watch_goes_on(

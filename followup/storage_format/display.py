@@ -7,6 +7,7 @@ from the page goes in as `Text` stripped of control characters, never as markup.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -19,15 +20,20 @@ def _text(value: str, style: str = "") -> Text:
     return Text(terminal_text(value), style=style)
 
 
-def _owner(item: ActionItem) -> str:
+def _owner(item: ActionItem, names: Mapping[str, str]) -> str:
     if item.owner is None:
         return ""
+    if item.owner.value in names:
+        return names[item.owner.value]
     return item.owner.value if item.owner.kind == "name" else f"@{item.owner.value}"
 
 
-def format_extraction_text(extraction: Extraction) -> Table:
+def format_extraction_text(
+    extraction: Extraction, *, names: Mapping[str, str] | None = None
+) -> Table:
     """One row per item (key, text, owner, due, done, ticket, badge, the codes of its
-    findings); findings about the page as a whole in the caption."""
+    findings); findings about the page as a whole in the caption. `names` shows owners
+    by display name (a page body names mentions only by id)."""
     by_item: dict[str | None, list[Finding]] = defaultdict(list)
     for finding in extraction.findings:
         by_item[finding.item].append(finding)
@@ -49,7 +55,7 @@ def format_extraction_text(extraction: Extraction) -> Table:
         table.add_row(
             _text(item.key.partition(":")[2]),
             _text(item.text),
-            _text(_owner(item)),
+            _text(_owner(item, names or {})),
             _text(item.due.isoformat() if item.due else ""),
             "yes" if item.done else "",
             _text(item.ticket or ""),
