@@ -648,3 +648,15 @@ def test_an_internal_error_in_one_sync_fails_it_in_the_metrics(
     metrics = prom.read_text()
     assert 'followup_runs_total{outcome="failed"} 1.0' in metrics
     assert "followup_last_run_success 0.0" in metrics
+
+
+def test_page_text_in_explain_is_text(sandbox_server: RunningSandbox) -> None:
+    """`followup explain` of an item whose text holds markup, a one-byte CSI and a bidi
+    override prints the markup as written and no control character."""
+    site = fresh_demo(sandbox_server)
+    page = hostile_page(site)
+    code, out, err = run_cli(site, "explain", f"{page}:task:5", "--today", "2026-12-01")
+    assert code == 0, err[-3000:]
+    assert "**bold** `code` | pipe" in " ".join(out.split())
+    assert " ".join(HOSTILE_TITLE.split()) in " ".join(out.split())
+    assert not [c for c in UNPRINTABLE if c in out]
