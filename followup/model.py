@@ -55,6 +55,7 @@ class FindingCode(enum.StrEnum):
     DUPLICATE_ITEM = "duplicate-item"
     UNKNOWN_TICKET = "unknown-ticket"
     SHARED_TICKET = "shared-ticket"
+    CELL_NOT_UPDATED = "cell-not-updated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,9 @@ class ActionItem:
     `badge` is the status lozenge of ours standing directly after the item's ticket
     reference, if any: the planner compares it with the badge the item should show.
     `priority` is the text of a table's priority column, if it has one.
+    `locked` names the fields ("owner", "due", "done") whose value on the page is
+    mixed with a person's own text, so that it cannot be changed without erasing
+    theirs: followup reads them but never writes them (the planner reports instead).
     """
 
     key: str
@@ -112,6 +116,7 @@ class ActionItem:
     source: ItemSource
     badge: Badge | None = None
     priority: str | None = None
+    locked: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -510,10 +510,13 @@ def test_table_header_in_thead_or_first_row(thead: bool) -> None:
         (["Action", "Owner"], True),
         (["Action item", "Due date"], True),
         (["Task", "Assignee"], True),
-        (["Description", "Who"], True),
+        (["Description", "Owner"], True),
         (["Item", "Deadline"], True),
         (["Actions", "Owners"], True),
-        (["What", "Owner"], False),  # no action column
+        (["What", "Owner"], True),
+        (["Description", "Who"], False),  # only general words, outside a section
+        (["What", "Who", "When"], False),  # only general words, outside a section
+        (["Problem", "Owner"], False),  # no action column
         (["Action", "Notes"], False),  # no owner or due column
         (["Action", "Last update"], False),  # "update" is not "date"
         (["Problem statement", "Who"], False),  # "statement" is not "state"
@@ -521,7 +524,7 @@ def test_table_header_in_thead_or_first_row(thead: bool) -> None:
 )
 def test_action_table_detection(header: list[str], is_action_table: bool) -> None:
     """A table is an action-item table when its header names an action column and an
-    owner or due column (as words)."""
+    owner or due column (as words), not all of them with general words."""
     body = table(header, ["Fix it", "x"])
     assert bool(extract(body, PAGE).items) is is_action_table
 

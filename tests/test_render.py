@@ -190,8 +190,8 @@ def test_golden_extract_shows_changes(
     summary: Badge | _Keep | None,
     options: dict[str, str],
 ) -> None:
-    """Extracting the rendered page shows every change that the page can represent, and
-    leaves every other item as it was."""
+    """Extracting the rendered page shows every change that the page can represent (not
+    a field locked by a person's text around it), and leaves every other item as it was."""
     before = {item.key: item for item in extract(fixture(source), PAGE).items}
     tables = {found.key: found.table for found in read_page(parse(fixture(source)), PAGE).items}
     out = render(fixture(source), PAGE, changes, summary=summary, **options)
@@ -205,13 +205,15 @@ def test_golden_extract_shows_changes(
         assert item.text == old.text
         assert item.ticket == (old.ticket if change.ticket is KEEP else change.ticket)
         assert item.badge == (old.badge if change.badge is KEEP else change.badge)
-        expect_done = old.done if change.done is KEEP else change.done
+        expect_done = old.done if change.done is KEEP or "done" in old.locked else change.done
         if item.source == "table" and "status" not in columns:
             expect_done = old.done
         assert item.done == expect_done
-        expect_owner = old.owner if change.owner is KEEP else change.owner
-        assert item.owner == expect_owner
-        assert item.due == (old.due if change.due is KEEP else change.due)
+        keep_owner = change.owner is KEEP or "owner" in old.locked
+        assert item.owner == (old.owner if keep_owner else change.owner)
+        keep_due = change.due is KEEP or "due" in old.locked
+        assert item.due == (old.due if keep_due else change.due)
+        assert item.locked == old.locked
     if summary is not KEEP:
         assert after.summary_badge == summary
 
@@ -466,8 +468,8 @@ def test_missing_task_status_is_added() -> None:
     ],
 )
 def test_row_cells_set(change: ItemChange, cell: str) -> None:
-    """A row's status, due and owner cells get the new value (keeping a paragraph
-    wrapper), or are emptied for None."""
+    """A row's status, due and owner cells get the new value in place of the old one
+    (a typed date stays typed, a paragraph wrapper stays), or lose it for None."""
     done_cell = "<p>Closed</p>" if change.done is False else ""
     body = (
         "<table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>"

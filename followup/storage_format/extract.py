@@ -34,16 +34,35 @@ from followup.storage_format.tables import (
     Role,
     TableInfo,
     data_row_cells,
+    looks_like_timeline,
     read_table,
     table_of,
 )
 from followup.storage_format.text import (
+    TextSpot,
     TicketRef,
     browse_link_key,
     collapse,
+    find_text,
     jira_key,
+    literal_pattern,
     read_task_fields,
     visible_text,
+)
+from followup.storage_format.typed import (
+    leading_date,
+    leading_status,
+    owner_name,
+    typed_date,
+    typed_owner,
+)
+from followup.storage_format.vocabulary import (
+    DEFAULT_VOCABULARY,
+    Compiled,
+    Vocabulary,
+    compiled,
+    normalise_word,
+    phrase_pattern,
 )
 from followup.storage_format.xml import (
     HEADINGS,
@@ -69,14 +88,9 @@ from followup.storage_format.xml import (
 
 SUMMARY_PREFIX = "FOLLOW-UP "
 
-# "action item", "follow-up", "follow up", "corrective action", "remediation", "next
-# steps", matched in a heading's casefolded text: any run of whitespace between words,
-# and any of the hyphens people and editors type in "follow-up".
-_SECTION_WORD = re.compile(
-    r"action\s+item|follow(?:[-\u2010-\u2013]|\s+)up|corrective\s+action|remediation|next\s+steps"
-)
-_DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
-_NO_OWNER_WORDS = frozenset(
+# What people write in a cell for "no value yet": no owner, no date. The placeholder
+# stands where the value goes, so the renderer replaces it.
+NO_VALUE_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
 )
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
@@ -95,6 +109,12 @@ class Located:
     element: Element
     table: TableInfo | None = None
     cells: dict[Role, Element] | None = None
+    # Where each value stands, for the renderer: the mention (or status macro, or
+    # `<time>`) element, or the typed text; None where the page shows none (the
+    # renderer then adds one, unless the field is in `item.locked`).
+    owner_at: Element | TextSpot | None = None
+    due_at: Element | TextSpot | None = None
+    status_at: Element | TextSpot | None = None
 
     @property
     def key(self) -> str:
@@ -136,35 +156,58 @@ class PageReading:
 # --- the page ------------------------------------------------------------------------
 
 
-def is_section_heading(heading: Element) -> bool:
+def is_section_heading(heading: Element, words: Compiled | None = None) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
-    return _SECTION_WORD.search(all_text(heading).casefold()) is not None
+    words = words or compiled(DEFAULT_VOCABULARY)
+    return words.section.search(all_text(heading).casefold()) is not None
 
 
-def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> PageReading:
+def read_page(
+    root: Element,
+    page_id: str,
+    date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
+) -> PageReading:
     """The items of a parsed page, in page order, and its action-item sections."""
+    words = compiled(vocabulary)
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
     located: list[Located] = []
-    held: list[Element] = []  # outside any section: items only if the page has none
-    rows = _TableRows(page_id, date_order)
+    # Outside any section: items only if the page has none (with whether the nearest
+    # heading above says the content is not action items: a timeline, a history).
+    held: list[tuple[Element, bool]] = []
+    other = False  # the nearest heading above is a timeline, history, decisions...
+    rows = _TableRows(page_id, date_order, words)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
         if tag == "tr" or tag == TASK:
             if level is None:
-                held.append(el)
-            elif (found := rows.read(el) if tag == "tr" else _read_task(el, page_id)) is not None:
+                held.append((el, other))
+            elif (
+                found := rows.read(el, True, other)
+                if tag == "tr"
+                else _read_task(el, page_id, words, date_order)
+            ) is not None:
                 located.append(found)
             continue
         this_level = int(str(tag)[1])
         if level is not None and this_level <= level:
             level = None
-        if level is None and is_section_heading(el):
-            level = this_level
-            sections.append(el)
+        heading = all_text(el).casefold()
+        if words.section.search(heading) is not None:
+            other = False
+            if level is None:
+                level = this_level
+                sections.append(el)
+        else:
+            other = words.non_action_heading.search(heading) is not None
     if not sections:  # the whole page counts
-        for el in held:
-            found = rows.read(el) if el.tag == "tr" else _read_task(el, page_id)
+        for el, under_other in held:
+            found = (
+                rows.read(el, False, under_other)
+                if el.tag == "tr"
+                else _read_task(el, page_id, words, date_order)
+            )
             if found is not None:
                 located.append(found)
 
@@ -181,22 +224,26 @@ class _TableRows:
     """Reads the rows of a page's action-item tables, each table's header once: rows
     are looked up by their parent (`tbody`, `thead` or the table)."""
 
-    __slots__ = ("by_parent", "date_order", "page_id", "tables")
+    __slots__ = ("by_parent", "date_order", "page_id", "tables", "words")
 
-    def __init__(self, page_id: str, date_order: DateOrder) -> None:
+    def __init__(self, page_id: str, date_order: DateOrder, words: Compiled) -> None:
         self.page_id = page_id
         self.date_order = date_order
+        self.words = words
         # A row's parent, or its table, -> the table's header and columns and whether
         # it holds any task, link, date or macro; None: not an action-item table.
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
         self.tables: dict[Element, tuple[TableInfo, bool] | None] = {}
 
-    def read(self, row: Element) -> Located | None:
+    def read(self, row: Element, in_section: bool, under_other: bool) -> Located | None:
+        """The row's item, if it is a data row of an action-item table. `in_section`:
+        the row is in an action-item section; `under_other`: the nearest heading above
+        names a timeline, history or decisions (the table's first row decides both)."""
         parent = row.getparent()
         try:
             entry = self.by_parent[parent]
         except KeyError:
-            entry = self.by_parent[parent] = self._table(row)
+            entry = self.by_parent[parent] = self._table(row, in_section, under_other)
         if entry is None:
             return None
         info, table_marked = entry
@@ -206,16 +253,35 @@ class _TableRows:
         if cells is None:
             return None  # another header row
         marked = table_marked and _marked(row)
-        return _read_row(row, info, cells, marked, self.page_id, self.date_order)
+        return _read_row(row, info, cells, marked, self.page_id, self.date_order, self.words)
 
-    def _table(self, row: Element) -> tuple[TableInfo, bool] | None:
+    def _table(
+        self, row: Element, in_section: bool, under_other: bool
+    ) -> tuple[TableInfo, bool] | None:
         table = table_of(row)
         if table is None:
             return None
         if table not in self.tables:
-            info = read_table(table)
-            self.tables[table] = (info, _marked(table)) if info.is_action_table else None
+            info = read_table(table, self.words)
+            action = (
+                info.is_action_table
+                and not under_other
+                and (in_section or not info.weak)
+                and not ("due" in info.weak_roles and looks_like_timeline(_data_rows(table, info)))
+            )
+            self.tables[table] = (info, _marked(table)) if action else None
         return self.tables[table]
+
+
+def _data_rows(table: Element, info: TableInfo) -> list[dict[Role, Element]]:
+    """The cells of each data row of a table, by role."""
+    out: list[dict[Role, Element]] = []
+    for row in table.iter("tr"):
+        if row is not info.header and table_of(row) is table:
+            cells = data_row_cells(row, info)
+            if cells:
+                out.append(cells)
+    return out
 
 
 def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element, list[Element]]]:
@@ -348,7 +414,9 @@ def _badge(title: str, colour: str) -> Badge:
     return Badge(title.strip(), _COLOURS.get(colour.strip().casefold(), BadgeColour.GREY))
 
 
-def _read_task(task: Element, page_id: str) -> Located | None:
+def _read_task(
+    task: Element, page_id: str, words: Compiled, date_order: DateOrder
+) -> Located | None:
     body: Element | None = None
     task_id = task_uuid = state = ""
     for child in task:
@@ -363,17 +431,31 @@ def _read_task(task: Element, page_id: str) -> Located | None:
             state = (child.text or "").strip()
     if body is None:
         return None
-    text, owner, _, time, ticket = read_task_fields(body)
-    if not text:
-        return None  # an untouched template prompt, or only a mention and a date
+    text, owner, mention, time, ticket = read_task_fields(body)
     due: date | None = None
     problem: FindingCode | None = None
     due_text = ""
+    owner_at: Element | TextSpot | None = mention
+    due_at: Element | TextSpot | None = time
+    locked: frozenset[str] = frozenset()
     if time is not None:
         due_text = time.get("datetime") or collapse(all_text(time))
         due = parse_iso_date(due_text)
         if due is None:
             problem = FindingCode.UNPARSEABLE_DUE_DATE
+    if (owner is None or time is None) and text:
+        # Typed instead of inserted: "@priya ...", "... by 2026-12-18". They are read
+        # like an owner cell's name and a due cell's text, and are not the item's text.
+        text, typed_owner_at, typed_due_at, typed, locked = _typed_in_task(
+            body, text, words, owner is None, time is None
+        )
+        if typed_owner_at is not None or "owner" in locked:
+            owner, owner_at = Owner("name", typed[0]), typed_owner_at
+        if typed_due_at is not None or "due" in locked:
+            due_text, due_at = typed[1], typed_due_at
+            due, problem = parse_due_text(due_text, date_order=date_order)
+    if not text:
+        return None  # an untouched template prompt, or only a mention and a date
     ident = task_id or task_uuid or _text_hash(text)
     badge = badge_after(ticket) if ticket else None
     item = ActionItem(  # positional: one per item, and a frozen class is slow to fill
@@ -387,8 +469,46 @@ def _read_task(task: Element, page_id: str) -> Located | None:
         "task",
         read_badge(badge) if badge is not None else None,
         None,
+        locked,
     )
-    return Located(item, problem, due_text, ticket, task)
+    return Located(item, problem, due_text, ticket, task, owner_at=owner_at, due_at=due_at)
+
+
+def reread_task(found: Located, date_order: DateOrder, vocabulary: Vocabulary) -> Located | None:
+    """A task read again from its element, after an edit: where its values stand now."""
+    return _read_task(found.element, found.item.page_id, compiled(vocabulary), date_order)
+
+
+def _typed_in_task(
+    body: Element, text: str, words: Compiled, want_owner: bool, want_due: bool
+) -> tuple[str, TextSpot | None, TextSpot | None, tuple[str, str], frozenset[str]]:
+    """An owner and a due date typed in a task's text: the text without them, where
+    each stands in the body, the values as typed `(owner, due text)`, and the fields
+    whose typed value spans formatting (read, but not written: `locked`)."""
+    locked: set[str] = set()
+    owner_at = due_at = None
+    values = ["", ""]
+    if want_due and (found := typed_date(text, words)) is not None:
+        values[1] = found.value
+        intro = text[found.lead : found.start]
+        due_at = find_text(body, _phrase_pattern(intro, found.value))
+        if due_at is None:
+            locked.add("due")
+        text = collapse(text[: found.lead] + " " + text[found.end :])
+    if want_owner and (found := typed_owner(text)) is not None:
+        values[0] = found.value
+        owner_at = find_text(body, literal_pattern(found.value), last=found.start > 0)
+        if owner_at is None:
+            locked.add("owner")
+        text = text[: found.lead] + text[found.end :]
+    return collapse(text), owner_at, due_at, (values[0], values[1]), frozenset(locked)
+
+
+def _phrase_pattern(intro: str, value: str) -> re.Pattern[str]:
+    """A typed date with the words introducing it, as typed: the date is group 1."""
+    lead = r"[\s\u00a0]+".join(re.escape(word) for word in intro.rstrip(": \u00a0").split())
+    date_text = r"[\s\u00a0]+".join(re.escape(word) for word in value.split())
+    return re.compile(rf"(?<!\w){lead}:?[\s\u00a0]+({date_text})(?![\w/-])")
 
 
 # --- table rows ----------------------------------------------------------------------
@@ -432,6 +552,7 @@ def _read_row(
     marked: bool,
     page_id: str,
     date_order: DateOrder,
+    words: Compiled,
 ) -> Located | None:
     """The item a data row of an action-item table holds, if any. `marked` says
     whether the row holds a task, link, date or macro (`_marked`)."""
@@ -444,33 +565,34 @@ def _read_row(
     text = visible_text(action, drop=ticket.element if ticket else None)
     if not text:
         return None
+    locked: list[str] = []
 
     owner: Owner | None = None
+    owner_at: Element | TextSpot | None = None
     owner_cell = cells.get("owner")
     if owner_cell is not None:
-        for link in owner_cell.iter(LINK) if marked else ():
-            if is_mention(link) and (owner := mention_owner(link)):
-                break
-        else:
-            name = visible_text(owner_cell)
-            owner = Owner("name", name) if name.casefold() not in _NO_OWNER_WORDS else None
+        owner, owner_at, fixed = _cell_owner(owner_cell, marked)
+        if fixed:
+            locked.append("owner")
 
     due: date | None = None
     problem: FindingCode | None = None
     due_text = ""
+    due_at: Element | TextSpot | None = None
     due_cell = cells.get("due")
     if due_cell is not None:
-        time = next(due_cell.iter("time"), None) if marked else None
-        if time is not None:
-            due_text = time.get("datetime") or ""
-            due = parse_iso_date(due_text)
-            problem = None if due else FindingCode.UNPARSEABLE_DUE_DATE
-        else:
-            due_text = visible_text(due_cell)
-            due, problem = parse_due_text(due_text, date_order=date_order)
+        due, problem, due_text, due_at, fixed = _cell_due(due_cell, marked, date_order, words)
+        if fixed:
+            locked.append("due")
 
+    done = False
+    status_at: Element | TextSpot | None = None
     status_cell = cells.get("status")
-    done = status_cell is not None and row_status_done(status_cell, marked=marked)
+    if status_cell is not None:
+        done, status_at, fixed = _cell_status(status_cell, marked, words)
+        if fixed:
+            locked.append("done")
+
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
@@ -485,20 +607,94 @@ def _read_row(
         "table",
         read_badge(badge) if badge is not None else None,
         priority,
+        frozenset(locked) if locked else _NOTHING_LOCKED,
     )
-    return Located(item, problem, due_text, ticket, row, info, cells)
+    return Located(
+        item,
+        problem,
+        due_text,
+        ticket,
+        row,
+        info,
+        cells,
+        owner_at=owner_at,
+        due_at=due_at,
+        status_at=status_at,
+    )
 
 
-def row_status_done(cell: Element, *, marked: bool = True) -> bool:
-    """Whether a status cell says done (its text, or a status macro's title; none
-    when `marked=False`: its row holds no macro)."""
-    if visible_text(cell).casefold() in _DONE_WORDS:
-        return True
-    return marked and any(
-        (macro_parameter(macro, "title") or "").strip().casefold() in _DONE_WORDS
-        for macro in cell.iter(*MACRO_TAGS)
-        if macro_name(macro) == "status"
-    )
+_NOTHING_LOCKED: frozenset[str] = frozenset()
+
+
+def _cell_owner(
+    cell: Element, marked: bool
+) -> tuple[Owner | None, Element | TextSpot | None, bool]:
+    """An owner cell's owner, where it stands, and whether it is locked: a mention
+    (the first), else the name typed, without a note after it ("Priya Natarajan
+    (backup: Tomasz)"); a placeholder (TBD...) is no owner, but its place is the
+    value's. Locked: the name spans formatting, so it cannot be replaced alone."""
+    for link in cell.iter(LINK) if marked else ():
+        if is_mention(link) and (owner := mention_owner(link)):
+            return owner, link, False
+    text = visible_text(cell)
+    if not text:
+        return None, None, False
+    name = owner_name(text)
+    spot = find_text(cell, literal_pattern(name))
+    owner = Owner("name", name) if name.casefold() not in NO_VALUE_WORDS else None
+    return owner, spot, spot is None
+
+
+def _cell_due(
+    cell: Element, marked: bool, date_order: DateOrder, words: Compiled
+) -> tuple[date | None, FindingCode | None, str, Element | TextSpot | None, bool]:
+    """A due cell's date, its finding, its text, where it stands, and whether it is
+    locked: a `<time>`, else the date typed (opening the cell, maybe after a date word,
+    maybe followed by a note: "2026-12-31 regulator deadline"). Locked: the text is not
+    a date followup can find in it ("mid January"), or the date spans formatting."""
+    time = next(cell.iter("time"), None) if marked else None
+    if time is not None:
+        due_text = time.get("datetime") or ""
+        due = parse_iso_date(due_text)
+        return due, None if due else FindingCode.UNPARSEABLE_DUE_DATE, due_text, time, False
+    text = visible_text(cell)
+    if not text:
+        return None, None, "", None, False
+    due, problem = parse_due_text(text, date_order=date_order)
+    value = text
+    if problem is FindingCode.UNPARSEABLE_DUE_DATE and (found := leading_date(text, words)):
+        value = found.value
+        due, problem = parse_due_text(value, date_order=date_order)
+        text = value if problem is None else text
+    if problem is FindingCode.UNPARSEABLE_DUE_DATE:
+        if text.casefold() in NO_VALUE_WORDS:  # "TBD": the date goes there
+            spot = find_text(cell, literal_pattern(text))
+            return None, problem, text, spot, spot is None
+        return None, problem, text, None, True
+    spot = find_text(cell, literal_pattern(value))
+    return due, problem, text, spot, spot is None
+
+
+def _cell_status(
+    cell: Element, marked: bool, words: Compiled
+) -> tuple[bool, Element | TextSpot | None, bool]:
+    """Whether a status cell says done, where its status stands, and whether it is
+    locked: a status macro (its title), else a status word the text is or opens with
+    ("Done", "Done - merged in #123"). Locked: the text names no status ("Blocked on
+    vendor ticket V-881"), or the word spans formatting."""
+    if marked:
+        for macro in cell.iter(*MACRO_TAGS):
+            if macro_name(macro) == "status":
+                title = normalise_word(macro_parameter(macro, "title") or "")
+                return title in words.done, macro, False
+    text = visible_text(cell)
+    if not text:
+        return False, None, False
+    word = leading_status(text, words)
+    if word is None:
+        return False, None, True
+    spot = find_text(cell, re.compile(f"({phrase_pattern(word, plural=False)})", re.IGNORECASE))
+    return word in words.done, spot, spot is None
 
 
 def _text_hash(text: str) -> str:
@@ -574,17 +770,20 @@ def extract(
     page_id: str,
     *,
     date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
     max_items: int | None = None,
 ) -> Extraction:
     """The action items of a page body and the findings about them.
 
     Never raises: a body that cannot be read gives no items and an `unparseable-page`
-    finding. `date_order` ("dmy"/"mdy") settles numeric dates such as 03/04/2026 in
-    tables; past `max_items` items the rest are left out with a `too-many-items` finding.
+    finding. `date_order` ("dmy"/"mdy") settles numeric dates such as 03/04/2026;
+    `vocabulary` holds the words looked for (section headings, column headers, status
+    and date words); past `max_items` items the rest are left out with a
+    `too-many-items` finding.
     """
     try:
         root = parse(body)
-        reading = read_page(root, page_id, date_order)
+        reading = read_page(root, page_id, date_order, vocabulary)
         summaries = find_summary(root, reading.sections)
     except StorageFormatError as error:
         return _unreadable(page_id, error.message)

@@ -9,6 +9,7 @@ Pure: a tree in, strings and elements out.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -84,8 +85,17 @@ _LINK_TARGET_NAMES = (ri("content-title"), ri("filename"), ri("value"), ri("spac
 _EMOJI_FALLBACK = ac("emoji-fallback")
 _EMOTICON = ac("emoticon")
 _BROWSE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#]|$)")
-_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
-_HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# Characters that show nothing and mean nothing in an item's text: zero-width spaces,
+# word joiners, byte-order marks, and the bidirectional embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which can make a summary read differently
+# from what it says. Dropped everywhere.
+_DROPPED = "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = str.maketrans("", "", _DROPPED)
+_HAS_INVISIBLE = re.compile(f"[{_DROPPED}\u200c\u200d]")
+# The zero-width joiner and non-joiner are part of the text where they join two
+# characters (a family emoji, a Devanagari conjunct, a Persian word): dropped only
+# where they stand next to a space or at an end, joining nothing.
+_LOOSE_JOINERS = re.compile(r"(?:(?<=\s)|^)[\u200c\u200d]+|[\u200c\u200d]+(?=\s|$)")
 
 
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
@@ -153,9 +163,12 @@ def is_smart_browse_link(el: Element) -> bool:
 
 def collapse(text: str) -> str:
     """Whitespace (non-breaking spaces included) collapsed to single spaces, trimmed;
-    zero-width characters dropped."""
+    invisible characters dropped (zero-width spaces, bidirectional controls, and
+    joiners that join nothing); grapheme clusters kept whole."""
     if not text.isascii() and _HAS_INVISIBLE.search(text):
         text = text.translate(_INVISIBLE)
+        if "\u200c" in text or "\u200d" in text:
+            text = _LOOSE_JOINERS.sub("", text)
     return " ".join(text.split())
 
 
@@ -172,6 +185,101 @@ def visible_text(el: Element, *, drop: Element | None = None) -> str:
     parts: list[str] = []
     _collect(el, parts, drop)
     return collapse("".join(parts))
+
+
+# --- values typed as text -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TextSpot:
+    """Where a value typed as text stands: in `el`'s text or tail (`slot`), the
+    characters `[start, end)`; `lead` is where the words introducing it start (the
+    "by" of "by 2026-12-18"), else `start`. The renderer changes those characters
+    and nothing around them."""
+
+    el: Element
+    slot: str  # "text" or "tail"
+    start: int
+    end: int
+    lead: int
+
+    def string(self) -> str:
+        return (self.el.text if self.slot == "text" else self.el.tail) or ""
+
+    def value(self) -> str:
+        return self.string()[self.start : self.end]
+
+    def replace(self, new: str, *, with_lead: bool = False) -> None:
+        """Put `new` where the value (with its introducing words) stands."""
+        text = self.string()
+        start = self.lead if with_lead else self.start
+        head, tail = text[:start], text[self.end :]
+        if not new and head.endswith(" ") and (not tail or tail[0] in " .,;:)"):
+            head = head[:-1]  # removed: no double space left behind
+        self._set(head + new + tail)
+
+    def replace_by(self, new: Element) -> None:
+        """Put an element (a mention, a date) where the value stands."""
+        text = self.string()
+        head, tail = text[: self.start], text[self.end :]
+        new.tail = tail or None
+        if self.slot == "text":
+            self.el.text = head or None
+            self.el.insert(0, new)
+        else:
+            self.el.tail = head or None
+            self.el.addnext(new)
+
+    def _set(self, text: str) -> None:
+        if self.slot == "text":
+            self.el.text = text or None
+        else:
+            self.el.tail = text or None
+
+
+def text_slots(holder: Element) -> Iterator[tuple[Element, str]]:
+    """Every piece of text under `holder` that shows on the page, as (element, "text"
+    or "tail"), in page order: not inside hidden elements (macro parameters, dates,
+    placeholders, nested task lists), mentions or status and jira macros."""
+    yield holder, "text"
+    for child in holder:
+        tag = child.tag
+        if isinstance(tag, str):
+            kind = _KINDS.get(tag, _BLOCK)
+            shown = kind != _SKIP and not (
+                (kind == _MACRO and child.get(NAME) in _HIDDEN_MACROS)
+                or (kind == _LINK_KIND and any(grandchild.tag == USER for grandchild in child))
+            )
+            if shown:
+                yield from text_slots(child)
+        yield child, "tail"
+
+
+def literal_pattern(text: str) -> re.Pattern[str]:
+    """A pattern finding `text` as typed: any run of spaces (non-breaking ones
+    included) between its words, and not as part of a longer word."""
+    body = r"[\s\u00a0]+".join(re.escape(word) for word in text.split())
+    start = r"(?<!\w)" if text[:1].isalnum() else ""
+    end = r"(?!\w)" if text[-1:].isalnum() else ""
+    return re.compile(f"{start}({body}){end}")
+
+
+def find_text(
+    holder: Element, pattern: re.Pattern[str], group: int = 1, *, last: bool = False
+) -> TextSpot | None:
+    """The first (or `last`) match of `pattern` within one piece of `holder`'s shown
+    text; its `group` is the value, the whole match its introduction and value. None
+    when no single piece of text holds it (it spans formatting, say)."""
+    spot: TextSpot | None = None
+    for el, slot in text_slots(holder):
+        text = el.text if slot == "text" else el.tail
+        if not text:
+            continue
+        for match in pattern.finditer(text):
+            spot = TextSpot(el, slot, match.start(group), match.end(group), match.start())
+            if not last:
+                return spot
+    return spot
 
 
 # How `_collect` treats an element, by tag (anything else is a block).
