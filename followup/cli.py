@@ -309,6 +309,7 @@ def extract(
         body,
         page_id,
         date_order=settings.sync.date_order,
+        vocabulary=settings.extract.vocabulary(),
         max_items=settings.sync.max_items_per_page,
     )
     if fmt is ExtractFormat.JSON:

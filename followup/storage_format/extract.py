@@ -19,6 +19,7 @@ from datetime import date
 
 from lxml import etree
 
+from followup.graphemes import clip
 from followup.model import (
     ActionItem,
     Badge,
@@ -56,14 +57,6 @@ from followup.storage_format.typed import (
     typed_date,
     typed_owner,
 )
-from followup.storage_format.vocabulary import (
-    DEFAULT_VOCABULARY,
-    Compiled,
-    Vocabulary,
-    compiled,
-    normalise_word,
-    phrase_pattern,
-)
 from followup.storage_format.xml import (
     HEADINGS,
     LINK,
@@ -84,6 +77,14 @@ from followup.storage_format.xml import (
     macro_parameter,
     mention_owner,
     parse,
+)
+from followup.vocabulary import (
+    DEFAULT_VOCABULARY,
+    Compiled,
+    Vocabulary,
+    compiled,
+    normalise_word,
+    phrase_pattern,
 )
 
 SUMMARY_PREFIX = "FOLLOW-UP "
@@ -707,7 +708,7 @@ def _text_hash(text: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return f"“{text if len(text) <= 60 else text[:59].rstrip() + '…'}”"
+    return f"“{clip(text, 60)}”"
 
 
 def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:

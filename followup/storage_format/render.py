@@ -42,7 +42,6 @@ from followup.storage_format.extract import (
 )
 from followup.storage_format.text import TextSpot, TicketRef, read_task_body
 from followup.storage_format.typed import format_like
-from followup.storage_format.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.storage_format.xml import (
     MACRO_ID,
     MACRO_TAGS,
@@ -68,6 +67,7 @@ from followup.storage_format.xml import (
     serialise,
     set_macro_parameter,
 )
+from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 _DONE_TEXT = "Done"
 _OPEN_TEXT = "To do"

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 
 from followup.storage_format.text import visible_text
-from followup.storage_format.vocabulary import Compiled, Role
 from followup.storage_format.xml import Element
+from followup.vocabulary import Compiled, Role
 
 _CELLS = ("td", "th")
 _SECTIONS = ("thead", "tbody", "tfoot")

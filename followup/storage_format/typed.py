@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from followup.storage_format.vocabulary import Compiled, normalise_word
+from followup.vocabulary import Compiled, normalise_word
 
 # The shapes `dates.parse_due_text` reads (checked again by it: a shape is not a date).
 _DATE = (

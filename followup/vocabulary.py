@@ -14,7 +14,8 @@ Matching rules, the same for every list:
   English plural allowed (`owner` matches "Owners", not "Ownership"); a phrase in a
   script written without spaces (Japanese, Chinese) matches anywhere in the text.
 
-Pure: values in, values out.
+Pure: values in, values out. It lives outside `followup.storage_format` so that the
+settings can build one without loading the parser.
 """
 
 from __future__ import annotations
