@@ -53,6 +53,7 @@ from followup.storage_format.text import (
 from followup.storage_format.typed import (
     leading_date,
     leading_status,
+    only_a_note,
     owner_name,
     typed_date,
     typed_owner,
@@ -641,6 +642,8 @@ def _cell_owner(
     if not text:
         return None, None, False
     name = owner_name(text)
+    if not name:  # only a note: the cell names no owner, and a new one goes after it
+        return None, None, False
     spot = find_text(cell, literal_pattern(name))
     owner = Owner("name", name) if name.casefold() not in NO_VALUE_WORDS else None
     return owner, spot, spot is None
@@ -659,7 +662,7 @@ def _cell_due(
         due = parse_iso_date(due_text)
         return due, None if due else FindingCode.UNPARSEABLE_DUE_DATE, due_text, time, False
     text = visible_text(cell)
-    if not text:
+    if not text or only_a_note(text):
         return None, None, "", None, False
     due, problem = parse_due_text(text, date_order=date_order)
     value = text
@@ -689,7 +692,7 @@ def _cell_status(
                 title = normalise_word(macro_parameter(macro, "title") or "")
                 return title in words.done, macro, False
     text = visible_text(cell)
-    if not text:
+    if not text or only_a_note(text):
         return False, None, False
     word = leading_status(text, words)
     if word is None:

@@ -214,8 +214,11 @@ class TextSpot:
         text = self.string()
         start = self.lead if with_lead else self.start
         head, tail = text[:start], text[self.end :]
-        if not new and head.endswith(" ") and (not tail or tail[0] in " .,;:)"):
-            head = head[:-1]  # removed: no double space left behind
+        if not new:  # removed: no double space left behind
+            if head.endswith(" ") and (not tail or tail[0] in " .,;:)"):
+                head = head[:-1]
+            elif not head.strip() and tail.startswith(" "):
+                tail = tail[1:]
         self._set(head + new + tail)
 
     def replace_by(self, new: Element) -> None:

@@ -105,11 +105,24 @@ def leading_date(text: str, words: Compiled) -> Typed | None:
 
 
 def owner_name(text: str) -> str:
-    """An owner cell's name: its text without a note set off after the name."""
+    """An owner cell's name: its text without a note set off after the name; empty
+    when the text opens with a note ("(backup: Tomasz)", "- on leave")."""
+    if only_a_note(text):
+        return ""
     match = _OWNER_NOTE.search(text)
-    if match is None or match.start() == 0:
-        return text
-    return text[: match.start()]
+    return text if match is None else text[: match.start()]
+
+
+_NOTE_OPENERS = frozenset("([-\u2013\u2014;")
+
+
+def only_a_note(text: str) -> bool:
+    """Whether a cell's text opens with a note ("(regulator)", "- on leave"): it
+    states no value, and a value followup adds goes after it."""
+    return text[:1] in _NOTE_OPENERS and text not in _DASHES
+
+
+_DASHES = frozenset({"-", "\u2013", "\u2014"})
 
 
 def leading_status(text: str, words: Compiled) -> str | None:
