@@ -882,9 +882,9 @@ def _locked(b: _Builder, item: ActionItem, t: Ticket, name: str, jira_value: str
     b.find(
         FindingCode.CELL_NOT_UPDATED,
         item.key,
-        f"{t.key} has {what} {jira_value} in Jira, but the {where} of “{_short(item.text)}” "
-        f"mixes its {what} with other text, so followup left it as it is: update the "
-        f"{what} there by hand (your other text stays).",
+        f"{t.key} has {what} {jira_value} in Jira, but followup cannot tell the {what} "
+        f"from the other text in the {where} of “{_short(item.text)}”, so it left it as "
+        f"it is: change the {what} there by hand, keeping your notes.",
     )
     return True
 
