@@ -496,14 +496,23 @@ def _typed_in_task(
         due_at = find_text(body, _phrase_pattern(intro, found.value))
         if due_at is None:
             locked.add("due")
-        text = collapse(text[: found.lead] + " " + text[found.end :])
+        text = _cut(text, found.lead, found.end)
     if want_owner and (found := typed_owner(text)) is not None:
         values[0] = found.value
         owner_at = find_text(body, literal_pattern(found.value), last=found.start > 0)
         if owner_at is None:
             locked.add("owner")
-        text = text[: found.lead] + text[found.end :]
+        text = _cut(text, found.lead, found.end)
     return collapse(text), owner_at, due_at, (values[0], values[1]), frozenset(locked)
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """`text` without `[start, end)`, the words on either side one space apart (none
+    before punctuation)."""
+    head, tail = text[:start].rstrip(), text[end:].lstrip()
+    if head and tail and tail[0] not in ",.;:!?)]":
+        return f"{head} {tail}"
+    return head + tail
 
 
 def _phrase_pattern(intro: str, value: str) -> re.Pattern[str]:
