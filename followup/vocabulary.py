@@ -100,7 +100,7 @@ class Vocabulary:
         "by",
     )
     status_columns: tuple[str, ...] = ("status", "state")
-    ticket_columns: tuple[str, ...] = ("ticket", "jira", "issue", "link", "linked")
+    ticket_columns: tuple[str, ...] = ("ticket", "jira", "issue", "bug", "link", "linked")
     priority_columns: tuple[str, ...] = ("priority",)
     non_action_columns: tuple[str, ...] = (
         "version",

@@ -510,7 +510,9 @@ def _cut(text: str, start: int, end: int) -> str:
     """`text` without `[start, end)`, the words on either side one space apart (none
     before punctuation)."""
     head, tail = text[:start].rstrip(), text[end:].lstrip()
-    if head and tail and tail[0] not in ",.;:!?)]":
+    if not tail:  # "..., due 18 Dec 2026": no separator left dangling at the end
+        return head.rstrip(" ,;:-\u2013\u2014")
+    if head and tail[0] not in ",.;:!?)]":
         return f"{head} {tail}"
     return head + tail
 

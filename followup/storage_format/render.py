@@ -69,8 +69,6 @@ from followup.storage_format.xml import (
 )
 from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
-_DONE_TEXT = "Done"
-_OPEN_TEXT = "To do"
 _WRAPPERS = ("p", "div")
 
 
@@ -257,7 +255,8 @@ class _Editor:
             and change.done != found.done
             and "done" not in locked
         ):
-            changed |= _set_row_done(status_cell, found.status_at, change.done)
+            word = _status_word(self.vocabulary, done=change.done)
+            changed |= _set_row_done(status_cell, found.status_at, change.done, word)
         return changed
 
     def _row_ticket(self, found: Located, key: str) -> bool:
@@ -415,21 +414,25 @@ def _set_row_due(cell: Element, at: Element | TextSpot | None, due: date | None)
     return _fill_cell(cell, make_time(due))
 
 
-_STATUS_BADGES = {True: ("Done", BadgeColour.GREEN), False: ("To do", BadgeColour.GREY)}
+def _status_word(vocabulary: Vocabulary, *, done: bool) -> str:
+    """What a status cell says for done / not done: the vocabulary's first done or
+    open word, capitalised ("Done", "To do"; "Erledigt", "Offen")."""
+    words = vocabulary.done_words if done else vocabulary.open_words
+    word = words[0] if words else ("done" if done else "to do")
+    return word[:1].upper() + word[1:]
 
 
-def _set_row_done(cell: Element, at: Element | TextSpot | None, done: bool) -> bool:
-    """Put "Done" / "To do" where the cell's status stands (a status macro's title, or
+def _set_row_done(cell: Element, at: Element | TextSpot | None, done: bool, word: str) -> bool:
+    """Put the status word where the cell's status stands (a status macro's title, or
     the status word typed), keeping everything else in the cell."""
-    title, colour = _STATUS_BADGES[done]
     if isinstance(at, TextSpot):
-        at.replace(_DONE_TEXT if done else _OPEN_TEXT)
+        at.replace(word)
         return True
     if at is not None:  # a status macro a person put in the status column
-        set_macro_parameter(at, "title", title.upper())
-        set_macro_parameter(at, "colour", str(colour))
+        set_macro_parameter(at, "title", word.upper())
+        set_macro_parameter(at, "colour", str(BadgeColour.GREEN if done else BadgeColour.GREY))
         return True
-    return _fill_cell(cell, _DONE_TEXT if done else _OPEN_TEXT)
+    return _fill_cell(cell, word)
 
 
 def _replace_spot(at: TextSpot, owner: Owner | None) -> None:
