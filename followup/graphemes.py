@@ -30,6 +30,8 @@ def clip(text: str, limit: int, *, utf16: bool = False) -> str:
     if measure(text) <= limit:
         return text
     room = limit - measure(ELLIPSIS)
+    if not utf16 and _ascii_boundary(text, room):
+        return text[:room].rstrip() + ELLIPSIS
     used = 0
     end = 0
     for match in _CLUSTER.finditer(text):
@@ -39,3 +41,13 @@ def clip(text: str, limit: int, *, utf16: bool = False) -> str:
         used += size
         end = match.end()
     return text[:end].rstrip() + ELLIPSIS
+
+
+def _ascii_boundary(text: str, end: int) -> bool:
+    """Whether `text[:end]` is ASCII and ends at a cluster boundary: an ASCII character
+    never joins the one before it into a cluster (except LF after CR), so the boundary
+    is sure when the character after the cut is ASCII too. (The common case, read
+    without the cluster walk.)"""
+    head = text[:end]
+    following = text[end : end + 1]
+    return head.isascii() and following.isascii() and not (head[-1:] == "\r" and following == "\n")

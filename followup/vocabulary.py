@@ -230,7 +230,8 @@ def compiled(vocabulary: Vocabulary) -> Compiled:
         "^(" + "|".join(phrase_pattern(word, plural=False) for word in status_words) + ")"
         r"(?=\s*(?:[-\u2013\u2014:;,(\[]|$))"
         if status_words
-        else r"(?!)"
+        else r"(?!)",
+        re.IGNORECASE,
     )
     date_words = sorted(vocabulary.date_words, key=len, reverse=True)
     date_intro = re.compile(

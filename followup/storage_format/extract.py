@@ -44,9 +44,9 @@ from followup.storage_format.text import (
     TicketRef,
     browse_link_key,
     collapse,
+    find_literal,
     find_text,
     jira_key,
-    literal_pattern,
     read_task_fields,
     visible_text,
 )
@@ -85,7 +85,6 @@ from followup.vocabulary import (
     Vocabulary,
     compiled,
     normalise_word,
-    phrase_pattern,
 )
 
 SUMMARY_PREFIX = "FOLLOW-UP "
@@ -499,7 +498,7 @@ def _typed_in_task(
         text = _cut(text, found.lead, found.end)
     if want_owner and (found := typed_owner(text)) is not None:
         values[0] = found.value
-        owner_at = find_text(body, literal_pattern(found.value), last=found.start > 0)
+        owner_at = find_literal(body, found.value, last=found.start > 0)
         if owner_at is None:
             locked.add("owner")
         text = _cut(text, found.lead, found.end)
@@ -655,7 +654,7 @@ def _cell_owner(
     name = owner_name(text)
     if not name:  # only a note: the cell names no owner, and a new one goes after it
         return None, None, False
-    spot = find_text(cell, literal_pattern(name))
+    spot = find_literal(cell, name)
     owner = Owner("name", name) if name.casefold() not in NO_VALUE_WORDS else None
     return owner, spot, spot is None
 
@@ -683,10 +682,10 @@ def _cell_due(
         text = value if problem is None else text
     if problem is FindingCode.UNPARSEABLE_DUE_DATE:
         if text.casefold() in NO_VALUE_WORDS:  # "TBD": the date goes there
-            spot = find_text(cell, literal_pattern(text))
+            spot = find_literal(cell, text)
             return None, problem, text, spot, spot is None
         return None, problem, text, None, True
-    spot = find_text(cell, literal_pattern(value))
+    spot = find_literal(cell, value)
     return due, problem, text, spot, spot is None
 
 
@@ -708,8 +707,8 @@ def _cell_status(
     word = leading_status(text, words)
     if word is None:
         return False, None, True
-    spot = find_text(cell, re.compile(f"({phrase_pattern(word, plural=False)})", re.IGNORECASE))
-    return word in words.done, spot, spot is None
+    spot = find_literal(cell, word.value)
+    return normalise_word(word.value) in words.done, spot, spot is None
 
 
 def _text_hash(text: str) -> str:

@@ -258,6 +258,34 @@ def text_slots(holder: Element) -> Iterator[tuple[Element, str]]:
         yield child, "tail"
 
 
+def find_literal(holder: Element, text: str, *, last: bool = False) -> TextSpot | None:
+    """`find_text` of `literal_pattern(text)`: where `text` stands as typed, as a whole
+    word. Looked for with `str.find` first, the pattern only when spacing differs."""
+    spot: TextSpot | None = None
+    word_start, word_end = text[:1].isalnum(), text[-1:].isalnum()
+    for el, slot in text_slots(holder):
+        string = el.text if slot == "text" else el.tail
+        if not string:
+            continue
+        start = string.find(text)
+        while start >= 0:
+            end = start + len(text)
+            if not (word_start and start and _word_char(string[start - 1])) and not (
+                word_end and end < len(string) and _word_char(string[end])
+            ):
+                spot = TextSpot(el, slot, start, end, start)
+                if not last:
+                    return spot
+            start = string.find(text, start + 1)
+    if spot is not None:
+        return spot
+    return find_text(holder, literal_pattern(text), last=last)
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 def literal_pattern(text: str) -> re.Pattern[str]:
     """A pattern finding `text` as typed: any run of spaces (non-breaking ones
     included) between its words, and not as part of a longer word."""

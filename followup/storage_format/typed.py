@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from followup.vocabulary import Compiled, normalise_word
+from followup.vocabulary import Compiled
 
 # The shapes `dates.parse_due_text` reads (checked again by it: a shape is not a date).
 _DATE = (
@@ -30,6 +30,7 @@ _DATE = (
     r"|[A-Za-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
     r"|\d{1,2}[/.]\d{1,2}[/.]\d{4}"
 )
+_YEAR = re.compile(r"\d{4}")
 _DATE_ONLY = re.compile(rf"(?<![\w/.-])({_DATE})(?![\w/-]|\.\d)", re.IGNORECASE)
 # Between a date opening a cell and a note after it: a space, a separator, or nothing.
 _AFTER_VALUE = r"(?=$|[\s,;:(\[\u2013\u2014-])"
@@ -85,6 +86,8 @@ def typed_owner(text: str) -> Typed | None:
 
 def typed_date(text: str, words: Compiled) -> Typed | None:
     """A due date introduced by a date word anywhere in a task's text ("by 2026-12-18")."""
+    if _YEAR.search(text) is None:  # every date shape has one: most tasks have none
+        return None
     for intro in words.date_intro.finditer(text):
         match = _DATE_ONLY.match(text, intro.end())
         if match is not None:
@@ -125,11 +128,13 @@ def only_a_note(text: str) -> bool:
 _DASHES = frozenset({"-", "\u2013", "\u2014"})
 
 
-def leading_status(text: str, words: Compiled) -> str | None:
+def leading_status(text: str, words: Compiled) -> Typed | None:
     """The status word a status cell's text is, or opens with before a note set off
-    by a separator ("Done - merged"), casefolded; None when it names no status."""
-    match = words.status_word.match(text.casefold())
-    return normalise_word(match.group(1)) if match is not None else None
+    by a separator ("Done - merged"), as typed; None when it names no status."""
+    match = words.status_word.match(text)
+    if match is None:
+        return None
+    return Typed(match.group(1), 0, match.end(1), 0)
 
 
 def format_like(written: str, due: date) -> str:
