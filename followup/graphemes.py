@@ -30,7 +30,7 @@ def clip(text: str, limit: int, *, utf16: bool = False) -> str:
     if measure(text) <= limit:
         return text
     room = limit - measure(ELLIPSIS)
-    if not utf16 and _ascii_boundary(text, room):
+    if not utf16 and room > 0 and _ascii_boundary(text, room):
         return text[:room].rstrip() + ELLIPSIS
     used = 0
     end = 0
@@ -44,10 +44,8 @@ def clip(text: str, limit: int, *, utf16: bool = False) -> str:
 
 
 def _ascii_boundary(text: str, end: int) -> bool:
-    """Whether `text[:end]` is ASCII and ends at a cluster boundary: an ASCII character
-    never joins the one before it into a cluster (except LF after CR), so the boundary
-    is sure when the character after the cut is ASCII too. (The common case, read
-    without the cluster walk.)"""
-    head = text[:end]
-    following = text[end : end + 1]
-    return head.isascii() and following.isascii() and not (head[-1:] == "\r" and following == "\n")
+    """Whether a cluster boundary is sure at `end` without the cluster walk: between
+    two ASCII characters there always is one (except LF after CR), since an ASCII
+    character never extends a cluster and none prepends one. The common case."""
+    before, after = text[end - 1], text[end : end + 1]
+    return before.isascii() and after.isascii() and not (before == "\r" and after == "\n")

@@ -96,6 +96,7 @@ NO_VALUE_WORDS = frozenset(
 )
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
+_HAS_YEAR = re.compile(r"\d{4}")  # every date shape typed in a task has one
 
 
 @dataclass(slots=True)
@@ -438,13 +439,15 @@ def _read_task(
     due_text = ""
     owner_at: Element | TextSpot | None = mention
     due_at: Element | TextSpot | None = time
-    locked: frozenset[str] = frozenset()
+    locked = _NOTHING_LOCKED
     if time is not None:
         due_text = time.get("datetime") or collapse(all_text(time))
         due = parse_iso_date(due_text)
         if due is None:
             problem = FindingCode.UNPARSEABLE_DUE_DATE
-    if (owner is None or time is None) and text:
+    if text and (
+        (owner is None and "@" in text) or (time is None and _HAS_YEAR.search(text) is not None)
+    ):
         # Typed instead of inserted: "@priya ...", "... by 2026-12-18". They are read
         # like an owner cell's name and a due cell's text, and are not the item's text.
         text, typed_owner_at, typed_due_at, typed, locked = _typed_in_task(

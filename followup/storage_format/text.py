@@ -9,7 +9,7 @@ Pure: a tree in, strings and elements out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -263,7 +263,16 @@ def find_literal(holder: Element, text: str, *, last: bool = False) -> TextSpot 
     word. Looked for with `str.find` first, the pattern only when spacing differs."""
     spot: TextSpot | None = None
     word_start, word_end = text[:1].isalnum(), text[-1:].isalnum()
-    for el, slot in text_slots(holder):
+    only = holder[0] if len(holder) == 1 else None
+    slots: Iterable[tuple[Element, str]] = (
+        ((holder, "text"), (only, "text"), (only, "tail"))
+        if only is not None
+        and not len(only)
+        and isinstance(only.tag, str)
+        and _KINDS.get(only.tag, _BLOCK) in (_BLOCK, _INLINE_KIND)
+        else text_slots(holder)
+    )
+    for el, slot in slots:
         string = el.text if slot == "text" else el.tail
         if not string:
             continue
