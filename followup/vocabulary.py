@@ -179,6 +179,65 @@ def phrase_pattern(phrase: str, *, plural: bool = True) -> str:
     return rf"{start}{body}{suffix}(?!\w)"
 
 
+_HYPHEN_TO_ASCII = str.maketrans(dict.fromkeys(_HYPHENS[1:], "-"))
+
+
+def _normal(text: str) -> str:
+    """Casefolded, whitespace runs one space, every hyphen an ASCII one."""
+    return " ".join(text.casefold().translate(_HYPHEN_TO_ASCII).split())
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class PhraseSet:
+    """`words_pattern` as substring searches: the same matches for headings, found
+    with `str.find` on the normalised text (a regex alternation of a dozen phrases,
+    each with look-arounds, is tried at every position of every heading)."""
+
+    __slots__ = ("_phrases",)
+
+    def __init__(self, phrases: tuple[str, ...], *, plural: bool = True) -> None:
+        found: list[tuple[str, bool, bool, bool]] = []
+        for phrase in phrases:
+            normal = _normal(phrase)
+            if not normal:
+                continue
+            start = not _unspaced(normal[0])
+            end = not _unspaced(normal[-1])
+            suffix = plural and normal[-1].isalpha()
+            found.append((normal, start, end, suffix))
+            if "-" in normal:  # "follow-up" is also written "follow up" (not "follow - up")
+                found.append((normal.replace("-", " "), start, end, suffix))
+        self._phrases = tuple(found)
+
+    def search(self, text: str) -> bool:
+        """Whether any phrase occurs in `text` (any case, spacing and hyphen)."""
+        normal = _normal(text)
+        for phrase, start, end, suffix in self._phrases:
+            at = normal.find(phrase)
+            while at >= 0:
+                after = at + len(phrase)
+                if not (start and at and _word_char(normal[at - 1])) and (
+                    not end or _ends_word(normal, after, suffix)
+                ):
+                    return True
+                at = normal.find(phrase, at + 1)
+        return False
+
+
+def _ends_word(text: str, at: int, suffix: bool) -> bool:
+    """Whether a word ends at `at` (or, with `suffix`, after an "s" or "es" there)."""
+    ends = (at,) if not suffix else (at, at + 1, at + 2)
+    for end in ends:
+        if end > at and text[at:end] not in ("s", "es"):
+            continue
+        if end >= len(text) or not _word_char(text[end]):
+            return True
+    return False
+
+
 def words_pattern(phrases: tuple[str, ...], *, plural: bool = True) -> re.Pattern[str]:
     """One pattern matching any of the phrases (never matching when there are none)."""
     if not phrases:
@@ -196,8 +255,8 @@ class Compiled:
     """A vocabulary's patterns and word sets. Compared by identity: one per vocabulary."""
 
     vocabulary: Vocabulary
-    section: re.Pattern[str]
-    non_action_heading: re.Pattern[str]
+    section: PhraseSet
+    non_action_heading: PhraseSet
     # Per role, in preference order: (pattern, whether the word is weak).
     role_keywords: tuple[tuple[Role, tuple[tuple[re.Pattern[str], bool], ...]], ...]
     non_action_column: re.Pattern[str]
@@ -241,8 +300,8 @@ def compiled(vocabulary: Vocabulary) -> Compiled:
     )
     return Compiled(
         vocabulary=vocabulary,
-        section=words_pattern(vocabulary.section_headings),
-        non_action_heading=words_pattern(vocabulary.non_action_headings),
+        section=PhraseSet(vocabulary.section_headings),
+        non_action_heading=PhraseSet(vocabulary.non_action_headings),
         role_keywords=role_keywords,
         non_action_column=words_pattern(vocabulary.non_action_columns),
         done=done,

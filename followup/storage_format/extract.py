@@ -161,7 +161,7 @@ class PageReading:
 def is_section_heading(heading: Element, words: Compiled | None = None) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
     words = words or compiled(DEFAULT_VOCABULARY)
-    return words.section.search(all_text(heading).casefold()) is not None
+    return words.section.search(all_text(heading))
 
 
 def read_page(
@@ -175,38 +175,34 @@ def read_page(
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
     located: list[Located] = []
-    # Outside any section: items only if the page has none (with whether the nearest
-    # heading above says the content is not action items: a timeline, a history).
-    held: list[tuple[Element, bool]] = []
-    other = False  # the nearest heading above is a timeline, history, decisions...
+    # Outside any section: items only if the page has none (with the nearest heading
+    # above, which may say the content is not action items: a timeline, a history).
+    held: list[tuple[Element, Element | None]] = []
+    heading: Element | None = None  # the nearest heading above
     rows = _TableRows(page_id, date_order, words)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
         if tag == "tr" or tag == TASK:
             if level is None:
-                held.append((el, other))
+                held.append((el, heading))
             elif (
-                found := rows.read(el, True, other)
+                found := rows.read(el, True, heading)
                 if tag == "tr"
                 else _read_task(el, page_id, words, date_order)
             ) is not None:
                 located.append(found)
             continue
+        heading = el
         this_level = int(str(tag)[1])
         if level is not None and this_level <= level:
             level = None
-        heading = all_text(el).casefold()
-        if words.section.search(heading) is not None:
-            other = False
-            if level is None:
-                level = this_level
-                sections.append(el)
-        else:
-            other = words.non_action_heading.search(heading) is not None
+        if level is None and words.section.search(all_text(el)):
+            level = this_level
+            sections.append(el)
     if not sections:  # the whole page counts
-        for el, under_other in held:
+        for el, above in held:
             found = (
-                rows.read(el, False, under_other)
+                rows.read(el, False, above)
                 if el.tag == "tr"
                 else _read_task(el, page_id, words, date_order)
             )
@@ -237,15 +233,15 @@ class _TableRows:
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
         self.tables: dict[Element, tuple[TableInfo, bool] | None] = {}
 
-    def read(self, row: Element, in_section: bool, under_other: bool) -> Located | None:
+    def read(self, row: Element, in_section: bool, heading: Element | None) -> Located | None:
         """The row's item, if it is a data row of an action-item table. `in_section`:
-        the row is in an action-item section; `under_other`: the nearest heading above
-        names a timeline, history or decisions (the table's first row decides both)."""
+        the row is in an action-item section; `heading`: the nearest heading above (the
+        table's first row decides both)."""
         parent = row.getparent()
         try:
             entry = self.by_parent[parent]
         except KeyError:
-            entry = self.by_parent[parent] = self._table(row, in_section, under_other)
+            entry = self.by_parent[parent] = self._table(row, in_section, heading)
         if entry is None:
             return None
         info, table_marked = entry
@@ -257,8 +253,11 @@ class _TableRows:
         marked = table_marked and _marked(row)
         return _read_row(row, info, cells, marked, self.page_id, self.date_order, self.words)
 
+    def _under_other(self, heading: Element | None) -> bool:
+        return _names_other_content(heading, self.words)
+
     def _table(
-        self, row: Element, in_section: bool, under_other: bool
+        self, row: Element, in_section: bool, heading: Element | None
     ) -> tuple[TableInfo, bool] | None:
         table = table_of(row)
         if table is None:
@@ -267,12 +266,21 @@ class _TableRows:
             info = read_table(table, self.words)
             action = (
                 info.is_action_table
-                and not under_other
+                and not self._under_other(heading)
                 and (in_section or not info.weak)
                 and not ("due" in info.weak_roles and looks_like_timeline(_data_rows(table, info)))
             )
             self.tables[table] = (info, _marked(table)) if action else None
         return self.tables[table]
+
+
+def _names_other_content(heading: Element | None, words: Compiled) -> bool:
+    """Whether a heading names content that is not action items (a timeline, a
+    revision history, release notes, decisions) and no action-item section."""
+    if heading is None:
+        return False
+    text = all_text(heading)
+    return words.non_action_heading.search(text) and not words.section.search(text)
 
 
 def _data_rows(table: Element, info: TableInfo) -> list[dict[Role, Element]]:
