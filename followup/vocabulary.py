@@ -179,70 +179,43 @@ def phrase_pattern(phrase: str, *, plural: bool = True) -> str:
     return rf"{start}{body}{suffix}(?!\w)"
 
 
-_HYPHEN_TO_ASCII = str.maketrans(dict.fromkeys(_HYPHENS[1:], "-"))
-
-
-def _normal(text: str) -> str:
-    """Casefolded, whitespace runs one space, every hyphen an ASCII one."""
-    return " ".join(text.casefold().translate(_HYPHEN_TO_ASCII).split())
-
-
-def _word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
-class PhraseSet:
-    """`words_pattern` as substring searches: the same matches for headings, found
-    with `str.find` on the normalised text (a regex alternation of a dozen phrases,
-    each with look-arounds, is tried at every position of every heading)."""
-
-    __slots__ = ("_phrases",)
-
-    def __init__(self, phrases: tuple[str, ...], *, plural: bool = True) -> None:
-        found: list[tuple[str, bool, bool, bool]] = []
-        for phrase in phrases:
-            normal = _normal(phrase)
-            if not normal:
-                continue
-            start = not _unspaced(normal[0])
-            end = not _unspaced(normal[-1])
-            suffix = plural and normal[-1].isalpha()
-            found.append((normal, start, end, suffix))
-            if "-" in normal:  # "follow-up" is also written "follow up" (not "follow - up")
-                found.append((normal.replace("-", " "), start, end, suffix))
-        self._phrases = tuple(found)
-
-    def search(self, text: str) -> bool:
-        """Whether any phrase occurs in `text` (any case, spacing and hyphen)."""
-        normal = _normal(text)
-        for phrase, start, end, suffix in self._phrases:
-            at = normal.find(phrase)
-            while at >= 0:
-                after = at + len(phrase)
-                if not (start and at and _word_char(normal[at - 1])) and (
-                    not end or _ends_word(normal, after, suffix)
-                ):
-                    return True
-                at = normal.find(phrase, at + 1)
-        return False
-
-
-def _ends_word(text: str, at: int, suffix: bool) -> bool:
-    """Whether a word ends at `at` (or, with `suffix`, after an "s" or "es" there)."""
-    ends = (at,) if not suffix else (at, at + 1, at + 2)
-    for end in ends:
-        if end > at and text[at:end] not in ("s", "es"):
-            continue
-        if end >= len(text) or not _word_char(text[end]):
-            return True
-    return False
-
-
 def words_pattern(phrases: tuple[str, ...], *, plural: bool = True) -> re.Pattern[str]:
-    """One pattern matching any of the phrases (never matching when there are none)."""
-    if not phrases:
-        return re.compile(r"(?!)")
-    return re.compile("|".join(phrase_pattern(p, plural=plural) for p in phrases))
+    """One pattern matching any of the phrases (never matching when there are none),
+    per the module's rules, in casefolded text. The word boundaries are shared by all
+    the phrases of a kind rather than repeated in each, so that the regex engine can
+    scan for the phrases' letters (a heading is matched in a few microseconds)."""
+    plural_words: list[str] = []
+    plain_words: list[str] = []
+    unspaced: list[str] = []
+    for phrase in phrases:
+        normal = " ".join(phrase.casefold().split())
+        if not normal:
+            continue
+        source = _phrase_body(normal)
+        if any(_unspaced(char) for char in normal):
+            unspaced.append(source)
+        elif plural and normal[-1].isalpha():
+            plural_words.append(source)
+        else:
+            plain_words.append(source)
+    parts = []
+    if plural_words:
+        parts.append(r"(?<!\w)(?:" + "|".join(plural_words) + r")(?:s|es)?(?!\w)")
+    if plain_words:
+        parts.append(r"(?<!\w)(?:" + "|".join(plain_words) + r")(?!\w)")
+    if unspaced:
+        parts.append("(?:" + "|".join(unspaced) + ")")
+    return re.compile("|".join(parts) if parts else r"(?!)")
+
+
+def _phrase_body(normal: str) -> str:
+    """A casefolded phrase's words, any whitespace between them, any hyphen (or a
+    space) where it has a hyphen."""
+    parts: list[str] = []
+    for word in normal.split():
+        pieces = re.split(f"[{_HYPHENS}]", word)
+        parts.append(rf"(?:[{_HYPHENS}]|\s+)".join(re.escape(piece) for piece in pieces))
+    return r"\s+".join(parts)
 
 
 def normalise_word(text: str) -> str:
@@ -255,8 +228,8 @@ class Compiled:
     """A vocabulary's patterns and word sets. Compared by identity: one per vocabulary."""
 
     vocabulary: Vocabulary
-    section: PhraseSet
-    non_action_heading: PhraseSet
+    section: re.Pattern[str]
+    non_action_heading: re.Pattern[str]
     # Per role, in preference order: (pattern, whether the word is weak).
     role_keywords: tuple[tuple[Role, tuple[tuple[re.Pattern[str], bool], ...]], ...]
     non_action_column: re.Pattern[str]
@@ -266,9 +239,23 @@ class Compiled:
     date_intro: re.Pattern[str]
 
 
-@functools.lru_cache(maxsize=16)
 def compiled(vocabulary: Vocabulary) -> Compiled:
-    """The patterns of a vocabulary (remembered: a run uses one or two)."""
+    """The patterns of a vocabulary (remembered: a run uses one or two; the one used
+    last is found without hashing the vocabulary again)."""
+    global _last_compiled
+    last = _last_compiled  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] is vocabulary:
+        return last[1]
+    words = _compiled(vocabulary)
+    _last_compiled = (vocabulary, words)
+    return words
+
+
+_last_compiled: tuple[Vocabulary, Compiled] | None = None
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(vocabulary: Vocabulary) -> Compiled:
     weak = frozenset(normalise_word(word) for word in vocabulary.weak_columns)
     role_keywords = tuple(
         (
@@ -300,8 +287,8 @@ def compiled(vocabulary: Vocabulary) -> Compiled:
     )
     return Compiled(
         vocabulary=vocabulary,
-        section=PhraseSet(vocabulary.section_headings),
-        non_action_heading=PhraseSet(vocabulary.non_action_headings),
+        section=words_pattern(vocabulary.section_headings),
+        non_action_heading=words_pattern(vocabulary.non_action_headings),
         role_keywords=role_keywords,
         non_action_column=words_pattern(vocabulary.non_action_columns),
         done=done,

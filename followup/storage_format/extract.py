@@ -112,11 +112,12 @@ class Located:
     table: TableInfo | None = None
     cells: dict[Role, Element] | None = None
     # Where each value stands, for the renderer: the mention (or status macro, or
-    # `<time>`) element, or the typed text; None where the page shows none (the
-    # renderer then adds one, unless the field is in `item.locked`).
-    owner_at: Element | TextSpot | None = None
-    due_at: Element | TextSpot | None = None
-    status_at: Element | TextSpot | None = None
+    # `<time>`) element, or the typed text (a `TextSpot`; in a cell holding nothing
+    # but that text, the text itself, found when a change needs it); None where the
+    # page shows none (the renderer then adds one, unless the field is locked).
+    owner_at: Element | TextSpot | str | None = None
+    due_at: Element | TextSpot | str | None = None
+    status_at: Element | TextSpot | str | None = None
 
     @property
     def key(self) -> str:
@@ -161,7 +162,7 @@ class PageReading:
 def is_section_heading(heading: Element, words: Compiled | None = None) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
     words = words or compiled(DEFAULT_VOCABULARY)
-    return words.section.search(all_text(heading))
+    return words.section.search(all_text(heading).casefold()) is not None
 
 
 def read_page(
@@ -196,7 +197,7 @@ def read_page(
         this_level = int(str(tag)[1])
         if level is not None and this_level <= level:
             level = None
-        if level is None and words.section.search(all_text(el)):
+        if level is None and words.section.search(all_text(el).casefold()) is not None:
             level = this_level
             sections.append(el)
     if not sections:  # the whole page counts
@@ -279,8 +280,8 @@ def _names_other_content(heading: Element | None, words: Compiled) -> bool:
     revision history, release notes, decisions) and no action-item section."""
     if heading is None:
         return False
-    text = all_text(heading)
-    return words.non_action_heading.search(text) and not words.section.search(text)
+    text = all_text(heading).casefold()
+    return words.non_action_heading.search(text) is not None and words.section.search(text) is None
 
 
 def _data_rows(table: Element, info: TableInfo) -> list[dict[Role, Element]]:
@@ -483,7 +484,7 @@ def _read_task(
         None,
         locked,
     )
-    return Located(item, problem, due_text, ticket, task, owner_at=owner_at, due_at=due_at)
+    return Located(item, problem, due_text, ticket, task, None, None, owner_at, due_at)
 
 
 def reread_task(found: Located, date_order: DateOrder, vocabulary: Vocabulary) -> Located | None:
@@ -591,7 +592,7 @@ def _read_row(
     locked: list[str] = []
 
     owner: Owner | None = None
-    owner_at: Element | TextSpot | None = None
+    owner_at: Element | TextSpot | str | None = None
     owner_cell = cells.get("owner")
     if owner_cell is not None:
         owner, owner_at, fixed = _cell_owner(owner_cell, marked)
@@ -601,7 +602,7 @@ def _read_row(
     due: date | None = None
     problem: FindingCode | None = None
     due_text = ""
-    due_at: Element | TextSpot | None = None
+    due_at: Element | TextSpot | str | None = None
     due_cell = cells.get("due")
     if due_cell is not None:
         due, problem, due_text, due_at, fixed = _cell_due(due_cell, marked, date_order, words)
@@ -609,7 +610,7 @@ def _read_row(
             locked.append("due")
 
     done = False
-    status_at: Element | TextSpot | None = None
+    status_at: Element | TextSpot | str | None = None
     status_cell = cells.get("status")
     if status_cell is not None:
         done, status_at, fixed = _cell_status(status_cell, marked, words)
@@ -632,26 +633,38 @@ def _read_row(
         priority,
         frozenset(locked) if locked else _NOTHING_LOCKED,
     )
-    return Located(
-        item,
-        problem,
-        due_text,
-        ticket,
-        row,
-        info,
-        cells,
-        owner_at=owner_at,
-        due_at=due_at,
-        status_at=status_at,
-    )
+    return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
 
 
 _NOTHING_LOCKED: frozenset[str] = frozenset()
 
 
+_WRAPPERS = frozenset({"p", "div", "span"})
+
+
+def cell_spot(cell: Element, value: str) -> TextSpot | str | None:
+    """Where a value typed in a cell stands. A cell holding one piece of text (bare or
+    in a single paragraph) holds it whole: the value itself is returned, to be found
+    when a change needs it (`find_literal`), which saves the search on every read.
+    Otherwise the `TextSpot`, or None when no single piece of text holds it."""
+    count = len(cell)
+    if count == 0:
+        return value
+    if count == 1:
+        only = cell[0]
+        if (
+            only.tag in _WRAPPERS
+            and not len(only)
+            and not (cell.text or "").strip()
+            and not (only.tail or "").strip()
+        ):
+            return value
+    return find_literal(cell, value)
+
+
 def _cell_owner(
     cell: Element, marked: bool
-) -> tuple[Owner | None, Element | TextSpot | None, bool]:
+) -> tuple[Owner | None, Element | TextSpot | str | None, bool]:
     """An owner cell's owner, where it stands, and whether it is locked: a mention
     (the first), else the name typed, without a note after it ("Priya Natarajan
     (backup: Tomasz)"); a placeholder (TBD...) is no owner, but its place is the
@@ -665,14 +678,14 @@ def _cell_owner(
     name = owner_name(text)
     if not name:  # only a note: the cell names no owner, and a new one goes after it
         return None, None, False
-    spot = find_literal(cell, name)
+    spot = cell_spot(cell, name)
     owner = Owner("name", name) if name.casefold() not in NO_VALUE_WORDS else None
     return owner, spot, spot is None
 
 
 def _cell_due(
     cell: Element, marked: bool, date_order: DateOrder, words: Compiled
-) -> tuple[date | None, FindingCode | None, str, Element | TextSpot | None, bool]:
+) -> tuple[date | None, FindingCode | None, str, Element | TextSpot | str | None, bool]:
     """A due cell's date, its finding, its text, where it stands, and whether it is
     locked: a `<time>`, else the date typed (opening the cell, maybe after a date word,
     maybe followed by a note: "2026-12-31 regulator deadline"). Locked: the text is not
@@ -693,16 +706,16 @@ def _cell_due(
         text = value if problem is None else text
     if problem is FindingCode.UNPARSEABLE_DUE_DATE:
         if text.casefold() in NO_VALUE_WORDS:  # "TBD": the date goes there
-            spot = find_literal(cell, text)
+            spot = cell_spot(cell, text)
             return None, problem, text, spot, spot is None
         return None, problem, text, None, True
-    spot = find_literal(cell, value)
+    spot = cell_spot(cell, value)
     return due, problem, text, spot, spot is None
 
 
 def _cell_status(
     cell: Element, marked: bool, words: Compiled
-) -> tuple[bool, Element | TextSpot | None, bool]:
+) -> tuple[bool, Element | TextSpot | str | None, bool]:
     """Whether a status cell says done, where its status stands, and whether it is
     locked: a status macro (its title), else a status word the text is or opens with
     ("Done", "Done - merged in #123"). Locked: the text names no status ("Blocked on
@@ -715,10 +728,14 @@ def _cell_status(
     text = visible_text(cell)
     if not text or only_a_note(text):
         return False, None, False
+    normal = normalise_word(text)
+    if normal in words.done or normal in words.open:  # the whole text is the status word
+        spot = cell_spot(cell, text)
+        return normal in words.done, spot, spot is None
     word = leading_status(text, words)
     if word is None:
         return False, None, True
-    spot = find_literal(cell, word.value)
+    spot = cell_spot(cell, word.value)
     return normalise_word(word.value) in words.done, spot, spot is None
 
 

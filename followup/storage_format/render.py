@@ -40,7 +40,7 @@ from followup.storage_format.extract import (
     row_ticket,
     task_body,
 )
-from followup.storage_format.text import TextSpot, TicketRef, read_task_body
+from followup.storage_format.text import TextSpot, TicketRef, find_literal, read_task_body
 from followup.storage_format.typed import format_like
 from followup.storage_format.xml import (
     MACRO_ID,
@@ -169,7 +169,7 @@ class _Editor:
         if owner == found.owner or "owner" in found.item.locked:
             return False
         current = reread_task(found, self.date_order, self.vocabulary) or found
-        at = current.owner_at
+        at = _at(body, current.owner_at)
         if isinstance(at, TextSpot):  # typed: "@priya ..."
             _replace_spot(at, owner)
             return True
@@ -200,7 +200,7 @@ class _Editor:
         if (due == found.due and found.due_problem is None) or "due" in found.item.locked:
             return False
         current = reread_task(found, self.date_order, self.vocabulary) or found
-        at = current.due_at
+        at = _at(body, current.due_at)
         if isinstance(at, TextSpot):  # typed: "... by 2026-12-18"
             _replace_date_spot(at, due)
             return True
@@ -239,7 +239,7 @@ class _Editor:
             and change.owner != found.owner
             and "owner" not in locked
         ):
-            changed |= _set_row_owner(owner_cell, found.owner_at, change.owner)
+            changed |= _set_row_owner(owner_cell, _at(owner_cell, found.owner_at), change.owner)
         due_cell = cells.get("due")
         if (
             not isinstance(change.due, _Keep)
@@ -247,7 +247,7 @@ class _Editor:
             and (change.due != found.due or found.due_problem is not None)
             and "due" not in locked
         ):
-            changed |= _set_row_due(due_cell, found.due_at, change.due)
+            changed |= _set_row_due(due_cell, _at(due_cell, found.due_at), change.due)
         status_cell = cells.get("status")
         if (
             not isinstance(change.done, _Keep)
@@ -256,7 +256,8 @@ class _Editor:
             and "done" not in locked
         ):
             word = _status_word(self.vocabulary, done=change.done)
-            changed |= _set_row_done(status_cell, found.status_at, change.done, word)
+            at = _at(status_cell, found.status_at)
+            changed |= _set_row_done(status_cell, at, change.done, word)
         return changed
 
     def _row_ticket(self, found: Located, key: str) -> bool:
@@ -376,6 +377,11 @@ def _remove_summary(macro: Element) -> None:
 
 
 # --- element surgery -----------------------------------------------------------------
+
+
+def _at(cell: Element, at: Element | TextSpot | str | None) -> Element | TextSpot | None:
+    """Where a cell's value stands: a value recorded as its text is found now."""
+    return find_literal(cell, at) if isinstance(at, str) else at
 
 
 def _set_row_owner(cell: Element, at: Element | TextSpot | None, owner: Owner | None) -> bool:
