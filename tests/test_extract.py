@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from followup.graphemes import clip, utf16_length
 from followup.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
 from followup.storage_format import extract, format_extraction_text, parse_due_text
-from followup.vocabulary import Vocabulary
+from followup.vocabulary import Vocabulary, words_pattern
 
 FIXTURES = Path(__file__).parent / "storage_format"
 PAGE = "4242"
@@ -1315,3 +1316,52 @@ def test_item_text_keeps_clusters_and_drops_bidi_controls(typed: str, text: str)
     words, combining marks, variation selectors, flags, skin tones) and drops
     bidirectional embeddings, overrides and isolates and joiners that join nothing."""
     assert only(extract(tasks(task("1", typed)), PAGE)).text == text
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "matches"),
+    [
+        ("owner", "Owners", True),
+        ("owner", "Task owner", True),
+        ("owner", "Ownership", False),
+        ("action item", "Action   items", True),
+        ("follow-up", "Follow up", True),
+        ("follow-up", "FOLLOW\u2011UPS", True),
+        ("follow-up", "Follow - up", False),
+        ("follow-up", "Followup", False),
+        ("what we'll change", "What we'll change next", True),
+        ("担当者", "担当者名", True),
+        ("期限", "対応期限", True),
+        ("maßnahmen", "MASSNAHMEN", True),
+        ("due", "Overdue", False),
+    ],
+)
+def test_vocabulary_matching_rules(phrase: str, text: str, matches: bool) -> None:
+    """A vocabulary word matches any case and spacing, any hyphen or a space for a
+    hyphen, a whole word with an English plural in spaced scripts, anywhere in
+    scripts written without spaces (casefolding maps ß to ss)."""
+    assert (words_pattern((phrase,)).search(text.casefold()) is not None) is matches
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "utf16", "expected"),
+    [
+        ("short", 10, False, "short"),
+        ("abcdefghij", 5, False, "abcd…"),
+        ("ab cdefghij", 4, False, "ab…"),
+        ("ab👨\u200d👩\u200d👧\u200d👦cd", 4, False, "ab…"),
+        ("abc🇩🇪🇫🇷", 5, False, "abc…"),
+        ("abcé\u0301\u0301x", 5, False, "abc…"),
+        ("ab👍🏽👍🏽", 5, False, "ab👍🏽…"),
+        ("😀😀😀", 5, True, "😀😀…"),
+        ("😀😀😀", 6, True, "😀😀😀"),
+    ],
+)
+def test_clip_never_splits_a_grapheme_cluster(
+    text: str, limit: int, utf16: bool, expected: str
+) -> None:
+    """Text cut to a length (code points, or UTF-16 code units as Jira counts) ends
+    at a grapheme cluster boundary, with an ellipsis, and fits."""
+    out = clip(text, limit, utf16=utf16)
+    assert out == expected
+    assert (utf16_length(out) if utf16 else len(out)) <= limit
