@@ -170,8 +170,11 @@ def read_page(
     page_id: str,
     date_order: DateOrder = "none",
     vocabulary: Vocabulary = DEFAULT_VOCABULARY,
+    *,
+    may_span: bool = True,
 ) -> PageReading:
-    """The items of a parsed page, in page order, and its action-item sections."""
+    """The items of a parsed page, in page order, and its action-item sections.
+    `may_span=False` says the body has no `colspan` (so no table is searched for one)."""
     words = compiled(vocabulary)
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
@@ -180,7 +183,7 @@ def read_page(
     # above, which may say the content is not action items: a timeline, a history).
     held: list[tuple[Element, Element | None]] = []
     heading: Element | None = None  # the nearest heading above
-    rows = _TableRows(page_id, date_order, words)
+    rows = _TableRows(page_id, date_order, words, may_span)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
         if tag == "tr" or tag == TASK:
@@ -223,12 +226,15 @@ class _TableRows:
     """Reads the rows of a page's action-item tables, each table's header once: rows
     are looked up by their parent (`tbody`, `thead` or the table)."""
 
-    __slots__ = ("by_parent", "date_order", "page_id", "tables", "words")
+    __slots__ = ("by_parent", "date_order", "may_span", "page_id", "tables", "words")
 
-    def __init__(self, page_id: str, date_order: DateOrder, words: Compiled) -> None:
+    def __init__(
+        self, page_id: str, date_order: DateOrder, words: Compiled, may_span: bool = True
+    ) -> None:
         self.page_id = page_id
         self.date_order = date_order
         self.words = words
+        self.may_span = may_span
         # A row's parent, or its table, -> the table's header and columns and whether
         # it holds any task, link, date or macro; None: not an action-item table.
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
@@ -264,7 +270,7 @@ class _TableRows:
         if table is None:
             return None
         if table not in self.tables:
-            info = read_table(table, self.words)
+            info = read_table(table, self.words, may_span=self.may_span)
             action = (
                 info.is_action_table
                 and not self._under_other(heading)
@@ -825,7 +831,7 @@ def extract(
     """
     try:
         root = parse(body)
-        reading = read_page(root, page_id, date_order, vocabulary)
+        reading = read_page(root, page_id, date_order, vocabulary, may_span="colspan" in body)
         summaries = find_summary(root, reading.sections)
     except StorageFormatError as error:
         return _unreadable(page_id, error.message)

@@ -80,8 +80,10 @@ def _rows(table: Element) -> list[Element]:
     return rows
 
 
-def read_table(table: Element, words: Compiled) -> TableInfo:
-    """The table's header row and column roles (no roles if it has no header row)."""
+def read_table(table: Element, words: Compiled, *, may_span: bool = True) -> TableInfo:
+    """The table's header row and column roles (no roles if it has no header row).
+    `may_span=False` says the page has no `colspan` anywhere (its cells are then not
+    searched for one)."""
     rows = _rows(table)
     if not rows:
         return TableInfo(header=None)
@@ -96,7 +98,7 @@ def read_table(table: Element, words: Compiled) -> TableInfo:
     )
     short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
     found, weak_roles, non_action = (_known_columns if short else _columns)(words, headers)
-    spans = any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
+    spans = may_span and any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
     return TableInfo(
         header=first,
         columns=dict(found),
