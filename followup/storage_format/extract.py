@@ -203,6 +203,7 @@ def read_page(
         if level is None and words.section.search(all_text(el).casefold()) is not None:
             level = this_level
             sections.append(el)
+            rows.section = el
     if not sections:  # the whole page counts
         for el, above in held:
             found = (
@@ -226,7 +227,7 @@ class _TableRows:
     """Reads the rows of a page's action-item tables, each table's header once: rows
     are looked up by their parent (`tbody`, `thead` or the table)."""
 
-    __slots__ = ("by_parent", "date_order", "may_span", "page_id", "tables", "words")
+    __slots__ = ("by_parent", "date_order", "may_span", "page_id", "section", "tables", "words")
 
     def __init__(
         self, page_id: str, date_order: DateOrder, words: Compiled, may_span: bool = True
@@ -235,6 +236,7 @@ class _TableRows:
         self.date_order = date_order
         self.words = words
         self.may_span = may_span
+        self.section: Element | None = None  # the heading of the section we are in
         # A row's parent, or its table, -> the table's header and columns and whether
         # it holds any task, link, date or macro; None: not an action-item table.
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
@@ -261,6 +263,8 @@ class _TableRows:
         return _read_row(row, info, cells, marked, self.page_id, self.date_order, self.words)
 
     def _under_other(self, heading: Element | None) -> bool:
+        if heading is not None and heading is self.section:
+            return False  # the action-item section's own heading
         return _names_other_content(heading, self.words)
 
     def _table(
@@ -646,6 +650,9 @@ _NOTHING_LOCKED: frozenset[str] = frozenset()
 
 
 _WRAPPERS = frozenset({"p", "div", "span"})
+_NOTE_OPENERS = frozenset("([-\u2013\u2014;")
+# A character that may set off a note beside a value (see `typed.owner_name`).
+_NOTE_MARK = re.compile(r"[(\[;\-\u2013\u2014]")
 
 
 def cell_spot(cell: Element, value: str) -> TextSpot | str | None:
@@ -661,8 +668,8 @@ def cell_spot(cell: Element, value: str) -> TextSpot | str | None:
         if (
             only.tag in _WRAPPERS
             and not len(only)
-            and not (cell.text or "").strip()
-            and not (only.tail or "").strip()
+            and (cell.text is None or not cell.text.strip())
+            and (only.tail is None or not only.tail.strip())
         ):
             return value
     return find_literal(cell, value)
@@ -681,7 +688,7 @@ def _cell_owner(
     text = visible_text(cell)
     if not text:
         return None, None, False
-    name = owner_name(text)
+    name = owner_name(text) if _NOTE_MARK.search(text) is not None else text
     if not name:  # only a note: the cell names no owner, and a new one goes after it
         return None, None, False
     spot = cell_spot(cell, name)
@@ -702,7 +709,7 @@ def _cell_due(
         due = parse_iso_date(due_text)
         return due, None if due else FindingCode.UNPARSEABLE_DUE_DATE, due_text, time, False
     text = visible_text(cell)
-    if not text or only_a_note(text):
+    if not text or (text[0] in _NOTE_OPENERS and only_a_note(text)):
         return None, None, "", None, False
     due, problem = parse_due_text(text, date_order=date_order)
     value = text
@@ -732,9 +739,9 @@ def _cell_status(
                 title = normalise_word(macro_parameter(macro, "title") or "")
                 return title in words.done, macro, False
     text = visible_text(cell)
-    if not text or only_a_note(text):
+    if not text or (text[0] in _NOTE_OPENERS and only_a_note(text)):
         return False, None, False
-    normal = normalise_word(text)
+    normal = text.casefold()  # `text` is collapsed already
     if normal in words.done or normal in words.open:  # the whole text is the status word
         spot = cell_spot(cell, text)
         return normal in words.done, spot, spot is None
