@@ -855,14 +855,18 @@ def extract(
         )
         findings.append(Finding(FindingCode.TOO_MANY_ITEMS, page_id, None, message))
         located = located[:limit]
-    kept = {id(found) for found in located}
-    duplicated = {id(found) for found in reading.duplicates}
     item_findings: list[Finding] = []
-    for found in reading.found:
-        if id(found) in kept:
+    if located is reading.items and not reading.duplicates:  # every item found is kept
+        for found in located:
             item_findings.extend(_item_findings(page_id, found, date_order))
-        elif id(found) in duplicated:
-            item_findings.append(_duplicate_finding(page_id, found))
+    else:
+        kept = {id(found) for found in located}
+        duplicated = {id(found) for found in reading.duplicates}
+        for found in reading.found:
+            if id(found) in kept:
+                item_findings.extend(_item_findings(page_id, found, date_order))
+            elif id(found) in duplicated:
+                item_findings.append(_duplicate_finding(page_id, found))
     findings[:0] = item_findings
     if not reading.items:
         where = "under the action-item heading" if reading.sections else "on the page"

@@ -93,9 +93,10 @@ def read_table(table: Element, words: Compiled, *, may_span: bool = True) -> Tab
     in_thead = section is not None and section.tag == "thead"
     if not cells or not (in_thead or all(cell.tag == "th" for cell in cells)):
         return TableInfo(header=None)
-    headers = tuple(
-        (start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)
+    positions = (
+        cell_positions(first) if may_span else [(i, i + 1, cell) for i, cell in enumerate(cells)]
     )
+    headers = tuple((start, visible_text(cell).casefold()) for start, _, cell in positions)
     short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
     found, weak_roles, non_action = (_known_columns if short else _columns)(words, headers)
     spans = may_span and any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
