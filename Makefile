@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit test-slow cassettes bench lock clean sandbox browser
+.PHONY: specs demo test check lint types unit test-slow cassettes bench lock clean sandbox browser \
+	image image-test
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +13,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo FLAVOR=datacenter` runs it against a sandbox acting as Data Center.
+FLAVOR ?= cloud
 demo: $(STAMP)
-	$(BIN)/python -m followup.demo
+	$(BIN)/python -m followup.demo --flavor $(FLAVOR)
 
 sandbox: $(STAMP)
 	$(BIN)/followup sandbox
@@ -42,6 +45,22 @@ browser:
 	    || echo "could not install chromium: tests/test_browser.py will fail under CI"; \
 	fi
 
+# The container image (docs/deploy.md): `make image` builds $(IMAGE) from deploy/Dockerfile
+# with podman (Docker where a Docker daemon answers); `make image-test` runs it as the
+# CronJobs in deploy/kubernetes do, against the sandbox on this host, and inspects its
+# files. As root they install what the host lacks (podman, runc, debootstrap) from
+# Debian's packages. Not part of `make test`: a first build takes minutes.
+IMAGE ?= followup:dev
+ENGINE ?=
+PYTHON_IMAGE ?=
+IMAGE_ARGS = --image $(IMAGE) $(if $(ENGINE),--engine $(ENGINE)) $(if $(PYTHON_IMAGE),--base $(PYTHON_IMAGE))
+
+image: $(STAMP)
+	$(BIN)/python deploy/image.py build $(IMAGE_ARGS)
+
+image-test: image
+	$(BIN)/python deploy/image.py test $(IMAGE_ARGS)
+
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
@@ -62,4 +81,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .followup .pytest_cache .mypy_cache .ruff_cache .image deploy/wheels/*.whl
+
+# Atlassian's OpenAPI documents, which the tests check the sandbox's answers against, for
+# a checkout without ../shared/specs beside it. They are Atlassian's: downloaded, not kept.
+SPECS := .followup/specs
+specs:
+	mkdir -p $(SPECS)
+	curl -fsSL -o $(SPECS)/jira-platform-v3.openapi.json https://developer.atlassian.com/cloud/jira/platform/swagger-v3.v3.json
+	curl -fsSL -o $(SPECS)/confluence-v1.openapi.json https://developer.atlassian.com/cloud/confluence/swagger.v3.json
+	curl -fsSL -o $(SPECS)/confluence-v2.openapi.json https://dac-static.atlassian.com/cloud/confluence/openapi-v2.v3.json

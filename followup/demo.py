@@ -9,13 +9,17 @@
 7. print where to look.
 
 Everything goes over HTTP through the same adapters a real site gets.
+`python -m followup.demo --flavor datacenter` runs it against a sandbox acting as
+Jira and Confluence Data Center (`make demo FLAVOR=datacenter`).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -26,6 +30,7 @@ from followup.runner import sync_command
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY
 from followup.sandbox.server import open_state, start_in_thread
+from followup.sandbox.state import Flavor
 from followup.settings import load_settings
 
 STATE = Path(".followup/demo.sqlite3")
@@ -37,11 +42,11 @@ def _stats(url: str) -> dict[str, int]:
 
 
 def _done_transition(url: str, auth: tuple[str, str], key: str) -> str:
-    r = requests.get(f"{url}/rest/api/3/issue/{key}/transitions", auth=auth, timeout=10)
+    r = requests.get(f"{url}/rest/api/2/issue/{key}/transitions", auth=auth, timeout=10)
     r.raise_for_status()
     tid = next(t["id"] for t in r.json()["transitions"] if t["to"]["name"] == "Done")
     r = requests.post(
-        f"{url}/rest/api/3/issue/{key}/transitions",
+        f"{url}/rest/api/2/issue/{key}/transitions",
         json={"transition": {"id": tid}},
         auth=auth,
         timeout=10,
@@ -50,13 +55,23 @@ def _done_transition(url: str, auth: tuple[str, str], key: str) -> str:
     return key
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m followup.demo", description="followup against a fresh sandbox."
+    )
+    parser.add_argument(
+        "--flavor",
+        choices=("cloud", "datacenter"),
+        default="cloud",
+        help="the sandbox acts as Jira and Confluence Cloud (default) or Data Center",
+    )
+    flavor: Flavor = "datacenter" if parser.parse_args(argv).flavor == "datacenter" else "cloud"
     console = Console()
     configure_logging("warning")
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{STATE}{suffix}").unlink()
-    state = open_state(str(STATE), flavor="cloud", seed="demo")
+    state = open_state(str(STATE), flavor=flavor, seed="demo")
     server = start_in_thread(state)
     url = server.url
     try:
@@ -75,13 +90,15 @@ def main() -> int:
             )
             return code
 
-        console.print(f"Sandbox (Jira + Confluence) at {url}, demo date {DEMO_TODAY}")
+        console.print(f"Sandbox (Jira + Confluence, {flavor}) at {url}, demo date {DEMO_TODAY}")
         step("1. Dry run: what followup would do", dry_run=True)
         step("2. Sync: create tickets, write badges")
         step("3. Sync again: nothing has changed, so nothing is written")
 
+        # Data Center has no search/jql: it searches with /rest/api/2/search.
+        search = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
         r = requests.get(
-            f"{url}/rest/api/3/search/jql",
+            f"{url}{search}",
             params={"jql": 'labels = "followup" ORDER BY key ASC', "fields": "summary"},
             auth=auth,
             timeout=10,
@@ -97,7 +114,8 @@ def main() -> int:
         console.rule("[bold]Where to look")
         console.print(
             "Browse the result (the sandbox keeps this state):\n"
-            f"  .venv/bin/followup sandbox --state {STATE}\n"
+            f"  .venv/bin/followup sandbox --state {STATE}"
+            f"{'' if flavor == 'cloud' else ' --flavor datacenter'}\n"
             "then open\n"
             f"  http://127.0.0.1:8089/wiki/spaces/{page_id[1]}/pages/{page_id[0]}\n"
             f"  http://127.0.0.1:8089/browse/{key}\n"
@@ -110,7 +128,7 @@ def main() -> int:
 
 def _page_of(url: str, auth: tuple[str, str], key: str) -> tuple[str, str]:
     r = requests.get(
-        f"{url}/rest/api/3/issue/{key}",
+        f"{url}/rest/api/2/issue/{key}",
         params={"properties": "followup", "fields": "labels"},
         auth=auth,
         timeout=10,

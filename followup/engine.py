@@ -116,6 +116,7 @@ class PageResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     skipped: bool = False
+    leased_by: str | None = None  # skipped: another run holds the page's lease
 
 
 @dataclass(slots=True)
@@ -161,6 +162,7 @@ class RunResult:
             "comment": ops.count(Op.COMMENT),
             "findings": len(self.findings),
             "errors": len(self.errors) + len(self.failures) + sum(1 for p in self.pages if p.error),
+            "leased": sum(1 for p in self.pages if p.leased_by is not None),
         }
 
     @property
@@ -239,11 +241,15 @@ class Engine:
     def _linked_tickets(
         self, extraction: Extraction, managed: Mapping[str, Ticket]
     ) -> dict[str, Ticket]:
-        """Tickets written on the page that followup does not manage yet (hand-linked)."""
+        """Tickets written on the page that followup does not manage yet (hand-linked).
+        A reference outside the configured projects or site is not even read: what
+        that ticket holds must not reach the page (the planner reports it)."""
         out: dict[str, Ticket] = {}
         for item in extraction.items:
             key = item.ticket
             if key is None or key in managed:
+                continue
+            if self.policy.scope.outside(key, item.ticket_site) is not None:
                 continue
             with self._lock:
                 known = key in self._linked
@@ -263,7 +269,9 @@ class Engine:
         with self._lock:
             self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
-        owners = self.owners.resolve(owners_to_resolve(extraction, tickets, linked))
+        owners = self.owners.resolve(
+            owners_to_resolve(extraction, tickets, linked, self.policy.scope)
+        )
         plan = plan_page(
             page,
             extraction,
@@ -283,6 +291,7 @@ class Engine:
             today=today,
             policy=self.config.reminders,
             deployment=self.policy.deployment,
+            scope=self.policy.scope,
         )
 
     def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
@@ -313,7 +322,12 @@ class Engine:
     def _internal(self, page: Page, exc: Exception) -> str:
         """An unexpected error on one page: logged with its traceback, reported on
         the page, and the run goes on with the others (and fails: exit 1)."""
-        log.error("page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc), exc_info=exc)
+        try:
+            log.error(
+                "page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc), exc_info=exc
+            )
+        except Exception:  # rendering the traceback failed: the page's failure still counts
+            log.error("page-failed", run_id=self.run_id, page_id=page.id, error=repr(exc))
         return f"internal error: {type(exc).__name__}: {exc}"
 
     # -- the run --------------------------------------------------------------------
@@ -401,16 +415,33 @@ class Engine:
                 pr.error = f"could not lease the page: {exc.show()}"
                 return
             if isinstance(got, leases.Held):
+                # Skipped, and counted in the run's summary. Another run at work is
+                # normal; a lease held far longer than a run takes is a finding.
                 pr.skipped = True
-                pr.findings.append(
-                    Finding(
-                        FindingCode.PAGE_LEASED,
-                        pr.page.id,
-                        None,
-                        f"“{pr.page.title}” is being synced by run {got.owner} (lease until "
-                        f"{got.expires:%Y-%m-%d %H:%M} UTC); skipped this time.",
-                    )
+                pr.leased_by = got.owner
+                age = int(got.age.total_seconds()) if got.age is not None else None
+                log.info(
+                    "page-leased",
+                    run_id=self.run_id,
+                    page_id=pr.page.id,
+                    holder=got.owner,
+                    age_seconds=age,
+                    until=got.expires.isoformat(),
                 )
+                if got.stale and age is not None:
+                    pr.findings.append(
+                        Finding(
+                            FindingCode.PAGE_LEASED,
+                            pr.page.id,
+                            None,
+                            f"“{pr.page.title}” has been leased by run {got.owner} for "
+                            f"{_duration(age)} (by the Confluence server's clock), far longer "
+                            "than a run takes: that run is stuck or died, and runs before "
+                            "this one were kept off the page too. Its lease expires at "
+                            f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
+                            "next run takes the page over.",
+                        )
+                    )
                 pr.plan = replace(pr.plan, actions=())
                 return
             with self._lock:
@@ -809,6 +840,14 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = nxt.data
+
+
+def _duration(seconds: int) -> str:
+    """`45 s`, `4 min`, `2 h 5 min`."""
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _subject(action: Action) -> str | None:

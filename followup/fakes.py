@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,9 @@ class FakeConfluence:
     history: dict[str, list[str]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     before_update: Any = None  # callable(page_id) run before a page write lands
+    # The server's clock, as the real site's `Date` headers and property versions
+    # give it; None: unknown (the engine then judges leases by its own clock).
+    clock: Callable[[], datetime] | None = None
 
     def add_page(self, page: Page) -> None:
         self.pages[page.id] = page
@@ -109,11 +112,14 @@ class FakeConfluence:
         self.calls["get_property"] += 1
         return self.properties.get((page_id, key))
 
+    def server_now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
+
     def create_property(self, page_id: str, key: str, value: dict[str, Any]) -> PropertyValue:
         self.calls["create_property"] += 1
         if (page_id, key) in self.properties:
             raise ConflictError("property exists", service="confluence", status=409)
-        prop = PropertyValue(key, dict(value), 1)
+        prop = PropertyValue(key, dict(value), 1, when=self.server_now())
         self.properties[(page_id, key)] = prop
         return prop
 
@@ -124,7 +130,7 @@ class FakeConfluence:
         cur = self.properties.get((page_id, key))
         if cur is None or cur.version + 1 != version:
             raise ConflictError("stale property version", service="confluence", status=409)
-        prop = PropertyValue(key, dict(value), version)
+        prop = PropertyValue(key, dict(value), version, when=self.server_now())
         self.properties[(page_id, key)] = prop
         return prop
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 OwnerKind = Literal["account_id", "userkey", "username", "name"]
 ItemSource = Literal["task", "table"]
 StatusCategory = Literal["new", "indeterminate", "done"]
+ItemField = Literal["due", "done"]
+TicketOrigin = Literal["created", "adopted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class FindingCode(enum.StrEnum):
     DUPLICATE_ITEM = "duplicate-item"
     UNKNOWN_TICKET = "unknown-ticket"
     SHARED_TICKET = "shared-ticket"
+    FOREIGN_TICKET = "foreign-ticket"
+    ADOPTED_TICKET = "adopted-ticket"
+    UNKNOWN_STATUS = "unknown-status"
     CELL_NOT_UPDATED = "cell-not-updated"
 
 
@@ -95,15 +100,41 @@ class Badge:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketSite:
+    """Which Jira a ticket reference on a page names, as the page wrote it.
+
+    `url` is the base of a `/browse/KEY` link (everything before `/browse/`, relative
+    if the link is); `server_id` and `server` are a jira macro's `serverId` and
+    `server` parameters. The planner compares them with the configured site: a
+    reference to any other Jira is never followed (`foreign-ticket`).
+    """
+
+    url: str | None = None
+    server_id: str | None = None
+    server: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ActionItem:
     """One action item on a postmortem page, as the page shows it now.
 
     `badge` is the status lozenge of ours standing directly after the item's ticket
     reference, if any: the planner compares it with the badge the item should show.
     `priority` is the text of a table's priority column, if it has one.
-    `locked` names the fields ("owner", "due", "done") whose value on the page is
-    mixed with a person's own text, so that it cannot be changed without erasing
-    theirs: followup reads them but never writes them (the planner reports instead).
+
+    `ticket_site` says which Jira the ticket reference names; None when it names
+    none (a jira macro without a server, which Confluence shows from its primary
+    Jira, or a bare key in a table's ticket column): the configured site.
+
+    A field the page states in a form followup cannot read is in `unreadable`: an
+    ambiguous or unparseable due date, a status column saying something that is
+    neither done nor open. Its value here is None / not done, but it is not "no
+    value": the planner leaves such a field alone on both sides (it never clears
+    Jira's value), whereas a page that states no value at all clears it.
+
+    `locked` names the fields whose value on the page is mixed with a person's own
+    text, so that it cannot be changed without erasing theirs: followup reads them
+    (where it can) but never writes them; the planner reports instead.
     """
 
     key: str
@@ -116,6 +147,10 @@ class ActionItem:
     source: ItemSource
     badge: Badge | None = None
     priority: str | None = None
+    # How the reference is written (a macro, or the smart link Cloud turns it into)
+    # is not part of the item's state: two readings differing only there are equal.
+    ticket_site: TicketSite | None = field(default=None, compare=False)
+    unreadable: frozenset[ItemField] = frozenset()
     locked: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
@@ -231,13 +266,17 @@ class TicketProperty:
     """The `followup` issue property: which item a ticket belongs to and the sync base.
 
     `reminders` holds the reminder bookkeeping (last reminder date, count) so that
-    runs stay stateless.
+    runs stay stateless. `origin` says whether followup created the ticket (kept in
+    step both ways) or adopted one a person linked by hand (led by Jira unless
+    `sync.adopted_tickets` says otherwise); it is stored only for adopted tickets
+    (`"origin": "adopted"`), so a created ticket's property is what it always was.
     """
 
     item: str
     page: str
     base: SyncBase | None
     reminders: dict[str, Any] = field(default_factory=dict)
+    origin: TicketOrigin = "created"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -247,6 +286,8 @@ class TicketProperty:
         }
         if self.reminders:
             out["reminders"] = dict(self.reminders)
+        if self.origin != "created":
+            out["origin"] = self.origin
         return out
 
     @classmethod
@@ -270,6 +311,9 @@ class TicketProperty:
             page=str(page),
             base=parsed,
             reminders=dict(reminders) if isinstance(reminders, dict) else {},
+            # Anything but the one value followup writes for an adopted ticket reads
+            # as adopted too: an edited property never widens what followup may do.
+            origin="created" if "origin" not in data else "adopted",
         )
 
 

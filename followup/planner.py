@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 from followup.graphemes import clip
 from followup.model import (
@@ -41,11 +42,13 @@ from followup.model import (
     SyncBase,
     Ticket,
     TicketProperty,
+    TicketSite,
 )
 from followup.ports import Deployment, FieldUpdate, NewTicket
 
 Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
 OrphanPolicy = Literal["report", "comment", "close"]
+AdoptedTickets = Literal["jira-leads", "two-way"]
 SUMMARY_MAX = 255
 DONE_RESOLUTIONS = frozenset({"done", "fixed", "resolved", "complete", "completed"})
 KEY_NUMBER = re.compile(r"-(\d+)$")
@@ -59,9 +62,81 @@ class Directions:
     status: Direction = "both"
 
 
+def site_url(url: str) -> str:
+    """A base URL in the form two URLs of one site compare equal in: scheme and host
+    in lower case, no user info, no default port, no trailing slash.
+
+    >>> site_url("HTTPS://Acme.Atlassian.net:443/")
+    'https://acme.atlassian.net'
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The tickets followup may touch: those of `projects` on the configured Jira.
+
+    `projects` are the project keys tickets are created in or may be adopted from (a
+    set: which project a new ticket goes to is the policy's choice among them).
+    `site_urls` are the configured Jira's base URLs (`site_url` form): a `/browse/`
+    link to any other host names another Jira. Relative links on a page resolve
+    against `page_base` (the Confluence base URL). `server_ids` are the `serverId`s
+    Confluence's jira macro uses for this Jira: a macro naming another server names
+    another Jira; one naming no server is shown from Confluence's primary Jira, which
+    is taken to be this one.
+    """
+
+    projects: frozenset[str] = frozenset({"OPS"})
+    site_urls: frozenset[str] = frozenset()
+    page_base: str = ""
+    server_ids: frozenset[str] = frozenset()
+
+    def outside(self, key: str, site: TicketSite | None = None) -> str | None:
+        """Why the ticket `key`, referenced as `site` says, is outside this scope (a
+        phrase for a finding), or None when it is a ticket followup may touch."""
+        if site is not None:
+            if site.url is not None:
+                href = urljoin(self.page_base + "/", site.url) if self.page_base else site.url
+                cut = href.find("/browse/")
+                base = site_url(href[:cut] if cut >= 0 else href)
+                if base not in self.site_urls:
+                    host = urlsplit(base).netloc or site.url or "a relative address"
+                    return f"is a link to another Jira ({host}) than jira.url"
+            elif site.server_id is None or site.server_id not in self.server_ids:
+                named = f"“{site.server}”" if site.server else "another server"
+                ident = f" (serverId {site.server_id})" if site.server_id else ""
+                return (
+                    f"is a jira macro of {named}{ident}, not of a server listed in "
+                    "jira.macro_server_ids"
+                )
+        project = key.rsplit("-", 1)[0].upper()
+        if project not in self.projects:
+            allowed = ", ".join(sorted(self.projects))
+            return (
+                f"is in project {project}, not one of followup's projects "
+                f"(jira.project and jira.adopt_projects: {allowed})"
+            )
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What the planner may do, from the `[jira]` and `[sync]` settings."""
+    """What the planner may do, from the `[jira]` and `[sync]` settings.
+
+    `project` is where new tickets are created; `scope` says which tickets may be
+    touched at all (it must include `project`). `adopted_tickets` says who leads a
+    ticket a person linked by hand: Jira (the page's tick, owner and due date are
+    not sent to it) or both sides, as for the tickets followup created.
+    """
 
     project: str = "OPS"
     issue_type: str = "Task"
@@ -79,6 +154,12 @@ class Policy:
     deployment: Deployment = "cloud"
     done_transitions: tuple[str, ...] = ("Done",)
     reopen_transitions: tuple[str, ...] = ("To Do", "Reopen", "Reopened", "Backlog")
+    scope: Scope = field(default_factory=Scope)
+    adopted_tickets: AdoptedTickets = "jira-leads"
+
+    def __post_init__(self) -> None:
+        if self.project.upper() not in self.scope.projects:
+            raise ValueError(f"project {self.project} is not in the scope's projects")
 
 
 class Op(enum.StrEnum):
@@ -272,10 +353,11 @@ def _merge(p: Any, j: Any, b: Any, direction: Direction, winner: str, has_base: 
     pull = direction in ("both", "jira_to_page")
     if not has_base:
         # A ticket with no sync history (adopted): Jira is the record where it has a
-        # value; the page fills Jira's blanks.
+        # value; the page fills Jira's blanks where it may lead, and where it may not,
+        # keeps its own value (a blank in Jira never erases what the page states).
         if j is None and push:
             return _Merge(True, False, p, False)
-        if pull:
+        if pull and j is not None:
             return _Merge(False, True, j, False)
         return _Merge(False, False, j, False)
     p_changed, j_changed = p != b, j != b
@@ -326,10 +408,18 @@ class _Builder:
     def change(self, key: str, **kw: Any) -> None:
         self.changes[key] = replace(self.changes.get(key, ItemChange()), **kw)
 
+    def amend(self, code: FindingCode, item: str, sentence: str) -> None:
+        """Add a sentence to the item's finding of this code (from the extraction)."""
+        for i, f in enumerate(self.findings):
+            if f.code is code and f.item == item:
+                self.findings[i] = replace(f, message=f"{f.message} {sentence}")
+
 
 def _effective_due(item: ActionItem, page: Page, policy: Policy) -> date | None:
     if item.due is not None:
         return item.due
+    if "due" in item.unreadable:
+        return None  # the page states a date followup cannot read: no default either
     if policy.default_due_days is not None and page.created is not None:
         return page.created.date() + timedelta(days=policy.default_due_days)
     return None
@@ -361,14 +451,20 @@ def _effective_assignee(
 
 
 def owners_to_resolve(
-    extraction: Extraction, tickets: Sequence[Ticket], linked: Mapping[str, Ticket]
+    extraction: Extraction,
+    tickets: Sequence[Ticket],
+    linked: Mapping[str, Ticket],
+    scope: Scope | None = None,
 ) -> set[Owner]:
     """The owners on a page that need a user look-up this run: those of new items,
-    and those changed on the page since the last sync."""
+    and those changed on the page since the last sync (none of an item whose ticket
+    is outside `scope`: nothing is done for it)."""
     matched, _, _, _ = match_tickets(extraction.items, tickets, linked)
     out: set[Owner] = set()
     for item in extraction.items:
         if item.owner is None:
+            continue
+        if scope is not None and item.ticket and scope.outside(item.ticket, item.ticket_site):
             continue
         t = matched.get(item.key)
         base = t.prop.base if t is not None and t.prop is not None else None
@@ -400,14 +496,19 @@ def _owner_findings(
     b: _Builder,
     item: ActionItem,
     owners: Mapping[Owner, OwnerResolution],
-    base: SyncBase | None,
+    ticket: Ticket | None,
 ) -> None:
     if item.owner is None:
         return
+    base = ticket.prop.base if ticket is not None and ticket.prop is not None else None
     res = _resolution(item, owners, base)
     if res is None or res.user_id is None:
         fallback = b.policy.fallback_assignee
         then = f"assigning to the fallback {fallback}" if fallback else "leaving it unassigned"
+        if ticket is not None:
+            # An owner that resolves to nobody never clears (or replaces) Jira's.
+            who = ticket.assignee_display or ticket.assignee
+            then = f"{ticket.key} keeps its assignee ({who or 'unassigned'})"
         b.find(
             FindingCode.UNKNOWN_OWNER,
             item.key,
@@ -494,18 +595,42 @@ def plan_page(
     property page = this page); `linked` maps keys written on the page that are not
     managed yet to the tickets they name (for adoption); `owners` maps every owner
     written on the page to its resolution.
+
+    Only tickets inside `policy.scope` are touched or shown. An item referencing any
+    other ticket (another project, another Jira) gets a `foreign-ticket` finding and
+    nothing else: no ticket, no adoption, no badge, none of that ticket's fields.
     """
     b = _Builder(page=page, policy=policy, today=today)
     b.findings.extend(extraction.findings)
     if any(f.code is FindingCode.UNPARSEABLE_PAGE for f in extraction.findings):
         # Without the items we cannot tell orphans from live tickets: touch nothing.
         return PagePlan(page.id, (), tuple(b.findings), ())
+    scope = policy.scope
     items = extraction.items
-    matched, duplicates, unclaimed, missing = match_tickets(items, tickets, linked)
+    foreign = {
+        item.key: why
+        for item in items
+        if item.ticket is not None and (why := scope.outside(item.ticket, item.ticket_site))
+    }
+    # A ticket outside the projects that carries followup's labels for this page (or
+    # that a caller passed in) is left alone as well.
+    strays = [t for t in tickets if scope.outside(t.key) is not None]
+    tickets = [t for t in tickets if scope.outside(t.key) is None]
+    linked = {k: t for k, t in linked.items() if scope.outside(t.key) is None}
+    followed = [item for item in items if item.key not in foreign]
+    matched, duplicates, unclaimed, missing = match_tickets(followed, tickets, linked)
 
     for item in items:
-        t_found = matched.get(item.key)
-        _owner_findings(b, item, owners, t_found.prop.base if t_found and t_found.prop else None)
+        if item.key in foreign:
+            b.find(
+                FindingCode.FOREIGN_TICKET,
+                item.key,
+                f"“{_short(item.text)}” links {item.ticket}, which {foreign[item.key]}: "
+                "followup neither changes that ticket nor shows anything of it here. Link "
+                "a ticket of followup's own projects instead, or remove the link (the next "
+                "run then creates one).",
+            )
+            continue
         if item.key in missing:
             b.find(
                 FindingCode.UNKNOWN_TICKET,
@@ -515,17 +640,31 @@ def plan_page(
             )
             continue
         ticket = matched.get(item.key)
+        _owner_findings(b, item, owners, ticket)
         if ticket is None:
             _plan_create(b, item, owners)
         else:
             _plan_existing(b, item, ticket, owners)
 
+    for t in strays:
+        if not any(item.ticket == t.key for item in items):
+            b.find(
+                FindingCode.FOREIGN_TICKET,
+                None,
+                f"{t.key} carries followup's labels for this page but {scope.outside(t.key)}; "
+                "followup leaves it alone.",
+            )
     for item_key, t in duplicates:
         _plan_stray(b, t, item_key, FindingCode.DUPLICATE_TICKET, policy.duplicates)
     # Past sync.max_items_per_page the page was not read to the end: an unclaimed
     # ticket may belong to an item further down, so none is called orphaned (or closed).
     truncated = any(f.code is FindingCode.TOO_MANY_ITEMS for f in extraction.findings)
+    # A ticket whose item is still on the page, linking another (or a foreign) ticket
+    # now, is not an orphan: the item's own finding says what to fix.
+    present = {item.key for item in items}
     for t in unclaimed:
+        if t.prop is not None and t.prop.item in present:
+            continue
         if not t.done and not truncated:
             _plan_stray(b, t, None, FindingCode.ORPHANED_TICKET, policy.orphans)
 
@@ -694,6 +833,20 @@ def _plan_existing(
     has_base = base is not None
     dirs = policy.directions
     winner = policy.conflict_winner
+    # A ticket a person linked by hand is led by Jira unless configured otherwise: the
+    # page shows its values, but the page's own changes are not sent (and reported).
+    origin = "adopted" if adopting or prop is None else prop.origin
+    jira_leads = origin == "adopted" and policy.adopted_tickets == "jira-leads"
+    held: list[str] = []  # fields the page changed that Jira, leading, did not take
+
+    def merge(p: Any, j: Any, b_: Any, direction: Direction, what: str) -> _Merge:
+        full = _merge(p, j, b_, direction, winner, has_base)
+        if not jira_leads:
+            return full
+        led = _merge(p, j, b_, _jira_led(direction), winner, has_base)
+        if full.to_jira and not led.to_jira:
+            held.append(what)
+        return led
 
     new_done = t.done
 
@@ -702,23 +855,25 @@ def _plan_existing(
     base_summary = p_summary
     if has_base and base is not None:
         m = _merge(p_summary, t.summary, base.summary, dirs.summary, winner, True)
+        if jira_leads and m.to_jira:
+            m = replace(m, to_jira=False)  # the item's text is the page's own wording
         base_summary = m.value
         if m.to_jira:
             _push(b, item, t, "summary", t.summary, p_summary, "summary edited on the page")
         if m.conflict:
             _conflict(b, item, t, "summary", p_summary, t.summary, m)
 
-    # assignee
+    # assignee: an owner the page names but no look-up resolves changes nothing
     p_assignee = _effective_assignee(item, owners, policy, base)
     res = _resolution(item, owners, base)
     owner_known = item.owner is None or (res is not None and res.user_id is not None)
     base_assignee = base.assignee if base else t.assignee
     if owner_known or not has_base:
-        m = _merge(
-            p_assignee, t.assignee, base.assignee if base else None, dirs.assignee, winner, has_base
-        )
+        m = merge(p_assignee, t.assignee, base.assignee if base else None, dirs.assignee, "owner")
         if not owner_known and m.to_jira:
             m = _Merge(False, m.to_page, t.assignee, m.conflict)
+        if not owner_known and held and held[-1] == "owner":
+            held.pop()  # reported as unknown-owner
         base_assignee = m.value
         if m.to_jira:
             _push(b, item, t, "assignee", t.assignee, p_assignee, "owner changed on the page")
@@ -741,78 +896,107 @@ def _plan_existing(
         if m.conflict:
             _conflict(b, item, t, "assignee", p_assignee, t.assignee, m)
 
-    # due date
-    p_due = _effective_due(item, page, policy)
-    m = _merge(p_due, t.due, base.due if base else None, dirs.due, winner, has_base)
-    base_due: date | None = m.value
-    jira_due = p_due if m.to_jira else t.due
-    if m.to_jira:
-        _push(b, item, t, "duedate", t.due, p_due, "due date changed on the page")
-    jira_date = t.due.isoformat() if t.due else "no due date"
-    if m.to_page and t.due != item.due and _locked(b, item, t, "due", jira_date):
-        base_due = p_due  # the page still shows its date: not synced yet
-    elif m.to_page and t.due != item.due:
-        b.change(item.key, due=t.due)
-        b.act(
-            Op.SHOW,
-            item.key,
-            t.key,
-            "due date changed in Jira",
-            field="due",
-            before=item.due,
-            after=t.due,
-        )
-    if m.conflict:
-        _conflict(b, item, t, "due date", p_due, t.due, m)
+    # due date: one the page states unreadably changes nothing on either side
+    jira_due = t.due
+    if "due" in item.unreadable:
+        base_due = base.due if base else t.due
+        kept = t.due.isoformat() if t.due else "no due date"
+        sentence = f"{t.key} keeps {kept} until the page states a date that reads one way."
+        b.amend(FindingCode.AMBIGUOUS_DUE_DATE, item.key, sentence)
+        b.amend(FindingCode.UNPARSEABLE_DUE_DATE, item.key, sentence)
+    else:
+        p_due = _effective_due(item, page, policy)
+        m = merge(p_due, t.due, base.due if base else None, dirs.due, "due date")
+        base_due = m.value
+        jira_due = p_due if m.to_jira else t.due
+        if m.to_jira:
+            _push(b, item, t, "duedate", t.due, p_due, "due date changed on the page")
+        jira_date = t.due.isoformat() if t.due else "no due date"
+        if m.to_page and t.due != item.due and _locked(b, item, t, "due", jira_date):
+            base_due = p_due  # the page still shows its date: not synced yet
+        elif m.to_page and t.due != item.due:
+            b.change(item.key, due=t.due)
+            b.act(
+                Op.SHOW,
+                item.key,
+                t.key,
+                "due date changed in Jira",
+                field="due",
+                before=item.due,
+                after=t.due,
+            )
+        if m.conflict:
+            _conflict(b, item, t, "due date", p_due, t.due, m)
 
-    # done-ness
-    status_dir = dirs.status
-    if item.done and not t.done and not policy.close_on_tick:
-        # A tick does not close the ticket: the page may not lead on done-ness.
-        status_dir = "jira_to_page" if status_dir == "both" else "off"
-    m = _merge(item.done, t.done, base.done if base else None, status_dir, winner, has_base)
-    base_done: bool = m.value
-    if m.to_jira:
-        names = policy.done_transitions if item.done else policy.reopen_transitions
-        new_done = item.done
-        b.act(
-            Op.TRANSITION,
+    # done-ness: a status column followup cannot read changes nothing either
+    if "done" in item.unreadable:
+        base_done = base.done if base else t.done
+        b.amend(FindingCode.UNKNOWN_STATUS, item.key, f"{t.key} stays {t.status}.")
+    else:
+        status_dir = dirs.status
+        if item.done and not t.done and not policy.close_on_tick:
+            # A tick does not close the ticket: the page may not lead on done-ness.
+            status_dir = "jira_to_page" if status_dir == "both" else "off"
+        m = merge(item.done, t.done, base.done if base else None, status_dir, "tick")
+        base_done = m.value
+        if m.to_jira:
+            names = policy.done_transitions if item.done else policy.reopen_transitions
+            new_done = item.done
+            b.act(
+                Op.TRANSITION,
+                item.key,
+                t.key,
+                "ticked on the page" if item.done else "unticked on the page",
+                field="status",
+                before=t.status,
+                after="done" if item.done else "reopened",
+                data=names,
+            )
+        if m.to_page and item.done != t.done and _locked(b, item, t, "done", t.status):
+            base_done = item.done  # the page still shows its status: not synced yet
+        elif m.to_page and item.done != t.done:
+            b.change(item.key, done=t.done)
+            b.act(
+                Op.SHOW,
+                item.key,
+                t.key,
+                f"ticket is {t.status} in Jira",
+                field="done",
+                before=item.done,
+                after=t.done,
+            )
+        if m.conflict:
+            _conflict(b, item, t, "status", item.done, t.done, m)
+
+    if held:
+        b.find(
+            FindingCode.ADOPTED_TICKET,
             item.key,
-            t.key,
-            "ticked on the page" if item.done else "unticked on the page",
-            field="status",
-            before=t.status,
-            after="done" if item.done else "reopened",
-            data=names,
+            f"The page's {_and(held)} of “{_short(item.text)}” did not change {t.key}: "
+            "followup did not create that ticket, so Jira leads for it "
+            '(sync.adopted_tickets = "jira-leads"). Change it in Jira, or let the page '
+            'lead with sync.adopted_tickets = "two-way".',
         )
-    if m.to_page and item.done != t.done and _locked(b, item, t, "done", t.status):
-        base_done = item.done  # the page still shows its status: not synced yet
-    elif m.to_page and item.done != t.done:
-        b.change(item.key, done=t.done)
-        b.act(
-            Op.SHOW,
-            item.key,
-            t.key,
-            f"ticket is {t.status} in Jira",
-            field="done",
-            before=item.done,
-            after=t.done,
-        )
-    if m.conflict:
-        _conflict(b, item, t, "status", item.done, t.done, m)
 
     # adoption: labels and the property
-    shown_owner = item.owner
+    shown_owner, shown_known = item.owner, owner_known
     if "owner" in _changed_fields(b, item.key):
         shown = b.changes[item.key].owner
         shown_owner = shown if isinstance(shown, Owner) else None
+        shown_known = True  # Jira's own assignee, written as Jira names it
     new_base = SyncBase(
         summary=base_summary if has_base else p_summary,
         assignee=base_assignee,
         due=base_due,
         done=base_done,
-        # An owner no look-up could resolve is looked up again next run (and reported).
-        page_owner=shown_owner.ref if shown_owner and owner_known else None,
+        # An owner no look-up could resolve is looked up again next run (and reported),
+        # and so is one Jira, leading, did not take: the base keeps the owner whose
+        # user it records (so that neither costs a write).
+        page_owner=(
+            (base.page_owner if base else None)
+            if "owner" in held or not shown_known
+            else (shown_owner.ref if shown_owner else None)
+        ),
     )
     if adopting or labels_missing:
         b.act(
@@ -841,7 +1025,11 @@ def _plan_existing(
             before=_changed_keys(prop.base.to_json() if prop and prop.base else {}, new_base),
             after=_changed_keys(new_base.to_json(), prop.base if prop else None),
             data=TicketProperty(
-                item=item.key, page=page.id, base=new_base, reminders=prop.reminders if prop else {}
+                item=item.key,
+                page=page.id,
+                base=new_base,
+                reminders=prop.reminders if prop else {},
+                origin=origin,
             ),
         )
 
@@ -887,6 +1075,20 @@ def _locked(b: _Builder, item: ActionItem, t: Ticket, name: str, jira_value: str
         f"it is: change the {what} there by hand, keeping your notes.",
     )
     return True
+
+
+def _jira_led(direction: Direction) -> Direction:
+    """`direction` without its page -> Jira half."""
+    if direction == "both":
+        return "jira_to_page"
+    if direction == "page_to_jira":
+        return "off"
+    return direction
+
+
+def _and(words: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _changed_keys(values: Mapping[str, Any], other: SyncBase | None) -> dict[str, Any]:

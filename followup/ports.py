@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from followup.model import Page, Ticket, TicketProperty
@@ -23,11 +23,13 @@ AuthMethod = Literal["basic", "pat"]
 
 @dataclass(frozen=True, slots=True)
 class PropertyValue:
-    """A Confluence content property: its JSON value and version (for compare-and-swap)."""
+    """A Confluence content property: its JSON value and version (for compare-and-swap),
+    and when the server wrote that version, by the server's clock (if it said)."""
 
     key: str
     value: dict[str, Any]
     version: int
+    when: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,11 @@ class ConfluencePort(Protocol):
         self, *, userkey: str | None = None, username: str | None = None
     ) -> ConfluenceUser | None:
         """Resolve a Data Center mention; None when no such user exists."""
+        ...
+
+    def server_now(self) -> datetime | None:
+        """The Confluence server's current time (from the `Date` of its latest answer),
+        or None when it is not known: page leases are judged by it."""
         ...
 
 

@@ -38,7 +38,7 @@ from datetime import date
 from typing import Any
 
 from followup.model import ActionItem, Page, Ticket, TicketProperty
-from followup.planner import Action, Op, PagePlan, match_tickets
+from followup.planner import Action, Op, PagePlan, Scope, match_tickets
 from followup.ports import Deployment, FieldUpdate
 
 __all__ = [
@@ -233,17 +233,23 @@ def add_reminders(
     today: date,
     policy: ReminderPolicy,
     deployment: Deployment,
+    scope: Scope | None = None,
 ) -> PagePlan:
     """`plan` with today's reminders added (unchanged when reminders are off).
 
     `tickets` and `linked` are what the page was planned with; items are matched to
-    tickets by the planner's own rules."""
+    tickets by the planner's own rules. With `scope`, tickets outside it, and items
+    referencing a ticket outside it, get no reminder."""
     if not policy.enabled or not plan.items:
         return plan
-    matched, _, _, _ = match_tickets(plan.items, tickets, linked)
+    items = plan.items
+    if scope is not None:
+        tickets = [t for t in tickets if scope.outside(t.key) is None]
+        items = tuple(i for i in items if not (i.ticket and scope.outside(i.ticket, i.ticket_site)))
+    matched, _, _, _ = match_tickets(items, tickets, linked)
     actions = list(plan.actions)
     added: list[Action] = []
-    for item in plan.items:
+    for item in items:
         t = matched.get(item.key)
         if t is None:
             continue

@@ -23,7 +23,7 @@ import structlog
 
 from followup.engine import Engine, EngineConfig, RunResult
 from followup.errors import ApiError, FollowupError
-from followup.planner import Directions, Policy
+from followup.planner import Directions, Policy, Scope, site_url
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reminders import ReminderPolicy
 from followup.sync_report import Format, render_report
@@ -43,10 +43,24 @@ class SetupError(FollowupError):
     exit_code = EXIT_SETUP
 
 
+def scope_from_settings(settings: Settings) -> Scope:
+    """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
+    the Jira at `jira.url` (and the jira macros of `jira.macro_server_ids`)."""
+    j = settings.jira
+    return Scope(
+        projects=frozenset({j.project, *j.adopt_projects}),
+        site_urls=frozenset({site_url(j.url)} if j.url else ()),
+        page_base=settings.confluence.url or "",
+        server_ids=frozenset(j.macro_server_ids),
+    )
+
+
 def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
     s, j = settings.sync, settings.jira
     d = s.directions
     return Policy(
+        scope=scope_from_settings(settings),
+        adopted_tickets=s.adopted_tickets,
         project=j.project,
         issue_type=j.issue_type,
         label=s.label,
@@ -79,6 +93,11 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_page_bytes=s.max_page_bytes,
         max_items_per_page=s.max_items_per_page,
         owners=dict(settings.owners),
+        # Our jira macros name this Jira's application link when it is configured, so
+        # that Confluence shows them from this Jira whatever its primary Jira link is.
+        jira_server_id=settings.jira.macro_server_ids[0]
+        if settings.jira.macro_server_ids
+        else None,
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
     )

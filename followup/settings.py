@@ -78,6 +78,9 @@ Product = Literal["jira", "confluence"]
 
 # Hosts where both products share one origin and Confluence lives under /wiki.
 _CLOUD_HOST_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com")
+# Jira's default project key pattern is [A-Z][A-Z0-9_]+ (administrators may allow
+# one letter); 255 is the longest key its database column takes.
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}")
 
 
 def _split_list(value: Any) -> Any:
@@ -201,10 +204,28 @@ class _SiteSettings(BaseModel):
         return self.auth == "pat"
 
 
+def _project_key(value: str) -> str:
+    key = value.strip().upper()
+    if not _PROJECT_KEY.fullmatch(key):
+        raise ValueError(
+            f"{value!r} is not a Jira project key: a letter, then letters, digits or _, e.g. OPS"
+        )
+    return key
+
+
 class JiraSettings(_SiteSettings):
-    """[jira]: the Jira site and how tickets are created and moved."""
+    """[jira]: the Jira site and how tickets are created and moved.
+
+    `project` is where tickets are created; `adopt_projects` are further projects
+    whose tickets a page may link by hand (and followup then adopts). No other ticket
+    is ever touched. `macro_server_ids` are the `serverId`s Confluence's jira macro
+    uses for this Jira (its application link): a macro naming another server names
+    another Jira.
+    """
 
     project: str = Field(default="OPS", min_length=1)
+    adopt_projects: StrList = Field(default_factory=list)
+    macro_server_ids: StrList = Field(default_factory=list)
     issue_type: str = Field(default="Task", min_length=1)
     done_transitions: StrList = Field(default_factory=lambda: ["Done"], min_length=1)
     reopen_transitions: StrList = Field(
@@ -212,6 +233,24 @@ class JiraSettings(_SiteSettings):
     )
     labels: StrList = Field(default_factory=list)
     default_priority: str | None = None
+
+    @field_validator("project")
+    @classmethod
+    def _project_is_a_key(cls, value: str) -> str:
+        return _project_key(value)
+
+    @field_validator("adopt_projects")
+    @classmethod
+    def _adopt_projects_are_keys(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(_project_key(key) for key in value))
+
+    @field_validator("macro_server_ids")
+    @classmethod
+    def _server_ids_are_ids(cls, value: list[str]) -> list[str]:
+        ids = [v.strip() for v in value]
+        if not all(ids):
+            raise ValueError("server ids cannot be empty")
+        return ids
 
     @field_validator("labels")
     @classmethod
@@ -264,25 +303,28 @@ class SyncSettings(BaseModel):
 
     timezone: str = "UTC"
     label: str = Field(default="followup", min_length=1)
-    default_due_days: int | None = Field(default=None, ge=0)
+    # Every number has a range a run can live with (docs/configuration.md): a value
+    # outside it is refused at start-up, naming the setting, never met mid-run.
+    default_due_days: int | None = Field(default=None, ge=0, le=3650)
     fallback_assignee: str | None = None
     close_on_tick: bool = True
     orphans: FindingPolicy = "report"
     duplicates: FindingPolicy = "report"
     adopt: bool = True
+    adopted_tickets: Literal["jira-leads", "two-way"] = "jira-leads"
     conflict_winner: Literal["jira", "page"] = "jira"
     directions: DirectionSettings = Field(default_factory=DirectionSettings)
     date_order: Literal["none", "dmy", "mdy"] = "none"
     concurrency: int = Field(default=4, ge=1, le=64)
     # Above what the default 4 workers reach even against a 20 ms site (docs/performance.md):
     # a guard for raised concurrency, not a brake on an ordinary run.
-    rate_limit: float = Field(default=200.0, gt=0)
-    lease_seconds: int = Field(default=300, ge=10)
-    max_page_retries: int = Field(default=3, ge=0)
-    run_budget_seconds: int = Field(default=600, ge=1)
+    rate_limit: float = Field(default=200.0, ge=0.1, le=10_000)
+    lease_seconds: int = Field(default=300, ge=10, le=3600)
+    max_page_retries: int = Field(default=3, ge=0, le=10)
+    run_budget_seconds: int = Field(default=600, ge=1, le=86_400)
     search_settle_seconds: float = Field(default=10, ge=0, le=120)
-    max_page_bytes: int = Field(default=5_000_000, ge=1)
-    max_items_per_page: int = Field(default=2000, ge=1)
+    max_page_bytes: int = Field(default=5_000_000, ge=1, le=100_000_000)
+    max_items_per_page: int = Field(default=2000, ge=1, le=100_000)
 
     @field_validator("timezone")
     @classmethod
@@ -361,9 +403,9 @@ class ReminderSettings(BaseModel):
     model_config = _section_config()
 
     enabled: bool = False
-    overdue_every_days: int = Field(default=7, ge=1)
-    before_due_days: int = Field(default=3, ge=0)
-    escalate_after: int = Field(default=3, ge=1)
+    overdue_every_days: int = Field(default=7, ge=1, le=365)
+    before_due_days: int = Field(default=3, ge=0, le=365)
+    escalate_after: int = Field(default=3, ge=1, le=100)
     escalate_to: str | None = None
     escalate_label: str = Field(default="followup-escalated", min_length=1)
 

@@ -107,6 +107,14 @@ def to_json(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _nothing(result: RunResult) -> str:
+    """What a report says when it lists no action: in step, unless pages were skipped."""
+    leased = result.counts()["leased"]
+    if leased:
+        return f"Nothing done: {leased} page(s) skipped, another run holds them."
+    return "Nothing to do: pages and tickets are in step."
+
+
 def _summary_line(result: RunResult) -> str:
     c = result.counts()
     mode = "dry run: would make" if result.dry_run else "made"
@@ -116,6 +124,7 @@ def _summary_line(result: RunResult) -> str:
         f"transition(s), {c['comment']} comment(s), {c['page_writes']} page write(s); "
         f"{c['findings']} finding(s), "
         f"{c['errors']} error(s)"
+        + (f"; {c['leased']} page(s) skipped: another run holds them" if c["leased"] else "")
     )
 
 
@@ -147,7 +156,7 @@ def to_text(result: RunResult, *, width: int = 140, color: bool = False) -> str:
                 )
             console.print(t)
     else:
-        console.print("Nothing to do: pages and tickets are in step.")
+        console.print(_nothing(result))
     if result.findings:
         f = Table(title="Findings")
         for col in ("code", "page", "item", "message"):
@@ -235,7 +244,7 @@ def to_html(result: RunResult) -> str:
             )
         parts.append("</table>")
     else:
-        parts.append("<p>Nothing to do: pages and tickets are in step.</p>")
+        parts.append(f"<p>{_nothing(result)}</p>")
     if result.findings:
         parts.append(
             "<h2>Findings</h2><table><tr><th>code</th><th>page</th><th>item</th><th>message</th></tr>"

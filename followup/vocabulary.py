@@ -130,12 +130,16 @@ class Vocabulary:
         "open",
         "new",
         "not started",
+        "not done",
+        "started",
         "in progress",
         "ongoing",
         "pending",
         "planned",
         "blocked",
         "backlog",
+        "reopened",
+        "overdue",
     )
     date_words: tuple[str, ...] = ("by", "due", "due by", "due on", "due date", "before")
 

@@ -8,8 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from hypothesis import HealthCheck, settings
 
 from followup.logconfig import clear_secrets
+
+# No property test may depend on how fast this machine is: Hypothesis' per-example
+# deadline and its too-slow health check both fail a correct test on a busy machine.
+settings.register_profile("followup", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("followup")
 
 # The sandbox server fixtures (one server per session, reset per test).
 pytest_plugins = ["sandbox_support"]

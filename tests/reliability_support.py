@@ -113,6 +113,10 @@ class Site:
         return self.server.url
 
     @property
+    def flavor(self) -> str:
+        return self.server.state.flavor
+
+    @property
     def auth(self) -> tuple[str, str]:
         return (self.env["FOLLOWUP_JIRA__EMAIL"], self.env["FOLLOWUP_JIRA__TOKEN"])
 
@@ -260,6 +264,14 @@ class Site:
             "properties": "followup",
             "maxResults": 100,
         }
+        if self.flavor == "datacenter":  # no search/jql there: the v2 search, by offset
+            start = 0
+            while True:
+                data = self.get("/rest/api/2/search", startAt=start, **params)
+                yield from data["issues"]
+                start += len(data["issues"])
+                if not data["issues"] or start >= data["total"]:
+                    return
         while True:
             data = self.get("/rest/api/3/search/jql", **params)
             yield from data["issues"]
@@ -303,9 +315,10 @@ class Site:
                         for link in self.get(f"/rest/api/2/issue/{issue['key']}/remotelink")
                     )
                 )
+            assignee = f.get("assignee") or {}
             tickets[item] = TicketState(
                 summary=f["summary"],
-                assignee=(f.get("assignee") or {}).get("accountId"),
+                assignee=assignee.get("accountId") or assignee.get("name"),
                 due=f.get("duedate"),
                 status=f["status"]["name"],
                 labels=tuple(sorted(f.get("labels") or ())),
@@ -346,7 +359,7 @@ class Site:
 
 
 def fresh_demo(server: RunningSandbox) -> Site:
-    """The server back at the demo seed, no faults, zeroed counters."""
+    """The server back at its flavor's demo seed, no faults, zeroed counters."""
     from sandbox_support import reset_server
 
     reset_server(server)

@@ -1,25 +1,38 @@
 """The deployment artefacts in deploy/: the Kubernetes manifests rendered and validated
 against Kubernetes' own schemas (offline, kubernetes-validate) with their safety
-fields asserted, the Dockerfile read statically (no container engine is needed), the
-systemd units and the crontab parsed, and a real sync shown to write nothing in its
-working directory or HOME (what a read-only root file system needs)."""
+fields asserted, the Dockerfile and its build context read statically, the pieces of
+deploy/image.py that need no container engine (the CronJob pods as engine options, the
+wheel checks), the systemd units and the crontab parsed, and a real sync shown to
+write nothing in its working directory or HOME (what a read-only root file system
+needs). The image itself is built and run by `make image-test` (deploy/image.py),
+which CI runs where the host allows it."""
 
 from __future__ import annotations
 
+import copy
+import importlib.metadata
+import importlib.util
+import io
+import itertools
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tarfile
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from followup.sandbox import control
 from followup.sandbox.server import RunningSandbox
@@ -273,6 +286,362 @@ def test_the_build_context_needs_only_files_in_the_repository() -> None:
             *sources, _dest = args.split()
             for source in sources:
                 assert (REPO / source).exists(), source
+
+
+def test_the_build_context_is_an_allowlist_of_what_the_dockerfile_copies() -> None:
+    """.dockerignore excludes everything, then lets in exactly the Dockerfile's COPY
+    sources (so a checkout's .git, .venv, tokens or settings never reach a build)."""
+    lines = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    sources = {
+        source.rstrip("/")
+        for instruction, args in dockerfile()
+        if instruction == "COPY" and not args.startswith("--from")
+        for source in args.split()[:-1]
+    }
+    assert allowed == sources
+    for secretish in ("followup.toml", "jira-token", ".env", ".followup", ".git", ".venv"):
+        assert not any(secretish == a or secretish.startswith(a + "/") for a in allowed)
+
+
+def test_the_public_base_is_the_default_and_the_index_is_optional() -> None:
+    """Built as it stands (`docker build`), the image uses the public slim Python and
+    the package index; `make image` only passes build arguments to change that."""
+    steps = dockerfile()
+    args = [a for i, a in steps if i == "ARG"]
+    assert "PYTHON_IMAGE=python:3.11-slim-bookworm" in args
+    assert 'PIP_OPTIONS=""' in args
+    installs = [a for i, a in steps if i == "RUN" and "pip install" in a]
+    assert all("$PIP_OPTIONS --find-links ./wheels" in a for a in installs)
+    assert "--no-index" not in " ".join(a for _i, a in steps)
+    assert sorted(p.name for p in (DEPLOY / "wheels").iterdir() if p.suffix != ".whl") == [
+        "README.md"
+    ]
+
+
+def test_every_locked_package_installs_on_the_oldest_python_supported() -> None:
+    """Each package requirements.lock pins accepts the lowest Python that pyproject.toml
+    allows (3.11.0): Debian 12's Python 3.11.2, under the systemd install and the image
+    built on Debian's Python, must install the lock as it is."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    floor = re.fullmatch(r">=\s*(\d+\.\d+)", project["requires-python"])
+    assert floor
+    oldest = f"{floor.group(1)}.0"
+    refused = []
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, version = line.partition("==")
+        metadata = importlib.metadata.metadata(name)
+        assert metadata["Version"] == version, f"{name}: the environment is not the lock"
+        requires = metadata.get("Requires-Python")
+        if requires and oldest not in SpecifierSet(requires):
+            refused.append(f"{name}=={version} needs Python {requires}")
+    assert refused == []
+
+
+# -- deploy/image.py, the parts that need no container engine -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def image_py() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("deploy_image", DEPLOY / "image.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("followup", ["sync"]),
+        (
+            "followup-dry-run",
+            ["--log-level", "warning", "sync", "--dry-run", "--format", "markdown"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("engine", ["podman", "docker"])
+def test_a_cronjob_pod_becomes_the_engine_options_that_enforce_it(
+    image_py: ModuleType, overlay: list[dict[str, Any]], name: str, args: list[str], engine: str
+) -> None:
+    """The image test runs each CronJob's container as its pod spec says: user and
+    group, fsGroup, read-only root with no tmpfs of the engine's own, no capabilities,
+    no new privileges, the limits, ConfigMap and Secret read-only, /tmp writable."""
+    run = image_py.pod_run(cronjobs(overlay)[name])
+    volumes = {m.volume.name: Path(f"/host/{m.volume.name}") for m in run.mounts}
+    options = image_py.engine_options(run, volumes, engine_name=engine, network="host")
+    assert run.args == args
+    pairs = set(itertools.pairwise(options))
+    for pair in [
+        ("--user", "10001:10001"),
+        ("--group-add", "10001"),
+        ("--cap-drop", "ALL"),
+        ("--security-opt", "no-new-privileges"),
+        ("--memory", f"{512 * 2**20}b"),
+        ("--cpus", "1"),
+        ("--network", "host"),
+        ("--volume", "/host/config:/etc/followup:ro"),
+        ("--volume", "/host/tokens:/var/run/secrets/followup:ro"),
+        ("--volume", "/host/tmp:/tmp"),
+        ("--env", "FOLLOWUP_CONFIG=/etc/followup/followup.toml"),
+        ("--env", "HOME=/tmp"),
+    ]:
+        assert pair in pairs
+    assert "--read-only" in options
+    assert ("--read-only-tmpfs=false" in options) == (engine == "podman")
+    kinds = {m.volume.name: (m.volume.kind, m.volume.mode) for m in run.mounts}
+    assert kinds == {
+        "config": ("configMap", None),
+        "tokens": ("secret", 0o440),
+        "tmp": ("emptyDir", 0o777),
+    }
+
+
+def _set(doc: Any, path: str, value: Any) -> None:
+    """Set `value` at a dotted path; numbers index lists."""
+    *parents, last = (int(p) if p.isdigit() else p for p in path.split("."))
+    for part in parents:
+        doc = doc[part]
+    doc[last] = value
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("spec.jobTemplate.spec.template.spec.hostNetwork", True),
+        ("spec.jobTemplate.spec.template.spec.automountServiceAccountToken", True),
+        ("spec.jobTemplate.spec.template.spec.securityContext.supplementalGroups", [5]),
+        ("spec.jobTemplate.spec.template.spec.containers.0.securityContext.privileged", False),
+        (
+            "spec.jobTemplate.spec.template.spec.containers.0.securityContext.seccompProfile",
+            {"type": "Unconfined"},
+        ),
+        ("spec.jobTemplate.spec.template.spec.containers.0.command", ["sh"]),
+        (
+            "spec.jobTemplate.spec.template.spec.containers.0.env.0",
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+        ),
+        ("spec.jobTemplate.spec.template.spec.volumes.0", {"name": "config", "hostPath": {}}),
+        ("spec.jobTemplate.spec.template.spec.containers.0.volumeMounts.0.subPath", "x"),
+        (
+            "spec.jobTemplate.spec.template.spec.containers.0.resources.limits.ephemeral-storage",
+            "1Gi",
+        ),
+    ],
+)
+def test_a_pod_field_the_image_test_cannot_enforce_is_an_error(
+    image_py: ModuleType, overlay: list[dict[str, Any]], path: str, value: Any
+) -> None:
+    """A field added to the CronJob that the translation does not know (or a value it
+    cannot honour) stops the image test, rather than testing another pod than the one
+    Kubernetes runs."""
+    cronjob = copy.deepcopy(cronjobs(overlay)["followup"])
+    _set(cronjob, path, value)
+    with pytest.raises(ValueError, match=r"not translated|API token"):
+        image_py.pod_run(cronjob)
+
+
+@pytest.mark.parametrize(
+    ("memory", "expected"),
+    [("512Mi", 512 * 2**20), ("1Gi", 2**30), ("64Ki", 65536), ("1G", 10**9), ("1000", 1000)],
+)
+def test_memory_quantities(image_py: ModuleType, memory: str, expected: int) -> None:
+    """Kubernetes memory quantities become bytes, binary and decimal units alike."""
+    assert image_py.quantity_bytes(memory) == expected
+
+
+@pytest.mark.parametrize(("cpu", "expected"), [("1", 1.0), ("500m", 0.5), ("0.25", 0.25)])
+def test_cpu_quantities(image_py: ModuleType, cpu: str, expected: float) -> None:
+    """Kubernetes CPU quantities become CPUs, millicores included."""
+    assert image_py.quantity_cpus(cpu) == expected
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kubelet's ownership needs root to copy")
+def test_the_volumes_are_laid_out_as_the_kubelet_does(
+    image_py: ModuleType, overlay: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The token file has the Secret's mode 0440 and the pod's fsGroup, the config is
+    0644, the emptyDir is world-writable and setgid to the fsGroup; each pod gets new
+    folders."""
+    run = image_py.pod_run(cronjobs(overlay)["followup"])
+    config_maps = {"followup-config": {"followup.toml": "[jira]\n"}}
+    secrets = {"followup-tokens": {"jira-token": "t\n"}}
+    first = image_py.make_volumes(run, tmp_path, config_maps, secrets)
+    second = image_py.make_volumes(run, tmp_path, config_maps, secrets)
+    assert set(first.values()).isdisjoint(second.values())
+    token = (first["tokens"] / "jira-token").stat()
+    assert (stat.S_IMODE(token.st_mode), token.st_uid, token.st_gid) == (0o440, 0, 10001)
+    assert stat.S_IMODE((first["config"] / "followup.toml").stat().st_mode) == 0o644
+    tmp = first["tmp"].stat()
+    assert (stat.S_IMODE(tmp.st_mode), tmp.st_gid) == (0o2777, 10001)
+
+
+def _wheel(folder: Path, filename: str, requires_python: str | None) -> Path:
+    path = folder / filename
+    name, version = filename.split("-")[:2]
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        metadata += f"Requires-Python: {requires_python}\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}-{version}.dist-info/METADATA", metadata)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("filename", "requires_python", "why"),
+    [
+        ("pure-1.0-py3-none-any.whl", ">=3.9", None),
+        ("native-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", None, None),
+        ("native-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", None, "no tag"),
+        ("native-1.0-cp311-cp311-musllinux_1_2_x86_64.whl", None, "no tag"),
+        ("native-1.0-cp311-cp311-manylinux_2_39_x86_64.whl", None, "no tag"),
+        ("soupsieve-4.1.3-py3-none-any.whl", ">=3.11.5", "needs Python >=3.11.5"),
+    ],
+)
+def test_a_wheel_that_does_not_fit_the_images_python_is_named(
+    image_py: ModuleType,
+    tmp_path: Path,
+    filename: str,
+    requires_python: str | None,
+    why: str | None,
+) -> None:
+    """Wheels made on the host are checked against the tags and the version the base
+    image's own Python reports (here Debian 12's 3.11.2 on glibc 2.36): a foreign ABI,
+    a newer glibc or a higher Requires-Python is refused, with the reason."""
+    target = {
+        "version": "3.11.2",
+        "tags": [
+            *(f"cp311-cp311-manylinux_2_{m}_x86_64" for m in range(36, 16, -1)),
+            "cp311-cp311-manylinux2014_x86_64",
+            "cp311-abi3-manylinux_2_17_x86_64",
+            "py3-none-any",
+        ],
+    }
+    misfits = image_py.wheel_misfits([_wheel(tmp_path, filename, requires_python)], target)
+    if why is None:
+        assert misfits == []
+    else:
+        (line,) = misfits
+        assert line.startswith(filename)
+        assert why in line
+
+
+@pytest.mark.parametrize(
+    ("name", "qualified"),
+    [
+        ("python:3.11-slim-bookworm", "docker.io/library/python:3.11-slim-bookworm"),
+        ("acme/python:3.11", "docker.io/acme/python:3.11"),
+        ("localhost/followup-base:bookworm", "localhost/followup-base:bookworm"),
+        ("registry.example.com/py/python:3.11", "registry.example.com/py/python:3.11"),
+        ("registry:5000/python:3.11", "registry:5000/python:3.11"),
+    ],
+)
+def test_short_image_names_are_spelled_out_for_podman(
+    image_py: ModuleType, name: str, qualified: str
+) -> None:
+    """podman does not guess a registry for a short name: Docker Hub's is written out."""
+    assert image_py.qualified(name) == qualified
+
+
+_GOOD_IMAGE = {
+    "usr/bin/python3.11": b"\x7fELF...",
+    "usr/lib/x86_64-linux-gnu/libgnutls.so.30": b"\x7fELF\0-----BEGIN PRIVATE KEY-----\n"
+    + b"A" * 64,  # a library's self-test key
+    "etc/ssl/certs/ca-certificates.crt": b"-----BEGIN CERTIFICATE-----\nMIIB" + b"A" * 60,
+    "opt/followup/bin/followup": b"#!/opt/followup/bin/python\n",
+    "opt/followup/lib/python3.11/site-packages/followup/cli.py": b"import typer\n",
+    "opt/followup/lib/python3.11/site-packages/followup/__pycache__/cli.cpython-311.pyc": b"",
+    "opt/followup/lib/python3.11/site-packages/followup/sandbox/seed.py": b"token='x'\n",
+}
+
+
+def _image(extra: dict[str, bytes]) -> io.BytesIO:
+    """A tar stream of an image's files: the good ones plus `extra`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, content in {**_GOOD_IMAGE, **extra}.items():
+            member = tarfile.TarInfo("./" + path)
+            member.size = len(content)
+            archive.addfile(member, io.BytesIO(content))
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "check"),
+    [
+        ("usr/bin/gcc-12", b"\x7fELF", "no_build_tools"),
+        ("usr/bin/x86_64-linux-gnu-gcc-12", b"\x7fELF", "no_build_tools"),
+        ("usr/bin/make", b"\x7fELF", "no_build_tools"),
+        ("usr/bin/git", b"\x7fELF", "no_build_tools"),
+        ("usr/include/python3.11/Python.h", b"", "no_build_tools"),
+        ("opt/followup/bin/pip", b"", "no_build_tools"),
+        ("opt/followup/lib/python3.11/site-packages/setuptools/__init__.py", b"", "no_build_tools"),
+        ("src/followup/cli.py", b"", "no_source_tree"),
+        ("src/pyproject.toml", b"", "no_source_tree"),
+        ("app/.git/HEAD", b"ref: refs/heads/main\n", "no_source_tree"),
+        (
+            "opt/followup/lib/python3.11/site-packages/__editable__.followup-0.1.0.pth",
+            b"",
+            "no_source_tree",
+        ),
+        ("root/.netrc", b"machine x login y password z\n", "no_secret_files"),
+        ("etc/followup/followup.toml", b"[jira]\n", "no_secret_files"),
+        ("run/secrets/jira-token", b"t\n", "no_secret_files"),
+        (
+            "etc/ssl/private/site.key",
+            b"-----BEGIN RSA PRIVATE KEY-----\n" + b"MIIEogIBAAKCAQEA6yCv" * 3 + b"\n",
+            "no_secret_files",
+        ),
+        (
+            "opt/app/settings.py",
+            b"TOKEN = 'ATATT3xFfGF0" + b"a1B2" * 12 + b"'\n",
+            "no_secret_files",
+        ),
+    ],
+)
+def test_the_image_file_checks_find_what_they_look_for(
+    image_py: ModuleType, path: str, content: bytes, check: str
+) -> None:
+    """Each check on the image's files passes on a clean image (a library's built-in
+    test key and the CA bundle included) and fails once the one file it looks for is
+    added: a compiler, headers, pip, a source tree, a credential file, key material,
+    an Atlassian API token."""
+    checks = ("no_build_tools", "no_source_tree", "no_secret_files")
+    clean = image_py.read_files(_image({}))
+    for name in checks:
+        getattr(image_py, name)(clean)
+    dirty = image_py.read_files(_image({path: content}))
+    for name in checks:
+        if name == check:
+            with pytest.raises(image_py.CheckFailed):
+                getattr(image_py, name)(dirty)
+        else:
+            getattr(image_py, name)(dirty)
+
+
+def test_make_test_does_not_build_the_image() -> None:
+    """`make test` stays fast: building and running the image is `make image-test`'s."""
+    planned = subprocess.run(
+        ["make", "-n", "-B", "test"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "pytest" in planned.stdout
+    assert "deploy/image.py" not in planned.stdout
+    image_test = subprocess.run(
+        ["make", "-n", "image-test"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert "deploy/image.py build" in image_test.stdout
+    assert "deploy/image.py test" in image_test.stdout
 
 
 # -- systemd and cron ---------------------------------------------------------------------------

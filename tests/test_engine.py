@@ -166,13 +166,55 @@ def test_ambiguous_create_is_recovered_without_duplicates() -> None:
     assert {t for t, _, _ in items_on_page(conf).values()} == set(jira.tickets)
 
 
-def test_page_leased_by_a_live_run_is_skipped_and_reported() -> None:
-    """Another run's unexpired lease makes this run skip the page with a finding."""
+def test_page_leased_by_a_live_run_is_skipped_and_counted() -> None:
+    """Another run's unexpired lease makes this run skip the page: counted in the run's
+    summary, not a finding while the lease is young (another run is at work)."""
     jira, conf = make()
     leases.acquire(conf, PAGE_ID, "other-run", now=NOW, ttl=timedelta(minutes=5))
     result = run(jira, conf)
     assert jira.tickets == {}
-    assert FindingCode.PAGE_LEASED in [f.code for f in result.findings]
+    assert result.counts()["leased"] == 1
+    assert [p.leased_by for p in result.pages] == ["other-run"]
+    assert FindingCode.PAGE_LEASED not in [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    ("held_for", "finding"),
+    [(timedelta(seconds=30), False), (timedelta(minutes=2), False), (timedelta(minutes=3), True)],
+)
+def test_a_lease_held_past_half_its_length_is_a_finding(held_for: timedelta, finding: bool) -> None:
+    """A page kept off by a lease older (by the server's clock) than half its length,
+    far longer than a run holds one, becomes a `page-leased` finding: runs before this
+    one met it too. A young lease is only counted."""
+    jira, conf = make()
+    server = [NOW]
+    conf.clock = lambda: server[0]
+    leases.acquire(conf, PAGE_ID, "stuck-run", now=NOW, ttl=timedelta(minutes=5))
+    server[0] = NOW + held_for
+    result = run(jira, conf)
+    assert jira.tickets == {}
+    assert result.counts()["leased"] == 1
+    assert (FindingCode.PAGE_LEASED in [f.code for f in result.findings]) is finding
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=24), timedelta(hours=-24)])
+def test_leases_follow_the_servers_clock_not_the_runs(skew: timedelta) -> None:
+    """A run whose clock is a day off neither steals a live lease nor leaves one that
+    outlasts its length: expiry is the server's write time plus the lease's length,
+    compared with the server's time."""
+    jira, conf = make()
+    server = [NOW]
+    conf.clock = lambda: server[0]
+    dead = leases.acquire(conf, PAGE_ID, "skewed-run", now=NOW + skew, ttl=timedelta(minutes=5))
+    assert isinstance(dead, leases.Lease)
+    skewed = Engine(jira, conf, Policy(), EngineConfig(), clock=lambda: NOW + skew, run_id="b")
+    blocked = skewed.run(today=TODAY, dry_run=False)
+    assert jira.tickets == {}
+    assert blocked.counts()["leased"] == 1
+    server[0] = NOW + timedelta(minutes=5, seconds=1)
+    taken = skewed.run(today=TODAY, dry_run=False)
+    assert taken.counts()["leased"] == 0
+    assert len(jira.tickets) == 2
 
 
 def test_expired_lease_is_taken_over() -> None:

@@ -21,6 +21,7 @@ from followup.model import (
     SyncBase,
     Ticket,
     TicketProperty,
+    TicketSite,
 )
 from followup.planner import (
     DONE,
@@ -33,6 +34,7 @@ from followup.planner import (
     PagePlan,
     PageWrite,
     Policy,
+    Scope,
     badge_for,
     owners_to_resolve,
     plan_page,
@@ -606,6 +608,275 @@ def test_ticket_of_another_postmortem_is_shown_not_taken_over() -> None:
     assert write_of(p).changes[f"{PAGE.id}:task:1"].badge == TO_DO
     shown = item(ticket="OPS-7", badge=TO_DO)
     assert plan([shown], linked={"OPS-7": theirs}).actions == ()
+
+
+# -- scope: only tickets of the configured projects on the configured Jira ---------
+
+SITE = "https://acme.atlassian.net"
+SCOPE = Scope(
+    projects=frozenset({"OPS", "PLAT"}),
+    site_urls=frozenset({SITE}),
+    page_base=f"{SITE}/wiki",
+    server_ids=frozenset({"link-ours"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "site", "inside"),
+    [
+        ("OPS-1", None, True),  # a bare key or a jira macro naming no server
+        ("PLAT-7", None, True),  # jira.adopt_projects
+        ("SEC-1", None, False),  # another project
+        ("OPS-9", TicketSite(url=f"{SITE}/browse/OPS-9"), True),
+        ("OPS-9", TicketSite(url="HTTPS://ACME.atlassian.net:443/browse/OPS-9?x=1"), True),
+        ("OPS-9", TicketSite(url="/browse/OPS-9"), True),  # relative: the page's site
+        ("OPS-9", TicketSite(url="https://jira.partner.example/browse/OPS-9"), False),
+        ("OPS-9", TicketSite(url="https://acme.atlassian.net.evil.example/browse/OPS-9"), False),
+        ("OPS-9", TicketSite(url="https://user@jira.partner.example/browse/OPS-9"), False),
+        ("OPS-9", TicketSite(url=f"{SITE}/jira/browse/OPS-9"), False),  # another context path
+        ("OPS-9", TicketSite(server_id="link-ours", server="System JIRA"), True),
+        ("OPS-9", TicketSite(server_id="link-theirs", server="Partner JIRA"), False),
+        ("OPS-9", TicketSite(server="System JIRA"), False),  # a name alone proves nothing
+        ("SEC-1", TicketSite(server_id="link-ours"), False),
+    ],
+)
+def test_scope_admits_only_our_projects_on_our_jira(
+    key: str, site: TicketSite | None, inside: bool
+) -> None:
+    """A ticket reference is inside the scope only when its project is configured and
+    it names the configured Jira (or no Jira at all)."""
+    assert (SCOPE.outside(key, site) is None) is inside
+
+
+def test_a_relative_link_names_the_page_sites_jira_only_where_they_share_a_host() -> None:
+    """On Data Center, Confluence and Jira live at different hosts: a relative
+    `/browse/` link points into Confluence's host, not Jira."""
+    dc = Scope(
+        projects=frozenset({"OPS"}),
+        site_urls=frozenset({"https://jira.corp.example"}),
+        page_base="https://confluence.corp.example",
+    )
+    assert dc.outside("OPS-1", TicketSite(url="/browse/OPS-1")) is not None
+    assert dc.outside("OPS-1", TicketSite(url="https://jira.corp.example/browse/OPS-1")) is None
+
+
+def _theirs(key: str, **kw: Any) -> Ticket:
+    fields: dict[str, Any] = {
+        "key": key,
+        "id": "900",
+        "summary": "Rotate the signing keys",
+        "assignee": "acc-mallory",
+        "due": date(2027, 3, 1),
+        "status": "In Progress",
+        "status_category": "indeterminate",
+    }
+    fields.update(kw)
+    return Ticket(**fields)
+
+
+@pytest.mark.parametrize(
+    ("key", "site"),
+    [
+        ("SEC-1", None),
+        ("OPS-9", TicketSite(url="https://jira.partner.example/browse/OPS-9")),
+        ("OPS-9", TicketSite(server_id="link-theirs")),
+    ],
+)
+def test_a_foreign_ticket_is_a_finding_and_nothing_else(key: str, site: TicketSite) -> None:
+    """An item linking a ticket outside the scope (even a ticked, owned, dated one)
+    gets a foreign-ticket finding: no create, adoption, transition, update, link or
+    property, and nothing of that ticket goes onto the page."""
+    it = item(ticket=key, ticket_site=site, done=True, owner=BOB, due=date(2026, 12, 1))
+    p = plan(
+        [it],
+        linked={key: _theirs(key)},
+        policy=Policy(scope=SCOPE),
+        summary=Badge("x", BadgeColour.GREY),
+    )
+    assert codes(p) == ["foreign-ticket"]
+    assert key in p.findings[0].message
+    assert [a for a in p.actions if a.op is not Op.WRITE_PAGE] == []
+    writes = [a.data for a in p.actions if a.op is Op.WRITE_PAGE]
+    assert all(it.key not in w.changes for w in writes)
+
+
+def test_a_foreign_ticket_is_never_an_orphan_nor_closed() -> None:
+    """A ticket of another project carrying followup's labels is left alone (reported),
+    even with sync.orphans = "close"; so is ours whose item now links a foreign one."""
+    stray = _theirs("SEC-4", labels=("followup", f"followup-{PAGE.id}"))
+    shown, ours = synced(item(1))
+    relinked = replace(shown, ticket="SEC-1", ticket_site=None)
+    p = plan([relinked], [stray, ours], policy=Policy(scope=SCOPE, orphans="close"))
+    assert ops(p) == [] or ops(p) == ["write-page"]
+    assert sorted(codes(p)) == ["foreign-ticket", "foreign-ticket"]
+    assert all(a.ticket not in ("SEC-4", "OPS-1") for a in p.actions)
+
+
+def test_owners_of_items_with_foreign_tickets_are_not_looked_up() -> None:
+    """Nothing is done for such an item, so its owner costs no user look-up either."""
+    it = item(ticket="SEC-1", owner=BOB)
+    ext = Extraction(PAGE.id, (it, item(2, owner=ALICE)), ())
+    assert owners_to_resolve(ext, [], {}, SCOPE) == {ALICE}
+
+
+# -- adopted tickets: Jira leads unless sync.adopted_tickets = "two-way" ------------
+
+
+def _adopted(it: ActionItem, **kw: Any) -> tuple[ActionItem, Ticket]:
+    """An item and the hand-linked ticket a previous sync adopted."""
+    shown, ticket = synced(it, key="OPS-9", **kw)
+    assert ticket.prop is not None
+    return shown, replace(ticket, prop=replace(ticket.prop, origin="adopted"))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"done": True}, "tick"),
+        ({"due": date(2027, 2, 2)}, "due date"),
+        ({"owner": BOB}, "owner"),
+    ],
+)
+def test_the_page_does_not_change_an_adopted_ticket(change: dict[str, Any], field: str) -> None:
+    """The page's tick, due date or owner does not reach a ticket followup adopted: an
+    adopted-ticket finding says so, and the page keeps what the person wrote."""
+    shown, ticket = _adopted(item())
+    p = plan([replace(shown, **change)], [ticket])
+    assert ops(p) == []
+    assert codes(p) == ["adopted-ticket"]
+    assert field in p.findings[0].message
+    assert "OPS-9" in p.findings[0].message
+
+
+def test_two_way_lets_the_page_change_an_adopted_ticket() -> None:
+    """With sync.adopted_tickets = "two-way" an adopted ticket syncs like our own."""
+    shown, ticket = _adopted(item())
+    p = plan([replace(shown, done=True)], [ticket], policy=Policy(adopted_tickets="two-way"))
+    assert "transition" in ops(p)
+    assert "adopted-ticket" not in codes(p)
+
+
+def test_jira_still_reaches_the_page_of_an_adopted_ticket() -> None:
+    """Jira leads: its due date and done-ness are shown on the page."""
+    shown, ticket = _adopted(item())
+    moved = replace(ticket, due=date(2027, 4, 1), status="Done", status_category="done")
+    change = write_of(plan([shown], [moved])).changes[shown.key]
+    assert (change.due, change.done) == (date(2027, 4, 1), True)
+
+
+def test_tickets_followup_created_keep_two_way_sync() -> None:
+    """A ticket whose property says followup created it is changed by the page."""
+    shown, ticket = synced(item())
+    assert ticket.prop is not None
+    assert ticket.prop.origin == "created"
+    p = plan([replace(shown, done=True)], [ticket])
+    assert "transition" in ops(p)
+
+
+def test_adopting_marks_the_property_and_fills_no_blank_from_the_page() -> None:
+    """On adoption the property records the origin; where Jira has no due date the
+    page's is neither sent nor erased from the page (a finding says it was not sent),
+    and the next run, seeing the same, writes nothing."""
+    it = item(ticket="OPS-9", due=date(2026, 12, 15))
+    theirs = _theirs("OPS-9", assignee="acc-alice", due=None)
+    p = plan([it], linked={"OPS-9": theirs}, summary=Badge("x", BadgeColour.GREY))
+    assert "update" not in ops(p)
+    prop = next(a.data for a in p.actions if a.op is Op.SET_PROPERTY)
+    assert prop.origin == "adopted"
+    assert prop.to_json()["origin"] == "adopted"
+    assert write_of(p).changes[it.key].due is KEEP
+    assert "adopted-ticket" in codes(p)
+    adopted = replace(theirs, labels=("followup", f"followup-{PAGE.id}"), prop=prop)
+    again = plan([replace(it, badge=write_of(p).changes[it.key].badge)], [adopted])
+    assert again.actions == ()
+
+
+def test_an_edited_property_never_widens_what_followup_may_do() -> None:
+    """Any `origin` in the stored property, even "created", reads as adopted; only a
+    property without one (what followup writes on create) is a created ticket's."""
+    base = {"item": "1:task:1", "page": "1", "base": None}
+    assert TicketProperty.from_json(base).origin == "created"  # type: ignore[union-attr]
+    for origin in ("created", "adopted", "x", None):
+        prop = TicketProperty.from_json({**base, "origin": origin})
+        assert prop is not None
+        assert prop.origin == "adopted"
+
+
+# -- a value the page states unreadably never clears Jira's --------------------------
+
+
+@pytest.mark.parametrize(
+    ("unreadable", "code"),
+    [("due", "unparseable-due-date"), ("due", "ambiguous-due-date"), ("done", "unknown-status")],
+)
+def test_an_unreadable_value_changes_nothing_on_either_side(unreadable: str, code: str) -> None:
+    """A due date or status the page states but followup cannot read sends nothing to
+    Jira, keeps the sync base, and shows nothing of Jira's over it (not even when Jira
+    moves); its finding says what the ticket keeps."""
+    shown, ticket = synced(item(due=date(2026, 12, 20), done=False))
+    if unreadable == "due":
+        page_now = replace(shown, due=None, unreadable=frozenset({"due"}))
+        jira_moved = replace(ticket, due=date(2027, 1, 5))
+    else:
+        page_now = replace(shown, unreadable=frozenset({"done"}))
+        jira_moved = replace(ticket, status="Done", status_category="done", resolution="Done")
+    finding = Finding(FindingCode(code), PAGE.id, shown.key, "It does not read.")
+    for t in (ticket, jira_moved):
+        p = plan([page_now], [t], findings=(finding,), summary=Badge("x", BadgeColour.GREY))
+        assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION, Op.SET_PROPERTY)]
+        change = write_of(p).changes.get(shown.key)
+        assert change is None or getattr(change, unreadable) is KEEP
+        [f] = [f for f in p.findings if str(f.code) == code]
+        assert "OPS-1" in f.message
+
+
+def test_a_removed_due_date_clears_jiras() -> None:
+    """Only a page that states no value at all clears the field, as a normal edit."""
+    shown, ticket = synced(item(due=date(2026, 12, 20)))
+    p = plan([replace(shown, due=None)], [ticket])
+    update = next(a for a in p.actions if a.op is Op.UPDATE)
+    assert update.data.fields == {"duedate": None}
+
+
+def test_an_owner_resolving_to_nobody_keeps_jiras_assignee() -> None:
+    """An owner the page names but no Jira account matches changes no assignee, and
+    the finding says the ticket keeps its own."""
+    shown, ticket = synced(item())
+    ghost = Owner("name", "Somebody Unknown")
+    p = plan(
+        [replace(shown, owner=ghost)], [ticket], owners={**OWNERS, ghost: OwnerResolution(None)}
+    )
+    assert p.actions == ()  # not even the property: its base keeps the last synced owner
+    [f] = [f for f in p.findings if f.code is FindingCode.UNKNOWN_OWNER]
+    assert "OPS-1 keeps its assignee" in f.message
+
+
+def test_a_new_item_with_an_unreadable_date_gets_no_default_date() -> None:
+    """An unreadable date is not "no date": no default due date is invented for it,
+    and nothing is written over what the person typed."""
+    it = item(due=None, unreadable=frozenset({"due"}))
+    p = plan([it], policy=Policy(default_due_days=30))
+    create = next(a for a in p.actions if a.op is Op.CREATE)
+    assert create.data.due is None
+    assert write_of(p).changes[it.key].due is KEEP
+
+
+def test_jiras_assignee_shown_on_the_page_is_recorded_as_the_page_owner() -> None:
+    """When Jira's assignee replaces an owner no look-up could resolve, the base
+    records the owner the page now shows, so the next run has nothing to write (on
+    Data Center the demo's second run used to rewrite the property)."""
+    ghost = Owner("account_id", "cloud-only-id")
+    it = item(ticket="OPS-9", owner=ghost)
+    theirs = _theirs("OPS-9", assignee="tomasz", due=date(2026, 12, 15))
+    dc = Policy(deployment="datacenter")
+    p = plan([it], linked={"OPS-9": theirs}, owners={ghost: OwnerResolution(None)}, policy=dc)
+    change = write_of(p).changes[it.key]
+    assert change.owner == Owner("username", "tomasz")
+    prop = next(a.data for a in p.actions if a.op is Op.SET_PROPERTY)
+    assert prop.base.page_owner == "username:tomasz"
+    adopted = replace(theirs, labels=("followup", f"followup-{PAGE.id}"), prop=prop)
+    shown = replace(it, owner=change.owner, badge=change.badge)
+    assert plan([shown], [adopted], owners={}, policy=dc).actions == ()
 
 
 # -- values the page cannot show without erasing a person's text ----------------------

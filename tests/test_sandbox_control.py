@@ -4,6 +4,7 @@ the sandbox: in a thread, and as its own process."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from sandbox_support import ADMIN, JiraSite
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox, banner, open_state, start_in_thread
+from followup.sandbox.state import JIRA_SERVER_ID, Flavor
 
 pytest_plugins = ["sandbox_support"]
 
@@ -32,6 +34,7 @@ def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSa
         "FOLLOWUP_JIRA__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_JIRA__TOKEN": DEMO_ADMIN.token,
         "FOLLOWUP_JIRA__PROJECT": "OPS",
+        "FOLLOWUP_JIRA__MACRO_SERVER_IDS": JIRA_SERVER_ID,
         "FOLLOWUP_CONFLUENCE__URL": f"{sandbox.url}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_CONFLUENCE__TOKEN": DEMO_ADMIN.token,
@@ -128,6 +131,19 @@ def test_banner_says_where_and_how_to_log_in() -> None:
     assert "http://127.0.0.1:8089" in text
     assert f"{DEMO_ADMIN.email}  (API token: {DEMO_ADMIN.token})" in text
     assert "export FOLLOWUP_CONFLUENCE__URL=http://127.0.0.1:8089/wiki" in text
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_every_address_the_banner_advertises_answers(flavor: Flavor) -> None:
+    """Each URL the banner prints is one the sandbox answers 200 on that flavor (Data
+    Center has no REST API v3, so its banner names /rest/api/2)."""
+    with start_in_thread(open_state(flavor=flavor, seed="demo")) as running:
+        text = banner(running.state, running.url).replace("<KEY>", "OPS-1")
+        urls = set(re.findall(r"http://[^\s,]+", text))
+        urls |= {running.url + path for path in re.findall(r", (/_sandbox/faults)", text)}
+        assert any(url.endswith("/serverInfo") for url in urls), text
+        for url in sorted(urls):
+            assert requests.get(url, timeout=5).status_code == 200, url
 
 
 def test_start_in_thread_serves_until_stopped() -> None:

@@ -20,7 +20,8 @@ from sandbox_support import (
     require_specs,
 )
 
-from followup.sandbox.jira_api import SEARCH_REMOVED_MESSAGE, adf_to_text, text_to_adf
+from followup.sandbox.jira.base import adf_to_text, text_to_adf
+from followup.sandbox.jira_api import SEARCH_REMOVED_MESSAGE
 
 pytest_plugins = ["sandbox_support"]
 
@@ -663,6 +664,43 @@ def test_data_center_search_pages_by_start_at(dc_jira_site: JiraSite) -> None:
         .json()
     )
     assert (page["startAt"], page["total"], len(page["issues"])) == (8, 10, 2)
+
+
+# -- paths no resource answers ----------------------------------------------------------
+
+_UNMATCHED = [
+    ("GET", "/rest/api/2/nothing-here", 404, {"message", "status-code"}),
+    ("GET", "/rest/api/3/issue/OPS-1/nothing-here", 404, {"message", "status-code"}),
+    ("DELETE", "/rest/api/2/serverInfo", 405, {"message", "status-code"}),
+    ("GET", "/wiki/rest/api/nothing-here", 404, {"statusCode", "data", "message", "reason"}),
+    ("PATCH", "/wiki/rest/api/content/98000001", 405, {"statusCode", "data", "message", "reason"}),
+    ("GET", "/wiki/api/v2/nothing-here", 404, {"errors"}),
+]
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+@pytest.mark.parametrize(("method", "path", "status", "keys"), _UNMATCHED)
+def test_paths_and_methods_no_resource_takes_answer_json_in_the_products_shape(
+    jira_site: JiraSite,
+    dc_jira_site: JiraSite,
+    flavor: str,
+    method: str,
+    path: str,
+    status: int,
+    keys: set[str],
+) -> None:
+    """An unknown API path is a 404 and an unsupported method a 405, in the product's
+    JSON error shape (Jira: `{"message": "null for uri: <url>", "status-code": 404}`),
+    never Starlette's text/plain "Not Found"; the views keep their own answers."""
+    site = jira_site if flavor == "cloud" else dc_jira_site
+    response = site.session().request(method, site.url + path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == keys
+    if status == 404 and "message" in body:
+        assert body["message"] == f"null for uri: {site.url}{path}"
+    assert requests.get(f"{site.url}/nothing-here", timeout=5).status_code == 404
 
 
 # -- stats ------------------------------------------------------------------------------

@@ -230,6 +230,58 @@ def test_demo_mentions_and_authors_are_known_users(demo: Dataset) -> None:
     assert all(project.lead in known for project in demo.projects)
 
 
+def test_demo_postmortems_sit_under_an_index_page_in_their_space(demo: Dataset) -> None:
+    """Each postmortem's parent is an index page of its own space, so page trees have
+    children to list; the index pages are not postmortems."""
+    by_id = {page.id: page for page in demo.pages}
+    for page in postmortems(demo):
+        assert page.parent is not None, page.title
+        parent = by_id[page.parent]
+        assert parent.space_key == page.space_key
+        assert "postmortem" not in parent.labels
+    assert {by_id[p.parent].title for p in postmortems(demo) if p.parent} == {
+        "Postmortems",
+        "Incident reviews",
+    }
+
+
+def test_data_center_demo_names_people_by_userkey_and_on_an_older_page_by_username(
+    demo: Dataset,
+) -> None:
+    """The Data Center demo is the same site written as Data Center stores it: mentions
+    by `ri:userkey` (one older page by `ri:username`) and never by account id, tasks
+    without uuids or the Cloud placeholder, tables without the Cloud editor's layout."""
+    dc = demo_dataset("datacenter")
+    assert [(p.id, p.title, p.parent) for p in dc.pages] == [
+        (p.id, p.title, p.parent) for p in demo.pages
+    ]
+    by_key = {user.key: user for user in dc.users}
+    by_name = {user.name: user for user in dc.users}
+    keyed, named = set(), set()
+    for page, cloud_page in zip(dc.pages, demo.pages, strict=True):
+        assert "ri:account-id" not in page.body
+        assert "ac:task-uuid" not in page.body
+        assert "placeholder-inline-tasks" not in page.body
+        assert "data-layout" not in page.body
+        root = parse_body(page.body)
+        mentions = list(root.iterfind(".//ri:user", NS))
+        assert len(mentions) == len(list(parse_body(cloud_page.body).iterfind(".//ri:user", NS)))
+        for user in mentions:
+            if user.get(f"{{{RI}}}userkey") is not None:
+                assert user.get(f"{{{RI}}}userkey") in by_key
+                keyed.add(page.id)
+            else:
+                assert user.get(f"{{{RI}}}username") in by_name
+                named.add(page.id)
+    assert len(keyed) >= 3
+    assert len(named) == 1
+    assert not keyed & named
+    items = [
+        i for p in dc.pages if "postmortem" in p.labels for i in extract(p.body, p.id or "").items
+    ]
+    assert {i.owner.kind for i in items if i.owner} == {"userkey", "username", "name"}
+
+
 def test_demo_is_identical_every_time() -> None:
     """The demo is fixed data: two builds are equal, macro ids and task uuids included."""
     assert demo_dataset() == demo_dataset()

@@ -52,6 +52,7 @@ def as_json(extraction: Extraction) -> dict[str, Any]:
                 "source": item.source,
                 "badge": f"{item.badge.title} ({item.badge.colour})" if item.badge else None,
                 "priority": item.priority,
+                "unreadable": sorted(item.unreadable),
                 "locked": sorted(item.locked),
             }
             for item in extraction.items

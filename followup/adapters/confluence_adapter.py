@@ -107,6 +107,9 @@ class ConfluenceAdapter:
     def close(self) -> None:
         self._rest.close()
 
+    def server_now(self) -> datetime | None:
+        return self.transport.clock.now()
+
     # -- plumbing ------------------------------------------------------------------
 
     def _call(
@@ -321,10 +324,13 @@ def _seg(value: str) -> str:
 
 def _property(raw: Mapping[str, Any], key: str) -> PropertyValue:
     value = raw.get("value")
+    version = raw.get("version") or {}
     return PropertyValue(
         key=str(raw.get("key") or key),
         value=value if isinstance(value, dict) else {},
-        version=int((raw.get("version") or {}).get("number") or 1),
+        version=int(version.get("number") or 1),
+        # When the server wrote this version, by its own clock (`version.when`).
+        when=_datetime(version.get("when")),
     )
 
 

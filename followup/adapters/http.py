@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +46,7 @@ from followup.retry import RetryPolicy, Safety
 __all__ = [
     "RateLimiter",
     "RequestStats",
+    "ServerClock",
     "Transport",
     "error_from_response",
     "parse_retry_after",
@@ -360,6 +361,44 @@ def translate_error(
     )
 
 
+# -- the server's clock ----------------------------------------------------------------
+
+
+class ServerClock:
+    """The server's time, from the `Date` header of its answers (RFC 9110 section
+    6.6.1: every origin server with a clock sends one), advanced by this process's
+    monotonic clock since the latest. Leases are judged by it, so a run whose own
+    clock is wrong neither blocks pages for longer than a lease nor steals a live one.
+    The header has whole seconds: the estimate runs up to a second behind."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._seen: tuple[datetime, float] | None = None
+
+    def observe(self, response: requests.Response) -> None:
+        value = response.headers.get("Date")
+        if not value:
+            return
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        with self._lock:
+            self._seen = (when, self._monotonic())
+
+    def now(self) -> datetime | None:
+        """The server's time now, or None before any answer that carried a Date."""
+        with self._lock:
+            seen = self._seen
+        if seen is None:
+            return None
+        when, at = seen
+        return when + timedelta(seconds=max(0.0, self._monotonic() - at))
+
+
 # -- the request path ----------------------------------------------------------------
 
 
@@ -385,6 +424,7 @@ class Transport:
         self.limiter = limiter
         self.retry = retry
         self.stats = stats
+        self.clock = ServerClock()
         self._secrets = tuple(s for s in secrets if s)
 
     def scrub(self, text: str) -> str:
@@ -408,6 +448,7 @@ class Transport:
                 )
                 self._account(error.status, error)
                 raise error from None
+            self.clock.observe(response)
             if response.status_code >= 400:
                 error = error_from_response(
                     response, service=self.service, method=method, url=url, secrets=self._secrets

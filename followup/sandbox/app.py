@@ -16,7 +16,8 @@ middleware sits outermost, in front of Starlette's own, and does, in order:
    read-only user's write. The user goes into
    `request.state.user` for the API modules.
 
-The HTML views and `/_sandbox/*` see neither faults nor authentication.
+The HTML views and `/_sandbox/*` see neither faults nor authentication. A path or
+method no route takes is answered in the product's JSON error shape (`unmatched_answer`).
 Module contract: `routes(state) -> list[BaseRoute]`; product modules also have
 `init_schema(db)` (idempotent) and `load(state, dataset)`, and may export
 `READ_ONLY_POSTS` (a compiled regex of POST paths that do not write).
@@ -32,6 +33,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -210,6 +214,7 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        raw, send = send, self._dated(send)
         path: str = scope["path"]
         product = product_of(path)
         if product is None:
@@ -244,10 +249,24 @@ class SandboxMiddleware:
         if not write:
             await self.app(scope, receive, send)
             return
-        await self._write(scope, receive, send)
+        await self._write(scope, receive, send, raw)
 
-    async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run a write, holding its response back until the fault decision is made."""
+    def _dated(self, send: Send) -> Send:
+        """`send` that gives every answer a `Date` header from the sandbox's clock
+        (the real time, or as `clock_offset_s` sets it); uvicorn's own is off."""
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"date"]
+                headers.append((b"date", self.faults.http_date().encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return dated
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, raw: Send) -> None:
+        """Run a write, holding its response back until the fault decision is made.
+        `raw` is the server's own `send`, through which a connection can be dropped."""
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -264,7 +283,7 @@ class SandboxMiddleware:
             drop = self.faults.after_successful_write()
             if drop is not None:
                 self.stats.fault("dropped")
-                if drop == "close" and await _drop_connection(send):
+                if drop == "close" and await _drop_connection(raw):
                     return
                 await _send_all(send, bad_gateway())
                 return
@@ -274,6 +293,43 @@ class SandboxMiddleware:
 async def _send_all(send: Send, messages: Sequence[Message]) -> None:
     for message in messages:
         await send(message)
+
+
+def unmatched_answer(path: str, url: str, status: int) -> dict[str, Any] | None:
+    """The JSON body the products answer for a path they have no resource for (404) or a
+    method a resource does not take (405); None for paths outside the APIs.
+
+    Both Jira flavors answer `{"message": "null for uri: <url>", "status-code": 404}`
+    (the REST framework's own answer: seen from Jira Data Center 9.12 in
+    atlassian-python-api issue #1396, and from Jira Cloud); Confluence answers in its
+    v1 error shape, and its v2 API in the v2 one.
+    """
+    product = product_of(path)
+    reason = "Not Found" if status == 404 else "Method Not Allowed"
+    message = f"null for uri: {url}" if status == 404 else reason
+    if product == "jira":
+        return {"message": message, "status-code": status}
+    if product is None:
+        return None
+    if path.startswith("/wiki/api/v2/"):
+        code = "NOT_FOUND" if status == 404 else "METHOD_NOT_ALLOWED"
+        return {"errors": [{"status": status, "code": code, "title": reason, "detail": None}]}
+    return {
+        "statusCode": status,
+        "data": {"authorized": False, "valid": True, "errors": [], "successful": False},
+        "message": message,
+        "reason": reason,
+    }
+
+
+async def _unmatched(request: Request, exc: Exception) -> Response:
+    """404 and 405 as the products answer them on their API paths; as Starlette does
+    elsewhere (the HTML views and the control plane)."""
+    assert isinstance(exc, HTTPException)
+    body = unmatched_answer(request.url.path, str(request.url), exc.status_code)
+    if body is None:
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 class SandboxApp(Starlette):
@@ -287,7 +343,7 @@ class SandboxApp(Starlette):
         stats: RequestStats,
         routes: Sequence[BaseRoute],
     ) -> None:
-        super().__init__(routes=list(routes))
+        super().__init__(routes=list(routes), exception_handlers={404: _unmatched, 405: _unmatched})
         self._sandbox = sandbox
         self._faults = faults
         self._stats = stats

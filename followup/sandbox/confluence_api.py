@@ -32,13 +32,14 @@ import binascii
 import json
 import re
 import sqlite3
+import string
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -233,11 +234,11 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _now() -> str:
+def utc_now() -> str:
     return _iso(datetime.now(UTC))
 
 
-def _friendly(when: str) -> str:
+def friendly_time(when: str) -> str:
     try:
         return datetime.fromisoformat(when.replace("Z", "+00:00")).strftime("%b %d, %Y")
     except ValueError:
@@ -249,7 +250,7 @@ def _next_id(db: sqlite3.Connection, table: str, base: int) -> int:
     return max(base, (row[0] or 0) + 1)
 
 
-def _tiny(page_id: int) -> str:
+def tiny_id(page_id: int) -> str:
     raw = page_id.to_bytes(8, "little").rstrip(b"\0")
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -259,7 +260,7 @@ def _label_id(label: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Page:
+class PageRow:
     id: int
     type: str
     status: str
@@ -274,7 +275,7 @@ class _Page:
     parent_id: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> _Page:
+    def from_row(cls, row: sqlite3.Row) -> PageRow:
         return cls(**{name: row[name] for name in row.keys()})  # noqa: SIM118
 
 
@@ -287,7 +288,7 @@ class _Version:
     minor_edit: bool
 
 
-class _Problem(Exception):
+class Problem(Exception):
     """A request the API refuses: rendered as a v1 or v2 error body by the route wrapper."""
 
     def __init__(self, status: int, message: str, *, details: Iterable[str] = ()) -> None:
@@ -315,7 +316,7 @@ _V2_CODES = {
 }
 
 
-def _v1_error(problem: _Problem) -> JSONResponse:
+def v1_error(problem: Problem) -> JSONResponse:
     return JSONResponse(
         {
             "statusCode": problem.status,
@@ -336,7 +337,7 @@ def _v1_error(problem: _Problem) -> JSONResponse:
     )
 
 
-def _v2_error(problem: _Problem) -> JSONResponse:
+def v2_error(problem: Problem) -> JSONResponse:
     return JSONResponse(
         {
             "errors": [
@@ -355,18 +356,18 @@ def _v2_error(problem: _Problem) -> JSONResponse:
 Handler = Callable[[Request, bytes], Response]
 
 
-def _guard(
-    handler: Handler, render: Callable[[_Problem], JSONResponse]
+def guard(
+    handler: Handler, render: Callable[[Problem], JSONResponse]
 ) -> Callable[[Request], Awaitable[Response]]:
     """An endpoint: reads the body, runs the (blocking, SQLite) handler in the thread
     pool so that waiting for `state.lock` never stalls the event loop, and renders a
-    `_Problem` as the API's error body."""
+    `Problem` as the API's error body."""
 
     async def endpoint(request: Request) -> Response:
         payload = await request.body()
         try:
             return await run_in_threadpool(handler, request, payload)
-        except _Problem as problem:
+        except Problem as problem:
             return render(problem)
 
     endpoint.__name__ = handler.__name__
@@ -376,30 +377,40 @@ def _guard(
 # -- request helpers ---------------------------------------------------------------------
 
 
+#: Where Confluence is served: Cloud's fixed `/wiki`, and on Data Center the context path
+#: a site that shares its host with Jira is configured with (an installation of its own
+#: often has none: `_links.context` is then ""). `_links.base` is origin + context.
+CONTEXT_PATH = "/wiki"
+
+
 @dataclass(frozen=True, slots=True)
-class _Site:
+class Site:
     origin: str
 
     @property
+    def context(self) -> str:
+        return CONTEXT_PATH
+
+    @property
     def base(self) -> str:
-        return self.origin + "/wiki"
+        return self.origin + self.context
 
 
-def _site(request: Request) -> _Site:
+def site_of(request: Request) -> Site:
     """The site's origin: the app's configured `base_url` (as the Jira half uses), else
     the origin the request came to."""
     configured = getattr(request.app.state, "base_url", None)
     if configured:
-        return _Site(str(configured).rstrip("/"))
-    return _Site(f"{request.url.scheme}://{request.url.netloc}")
+        return Site(str(configured).rstrip("/"))
+    return Site(f"{request.url.scheme}://{request.url.netloc}")
 
 
-def _caller(request: Request) -> str:
+def caller_id(request: Request) -> str:
     user = getattr(request.state, "user", None)
     return user.account_id if isinstance(user, User) else ""
 
 
-def _expand(request: Request) -> frozenset[str]:
+def expand_param(request: Request) -> frozenset[str]:
     names: set[str] = set()
     for value in request.query_params.getlist("expand"):
         for name in value.split(","):
@@ -410,18 +421,18 @@ def _expand(request: Request) -> frozenset[str]:
     return frozenset(names)
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
+def int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
         return int(raw)
     except ValueError:
-        raise _Problem(400, f"Parameter '{name}' must be an integer, got: {raw}") from None
+        raise Problem(400, f"Parameter '{name}' must be an integer, got: {raw}") from None
 
 
-def _listing(
-    site: _Site,
+def listing(
+    site: Site,
     self_path: str,
     results: list[Any],
     *,
@@ -431,25 +442,44 @@ def _listing(
 ) -> JSONResponse:
     """A v1 list answer: results, paging figures and `_links` (with `next`, a path
     relative to `_links.base`, when there is more)."""
-    links = {"base": site.base, "context": "/wiki", "self": f"{site.base}{self_path}"}
-    if next_path is not None:
-        links["next"] = next_path
     return JSONResponse(
-        {"results": results, "start": start, "limit": limit, "size": len(results), "_links": links}
+        listing_json(site, self_path, results, start=start, limit=limit, next_path=next_path)
     )
 
 
-def _limit(request: Request, *, default: int, cap: int) -> int:
-    limit = _int_param(request, "limit", default)
+def listing_json(
+    site: Site,
+    self_path: str,
+    results: list[Any],
+    *,
+    start: int,
+    limit: int,
+    next_path: str | None,
+) -> dict[str, Any]:
+    """The body of `listing`."""
+    links = {"base": site.base, "context": site.context, "self": f"{site.base}{self_path}"}
+    if next_path is not None:
+        links["next"] = next_path
+    return {
+        "results": results,
+        "start": start,
+        "limit": limit,
+        "size": len(results),
+        "_links": links,
+    }
+
+
+def limit_param(request: Request, *, default: int, cap: int) -> int:
+    limit = int_param(request, "limit", default)
     if limit < 0:
-        raise _Problem(400, "Parameter 'limit' must not be negative")
+        raise Problem(400, "Parameter 'limit' must not be negative")
     return max(1, min(limit, cap))
 
 
-def _page_id(request: Request, name: str = "id") -> int:
+def page_id_param(request: Request, name: str = "id") -> int:
     raw = str(request.path_params[name])
     if not raw.isdigit():
-        raise _Problem(400, f"Content id is not valid: {raw}")
+        raise Problem(400, f"Content id is not valid: {raw}")
     return int(raw)
 
 
@@ -457,18 +487,18 @@ def _json_body(payload: bytes) -> dict[str, Any]:
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
-        raise _Problem(400, "Unable to parse the request body as JSON") from None
+        raise Problem(400, "Unable to parse the request body as JSON") from None
     if not isinstance(data, dict):
-        raise _Problem(400, "The request body must be a JSON object")
+        raise Problem(400, "The request body must be a JSON object")
     return data
 
 
-def _encode_cursor(after: int, start: int) -> str:
+def encode_cursor(after: int, start: int) -> str:
     raw = json.dumps([after, start], separators=(",", ":")).encode("ascii")
     return "_sb_" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[int, int]:
+def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         if not cursor.startswith("_sb_"):
             raise ValueError(cursor)
@@ -477,33 +507,33 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
         after, start = json.loads(raw)
         return int(after), int(start)
     except (ValueError, TypeError, binascii.Error):
-        raise _Problem(400, f"Invalid cursor: {cursor}") from None
+        raise Problem(400, f"Invalid cursor: {cursor}") from None
 
 
 # -- reading ----------------------------------------------------------------------------
 
 
-def _load_page(db: sqlite3.Connection, page_id: int) -> _Page | None:
+def load_page(db: sqlite3.Connection, page_id: int) -> PageRow | None:
     row = db.execute("SELECT * FROM content WHERE id = ?", (page_id,)).fetchone()
-    return _Page.from_row(row) if row else None
+    return PageRow.from_row(row) if row else None
 
 
-def _require_page(db: sqlite3.Connection, page_id: int) -> _Page:
-    page = _load_page(db, page_id)
+def require_page(db: sqlite3.Connection, page_id: int) -> PageRow:
+    page = load_page(db, page_id)
     if page is None:
-        raise _Problem(404, f"No content found with id: ContentId{{id={page_id}}}")
+        raise Problem(404, f"No content found with id: ContentId{{id={page_id}}}")
     return page
 
 
-def _historical(db: sqlite3.Connection, page: _Page, number: int) -> _Page:
+def _historical(db: sqlite3.Connection, page: PageRow, number: int) -> PageRow:
     row = db.execute(
         "SELECT * FROM content_versions WHERE content_id = ? AND version = ?", (page.id, number)
     ).fetchone()
     if row is None:
-        raise _Problem(404, f"No version {number} of content with id: ContentId{{id={page.id}}}")
+        raise Problem(404, f"No version {number} of content with id: ContentId{{id={page.id}}}")
     if number == page.version:
         return page
-    return _Page(
+    return PageRow(
         id=page.id,
         type=page.type,
         status="historical",
@@ -519,7 +549,7 @@ def _historical(db: sqlite3.Connection, page: _Page, number: int) -> _Page:
     )
 
 
-def _version(db: sqlite3.Connection, page: _Page, number: int | None = None) -> _Version:
+def page_version(db: sqlite3.Connection, page: PageRow, number: int | None = None) -> _Version:
     number = page.version if number is None else number
     row = db.execute(
         "SELECT * FROM content_versions WHERE content_id = ? AND version = ?", (page.id, number)
@@ -536,21 +566,58 @@ def _labels(db: sqlite3.Connection, page_id: int) -> list[str]:
     return [row[0] for row in rows]
 
 
-def _space(db: sqlite3.Connection, key: str) -> sqlite3.Row | None:
+def space_row(db: sqlite3.Connection, key: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = db.execute("SELECT * FROM spaces WHERE key = ?", (key,)).fetchone()
     return row
 
 
 # -- JSON shapes (checked against the specs by the tests) ---------------------------------
 
+# What Confluence Data Center will not put in a /display/KEY/Title address
+# (Confluence's UrlUtils.isSafeTitleForUrl).
+_UNSAFE_IN_URL = frozenset('+?%&"/\\;#')
 
-class _Json:
+
+def safe_title_for_url(title: str) -> bool:
+    """Whether Data Center addresses a page by its title: not empty, under 150
+    characters, all ASCII, none of `+?%&"/\\;#`, not ending in punctuation, not "."."""
+    return (
+        0 < len(title) < 150
+        and title != "."
+        and title[-1] not in string.punctuation
+        and all(ord(c) < 128 and c not in _UNSAFE_IN_URL for c in title)
+    )
+
+
+def url_encode(text: str) -> str:
+    """`text` encoded as Java's URLEncoder does (space as `+`; only letters, digits and
+    `.-*_` left as they are), which is how Confluence writes titles into addresses."""
+    return quote_plus(text, safe="*").replace("~", "%7E")
+
+
+def webui_path(flavor: str, space_key: str, page_id: int, title: str) -> str:
+    """A page's `_links.webui`, relative to `_links.base`.
+
+    Cloud: `/spaces/KEY/pages/ID`. Data Center: `/display/KEY/Title+Words` when the
+    title is safe in an address, else `/pages/viewpage.action?pageId=ID`, as
+    Confluence Data Center builds them (and as its answers show: "/display/FS/Page+1"
+    in Atlassian's Confluence REST API examples).
+    """
+    if flavor == "cloud":
+        return f"/spaces/{space_key}/pages/{page_id}"
+    if safe_title_for_url(title):
+        return f"/display/{url_encode(space_key)}/{url_encode(title)}"
+    return f"/pages/viewpage.action?pageId={page_id}"
+
+
+class Shapes:
     """Builds response bodies for one request: knows the site, the state and the flavor."""
 
-    def __init__(self, state: SandboxState, site: _Site) -> None:
+    def __init__(self, state: SandboxState, site: Site) -> None:
         self.state = state
         self.site = site
         self.db = state.db
+        self.dc = state.flavor == "datacenter"
 
     # users
 
@@ -567,7 +634,7 @@ class _Json:
                 "type": "unknown",
                 "displayName": "Unknown user",
                 "profilePicture": picture,
-                "_links": {"base": self.site.base, "context": "/wiki"},
+                "_links": {"base": self.site.base, "context": self.site.context},
             }
             if self.state.flavor == "cloud":
                 unknown["accountId"] = ident
@@ -578,15 +645,37 @@ class _Json:
 
     def known_user(self, user: User) -> dict[str, Any]:
         basis = self.state.user_json(user)
-        data: dict[str, Any] = {"type": "known"}
-        if self.state.flavor == "cloud":
-            data["accountId"] = basis["accountId"]
-            data["accountType"] = basis.get("accountType", "atlassian")
-            query = urlencode({"accountId": user.account_id})
-        else:
-            data["username"] = basis["name"]
-            data["userKey"] = basis["key"]
-            query = urlencode({"key": user.key})
+        links = {
+            "base": self.site.base,
+            "context": self.site.context,
+        }
+        if self.dc:
+            # Data Center names a person by username and userkey, with no e-mail or
+            # account fields, as recorded Confluence Data Center answers show them
+            # (`version.by`): {type, username, userKey, profilePicture, displayName,
+            # _links: {self: .../rest/api/user?key=...}, _expandable: {status}}.
+            return {
+                "type": "known",
+                "username": basis["name"],
+                "userKey": basis["key"],
+                "profilePicture": {
+                    "path": "/images/icons/profilepics/default.svg",
+                    "width": 48,
+                    "height": 48,
+                    "isDefault": True,
+                },
+                "displayName": basis["displayName"],
+                "_links": {
+                    "self": f"{self.site.base}/rest/api/user?{urlencode({'key': user.key})}"
+                },
+                "_expandable": {"status": ""},
+            }
+        data: dict[str, Any] = {
+            "type": "known",
+            "accountId": basis["accountId"],
+            "accountType": basis.get("accountType", "atlassian"),
+        }
+        query = urlencode({"accountId": user.account_id})
         data.update(
             {
                 "email": basis.get("emailAddress", ""),
@@ -602,11 +691,7 @@ class _Json:
                 "isExternalCollaborator": False,
                 "externalCollaborator": False,
                 "_expandable": {"operations": "", "personalSpace": ""},
-                "_links": {
-                    "self": f"{self.site.base}/rest/api/user?{query}",
-                    "base": self.site.base,
-                    "context": "/wiki",
-                },
+                "_links": {"self": f"{self.site.base}/rest/api/user?{query}", **links},
             }
         )
         return data
@@ -614,7 +699,7 @@ class _Json:
     # v1 content
 
     def space(self, key: str) -> dict[str, Any]:
-        row = _space(self.db, key)
+        row = space_row(self.db, key)
         return {
             "id": row["id"] if row else 0,
             "key": key,
@@ -634,14 +719,19 @@ class _Json:
                 "history": "",
                 "homepage": "",
             },
-            "_links": {"webui": f"/spaces/{key}", "self": f"{self.site.base}/rest/api/space/{key}"},
+            "_links": {
+                # Data Center: /display/KEY (recorded from Confluence Server, the space
+                # list in Virtomize/confluence-go-api's mocks/spaces.json).
+                "webui": f"/display/{key}" if self.dc else f"/spaces/{key}",
+                "self": f"{self.site.base}/rest/api/space/{key}",
+            },
         }
 
-    def version(self, page: _Page, version: _Version) -> dict[str, Any]:
+    def version(self, page: PageRow, version: _Version) -> dict[str, Any]:
         return {
             "by": self.user(version.author),
             "when": version.when,
-            "friendlyWhen": _friendly(version.when),
+            "friendlyWhen": friendly_time(version.when),
             "message": version.message,
             "number": version.number,
             "minorEdit": version.minor_edit,
@@ -652,21 +742,22 @@ class _Json:
             },
         }
 
-    def history(self, page: _Page) -> dict[str, Any]:
+    def history(self, page: PageRow) -> dict[str, Any]:
         data: dict[str, Any] = {
             "latest": page.status == "current",
             "createdBy": self.user(page.author),
             "createdDate": page.created,
-            "lastUpdated": self.version(page, _version(self.db, page)),
+            "lastUpdated": self.version(page, page_version(self.db, page)),
             "_expandable": {"previousVersion": "", "contributors": "", "nextVersion": ""},
             "_links": {"self": f"{self.site.base}/rest/api/content/{page.id}/history"},
         }
         if page.version > 1:
-            data["previousVersion"] = self.version(page, _version(self.db, page, page.version - 1))
+            previous = page_version(self.db, page, page.version - 1)
+            data["previousVersion"] = self.version(page, previous)
             del data["_expandable"]["previousVersion"]
         return data
 
-    def labels(self, page: _Page) -> dict[str, Any]:
+    def labels(self, page: PageRow) -> dict[str, Any]:
         names = _labels(self.db, page.id)
         return {
             "results": [
@@ -679,15 +770,19 @@ class _Json:
             "_links": {"self": f"{self.site.base}/rest/api/content/{page.id}/label"},
         }
 
-    def page_links(self, page: _Page) -> dict[str, str]:
+    def page_links(self, page: PageRow) -> dict[str, str]:
         return {
-            "webui": f"/spaces/{page.space_key}/pages/{page.id}",
+            "webui": webui_path(self.state.flavor, page.space_key, page.id, page.title),
             "edit": f"/pages/resumedraft.action?draftId={page.id}",
-            "tinyui": f"/x/{_tiny(page.id)}",
+            "tinyui": f"/x/{tiny_id(page.id)}",
             "self": f"{self.site.base}/rest/api/content/{page.id}",
         }
 
-    def content(self, page: _Page, expand: frozenset[str]) -> dict[str, Any]:
+    def content(
+        self, page: PageRow, expand: frozenset[str], *, top: bool = False
+    ) -> dict[str, Any]:
+        """A page as v1 content; `top`: the answer itself rather than an element of a
+        list, whose `_links` also carry `base` and `context`."""
         pid = page.id
         data: dict[str, Any] = {
             "id": str(pid),
@@ -712,7 +807,7 @@ class _Json:
         else:
             expandable["history"] = f"/rest/api/content/{pid}/history"
         if "version" in expand:
-            data["version"] = self.version(page, _version(self.db, page))
+            data["version"] = self.version(page, page_version(self.db, page))
         else:
             expandable["version"] = ""
         if "ancestors" in expand:
@@ -766,16 +861,20 @@ class _Json:
             data["metadata"] = metadata
         else:
             expandable["metadata"] = ""
-        data["extensions"] = {"position": 0}
+        # Data Center says "none" for a page nobody has placed by hand (as recorded from
+        # Confluence Server); Cloud gives every page a position.
+        data["extensions"] = {"position": "none" if self.dc else 0}
         data["_expandable"] = expandable
         data["_links"] = self.page_links(page)
+        if top:
+            data["_links"].update({"base": self.site.base, "context": self.site.context})
         return data
 
-    def ancestors(self, page: _Page) -> list[dict[str, Any]]:
-        chain: list[_Page] = []
+    def ancestors(self, page: PageRow) -> list[dict[str, Any]]:
+        chain: list[PageRow] = []
         parent_id = page.parent_id
         while parent_id is not None and len(chain) < 100:
-            parent = _load_page(self.db, parent_id)
+            parent = load_page(self.db, parent_id)
             if parent is None:
                 break
             chain.append(parent)
@@ -797,7 +896,7 @@ class _Json:
             },
             "_links": {
                 "base": self.site.base,
-                "context": "/wiki",
+                "context": self.site.context,
                 "self": f"{self.site.base}/rest/api/content/{page_id}/property/{quote(key)}",
             },
             "_expandable": {"content": f"/rest/api/content/{page_id}"},
@@ -805,9 +904,9 @@ class _Json:
 
     # v2
 
-    def page_v2(self, page: _Page, *, with_body: bool) -> dict[str, Any]:
-        space = _space(self.db, page.space_key)
-        version = _version(self.db, page)
+    def page_v2(self, page: PageRow, *, with_body: bool) -> dict[str, Any]:
+        space = space_row(self.db, page.space_key)
+        version = page_version(self.db, page)
         data: dict[str, Any] = {
             "id": str(page.id),
             "status": page.status,
@@ -839,7 +938,7 @@ class _Json:
                 "_links": {
                     "webui": f"/spaces/{page.space_key}/pages/{page.id}",
                     "editui": f"/pages/resumedraft.action?draftId={page.id}",
-                    "tinyui": f"/x/{_tiny(page.id)}",
+                    "tinyui": f"/x/{tiny_id(page.id)}",
                 },
             }
         )
@@ -853,20 +952,20 @@ def _reserialize_or_400(body: str) -> str:
     try:
         return reserialize_storage(body)
     except StorageFormatError as error:
-        raise _Problem(400, f"Error parsing xhtml: {error}") from None
+        raise Problem(400, f"Error parsing xhtml: {error}") from None
 
 
 def _check_title(db: sqlite3.Connection, space_key: str, title: str, page_id: int | None) -> None:
     if not title.strip():
-        raise _Problem(400, "Title is required and must not be blank")
+        raise Problem(400, "Title is required and must not be blank")
     if len(title) > TITLE_MAX:
-        raise _Problem(400, f"Title must not be longer than {TITLE_MAX} characters")
+        raise Problem(400, f"Title must not be longer than {TITLE_MAX} characters")
     clash = db.execute(
         "SELECT id FROM content WHERE space_key = ? AND title = ? AND id IS NOT ?",
         (space_key, title, page_id),
     ).fetchone()
     if clash:
-        raise _Problem(
+        raise Problem(
             400,
             "A page with this title already exists: "
             "A page already exists with the same TITLE in this space",
@@ -906,7 +1005,7 @@ def _insert_page(
 
 def _update_page(
     db: sqlite3.Connection,
-    page: _Page,
+    page: PageRow,
     *,
     number: int,
     author: str,
@@ -916,9 +1015,9 @@ def _update_page(
     message: str,
     parent_id: int | None,
     move: bool,
-) -> _Page:
+) -> PageRow:
     if number != page.version + 1:
-        raise _Problem(
+        raise Problem(
             409, f"Version must be incremented on update. Current version is: {page.version}"
         )
     new_title = page.title if title is None else title
@@ -928,11 +1027,11 @@ def _update_page(
     new_parent = page.parent_id
     if move:
         if parent_id is not None:
-            parent = _load_page(db, parent_id)
+            parent = load_page(db, parent_id)
             if parent is None or parent.space_key != page.space_key or parent_id == page.id:
-                raise _Problem(400, f"Parent page {parent_id} not found in space {page.space_key}")
+                raise Problem(400, f"Parent page {parent_id} not found in space {page.space_key}")
         new_parent = parent_id
-    when = _now()
+    when = utc_now()
     db.execute(
         "UPDATE content SET title = ?, body = ?, version = ?, last_modified = ?,"
         " last_modifier = ?, parent_id = ? WHERE id = ?",
@@ -943,7 +1042,7 @@ def _update_page(
         " message, minor_edit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (page.id, number, new_body, new_title, author, when, message, int(minor_edit)),
     )
-    updated = _load_page(db, page.id)
+    updated = load_page(db, page.id)
     assert updated is not None
     return updated
 
@@ -957,18 +1056,18 @@ def _property_row(db: sqlite3.Connection, page_id: int, key: str) -> sqlite3.Row
 
 def _property_value(data: Mapping[str, Any]) -> str:
     if "value" not in data:
-        raise _Problem(400, "A content property needs a value")
+        raise Problem(400, "A content property needs a value")
     encoded = json.dumps(data["value"], separators=(",", ":"), ensure_ascii=False)
     if len(encoded.encode("utf-8")) > PROPERTY_VALUE_MAX_BYTES:
-        raise _Problem(413, f"The property value is longer than {PROPERTY_VALUE_MAX_BYTES} bytes")
+        raise Problem(413, f"The property value is longer than {PROPERTY_VALUE_MAX_BYTES} bytes")
     return encoded
 
 
 def _check_property_key(key: object) -> str:
     if not isinstance(key, str) or not key:
-        raise _Problem(400, "The property key must not be empty")
+        raise Problem(400, "The property key must not be empty")
     if len(key) > 255:
-        raise _Problem(400, "The property key must not be longer than 255 characters")
+        raise Problem(400, "The property key must not be longer than 255 characters")
     return key
 
 
@@ -976,7 +1075,7 @@ def _create_property(
     db: sqlite3.Connection, page_id: int, key: str, value: str, *, minor_edit: bool = False
 ) -> sqlite3.Row:
     if _property_row(db, page_id, key) is not None:
-        raise _Problem(
+        raise Problem(
             409,
             f"Cannot add a property with key '{key}' to content {page_id}: "
             "a property with that key already exists",
@@ -989,7 +1088,7 @@ def _create_property(
             key,
             value,
             _next_id(db, "content_properties", PROPERTY_ID_BASE),
-            _now(),
+            utc_now(),
             int(minor_edit),
         ),
     )
@@ -1010,20 +1109,20 @@ def _update_property(
     current = _property_row(db, page_id, key)
     if current is None:
         if number != 1:
-            raise _Problem(
+            raise Problem(
                 404,
                 f"No property with key '{key}' on content {page_id}: to create it, send version 1",
             )
         return _create_property(db, page_id, key, value, minor_edit=minor_edit)
     if number != current["version"] + 1:
-        raise _Problem(
+        raise Problem(
             409,
             f"Version must be incremented on update. Current version is: {current['version']}",
         )
     db.execute(
         "UPDATE content_properties SET value = ?, version = ?, updated = ?, minor_edit = ?"
         " WHERE content_id = ? AND key = ?",
-        (value, number, _now(), int(minor_edit), page_id, key),
+        (value, number, utc_now(), int(minor_edit), page_id, key),
     )
     row = _property_row(db, page_id, key)
     assert row is not None
@@ -1063,12 +1162,12 @@ def _storage_from(body: object) -> str | None:
     if body is None:
         return None
     if not isinstance(body, dict):
-        raise _Problem(400, "body must be an object")
+        raise Problem(400, "body must be an object")
     storage = body.get("storage")
     if storage is None:
         others = sorted(k for k in body if not k.startswith("_"))
         if others:
-            raise _Problem(
+            raise Problem(
                 400,
                 f"Unsupported body representation: {', '.join(others)} "
                 "(the sandbox stores storage format only)",
@@ -1079,10 +1178,10 @@ def _storage_from(body: object) -> str | None:
 
 def _storage_value(storage: object) -> str:
     if not isinstance(storage, dict) or not isinstance(storage.get("value"), str):
-        raise _Problem(400, "body.storage.value must be a string")
+        raise Problem(400, "body.storage.value must be a string")
     representation = storage.get("representation", "storage")
     if representation != "storage":
-        raise _Problem(
+        raise Problem(
             400,
             f"Unsupported body representation: {representation} "
             "(the sandbox stores storage format only)",
@@ -1097,11 +1196,116 @@ def _parent_from(data: Mapping[str, Any]) -> tuple[int | None, bool]:
     if not ancestors:
         return None, False
     if not isinstance(ancestors, list) or not isinstance(ancestors[-1], dict):
-        raise _Problem(400, "ancestors must be a list of {id}")
+        raise Problem(400, "ancestors must be a list of {id}")
     raw = str(ancestors[-1].get("id", ""))
     if not raw.isdigit():
-        raise _Problem(400, f"Ancestor id is not valid: {raw}")
+        raise Problem(400, f"Ancestor id is not valid: {raw}")
     return int(raw), True
+
+
+# -- CQL searches ---------------------------------------------------------------------
+
+
+def search_limit_cap(flavor: str, expand: frozenset[str]) -> int:
+    """How many results a CQL search returns at most, whatever `limit` asked for.
+
+    Cloud: 25 with a body expanded, else 50. Data Center: 50 with a body, 200 with
+    other expansions, 1000 with none (Atlassian KB "Searching for content with the REST
+    API and CQL always limits results to 50").
+    """
+    body = any("body" in name.split(".") for name in expand)  # content.body.storage too
+    if flavor == "cloud":
+        return SEARCH_LIMIT_CAP_WITH_BODY if body else SEARCH_LIMIT_CAP
+    if body:
+        return 50
+    return 200 if expand else 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CqlPage:
+    """One page of a CQL search: the pages found, and how to answer with them."""
+
+    path: str  # the resource, e.g. /rest/api/content/search
+    cql: str
+    expand: frozenset[str]
+    query: tuple[tuple[str, str], ...]  # cql and expand, as the request gave them
+    pages: tuple[PageRow, ...]
+    start: int
+    limit: int
+    total: int
+    next_query: tuple[tuple[str, str], ...] | None
+
+    def answer(self, site: Site, results: list[Any], *, totals: bool = False) -> dict[str, Any]:
+        """The list answer around `results`; `totals` adds `totalSize`, `cqlQuery` and
+        `searchDuration`, as the generic search (and Data Center's content search) do."""
+        links = {
+            "base": site.base,
+            "context": site.context,
+            "self": f"{site.base}{self.path}?{urlencode(self.query)}",
+        }
+        if self.next_query is not None:
+            links["next"] = f"{self.path}?{urlencode(self.next_query)}"
+        data: dict[str, Any] = {
+            "results": results,
+            "start": self.start,
+            "limit": self.limit,
+            "size": len(results),
+        }
+        if totals:
+            data.update({"totalSize": self.total, "cqlQuery": self.cql, "searchDuration": 1})
+        data["_links"] = links
+        return data
+
+
+def cql_search(state: SandboxState, request: Request, path: str) -> CqlPage:
+    """Run the request's `cql` over current content, one page of it.
+
+    Cloud pages by `cursor`: keyset (`id > after`) in the default id order, which stays
+    stable while pages are added or edited, an offset under a query's own ORDER BY.
+    Data Center pages by `start`, an offset, as its searches do.
+    """
+    cql = request.query_params.get("cql", "")
+    if not cql.strip():
+        raise Problem(400, "CQL query parameter is required")
+    from followup.sandbox.cql import CqlError, compile_cql
+
+    try:
+        where, params, order = compile_cql(cql, current_user=caller_id(request) or None)
+    except CqlError as error:
+        details = [error.detail] if error.detail else []
+        raise Problem(400, str(error), details=details) from None
+    expand = expand_param(request)
+    cap = search_limit_cap(state.flavor, expand)
+    limit = limit_param(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
+    cloud = state.flavor == "cloud"
+    keyset = cloud and order in ("", "ORDER BY content.id ASC")
+    cursor = request.query_params.get("cursor") if cloud else None
+    if cursor:
+        after, start = decode_cursor(cursor)
+        offset, bound = (0, after) if keyset else (start, -1)
+    else:
+        start = max(0, int_param(request, "start", 0))
+        offset, bound = start, -1
+    matching = f"FROM content WHERE ({where}) AND content.status = 'current'"
+    with state.lock:
+        rows = state.db.execute(
+            f"SELECT content.* {matching} AND content.id > ?"
+            f" {order or 'ORDER BY content.id ASC'} LIMIT ? OFFSET ?",
+            [*params, bound, limit + 1, offset],
+        ).fetchall()
+        total = int(state.db.execute(f"SELECT COUNT(*) {matching}", params).fetchone()[0])
+    pages = tuple(PageRow.from_row(row) for row in rows[:limit])
+    query: list[tuple[str, str]] = [("cql", cql)]
+    if request.query_params.getlist("expand"):
+        query.append(("expand", ",".join(request.query_params.getlist("expand"))))
+    next_query = None
+    if len(rows) > limit:
+        if cloud:
+            position = encode_cursor(pages[-1].id if keyset else -1, start + limit)
+            next_query = (*query, ("limit", str(limit)), ("cursor", position))
+        else:
+            next_query = (*query, ("limit", str(limit)), ("start", str(start + limit)))
+    return CqlPage(path, cql, expand, tuple(query), pages, start, limit, total, next_query)
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -1118,67 +1322,21 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     # v1: search and content ------------------------------------------------------------
 
     def search(request: Request, payload: bytes) -> Response:
-        cql = request.query_params.get("cql", "")
-        if not cql.strip():
-            raise _Problem(400, "CQL query parameter is required")
-        from followup.sandbox.cql import CqlError, compile_cql
-
-        try:
-            where, params, order = compile_cql(cql, current_user=_caller(request) or None)
-        except CqlError as error:
-            details = [error.detail] if error.detail else []
-            raise _Problem(400, str(error), details=details) from None
-        expand = _expand(request)
-        cap = SEARCH_LIMIT_CAP_WITH_BODY if "body" in expand else SEARCH_LIMIT_CAP
-        limit = _limit(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
-        # Cursors are keyset (`id > after`) in the default id order, which stays stable
-        # while pages are added or edited; under a query's own ORDER BY they carry an
-        # offset (after = -1).
-        keyset = order in ("", "ORDER BY content.id ASC")
-        cursor = request.query_params.get("cursor")
-        if cursor:
-            after, start = _decode_cursor(cursor)
-            offset, bound = (0, after) if keyset else (start, -1)
-        else:
-            start = max(0, _int_param(request, "start", 0))
-            offset, bound = start, -1
-        site = _site(request)
+        site = site_of(request)
+        found = cql_search(state, request, "/rest/api/content/search")
         with state.lock:
-            rows = db.execute(
-                f"SELECT content.* FROM content WHERE ({where})"
-                " AND content.status = 'current' AND content.id > ?"
-                f" {order or 'ORDER BY content.id ASC'} LIMIT ? OFFSET ?",
-                [*params, bound, limit + 1, offset],
-            ).fetchall()
-            pages = [_Page.from_row(row) for row in rows[:limit]]
-            shapes = _Json(state, site)
-            results = [shapes.content(page, expand) for page in pages]
-        query: list[tuple[str, str]] = [("cql", cql)]
-        if request.query_params.getlist("expand"):
-            query.append(("expand", ",".join(request.query_params.getlist("expand"))))
-        next_path = None
-        if len(rows) > limit:
-            next_query = [
-                *query,
-                ("limit", str(limit)),
-                ("cursor", _encode_cursor(pages[-1].id if keyset else -1, start + limit)),
-            ]
-            next_path = f"/rest/api/content/search?{urlencode(next_query)}"
-        return _listing(
-            site,
-            f"/rest/api/content/search?{urlencode(query)}",
-            results,
-            start=start,
-            limit=limit,
-            next_path=next_path,
-        )
+            shapes = Shapes(state, site)
+            results = [shapes.content(page, found.expand) for page in found.pages]
+        # Data Center's content search answers as its generic search does, with the total
+        # and the query it ran.
+        return JSONResponse(found.answer(site, results, totals=state.flavor != "cloud"))
 
     def list_content(request: Request, payload: bytes) -> Response:
         kind = request.query_params.get("type", "page")
-        expand = _expand(request)
+        expand = expand_param(request)
         cap = SEARCH_LIMIT_CAP_WITH_BODY if "body" in expand else SEARCH_LIMIT_CAP
-        limit = _limit(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
-        start = max(0, _int_param(request, "start", 0))
+        limit = limit_param(request, default=SEARCH_LIMIT_DEFAULT, cap=cap)
+        start = max(0, int_param(request, "start", 0))
         clauses = ["type = ?"]
         params: list[object] = [kind]
         for param, column in (("spaceKey", "space_key"), ("title", "title")):
@@ -1186,104 +1344,104 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             if value:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        site = _site(request)
+        site = site_of(request)
         with state.lock:
             rows = db.execute(
                 f"SELECT * FROM content WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ? OFFSET ?",
                 [*params, limit + 1, start],
             ).fetchall()
-            shapes = _Json(state, site)
-            results = [shapes.content(_Page.from_row(row), expand) for row in rows[:limit]]
+            shapes = Shapes(state, site)
+            results = [shapes.content(PageRow.from_row(row), expand) for row in rows[:limit]]
         next_path = None
         if len(rows) > limit:
             query = {k: v for k, v in request.query_params.items() if k not in ("start", "limit")}
             query.update({"start": str(start + limit), "limit": str(limit)})
             next_path = f"/rest/api/content?{urlencode(query)}"
-        return _listing(
+        return listing(
             site, "/rest/api/content", results, start=start, limit=limit, next_path=next_path
         )
 
     def get_content(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         number = request.query_params.get("version")
         with state.lock:
-            page = _require_page(db, page_id)
+            page = require_page(db, page_id)
             if number:
                 if not number.isdigit():
-                    raise _Problem(400, f"Version is not valid: {number}")
+                    raise Problem(400, f"Version is not valid: {number}")
                 page = _historical(db, page, int(number))
-            return JSONResponse(_Json(state, _site(request)).content(page, _expand(request)))
+            shapes = Shapes(state, site_of(request))
+            return JSONResponse(shapes.content(page, expand_param(request), top=True))
 
     def create_content(request: Request, payload: bytes) -> Response:
         data = _json_body(payload)
         kind = data.get("type")
         if kind != "page":
-            raise _Problem(400, f"Unsupported content type: {kind} (the sandbox has pages only)")
+            raise Problem(400, f"Unsupported content type: {kind} (the sandbox has pages only)")
         if data.get("status", "current") != "current":
-            raise _Problem(400, "The sandbox creates current pages only (no drafts)")
+            raise Problem(400, "The sandbox creates current pages only (no drafts)")
         title = data.get("title")
         if not isinstance(title, str):
-            raise _Problem(400, "Title is required")
+            raise Problem(400, "Title is required")
         space = data.get("space")
         space_key = space.get("key") if isinstance(space, dict) else None
         if not isinstance(space_key, str) or not space_key:
-            raise _Problem(400, "space.key is required")
+            raise Problem(400, "space.key is required")
         body = _storage_from(data.get("body"))
         stored = _reserialize_or_400(body if body is not None else "")
         parent_id, _ = _parent_from(data)
         with state.transaction() as conn:
-            if _space(conn, space_key) is None:
-                raise _Problem(403, f"Space does not exist or cannot be written: {space_key}")
+            if space_row(conn, space_key) is None:
+                raise Problem(403, f"Space does not exist or cannot be written: {space_key}")
             _check_title(conn, space_key, title, None)
             if parent_id is not None:
-                parent = _load_page(conn, parent_id)
+                parent = load_page(conn, parent_id)
                 if parent is None or parent.space_key != space_key:
-                    raise _Problem(400, f"Parent page {parent_id} not found in space {space_key}")
+                    raise Problem(400, f"Parent page {parent_id} not found in space {space_key}")
             page_id = _insert_page(
                 conn,
                 space_key=space_key,
                 title=title,
                 body=stored,
-                author=_caller(request),
-                created=_now(),
+                author=caller_id(request),
+                created=utc_now(),
                 parent_id=parent_id,
             )
             _apply_metadata(conn, page_id, data.get("metadata"))
-            page = _require_page(conn, page_id)
-            shapes = _Json(state, _site(request))
-            return JSONResponse(shapes.content(page, _DEFAULT_WRITE_EXPAND | _expand(request)))
+            page = require_page(conn, page_id)
+            shapes = Shapes(state, site_of(request))
+            expand = _DEFAULT_WRITE_EXPAND | expand_param(request)
+            return JSONResponse(shapes.content(page, expand, top=True))
 
     def update_content(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         data = _json_body(payload)
         version = data.get("version")
         number = version.get("number") if isinstance(version, dict) else None
         if not isinstance(number, int) or isinstance(number, bool):
-            raise _Problem(
+            raise Problem(
                 400,
                 "Must supply an incremented version when updating Content. No version supplied.",
             )
         assert isinstance(version, dict)
         if not isinstance(data.get("type"), str):
-            raise _Problem(400, "Content type is required when updating content")
+            raise Problem(400, "Content type is required when updating content")
         title = data.get("title")
         if not isinstance(title, str):
-            raise _Problem(400, "Title is required when updating content")
+            raise Problem(400, "Title is required when updating content")
         if data.get("status", "current") != "current":
-            raise _Problem(400, "The sandbox updates current pages only (no drafts)")
+            raise Problem(400, "The sandbox updates current pages only (no drafts)")
         body = _storage_from(data.get("body"))
         parent_id, move = _parent_from(data)
         with state.transaction() as conn:
-            page = _require_page(conn, page_id)
+            page = require_page(conn, page_id)
             if data["type"] != page.type:
-                raise _Problem(
-                    400, f"Content type cannot change from {page.type} to {data['type']}"
-                )
+                raise Problem(400, f"Content type cannot change from {page.type} to {data['type']}")
             updated = _update_page(
                 conn,
                 page,
                 number=number,
-                author=_caller(request),
+                author=caller_id(request),
                 title=title,
                 body=body,
                 minor_edit=bool(version.get("minorEdit", False)),
@@ -1292,27 +1450,28 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 move=move,
             )
             _apply_metadata(conn, page_id, data.get("metadata"))
-            shapes = _Json(state, _site(request))
-            return JSONResponse(shapes.content(updated, _DEFAULT_WRITE_EXPAND | _expand(request)))
+            shapes = Shapes(state, site_of(request))
+            expand = _DEFAULT_WRITE_EXPAND | expand_param(request)
+            return JSONResponse(shapes.content(updated, expand, top=True))
 
     def content_history(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         with state.lock:
-            page = _require_page(db, page_id)
-            return JSONResponse(_Json(state, _site(request)).history(page))
+            page = require_page(db, page_id)
+            return JSONResponse(Shapes(state, site_of(request)).history(page))
 
     def content_versions(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
-        start = max(0, _int_param(request, "start", 0))
-        limit = _limit(request, default=VERSION_LIMIT_DEFAULT, cap=VERSION_LIMIT_DEFAULT)
-        site = _site(request)
+        page_id = page_id_param(request)
+        start = max(0, int_param(request, "start", 0))
+        limit = limit_param(request, default=VERSION_LIMIT_DEFAULT, cap=VERSION_LIMIT_DEFAULT)
+        site = site_of(request)
         with state.lock:
-            page = _require_page(db, page_id)
+            page = require_page(db, page_id)
             numbers = list(range(page.version, 0, -1))[start : start + limit + 1]
-            shapes = _Json(state, site)
-            results = [shapes.version(page, _version(db, page, n)) for n in numbers[:limit]]
+            shapes = Shapes(state, site)
+            results = [shapes.version(page, page_version(db, page, n)) for n in numbers[:limit]]
         more = len(numbers) > limit
-        return _listing(
+        return listing(
             site,
             f"/rest/api/content/{page_id}/version",
             results,
@@ -1326,58 +1485,58 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         )
 
     def content_version(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         raw = str(request.path_params["number"])
         if not raw.isdigit():
-            raise _Problem(400, f"Version is not valid: {raw}")
+            raise Problem(400, f"Version is not valid: {raw}")
         with state.lock:
-            page = _require_page(db, page_id)
+            page = require_page(db, page_id)
             _historical(db, page, int(raw))  # 404 when there is no such version
-            version = _version(db, page, int(raw))
-            return JSONResponse(_Json(state, _site(request)).version(page, version))
+            version = page_version(db, page, int(raw))
+            return JSONResponse(Shapes(state, site_of(request)).version(page, version))
 
     # v1: labels --------------------------------------------------------------------------
 
     def get_labels(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         with state.lock:
-            page = _require_page(db, page_id)
-            return JSONResponse(_Json(state, _site(request)).labels(page))
+            page = require_page(db, page_id)
+            return JSONResponse(Shapes(state, site_of(request)).labels(page))
 
     def add_labels(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
-            raise _Problem(400, "Unable to parse the request body as JSON") from None
+            raise Problem(400, "Unable to parse the request body as JSON") from None
         items = data if isinstance(data, list) else [data]
         with state.transaction() as conn:
-            page = _require_page(conn, page_id)
+            page = require_page(conn, page_id)
             _apply_metadata(conn, page_id, {"labels": items})
-            return JSONResponse(_Json(state, _site(request)).labels(page))
+            return JSONResponse(Shapes(state, site_of(request)).labels(page))
 
     def delete_label(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         label = str(request.path_params["label"])
         with state.transaction() as conn:
-            _require_page(conn, page_id)
+            require_page(conn, page_id)
             gone = conn.execute(
                 "DELETE FROM content_labels WHERE content_id = ? AND label = ?", (page_id, label)
             ).rowcount
             if not gone:
-                raise _Problem(404, f"Label '{label}' is not on content {page_id}")
+                raise Problem(404, f"Label '{label}' is not on content {page_id}")
         return Response(status_code=204)
 
     # v1: content properties --------------------------------------------------------------
 
     def list_properties(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
-        start = max(0, _int_param(request, "start", 0))
-        limit = _limit(request, default=PROPERTY_LIMIT_DEFAULT, cap=PROPERTY_LIMIT_CAP)
+        page_id = page_id_param(request)
+        start = max(0, int_param(request, "start", 0))
+        limit = limit_param(request, default=PROPERTY_LIMIT_DEFAULT, cap=PROPERTY_LIMIT_CAP)
         keys = [k for value in request.query_params.getlist("key") for k in value.split(",") if k]
-        site = _site(request)
+        site = site_of(request)
         with state.lock:
-            _require_page(db, page_id)
+            require_page(db, page_id)
             sql = "SELECT * FROM content_properties WHERE content_id = ?"
             params: list[object] = [page_id]
             if keys:
@@ -1386,10 +1545,10 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             rows = db.execute(
                 sql + " ORDER BY id LIMIT ? OFFSET ?", [*params, limit + 1, start]
             ).fetchall()
-            shapes = _Json(state, site)
+            shapes = Shapes(state, site)
             results = [shapes.content_property(page_id, row) for row in rows[:limit]]
         more = len(rows) > limit
-        return _listing(
+        return listing(
             site,
             f"/rest/api/content/{page_id}/property",
             results,
@@ -1403,54 +1562,54 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         )
 
     def create_property(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         data = _json_body(payload)
         key = _check_property_key(request.path_params.get("key", data.get("key")))
         value = _property_value(data)
         with state.transaction() as conn:
-            _require_page(conn, page_id)
+            require_page(conn, page_id)
             row = _create_property(conn, page_id, key, value)
-            return JSONResponse(_Json(state, _site(request)).content_property(page_id, row))
+            return JSONResponse(Shapes(state, site_of(request)).content_property(page_id, row))
 
     def get_property(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         key = str(request.path_params["key"])
         with state.lock:
-            _require_page(db, page_id)
+            require_page(db, page_id)
             row = _property_row(db, page_id, key)
             if row is None:
-                raise _Problem(404, f"Cannot find content property with key '{key}'")
-            return JSONResponse(_Json(state, _site(request)).content_property(page_id, row))
+                raise Problem(404, f"Cannot find content property with key '{key}'")
+            return JSONResponse(Shapes(state, site_of(request)).content_property(page_id, row))
 
     def update_property(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         key = _check_property_key(str(request.path_params["key"]))
         data = _json_body(payload)
         version = data.get("version")
         number = version.get("number") if isinstance(version, dict) else None
         if not isinstance(number, int) or isinstance(number, bool):
-            raise _Problem(400, "A content property update needs version.number")
+            raise Problem(400, "A content property update needs version.number")
         assert isinstance(version, dict)
         if "key" in data and data["key"] != key:
-            raise _Problem(400, f"The key in the body ({data['key']}) differs from the path")
+            raise Problem(400, f"The key in the body ({data['key']}) differs from the path")
         value = _property_value(data)
         with state.transaction() as conn:
-            _require_page(conn, page_id)
+            require_page(conn, page_id)
             row = _update_property(
                 conn, page_id, key, value, number, minor_edit=bool(version.get("minorEdit"))
             )
-            return JSONResponse(_Json(state, _site(request)).content_property(page_id, row))
+            return JSONResponse(Shapes(state, site_of(request)).content_property(page_id, row))
 
     def delete_property(request: Request, payload: bytes) -> Response:
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         key = str(request.path_params["key"])
         with state.transaction() as conn:
-            _require_page(conn, page_id)
+            require_page(conn, page_id)
             gone = conn.execute(
                 "DELETE FROM content_properties WHERE content_id = ? AND key = ?", (page_id, key)
             ).rowcount
             if not gone:
-                raise _Problem(404, f"Cannot find content property with key '{key}'")
+                raise Problem(404, f"Cannot find content property with key '{key}'")
         return Response(status_code=204)
 
     # v1: permissions ---------------------------------------------------------------------
@@ -1459,21 +1618,21 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         """`POST content/{id}/permission/check` (Cloud only): may the subject read,
         update or delete the page? Read-only users may only read; nothing is written.
         Data Center has no such resource: the route is mounted on Cloud only."""
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         data = _json_body(payload)
         subject = data.get("subject")
         operation = data.get("operation")
         if not isinstance(subject, dict) or not subject.get("identifier"):
-            raise _Problem(400, "subject is required")
+            raise Problem(400, "subject is required")
         if subject.get("type") != "user":
-            raise _Problem(400, f"Unsupported subject type: {subject.get('type')}")
+            raise Problem(400, f"Unsupported subject type: {subject.get('type')}")
         if operation not in ("read", "update", "delete"):
-            raise _Problem(400, f"Invalid operation: {operation}")
+            raise Problem(400, f"Invalid operation: {operation}")
         with state.lock:
-            _require_page(state.db, page_id)
+            require_page(state.db, page_id)
         user = state.user_by("account_id", str(subject["identifier"]))
         if user is None:
-            raise _Problem(400, f"No user found with accountId: {subject['identifier']}")
+            raise Problem(400, f"No user found with accountId: {subject['identifier']}")
         allowed = user.active and (operation == "read" or not user.read_only)
         errors = (
             []
@@ -1497,15 +1656,15 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             if value:
                 user = state.user_by(column, value)  # type: ignore[arg-type]
                 if user is None:
-                    raise _Problem(404, f"No user found with {param}: {value}")
-                return JSONResponse(_Json(state, _site(request)).known_user(user))
+                    raise Problem(404, f"No user found with {param}: {value}")
+                return JSONResponse(Shapes(state, site_of(request)).known_user(user))
         if cloud and (params.get("key") or params.get("username")):
-            raise _Problem(
+            raise Problem(
                 400,
                 "The username and key parameters are no longer supported on Confluence "
                 "Cloud; use accountId",
             )
-        raise _Problem(400, "One of accountId, key or username is required")
+        raise Problem(400, "One of accountId, key or username is required")
 
     def current_user(request: Request, payload: bytes) -> Response:
         user = getattr(request.state, "user", None)
@@ -1520,23 +1679,23 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                         "height": 48,
                         "isDefault": True,
                     },
-                    "_links": {"base": _site(request).base, "context": "/wiki"},
+                    "_links": {"base": site_of(request).base, "context": site_of(request).context},
                 }
             )
-        return JSONResponse(_Json(state, _site(request)).known_user(user))
+        return JSONResponse(Shapes(state, site_of(request)).known_user(user))
 
     # v2 ----------------------------------------------------------------------------------
 
     def require_cloud() -> None:
         if state.flavor != "cloud":
-            raise _Problem(404, "Confluence Data Center has no /wiki/api/v2")
+            raise Problem(404, "Confluence Data Center has no /wiki/api/v2")
 
     def body_format(request: Request) -> bool:
         value = request.query_params.get("body-format")
         if value in (None, "", "none"):  # atlassian-python-api sends "none" for no body
             return False
         if value != "storage":
-            raise _Problem(
+            raise Problem(
                 400, f"Unsupported body-format: {value} (the sandbox serves storage only)"
             )
         return True
@@ -1546,16 +1705,16 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         for value in request.query_params.getlist(name):
             for part in value.split(","):
                 if not part.strip().isdigit():
-                    raise _Problem(400, f"Parameter '{name}' must be a list of ids, got: {part}")
+                    raise Problem(400, f"Parameter '{name}' must be a list of ids, got: {part}")
                 ids.append(int(part))
         return ids
 
     def v2_pages(request: Request, payload: bytes) -> Response:
         require_cloud()
         with_body = body_format(request)
-        limit = _limit(request, default=V2_LIMIT_DEFAULT, cap=V2_LIMIT_CAP)
+        limit = limit_param(request, default=V2_LIMIT_DEFAULT, cap=V2_LIMIT_CAP)
         cursor = request.query_params.get("cursor")
-        after = _decode_cursor(cursor)[0] if cursor else 0
+        after = decode_cursor(cursor)[0] if cursor else 0
         clauses = ["content.type = 'page'", "content.id > ?"]
         params: list[object] = [after]
         page_ids = id_list(request, "id")
@@ -1579,15 +1738,15 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         if statuses:
             clauses.append(f"content.status IN ({','.join('?' * len(statuses))})")
             params.extend(statuses)
-        site = _site(request)
+        site = site_of(request)
         with state.lock:
             rows = db.execute(
                 f"SELECT content.* FROM content WHERE {' AND '.join(clauses)}"
                 " ORDER BY content.id LIMIT ?",
                 [*params, limit + 1],
             ).fetchall()
-            pages = [_Page.from_row(row) for row in rows[:limit]]
-            shapes = _Json(state, site)
+            pages = [PageRow.from_row(row) for row in rows[:limit]]
+            shapes = Shapes(state, site)
             results = [shapes.page_v2(page, with_body=with_body) for page in pages]
         links: dict[str, str] = {"base": site.base}
         headers: dict[str, str] = {}
@@ -1597,55 +1756,55 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 for k, v in request.query_params.multi_items()
                 if k not in ("cursor", "limit")
             ]
-            query += [("limit", str(limit)), ("cursor", _encode_cursor(pages[-1].id, 0))]
+            query += [("limit", str(limit)), ("cursor", encode_cursor(pages[-1].id, 0))]
             links["next"] = f"/wiki/api/v2/pages?{urlencode(query)}"
             headers["Link"] = f'<{links["next"]}>; rel="next", <{site.base}>; rel="base"'
         return JSONResponse({"results": results, "_links": links}, headers=headers)
 
     def v2_page(request: Request, payload: bytes) -> Response:
         require_cloud()
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         with_body = body_format(request)
         number = request.query_params.get("version")
         with state.lock:
-            page = _require_page(db, page_id)
+            page = require_page(db, page_id)
             if number:
                 if not number.isdigit():
-                    raise _Problem(400, f"Version is not valid: {number}")
+                    raise Problem(400, f"Version is not valid: {number}")
                 page = _historical(db, page, int(number))
-            data = _Json(state, _site(request)).page_v2(page, with_body=with_body)
-        data["_links"]["base"] = _site(request).base
+            data = Shapes(state, site_of(request)).page_v2(page, with_body=with_body)
+        data["_links"]["base"] = site_of(request).base
         return JSONResponse(data)
 
     def v2_update_page(request: Request, payload: bytes) -> Response:
         require_cloud()
-        page_id = _page_id(request)
+        page_id = page_id_param(request)
         data = _json_body(payload)
         missing = [k for k in ("id", "status", "title", "body", "version") if k not in data]
         if missing:
-            raise _Problem(400, f"Missing required fields: {', '.join(missing)}")
+            raise Problem(400, f"Missing required fields: {', '.join(missing)}")
         if str(data["id"]) != str(page_id):
-            raise _Problem(400, f"The id in the body ({data['id']}) differs from the path")
+            raise Problem(400, f"The id in the body ({data['id']}) differs from the path")
         if data["status"] != "current":
-            raise _Problem(400, "The sandbox updates current pages only (no drafts)")
+            raise Problem(400, "The sandbox updates current pages only (no drafts)")
         version = data["version"]
         number = version.get("number") if isinstance(version, dict) else None
         if not isinstance(number, int) or isinstance(number, bool):
-            raise _Problem(400, "version.number is required")
+            raise Problem(400, "version.number is required")
         assert isinstance(version, dict)
         body = data["body"]
         storage = body.get("storage", body) if isinstance(body, dict) else body
         value = _storage_value(storage)
         parent = data.get("parentId")
         if parent is not None and not str(parent).isdigit():
-            raise _Problem(400, f"parentId is not valid: {parent}")
+            raise Problem(400, f"parentId is not valid: {parent}")
         with state.transaction() as conn:
-            page = _require_page(conn, page_id)
+            page = require_page(conn, page_id)
             updated = _update_page(
                 conn,
                 page,
                 number=number,
-                author=_caller(request),
+                author=caller_id(request),
                 title=str(data["title"]),
                 body=value,
                 minor_edit=bool(version.get("minorEdit", False)),
@@ -1653,8 +1812,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 parent_id=int(parent) if parent is not None else None,
                 move=parent is not None,
             )
-            result = _Json(state, _site(request)).page_v2(updated, with_body=True)
-        result["_links"]["base"] = _site(request).base
+            result = Shapes(state, site_of(request)).page_v2(updated, with_body=True)
+        result["_links"]["base"] = site_of(request).base
         return JSONResponse(result)
 
     v1: list[tuple[str, Handler, list[str]]] = [
@@ -1685,9 +1844,18 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         ("/wiki/api/v2/pages/{id}", v2_page, ["GET"]),
         ("/wiki/api/v2/pages/{id}", v2_update_page, ["PUT"]),
     ]
+    # The resources in followup/sandbox/confluence/ build on this module's helpers, so
+    # they are imported here rather than at the top.
+    from followup.sandbox.confluence import children, spaces, web
+    from followup.sandbox.confluence import search as generic_search
+
     return [
-        *(Route(path, _guard(h, _v1_error), methods=methods) for path, h, methods in v1),
-        *(Route(path, _guard(h, _v2_error), methods=methods) for path, h, methods in v2),
+        *(Route(path, guard(h, v1_error), methods=methods) for path, h, methods in v1),
+        *(Route(path, guard(h, v2_error), methods=methods) for path, h, methods in v2),
+        *spaces.routes(state),
+        *children.routes(state),
+        *generic_search.routes(state),
+        *web.routes(state),
     ]
 
 
@@ -1705,7 +1873,7 @@ def load(state: SandboxState, dataset: Dataset) -> None:
         for user in dataset.users:
             state.add_user(user)
         for space in dataset.spaces:
-            if _space(db, space.key) is None:
+            if space_row(db, space.key) is None:
                 space_id = _next_id(db, "spaces", SPACE_ID_BASE)
                 db.execute(
                     "INSERT INTO spaces (key, id, name) VALUES (?, ?, ?)",
@@ -1724,6 +1892,7 @@ def load(state: SandboxState, dataset: Dataset) -> None:
                 author=seed.author,
                 created=_iso(seed.created),
                 labels=seed.labels,
+                parent_id=int(seed.parent) if seed.parent is not None else None,
                 page_id=int(seed.id) if seed.id is not None else None,
             )
 

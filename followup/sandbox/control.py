@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from followup.sandbox import jira_api
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
-from followup.sandbox.state import SandboxState, User
+from followup.sandbox.state import JIRA_SERVER_ID, Flavor, SandboxState, User
 
 DEFAULT_PROJECT = "OPS"
 
@@ -90,8 +90,9 @@ def wipe(state: SandboxState) -> None:
             db.execute("DELETE FROM sqlite_sequence")
 
 
-def named_dataset(seed: str) -> Dataset:
-    """The dataset a seed name stands for: "demo" (from seed.py, if present) or "empty"."""
+def named_dataset(seed: str, flavor: Flavor = "cloud") -> Dataset:
+    """The dataset a seed name stands for: "demo" (from seed.py, if present, as the
+    flavor's site holds it) or "empty"."""
     if seed == "empty":
         return Dataset()
     if seed != "demo":
@@ -99,7 +100,7 @@ def named_dataset(seed: str) -> Dataset:
     module = optional_module("seed")
     if module is None:
         return Dataset()
-    dataset: Dataset = module.demo_dataset()
+    dataset: Dataset = module.demo_dataset(flavor)
     return dataset
 
 
@@ -110,7 +111,7 @@ def is_empty(state: SandboxState) -> bool:
 
 def reset(state: SandboxState, seed: str = "demo") -> None:
     """Wipe the database and load the named dataset."""
-    dataset = named_dataset(seed)
+    dataset = named_dataset(seed, state.flavor)
     init_schemas(state)
     wipe(state)
     load_dataset(state, dataset)
@@ -143,6 +144,7 @@ def env_for(state: SandboxState, base_url: str) -> dict[str, str]:
         "FOLLOWUP_JIRA__EMAIL": email,
         "FOLLOWUP_JIRA__TOKEN": token,
         "FOLLOWUP_JIRA__PROJECT": default_project(state),
+        "FOLLOWUP_JIRA__MACRO_SERVER_IDS": JIRA_SERVER_ID,
         "FOLLOWUP_CONFLUENCE__URL": f"{base}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": email,
         "FOLLOWUP_CONFLUENCE__TOKEN": token,
@@ -249,7 +251,7 @@ def routes(
         if module is None:
             return _error(501, "this sandbox build has no seed module")
         dataset: Dataset = module.synthetic_dataset(
-            pages=pages, items_per_page=items, seed=rng_seed
+            pages=pages, items_per_page=items, seed=rng_seed, flavor=state.flavor
         )
 
         def load() -> None:

@@ -21,7 +21,8 @@ class SeedSpace:
 
 @dataclass(frozen=True, slots=True)
 class SeedPage:
-    """A Confluence page. `id=None` lets the sandbox allocate one."""
+    """A Confluence page. `id=None` lets the sandbox allocate one; `parent` is the id of
+    the page it sits under (in the same space), None at the top of its space."""
 
     space_key: str
     title: str
@@ -30,6 +31,7 @@ class SeedPage:
     created: datetime
     labels: tuple[str, ...] = ("postmortem",)
     id: str | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,15 +21,21 @@ Kinds, in the order a request meets them:
 - search lag: an issue created through the API stays out of the Cloud JQL search
   (`/rest/api/3/search/jql`) for `search_lag_ms`, as Jira Cloud's search index lags
   its writes, unless its id is in the search's `reconcileIssues` (Atlassian's way to
-  read one's own writes). Reads by key or id see it at once.
+  read one's own writes). Reads by key or id see it at once;
+- clock: every answer's `Date` header is `clock_offset_s` seconds off the real time,
+  as if that much time had passed (or, negative, the server's clock were behind).
+  Stored timestamps (a property version's `when`) keep the real time, so a positive
+  offset ages everything written before it: what tests of time-based expiry need.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from dataclasses import asdict, dataclass
+from email.utils import formatdate
 from typing import Any, Literal
 
 DropMode = Literal["close", "502", "random"]
@@ -51,6 +57,7 @@ class FaultConfig:
     drop_write_numbers: tuple[int, ...] = ()
     drop_mode: DropMode = "random"
     search_lag_ms: int = 0
+    clock_offset_s: float = 0.0
     seed: int | None = None
 
     @classmethod
@@ -74,6 +81,7 @@ class FaultConfig:
                 drop_write_numbers=tuple(int(k) for k in data.get("drop_write_numbers") or ()),
                 drop_mode=data.get("drop_mode", "random"),
                 search_lag_ms=int(data.get("search_lag_ms") or 0),
+                clock_offset_s=float(data.get("clock_offset_s") or 0.0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -90,6 +98,8 @@ class FaultConfig:
             raise FaultConfigError(
                 "latency_ms, retry_after_s and search_lag_ms must not be negative"
             )
+        if not math.isfinite(self.clock_offset_s):
+            raise FaultConfigError("clock_offset_s must be a number of seconds")
         if any(k < 1 for k in self.drop_write_numbers):
             raise FaultConfigError("drop_write_numbers are 1-based positions")
         if self.drop_mode not in _DROP_MODES:
@@ -139,6 +149,10 @@ class Faults:
     @property
     def latency_s(self) -> float:
         return self._config.latency_ms / 1000.0
+
+    def http_date(self) -> str:
+        """The `Date` header of an answer: the real time, moved by `clock_offset_s`."""
+        return formatdate(time.time() + self._config.clock_offset_s, usegmt=True)
 
     def refusal(self) -> Refusal | None:
         """Whether to refuse the next API request before handling it (429 or 5xx)."""

@@ -6,9 +6,9 @@ the two differ (users by name, `/rest/api/2/search` with `startAt`/`total`, no v
 v2 and v3 share every handler; they differ only in rich text, which is a plain string
 on v2 and an Atlassian Document Format (ADF) document on v3.
 
-The authenticated user is in `request.state.user` (set by the middleware in `app.py`);
-every database access holds `state.lock` or runs in `state.transaction()`.
-Public surface: `init_schema`, `load`, `routes`, `issue_view_data`.
+What every resource shares (the request context, errors, rich text, the catalog's
+shapes) is in `followup/sandbox/jira/base.py`. Public surface: `init_schema`, `load`,
+`routes`, `issue_view_data`.
 """
 
 from __future__ import annotations
@@ -18,23 +18,50 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import QueryParams
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup.sandbox import workflow
 from followup.sandbox.dataset import Dataset, SeedIssue
+from followup.sandbox.jira import catalog, changelog, links, watchers
+from followup.sandbox.jira.base import (
+    DEFAULT_PRIORITY,
+    PRIORITIES,
+    Ctx,
+    FieldErrors,
+    Handler,
+    JiraError,
+    Json,
+    cannot_set,
+    comment_json,
+    endpoint,
+    find_project,
+    iso,
+    issue_row,
+    issue_type_id,
+    issue_type_json,
+    issue_types_of,
+    jira_time,
+    json_response,
+    no_content,
+    page_params,
+    priority_json,
+    project_or_404,
+    project_ref,
+    resolution_json,
+    rich_text_in,
+    rich_text_out,
+    status_json,
+    status_of,
+    utc_now,
+)
 from followup.sandbox.jql import KEY_NUMBER, JqlError, compile_jql
 from followup.sandbox.state import SandboxState, User
-
-Json = Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -106,23 +133,7 @@ CREATE TABLE IF NOT EXISTS comments (
 CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id);
 """
 
-# -- the catalog: issue types, priorities, fields ---------------------------------------
-
-ISSUE_TYPE_IDS: dict[str, str] = {
-    "Epic": "10000",
-    "Task": "10001",
-    "Bug": "10002",
-    "Story": "10003",
-    "Sub-task": "10004",
-}
-PRIORITIES: tuple[tuple[str, str, str], ...] = (  # id, name, colour
-    ("1", "Highest", "#d04437"),
-    ("2", "High", "#f15C75"),
-    ("3", "Medium", "#f79232"),
-    ("4", "Low", "#707070"),
-    ("5", "Lowest", "#999999"),
-)
-DEFAULT_PRIORITY = "Medium"
+# -- the fields -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +175,47 @@ FIELDS: tuple[_Field, ...] = (
         clause_names=("resolved",),
     ),
     _Field("comment", "Comment", {"type": "comments-page", "system": "comment"}, navigable=False),
+    # The rest of Jira's system fields, so that an issue has its full default field set
+    # (empty or null where nothing is set, as in the issue answers of Sentry's recorded
+    # Jira fixtures): the sandbox holds links and watchers, and none of the others.
+    *(
+        _Field(field_id, name, {"type": kind, "system": field_id}, orderable=False)
+        for field_id, name, kind in (
+            ("aggregateprogress", "Σ Progress", "progress"),
+            ("aggregatetimeestimate", "Σ Remaining Estimate", "number"),
+            ("aggregatetimeoriginalestimate", "Σ Original Estimate", "number"),
+            ("aggregatetimespent", "Σ Time Spent", "number"),
+            ("environment", "Environment", "string"),
+            ("lastViewed", "Last Viewed", "datetime"),
+            ("progress", "Progress", "progress"),
+            ("security", "Security Level", "securitylevel"),
+            ("timeestimate", "Remaining Estimate", "number"),
+            ("timeoriginalestimate", "Original estimate", "number"),
+            ("timespent", "Time Spent", "number"),
+            ("votes", "Votes", "votes"),
+            ("watches", "Watchers", "watches"),
+            ("workratio", "Work Ratio", "number"),
+            ("statuscategorychangedate", "Status Category Changed", "datetime"),  # Cloud
+        )
+    ),
+    *(
+        _Field(field_id, name, {"type": "array", "items": items, "system": field_id})
+        for field_id, name, items in (
+            ("components", "Components", "component"),
+            ("fixVersions", "Fix versions", "version"),
+            ("versions", "Affects versions", "version"),
+            ("issuelinks", "Linked Issues", "issuelinks"),
+            ("subtasks", "Sub-tasks", "issuelinks"),
+        )
+    ),
+    *(
+        _Field(field_id, name, schema, navigable=False)
+        for field_id, name, schema in (
+            ("attachment", "Attachment", {"type": "array", "items": "attachment"}),
+            ("worklog", "Log Work", {"type": "array", "items": "worklog"}),
+            ("timetracking", "Time tracking", {"type": "timetracking"}),
+        )
+    ),
     _Field(
         "issuekey",
         "Key",
@@ -172,6 +224,7 @@ FIELDS: tuple[_Field, ...] = (
         clause_names=("id", "issue", "issuekey", "key"),
     ),
 )
+_CLOUD_ONLY_FIELDS = frozenset({"statuscategorychangedate"})
 _FIELD_IDS = {f.id for f in FIELDS}
 _RETURNED_FIELDS = tuple(f.id for f in FIELDS if f.id != "issuekey")
 _NAVIGABLE_FIELDS = tuple(f.id for f in FIELDS if f.navigable and f.id != "issuekey")
@@ -186,7 +239,6 @@ SEARCH_REMOVED_MESSAGE = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
     "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
-NOT_FOUND_ISSUE = "Issue does not exist or you do not have permission to see it."
 MAX_BULK = 50
 MAX_PAGE_CLOUD = 100
 MAX_PAGE_DATACENTER = 1000
@@ -196,149 +248,14 @@ _ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versi
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-# -- errors -----------------------------------------------------------------------------
-
-
-class JiraError(Exception):
-    """A Jira error answer: `{"errorMessages": [...], "errors": {...}}` with a status."""
-
-    def __init__(
-        self,
-        status: int,
-        messages: Sequence[str] = (),
-        errors: Mapping[str, str] | None = None,
-        *,
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(status, list(messages), dict(errors or {}))
-        self.status = status
-        self.messages = list(messages)
-        self.errors = dict(errors or {})
-        self.body = body
-
-    def response(self) -> Response:
-        body = self.body or {"errorMessages": self.messages, "errors": self.errors}
-        return JSONResponse(body, status_code=self.status)
-
-
-class _FieldErrors(Exception):
-    """Field-level validation problems of one create or edit."""
-
-    def __init__(self, errors: dict[str, str], messages: Sequence[str] = ()) -> None:
-        super().__init__(errors)
-        self.errors = errors
-        self.messages = list(messages)
-
-
-def _not_found_issue() -> JiraError:
-    return JiraError(404, [NOT_FOUND_ISSUE])
-
-
-def _cannot_set(name: str) -> str:
-    return f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
-
-
-# -- time and rich text -----------------------------------------------------------------
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _jira_time(stored: str | None) -> str | None:
-    """ISO 8601 as stored -> Jira's `2024-01-15T10:30:00.000+0000`."""
-    if stored is None:
-        return None
-    parsed = datetime.fromisoformat(stored).astimezone(UTC)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}+0000"
-
-
-def text_to_adf(text: str) -> dict[str, Any]:
-    """Plain text as an ADF document: blank lines split paragraphs, newlines are hard breaks."""
-    content: list[dict[str, Any]] = []
-    for block in re.split(r"\n\s*\n", text.strip()):
-        if not block:
-            continue
-        nodes: list[dict[str, Any]] = []
-        for i, line in enumerate(block.split("\n")):
-            if i:
-                nodes.append({"type": "hardBreak"})
-            if line:
-                nodes.append({"type": "text", "text": line})
-        content.append({"type": "paragraph", "content": nodes})
-    return {"type": "doc", "version": 1, "content": content}
-
-
-def adf_to_text(node: Any) -> str:
-    """The text of an ADF document, paragraphs separated by blank lines."""
-    if not isinstance(node, dict):
-        return ""
-    kind = node.get("type")
-    if kind == "text":
-        return str(node.get("text", ""))
-    if kind == "hardBreak":
-        return "\n"
-    parts = [adf_to_text(child) for child in node.get("content") or ()]
-    if kind in ("doc", "bulletList", "orderedList", "listItem", "blockquote", "panel"):
-        return "\n\n".join(p for p in parts if p)
-    if kind == "mention":
-        return str(node.get("attrs", {}).get("text", ""))
-    return "".join(parts)
-
-
-def is_adf_doc(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("type") == "doc"
-        and value.get("version") == 1
-        and isinstance(value.get("content"), list)
-    )
-
-
-def _rich_text_out(stored: str | None, version: str) -> Json:
-    """A stored rich-text value (JSON: string or ADF) as this API version shows it."""
-    if stored is None:
-        return None
-    value = json.loads(stored)
-    if version == "3":
-        return value if isinstance(value, dict) else text_to_adf(str(value))
-    return adf_to_text(value) if isinstance(value, dict) else value
-
-
-def _rich_text_in(value: Any, version: str) -> tuple[str | None, str | None]:
-    """(stored JSON, error) for a rich-text input of this API version."""
-    if value is None:
-        return None, None
-    if version == "3":
-        if not is_adf_doc(value):
-            return None, (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-            )
-        return json.dumps(value), None
-    if not isinstance(value, str):
-        return None, "Operation value must be a string"
-    return (json.dumps(value) if value else None), None
-
-
 # -- schema and seeding -----------------------------------------------------------------
 
 
 def init_schema(db: sqlite3.Connection) -> None:
     """Create the Jira tables (idempotent)."""
     db.executescript(SCHEMA)
-
-
-def _issue_type_id(name: str) -> str:
-    if name in ISSUE_TYPE_IDS:
-        return ISSUE_TYPE_IDS[name]
-    digest = int(hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6], 16) % 9000
-    return str(10100 + digest)
+    for module in (changelog, links, watchers):
+        db.executescript(module.SCHEMA)
 
 
 def _ensure_project(
@@ -356,7 +273,7 @@ def _ensure_project(
     for type_name in issue_types:
         db.execute(
             "INSERT OR IGNORE INTO issue_types (project, id, name) VALUES (?,?,?)",
-            (key, _issue_type_id(type_name), type_name),
+            (key, issue_type_id(type_name), type_name),
         )
 
 
@@ -378,10 +295,10 @@ def _insert_seed_issue(db: sqlite3.Connection, issue: SeedIssue) -> None:
         raise ValueError(f"seed issue {issue.summary!r} names unknown project {issue.project}")
     _ensure_project(db, issue.project, issue.project, None, (issue.issue_type,))
     issue_id, key = _allocate(db, issue.project)
-    created = _iso(issue.created)
+    created = iso(issue.created)
     done = status.category.key == "done"
     resolution = (issue.resolution or workflow.DEFAULT_RESOLUTION.name) if done else None
-    resolved = (_iso(issue.resolutiondate) if issue.resolutiondate else created) if done else None
+    resolved = (iso(issue.resolutiondate) if issue.resolutiondate else created) if done else None
     db.execute(
         "INSERT INTO issues (id, key, project, issuetype, summary, description, status,"
         " status_category, resolution, assignee, reporter, priority, duedate, created,"
@@ -407,6 +324,7 @@ def _insert_seed_issue(db: sqlite3.Connection, issue: SeedIssue) -> None:
     )
     for label in sorted(set(issue.labels)):
         db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    watchers.watch(db, issue_id, issue.reporter)
     for prop_key, value in issue.properties.items():
         db.execute(
             "INSERT INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, json.dumps(value))
@@ -424,269 +342,7 @@ def load(state: SandboxState, dataset: Dataset) -> None:
             _insert_seed_issue(db, issue)
 
 
-# -- the request context ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Ctx:
-    """One API call: who, which API version, its parsed input, and the state."""
-
-    state: SandboxState
-    request: Request
-    version: str  # "2", "3" or "latest" (which behaves as 2)
-    user: User
-    params: QueryParams
-    path: dict[str, str]
-    body: Json
-    base_url: str
-    _users: dict[str, User] | None = field(default=None)
-
-    @property
-    def api(self) -> str:
-        return f"{self.base_url}/rest/api/{self.version}"
-
-    @property
-    def rich(self) -> str:
-        """The rich-text dialect: "3" (ADF) or "2" (plain string)."""
-        return "3" if self.version == "3" else "2"
-
-    @property
-    def cloud(self) -> bool:
-        return self.state.flavor == "cloud"
-
-    def users(self) -> dict[str, User]:
-        if self._users is None:
-            self._users = {u.account_id: u for u in self.state.users()}
-        return self._users
-
-    def user_out(self, account_id: str | None) -> Json:
-        if account_id is None:
-            return None
-        user = self.users().get(account_id)
-        if user is None:
-            return None
-        return self.user_json(user)
-
-    def user_json(self, user: User) -> dict[str, Any]:
-        data: dict[str, Any] = dict(self.state.user_json(user))
-        if self.cloud:
-            data["self"] = f"{self.api}/user?accountId={user.account_id}"
-        else:
-            data["self"] = f"{self.api}/user?username={user.name}"
-        data["avatarUrls"] = {
-            size: f"{self.base_url}/avatars/{user.account_id}?s={size.split('x')[0]}"
-            for size in ("48x48", "24x24", "16x16", "32x32")
-        }
-        return data
-
-    def list_param(self, name: str) -> list[str] | None:
-        """A list-valued parameter: from the JSON body on POST, else repeated/comma query."""
-        raw: Any
-        if isinstance(self.body, dict) and self.request.method == "POST":
-            raw = self.body.get(name)
-        else:
-            values = self.params.getlist(name)
-            raw = values if values else None
-        if raw is None:
-            return None
-        if isinstance(raw, str):
-            raw = [raw]
-        items: list[str] = []
-        for value in raw:
-            items.extend(part.strip() for part in str(value).split(",") if part.strip())
-        return items
-
-    def param(self, name: str) -> Any:
-        if isinstance(self.body, dict) and self.request.method == "POST":
-            return self.body.get(name)
-        return self.params.get(name)
-
-
-Handler = Callable[[Ctx], Response]
-
-
-def _base_url(request: Request) -> str:
-    configured = getattr(request.app.state, "base_url", None)
-    if configured:
-        return str(configured).rstrip("/")
-    return str(request.base_url).rstrip("/")
-
-
-def _endpoint(
-    state: SandboxState, version: str, handler: Handler
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        if state.flavor == "datacenter" and version == "3":
-            return JSONResponse(
-                {"message": f"null for uri: {request.url}", "status-code": 404}, status_code=404
-            )
-        raw = await request.body()
-        body: Json = None
-        if raw and request.method in ("POST", "PUT"):
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                return JiraError(
-                    400, [f"Unexpected character in the request body: {exc}"]
-                ).response()
-        user = getattr(request.state, "user", None)
-        if user is None:  # only serverInfo is reachable anonymously
-            user = User("", "", "", "Anonymous", "", None)
-        ctx = Ctx(
-            state=state,
-            request=request,
-            version=version,
-            user=user,
-            params=request.query_params,
-            path={k: str(v) for k, v in request.path_params.items()},
-            body=body,
-            base_url=_base_url(request),
-        )
-        try:
-            return await run_in_threadpool(handler, ctx)
-        except JiraError as exc:
-            return exc.response()
-
-    return endpoint
-
-
-def _json(data: Json, status: int = 200) -> Response:
-    return JSONResponse(data, status_code=status)
-
-
-def _no_content() -> Response:
-    return Response(status_code=204)
-
-
-# -- lookups ----------------------------------------------------------------------------
-
-
-def _issue_row(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row:
-    if id_or_key.isdigit():
-        row = db.execute("SELECT * FROM issues WHERE id = ?", (int(id_or_key),)).fetchone()
-    else:
-        row = db.execute(
-            "SELECT * FROM issues WHERE key = ? COLLATE NOCASE", (id_or_key,)
-        ).fetchone()
-    if row is None:
-        raise _not_found_issue()
-    return row  # type: ignore[no-any-return]
-
-
-def _project_row(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row | None:
-    row = db.execute(
-        "SELECT * FROM projects WHERE key = ? COLLATE NOCASE OR id = ?", (id_or_key, id_or_key)
-    ).fetchone()
-    return row  # type: ignore[no-any-return]
-
-
-def _project_or_404(db: sqlite3.Connection, id_or_key: str) -> sqlite3.Row:
-    row = _project_row(db, id_or_key)
-    if row is None:
-        raise JiraError(404, [f"No project could be found with key '{id_or_key}'."])
-    return row
-
-
-def _issue_types(db: sqlite3.Connection, project: str) -> list[sqlite3.Row]:
-    return list(
-        db.execute(
-            "SELECT id, name FROM issue_types WHERE project = ? ORDER BY CAST(id AS INTEGER)",
-            (project,),
-        ).fetchall()
-    )
-
-
-def _status_of(row: sqlite3.Row) -> workflow.Status:
-    return workflow.status_named(row["status"]) or workflow.TO_DO
-
-
-# -- JSON shapes ------------------------------------------------------------------------
-
-
-def _issue_type_json(ctx: Ctx, type_id: str, name: str) -> dict[str, Any]:
-    return {
-        "self": f"{ctx.api}/issuetype/{type_id}",
-        "id": type_id,
-        "description": f"A {name.lower()}." if name else "",
-        "iconUrl": f"{ctx.base_url}/images/icons/issuetypes/{name.lower()}.svg",
-        "name": name,
-        "subtask": name == "Sub-task",
-        "avatarId": 10318,
-        "hierarchyLevel": -1 if name == "Sub-task" else (1 if name == "Epic" else 0),
-    }
-
-
-def _status_json(ctx: Ctx, status: workflow.Status) -> dict[str, Any]:
-    category = status.category
-    return {
-        "self": f"{ctx.api}/status/{status.id}",
-        "description": "",
-        "iconUrl": f"{ctx.base_url}/images/icons/statuses/generic.png",
-        "name": status.name,
-        "id": status.id,
-        "statusCategory": {
-            "self": f"{ctx.api}/statuscategory/{category.id}",
-            "id": category.id,
-            "key": category.key,
-            "colorName": category.color_name,
-            "name": category.name,
-        },
-    }
-
-
-def _priority_json(ctx: Ctx, name: str) -> dict[str, Any]:
-    for priority_id, priority_name, colour in PRIORITIES:
-        if priority_name == name:
-            return {
-                "self": f"{ctx.api}/priority/{priority_id}",
-                "iconUrl": f"{ctx.base_url}/images/icons/priorities/{name.lower()}.svg",
-                "name": name,
-                "id": priority_id,
-                "statusColor": colour,
-                "description": f"{name} priority.",
-            }
-    return {"name": name}
-
-
-def _resolution_json(ctx: Ctx, name: str | None) -> Json:
-    if name is None:
-        return None
-    resolution = workflow.resolution_named(name)
-    if resolution is None:
-        return {"name": name}
-    return {
-        "self": f"{ctx.api}/resolution/{resolution.id}",
-        "id": resolution.id,
-        "description": resolution.description,
-        "name": resolution.name,
-    }
-
-
-def _project_ref(ctx: Ctx, row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "self": f"{ctx.api}/project/{row['id']}",
-        "id": row["id"],
-        "key": row["key"],
-        "name": row["name"],
-        "projectTypeKey": "software",
-        "simplified": False,
-    }
-
-
-def _comment_json(ctx: Ctx, issue_id: int, row: sqlite3.Row) -> dict[str, Any]:
-    author = ctx.user_out(row["author"])
-    data: dict[str, Any] = {
-        "self": f"{ctx.api}/issue/{issue_id}/comment/{row['id']}",
-        "id": str(row["id"]),
-        "body": _rich_text_out(row["body"], ctx.rich),
-        "created": _jira_time(row["created"]),
-        "updated": _jira_time(row["created"]),
-        "jsdPublic": True,
-    }
-    if author is not None:
-        data["author"] = author
-        data["updateAuthor"] = author
-    return data
+# -- issues as JSON ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -723,18 +379,30 @@ class _Extras:
     projects: dict[str, sqlite3.Row]
     comments: dict[int, list[sqlite3.Row]]
     type_ids: dict[tuple[str, str], str]
+    issuelinks: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    watches: dict[int, Any] = field(default_factory=dict)
+    histories: dict[int, list[changelog.History]] = field(default_factory=dict)
 
 
 def _extras(
+    ctx: Ctx,
     db: sqlite3.Connection,
     rows: Sequence[sqlite3.Row],
     properties: Sequence[str],
-    with_comments: bool,
+    selection: _FieldSelection,
+    with_changelog: bool,
 ) -> _Extras:
     ids = [int(r["id"]) for r in rows]
     extras = _Extras({i: [] for i in ids}, {i: {} for i in ids}, {}, {i: [] for i in ids}, {})
     if not ids:
         return extras
+    if "issuelinks" in selection.fields:
+        extras.issuelinks = links.issuelinks(ctx, db, ids)
+    if "watches" in selection.fields:
+        extras.watches = watchers.watches(ctx, db, [(int(r["id"]), r["key"]) for r in rows])
+    if with_changelog or "statuscategorychangedate" in selection.fields:
+        extras.histories = changelog.histories(db, ids)
+    with_comments = "comment" in selection.fields
     marks = ",".join("?" * len(ids))
     for row in db.execute(
         f"SELECT issue_id, label FROM issue_labels WHERE issue_id IN ({marks}) ORDER BY label",
@@ -767,42 +435,43 @@ def _issue_json(
     selection: _FieldSelection,
     properties: Sequence[str] | None,
     extras: _Extras,
+    with_changelog: bool = False,
 ) -> dict[str, Any]:
     issue_id = int(row["id"])
-    if selection.id_only and properties is None:
+    if selection.id_only and properties is None and not with_changelog:
         return {"id": str(issue_id)}
     values: dict[str, Json] = {}
     for name in selection.fields:
         if name == "summary":
             values[name] = row["summary"]
         elif name == "description":
-            values[name] = _rich_text_out(row["description"], ctx.rich)
+            values[name] = rich_text_out(row["description"], ctx.rich)
         elif name == "issuetype":
-            type_id = extras.type_ids.get((row["project"], row["issuetype"])) or _issue_type_id(
+            type_id = extras.type_ids.get((row["project"], row["issuetype"])) or issue_type_id(
                 row["issuetype"]
             )
-            values[name] = _issue_type_json(ctx, type_id, row["issuetype"])
+            values[name] = issue_type_json(ctx, type_id, row["issuetype"])
         elif name == "project":
             project = extras.projects.get(row["project"])
-            values[name] = _project_ref(ctx, project) if project else {"key": row["project"]}
+            values[name] = project_ref(ctx, project) if project else {"key": row["project"]}
         elif name == "status":
-            values[name] = _status_json(ctx, _status_of(row))
+            values[name] = status_json(ctx, status_of(row))
         elif name == "resolution":
-            values[name] = _resolution_json(ctx, row["resolution"])
+            values[name] = resolution_json(ctx, row["resolution"])
         elif name == "assignee":
             values[name] = ctx.user_out(row["assignee"])
         elif name in ("reporter", "creator"):
             values[name] = ctx.user_out(row["reporter"])
         elif name == "priority":
-            values[name] = _priority_json(ctx, row["priority"])
+            values[name] = priority_json(ctx, row["priority"])
         elif name == "duedate":
             values[name] = row["duedate"]
         elif name == "labels":
             values[name] = extras.labels.get(issue_id, [])
         elif name in ("created", "updated", "resolutiondate"):
-            values[name] = _jira_time(row[name])
+            values[name] = jira_time(row[name])
         elif name == "comment":
-            comments = [_comment_json(ctx, issue_id, c) for c in extras.comments.get(issue_id, [])]
+            comments = [comment_json(ctx, issue_id, c) for c in extras.comments.get(issue_id, [])]
             values[name] = {
                 "comments": comments,
                 "self": f"{ctx.api}/issue/{issue_id}/comment",
@@ -810,6 +479,20 @@ def _issue_json(
                 "total": len(comments),
                 "startAt": 0,
             }
+        elif name == "issuelinks":
+            values[name] = extras.issuelinks.get(issue_id, [])
+        elif name == "watches":
+            values[name] = extras.watches.get(issue_id)
+        elif name == "statuscategorychangedate":
+            if ctx.cloud:
+                changed = [
+                    h.created
+                    for h in extras.histories.get(issue_id, [])
+                    if any(item["field"] == "status" for item in h.items)
+                ]
+                values[name] = jira_time(changed[-1] if changed else row["created"])
+        else:
+            values[name] = _unset_field(ctx, name, row["key"])
     data: dict[str, Any] = {
         "expand": _ISSUE_EXPAND,
         "id": str(issue_id),
@@ -821,7 +504,26 @@ def _issue_json(
         data["properties"] = {
             k: v for k, v in extras.properties.get(issue_id, {}).items() if k in properties
         }
+    if with_changelog:
+        data["changelog"] = changelog.expanded(ctx, extras.histories.get(issue_id, []))
     return data
+
+
+def _unset_field(ctx: Ctx, name: str, key: str) -> Json:
+    """The value of a system field the sandbox holds nothing for, as Jira shows it unset."""
+    if name in ("components", "fixVersions", "versions", "subtasks", "attachment"):
+        return []
+    if name in ("progress", "aggregateprogress"):
+        return {"progress": 0, "total": 0}
+    if name == "votes":
+        return {"self": f"{ctx.api}/issue/{key}/votes", "votes": 0, "hasVoted": False}
+    if name == "worklog":
+        return {"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []}
+    if name == "timetracking":
+        return {}
+    if name == "workratio":
+        return -1
+    return None  # environment, security, lastViewed, the time estimates
 
 
 # -- field validation (create and edit) -------------------------------------------------
@@ -943,21 +645,21 @@ def _check_properties(value: Any) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _FieldErrors({}, ["'properties' must be a list of {key, value}."])
+        raise FieldErrors({}, ["'properties' must be a list of {key, value}."])
     checked: list[tuple[str, str]] = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
-            raise _FieldErrors({}, ["An issue property must have a non-empty 'key'."])
+            raise FieldErrors({}, ["An issue property must have a non-empty 'key'."])
         checked.append((item["key"], _property_value(item["key"], item.get("value"))))
     return checked
 
 
 def _property_value(key: str, value: Any) -> str:
     if len(key) > 255:
-        raise _FieldErrors({}, ["The property key cannot be longer than 255 characters."])
+        raise FieldErrors({}, ["The property key cannot be longer than 255 characters."])
     encoded = json.dumps(value)
     if len(encoded.encode()) > MAX_PROPERTY_BYTES:
-        raise _FieldErrors(
+        raise FieldErrors(
             {},
             [f"The property value is too large. The maximum size is {MAX_PROPERTY_BYTES} bytes."],
         )
@@ -980,19 +682,19 @@ class _NewIssue:
 
 def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssue:
     if not isinstance(payload, dict):
-        raise _FieldErrors({}, ["The request body must be a JSON object."])
+        raise FieldErrors({}, ["The request body must be a JSON object."])
     fields = payload.get("fields")
     if not isinstance(fields, dict):
-        raise _FieldErrors({}, ["Issue fields are required: 'fields' must be an object."])
+        raise FieldErrors({}, ["Issue fields are required: 'fields' must be an object."])
     errors: dict[str, str] = {}
     for name in fields:
         if name not in _CREATABLE:
-            errors[name] = _cannot_set(name)
+            errors[name] = cannot_set(name)
 
     project_row: sqlite3.Row | None = None
     project = fields.get("project")
     if isinstance(project, dict) and (project.get("key") or project.get("id")):
-        project_row = _project_row(db, str(project.get("key") or project.get("id")))
+        project_row = find_project(db, str(project.get("key") or project.get("id")))
     if project_row is None:
         errors["project"] = "Specify a valid project ID or key"
 
@@ -1001,14 +703,14 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
     if not isinstance(issuetype, dict) or not (issuetype.get("name") or issuetype.get("id")):
         errors["issuetype"] = "Specify an issue type"
     elif project_row is not None:
-        for type_row in _issue_types(db, project_row["key"]):
+        for type_row in issue_types_of(db, project_row["key"]):
             if issuetype.get("id") == type_row["id"] or issuetype.get("name") == type_row["name"]:
                 type_name = type_row["name"]
         if type_name is None:
             errors["issuetype"] = "The issue type selected is invalid."
 
     summary = _summary(fields.get("summary"), errors)
-    description, problem = _rich_text_in(fields.get("description"), ctx.rich)
+    description, problem = rich_text_in(fields.get("description"), ctx.rich)
     if problem:
         errors["description"] = problem
     _ok, assignee = _user_ref(ctx, "assignee", fields.get("assignee"), errors)
@@ -1025,7 +727,7 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
     )
     properties = _check_properties(payload.get("properties"))
     if errors:
-        raise _FieldErrors(errors)
+        raise FieldErrors(errors)
     assert project_row is not None
     assert type_name is not None
     assert summary is not None
@@ -1047,7 +749,7 @@ def _create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
     """Validate and insert one issue (inside the caller's transaction)."""
     new = _validate_create(ctx, db, payload)
     issue_id, key = _allocate(db, new.project)
-    now = _now()
+    now = utc_now()
     db.execute(
         "INSERT INTO issues (id, key, project, issuetype, summary, description, status,"
         " status_category, resolution, assignee, reporter, priority, duedate, created,"
@@ -1077,11 +779,12 @@ def _create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
         )
     if ctx.state.faults is not None:
         ctx.state.faults.note_created(issue_id)
-    row = _issue_row(db, str(issue_id))
+    watchers.watch(db, issue_id, new.reporter)  # Jira's users watch what they report
+    row = issue_row(db, str(issue_id))
     if isinstance(payload, dict) and payload.get("update"):
         _apply_edit(ctx, db, row, {}, payload["update"])
     if isinstance(payload, dict) and payload.get("transition"):
-        _apply_transition(ctx, db, _issue_row(db, str(issue_id)), payload)
+        _apply_transition(ctx, db, issue_row(db, str(issue_id)), payload)
     return {"id": str(issue_id), "key": key, "self": f"{ctx.api}/issue/{issue_id}"}
 
 
@@ -1093,11 +796,11 @@ def _apply_edit(
 ) -> bool:
     """Apply `fields` (set) and `update` (operations); True when anything changed."""
     if not isinstance(fields, dict) or not isinstance(update, dict):
-        raise _FieldErrors({}, ["'fields' and 'update' must be objects."])
+        raise FieldErrors({}, ["'fields' and 'update' must be objects."])
     errors: dict[str, str] = {}
     for name in fields:
         if name not in _EDITABLE:
-            errors[name] = _cannot_set(name)
+            errors[name] = cannot_set(name)
         elif name in update:
             errors[name] = f"Field '{name}' cannot be set in both 'fields' and 'update'."
     sets: dict[str, Any] = dict(fields)
@@ -1110,7 +813,7 @@ def _apply_edit(
                 comment_bodies.append(body)
             continue
         if name not in _EDITABLE:
-            errors[name] = _cannot_set(name)
+            errors[name] = cannot_set(name)
             continue
         if not isinstance(operations, list):
             errors[name] = "Operations must be a list."
@@ -1132,7 +835,7 @@ def _apply_edit(
         if summary is not None:
             changes["summary"] = summary
     if "description" in sets:
-        description, problem = _rich_text_in(sets["description"], ctx.rich)
+        description, problem = rich_text_in(sets["description"], ctx.rich)
         if problem:
             errors["description"] = problem
         else:
@@ -1175,16 +878,16 @@ def _apply_edit(
             labels.discard(value)
     comments: list[str] = []
     for body in comment_bodies:
-        stored, problem = _rich_text_in(body, ctx.rich)
+        stored, problem = rich_text_in(body, ctx.rich)
         if problem or stored is None:
             errors["comment"] = problem or "Comment body can not be empty!"
         else:
             comments.append(stored)
     if errors:
-        raise _FieldErrors(errors)
+        raise FieldErrors(errors)
     changed = {k: v for k, v in changes.items() if row[k] != v}
     labels_changed = labels != set(current_labels)
-    now = _now()
+    now = utc_now()
     if changed:
         assignments = ", ".join(f"{k} = ?" for k in changed)
         db.execute(f"UPDATE issues SET {assignments} WHERE id = ?", [*changed.values(), issue_id])
@@ -1197,13 +900,53 @@ def _apply_edit(
             "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
             (issue_id, ctx.user.account_id, stored, now),
         )
+    history = _edit_changes(ctx, row, changed)
+    if labels_changed:
+        before, after = " ".join(sorted(current_labels)), " ".join(sorted(labels))
+        history.append(changelog.Change("labels", None, before, None, after))
+    changelog.record(db, issue_id, ctx.user.account_id, now, history)
     anything = bool(changed) or labels_changed or bool(comments)
     if anything:
         db.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
     return anything
 
 
-def _field_errors_response(exc: _FieldErrors) -> JiraError:
+def _edit_changes(ctx: Ctx, row: sqlite3.Row, changed: Mapping[str, Any]) -> list[changelog.Change]:
+    """The changelog items of an edit: one per field whose value changed."""
+
+    def person(account_id: str | None) -> tuple[str | None, str | None]:
+        user = ctx.users().get(account_id) if account_id else None
+        if user is None:
+            return None, None
+        # Data Center's changelog names a user by key; Cloud's by account id.
+        return (user.account_id if ctx.cloud else user.key), user.display_name
+
+    def priority_id(name: str | None) -> str | None:
+        return next((pid for pid, pname, _c in PRIORITIES if pname == name), None)
+
+    items: list[changelog.Change] = []
+    for name, value in changed.items():
+        before = row[name]
+        if name in ("summary", "description"):
+            items.append(
+                changelog.text_change(
+                    name,
+                    rich_text_out(before, "2") if name == "description" else before,
+                    rich_text_out(value, "2") if name == "description" else value,
+                )
+            )
+        elif name in ("assignee", "reporter"):
+            items.append(changelog.Change(name, *person(before), *person(value)))
+        elif name == "priority":
+            items.append(
+                changelog.Change(name, priority_id(before), before, priority_id(value), value)
+            )
+        elif name == "duedate":
+            items.append(changelog.due_date_change(before, value))
+    return items
+
+
+def _field_errors_response(exc: FieldErrors) -> JiraError:
     return JiraError(400, exc.messages, exc.errors)
 
 
@@ -1214,7 +957,7 @@ def _transition_json(ctx: Ctx, transition: workflow.Transition, with_fields: boo
     data: dict[str, Any] = {
         "id": transition.id,
         "name": transition.name,
-        "to": _status_json(ctx, transition.to),
+        "to": status_json(ctx, transition.to),
         "hasScreen": False,
         "isGlobal": True,
         "isInitial": False,
@@ -1231,7 +974,7 @@ def _transition_json(ctx: Ctx, transition: workflow.Transition, with_fields: boo
                 "name": "Resolution",
                 "key": "resolution",
                 "operations": ["set"],
-                "allowedValues": [_resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS],
+                "allowedValues": [resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS],
             }
     return data
 
@@ -1240,7 +983,7 @@ def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: 
     if not isinstance(body, dict) or not isinstance(body.get("transition"), dict):
         raise JiraError(400, ["Missing 'transition' identifier"])
     transition_id = body["transition"].get("id")
-    current = _status_of(row)
+    current = status_of(row)
     transition = workflow.transition_by_id(current, str(transition_id))
     if transition is None:
         raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
@@ -1263,10 +1006,10 @@ def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: 
             else:
                 resolution = found.name
         else:
-            errors[name] = _cannot_set(name)
+            errors[name] = cannot_set(name)
     if errors:
         raise JiraError(400, [], errors)
-    now = _now()
+    now = utc_now()
     was_done = row["status_category"] == "done"
     resolved = (row["resolutiondate"] if was_done else now) if done else None
     db.execute(
@@ -1274,11 +1017,27 @@ def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: 
         " updated = ? WHERE id = ?",
         (target.name, target.category.key, resolution, resolved, now, row["id"]),
     )
+    history: list[changelog.Change] = []
+    if resolution != row["resolution"]:
+        old = workflow.resolution_named(row["resolution"] or "")
+        new = workflow.resolution_named(resolution or "")
+        history.append(
+            changelog.Change(
+                "resolution",
+                old.id if old else None,
+                row["resolution"],
+                new.id if new else None,
+                resolution,
+            )
+        )
+    if target is not current:
+        history.append(changelog.Change("status", current.id, current.name, target.id, target.name))
+    changelog.record(db, int(row["id"]), ctx.user.account_id, now, history)
     update = body.get("update")
     if isinstance(update, dict) and update.get("comment"):
         try:
-            _apply_edit(ctx, db, _issue_row(db, str(row["id"])), {}, {"comment": update["comment"]})
-        except _FieldErrors as exc:
+            _apply_edit(ctx, db, issue_row(db, str(row["id"])), {}, {"comment": update["comment"]})
+        except FieldErrors as exc:
             raise _field_errors_response(exc) from exc
 
 
@@ -1286,12 +1045,12 @@ def _apply_transition(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row, body: 
 
 
 def _server_info(ctx: Ctx) -> Response:
-    now = _jira_time(_now())
+    now = jira_time(utc_now())
     if ctx.cloud:
         version, numbers, deployment, build = "1001.0.0-SNAPSHOT", [1001, 0, 0], "Cloud", 100301
     else:
         version, numbers, deployment, build = "9.12.15", [9, 12, 15], "Server", 9120015
-    return _json(
+    return json_response(
         {
             "baseUrl": ctx.base_url,
             "displayUrl": ctx.base_url,
@@ -1308,12 +1067,14 @@ def _server_info(ctx: Ctx) -> Response:
 
 
 def _myself(ctx: Ctx) -> Response:
-    return _json(ctx.user_json(ctx.user))
+    return json_response(ctx.user_json(ctx.user))
 
 
 def _fields(ctx: Ctx) -> Response:
     out = []
     for f in FIELDS:
+        if f.id in _CLOUD_ONLY_FIELDS and not ctx.cloud:
+            continue
         item: dict[str, Any] = {
             "id": f.id,
             "key": f.id,
@@ -1325,39 +1086,19 @@ def _fields(ctx: Ctx) -> Response:
             "clauseNames": list(f.clause_names or (f.id,)),
         }
         if f.schema is not None:
-            item["schema"] = dict(f.schema)
+            item["schema"] = {**f.schema, "system": f.id}
         out.append(item)
-    return _json(out)
-
-
-def _priorities(ctx: Ctx) -> Response:
-    return _json([_priority_json(ctx, name) for _id, name, _c in PRIORITIES])
-
-
-def _resolutions(ctx: Ctx) -> Response:
-    return _json([_resolution_json(ctx, r.name) for r in workflow.RESOLUTIONS])
-
-
-def _statuses(ctx: Ctx) -> Response:
-    return _json([_status_json(ctx, s) for s in workflow.STATUSES])
-
-
-def _all_issue_types(ctx: Ctx) -> Response:
-    with ctx.state.lock:
-        rows = ctx.state.db.execute(
-            "SELECT DISTINCT id, name FROM issue_types ORDER BY CAST(id AS INTEGER)"
-        ).fetchall()
-    return _json([_issue_type_json(ctx, r["id"], r["name"]) for r in rows])
+    return json_response(out)
 
 
 def _project_json(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
-    data = _project_ref(ctx, row)
+    data = project_ref(ctx, row)
     data.update(
         {
             "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
             "description": "",
             "issueTypes": [
-                _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, row["key"])
+                issue_type_json(ctx, t["id"], t["name"]) for t in issue_types_of(db, row["key"])
             ],
             "assigneeType": "UNASSIGNED",
             "isPrivate": False,
@@ -1374,15 +1115,15 @@ def _project_json(ctx: Ctx, db: sqlite3.Connection, row: sqlite3.Row) -> dict[st
 def _project(ctx: Ctx) -> Response:
     with ctx.state.lock:
         db = ctx.state.db
-        row = _project_or_404(db, ctx.path["projectIdOrKey"])
-        return _json(_project_json(ctx, db, row))
+        row = project_or_404(db, ctx.path["projectIdOrKey"])
+        return json_response(_project_json(ctx, db, row))
 
 
 def _projects(ctx: Ctx) -> Response:
     with ctx.state.lock:
         db = ctx.state.db
         rows = db.execute("SELECT * FROM projects ORDER BY key").fetchall()
-        return _json([_project_json(ctx, db, r) for r in rows])
+        return json_response([_project_json(ctx, db, r) for r in rows])
 
 
 def _field_metadata(ctx: Ctx, db: sqlite3.Connection, project: sqlite3.Row) -> dict[str, Any]:
@@ -1399,14 +1140,14 @@ def _field_metadata(ctx: Ctx, db: sqlite3.Connection, project: sqlite3.Row) -> d
             "operations": ["set"] if field_id != "labels" else ["add", "set", "remove"],
         }
         if field_id == "priority":
-            item["allowedValues"] = [_priority_json(ctx, n) for _i, n, _c in PRIORITIES]
-            item["defaultValue"] = _priority_json(ctx, DEFAULT_PRIORITY)
+            item["allowedValues"] = [priority_json(ctx, n) for _i, n, _c in PRIORITIES]
+            item["defaultValue"] = priority_json(ctx, DEFAULT_PRIORITY)
         elif field_id == "issuetype":
             item["allowedValues"] = [
-                _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, project["key"])
+                issue_type_json(ctx, t["id"], t["name"]) for t in issue_types_of(db, project["key"])
             ]
         elif field_id == "project":
-            item["allowedValues"] = [_project_ref(ctx, project)]
+            item["allowedValues"] = [project_ref(ctx, project)]
         elif field_id in ("assignee", "reporter"):
             item["autoCompleteUrl"] = (
                 f"{ctx.api}/user/assignable/search?project={project['key']}&query="
@@ -1430,20 +1171,20 @@ def _createmeta(ctx: Ctx) -> Response:
             if (keys or ids) and row["key"] not in keys and row["id"] not in ids:
                 continue
             types = []
-            for t in _issue_types(db, row["key"]):
+            for t in issue_types_of(db, row["key"]):
                 if (
                     (type_names or type_ids)
                     and t["name"] not in type_names
                     and t["id"] not in type_ids
                 ):
                     continue
-                item = _issue_type_json(ctx, t["id"], t["name"])
+                item = issue_type_json(ctx, t["id"], t["name"])
                 item.pop("hierarchyLevel", None)
                 item["expand"] = "fields"
                 if with_fields:
                     item["fields"] = _field_metadata(ctx, db, row)
                 types.append(item)
-            ref = _project_ref(ctx, row)
+            ref = project_ref(ctx, row)
             projects.append(
                 {
                     "self": ref["self"],
@@ -1454,29 +1195,20 @@ def _createmeta(ctx: Ctx) -> Response:
                     "issuetypes": types,
                 }
             )
-    return _json({"expand": "projects", "projects": projects})
-
-
-def _page_params(ctx: Ctx, default: int = 50) -> tuple[int, int]:
-    try:
-        start = int(ctx.params.get("startAt", 0))
-        limit = int(ctx.params.get("maxResults", default))
-    except ValueError as exc:
-        raise JiraError(400, [f"Invalid paging parameter: {exc}"]) from exc
-    return max(start, 0), max(limit, 0)
+    return json_response({"expand": "projects", "projects": projects})
 
 
 def _createmeta_issuetypes(ctx: Ctx) -> Response:
-    start, limit = _page_params(ctx)
+    start, limit = page_params(ctx)
     with ctx.state.lock:
         db = ctx.state.db
-        project = _project_or_404(db, ctx.path["projectIdOrKey"])
+        project = project_or_404(db, ctx.path["projectIdOrKey"])
         types = [
-            _issue_type_json(ctx, t["id"], t["name"]) for t in _issue_types(db, project["key"])
+            issue_type_json(ctx, t["id"], t["name"]) for t in issue_types_of(db, project["key"])
         ]
     page = types[start : start + limit]
     key = "issueTypes" if ctx.cloud else "values"
-    return _json(
+    return json_response(
         {
             "maxResults": limit,
             "startAt": start,
@@ -1488,17 +1220,17 @@ def _createmeta_issuetypes(ctx: Ctx) -> Response:
 
 
 def _createmeta_fields(ctx: Ctx) -> Response:
-    start, limit = _page_params(ctx)
+    start, limit = page_params(ctx)
     with ctx.state.lock:
         db = ctx.state.db
-        project = _project_or_404(db, ctx.path["projectIdOrKey"])
-        if ctx.path["issueTypeId"] not in {t["id"] for t in _issue_types(db, project["key"])}:
+        project = project_or_404(db, ctx.path["projectIdOrKey"])
+        if ctx.path["issueTypeId"] not in {t["id"] for t in issue_types_of(db, project["key"])}:
             raise JiraError(400, ["The issue type selected is invalid."])
         meta = _field_metadata(ctx, db, project)
     items = [{"fieldId": k, **v} for k, v in meta.items()]
     page = items[start : start + limit]
     key = "fields" if ctx.cloud else "values"
-    return _json(
+    return json_response(
         {
             "maxResults": limit,
             "startAt": start,
@@ -1541,9 +1273,9 @@ def _my_permissions(ctx: Ctx) -> Response:
     with ctx.state.lock:
         db = ctx.state.db
         if ctx.params.get("issueKey") or ctx.params.get("issueId"):
-            _issue_row(db, ctx.params.get("issueId") or ctx.params.get("issueKey") or "")
+            issue_row(db, ctx.params.get("issueId") or ctx.params.get("issueKey") or "")
         elif ctx.params.get("projectId") or ctx.params.get("projectKey"):
-            _project_or_404(db, ctx.params.get("projectId") or ctx.params.get("projectKey") or "")
+            project_or_404(db, ctx.params.get("projectId") or ctx.params.get("projectKey") or "")
     out: dict[str, Any] = {}
     for key in keys or list(known):
         _key, pid, name, description = known[key]
@@ -1555,7 +1287,7 @@ def _my_permissions(ctx: Ctx) -> Response:
             "description": description,
             "havePermission": key == "BROWSE_PROJECTS" or not ctx.user.read_only,
         }
-    return _json({"permissions": out})
+    return json_response({"permissions": out})
 
 
 def _matches(user: User, query: str) -> bool:
@@ -1586,7 +1318,7 @@ def _user_query(ctx: Ctx) -> str:
 
 
 def _user_search(ctx: Ctx) -> Response:
-    start, limit = _page_params(ctx)
+    start, limit = page_params(ctx)
     account_id = ctx.params.get("accountId")
     if (
         account_id is None
@@ -1602,18 +1334,18 @@ def _user_search(ctx: Ctx) -> Response:
         query = _user_query(ctx)
         found = [u for u in users if _matches(u, query)]
     found = [u for u in found if u.active or include_inactive]
-    return _json([ctx.user_json(u) for u in found[start : start + limit]])
+    return json_response([ctx.user_json(u) for u in found[start : start + limit]])
 
 
 def _assignable_search(ctx: Ctx) -> Response:
-    start, limit = _page_params(ctx)
+    start, limit = page_params(ctx)
     project = ctx.params.get("project")
     issue_key = ctx.params.get("issueKey")
     with ctx.state.lock:
         if project is not None:
-            _project_or_404(ctx.state.db, project)
+            project_or_404(ctx.state.db, project)
         if issue_key is not None:
-            _issue_row(ctx.state.db, issue_key)
+            issue_row(ctx.state.db, issue_key)
     if project is None and issue_key is None:
         raise JiraError(400, ["A project, issue key or issue id is required."])
     account_id = ctx.params.get("accountId")
@@ -1623,7 +1355,7 @@ def _assignable_search(ctx: Ctx) -> Response:
     else:
         query = _user_query(ctx)
         found = [u for u in users if _matches(u, query)] if query else users
-    return _json([ctx.user_json(u) for u in found[start : start + limit]])
+    return json_response([ctx.user_json(u) for u in found[start : start + limit]])
 
 
 def _user(ctx: Ctx) -> Response:
@@ -1650,7 +1382,7 @@ def _user(ctx: Ctx) -> Response:
         raise JiraError(
             404, [f"Specified user does not exist or you do not have required permissions: {ident}"]
         )
-    return _json(ctx.user_json(user))
+    return json_response(ctx.user_json(user))
 
 
 # -- handlers: issues -------------------------------------------------------------------
@@ -1660,9 +1392,9 @@ def _create_issue(ctx: Ctx) -> Response:
     try:
         with ctx.state.transaction() as db:
             created = _create(ctx, db, ctx.body)
-    except _FieldErrors as exc:
+    except FieldErrors as exc:
         raise _field_errors_response(exc) from exc
-    return _json(created, 201)
+    return json_response(created, 201)
 
 
 def _create_bulk(ctx: Ctx) -> Response:
@@ -1684,14 +1416,14 @@ def _create_bulk(ctx: Ctx) -> Response:
             }
             for n in range(len(updates))
         ]
-        return _json({"issues": [], "errors": every}, 400)
+        return json_response({"issues": [], "errors": every}, 400)
     issues: list[dict[str, str]] = []
     failures: list[dict[str, Any]] = []
     for number, payload in enumerate(updates):
         try:
             with ctx.state.transaction() as db:
                 issues.append(_create(ctx, db, payload))
-        except (_FieldErrors, JiraError) as exc:
+        except (FieldErrors, JiraError) as exc:
             failures.append(
                 {
                     "status": 400,
@@ -1699,7 +1431,7 @@ def _create_bulk(ctx: Ctx) -> Response:
                     "failedElementNumber": number,
                 }
             )
-    return _json({"issues": issues, "errors": failures}, 201 if issues else 400)
+    return json_response({"issues": issues, "errors": failures}, 201 if issues else 400)
 
 
 def _properties_param(ctx: Ctx) -> list[str] | None:
@@ -1723,9 +1455,10 @@ def _render_issues(
         wanted_props = [r["key"] for r in db.execute("SELECT DISTINCT key FROM issue_properties")]
     elif properties:
         wanted_props = properties
-    extras = _extras(db, rows, wanted_props, "comment" in selection.fields)
+    with_changelog = "changelog" in (ctx.list_param("expand") or [])
+    extras = _extras(ctx, db, rows, wanted_props, selection, with_changelog)
     shown = wanted_props if properties is not None else None
-    return [_issue_json(ctx, row, selection, shown, extras) for row in rows]
+    return [_issue_json(ctx, row, selection, shown, extras, with_changelog) for row in rows]
 
 
 def _get_issue(ctx: Ctx) -> Response:
@@ -1733,69 +1466,71 @@ def _get_issue(ctx: Ctx) -> Response:
     properties = _properties_param(ctx)
     with ctx.state.lock:
         db = ctx.state.db
-        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = issue_row(db, ctx.path["issueIdOrKey"])
         issue = _render_issues(ctx, db, [row], selection, properties)[0]
     issue.setdefault("fields", {})
     issue.setdefault("key", row["key"])
     issue.setdefault("self", f"{ctx.api}/issue/{row['id']}")
-    return _json(issue)
+    return json_response(issue)
 
 
 def _edit_issue(ctx: Ctx) -> Response:
     body = ctx.body if isinstance(ctx.body, dict) else {}
     try:
         with ctx.state.transaction() as db:
-            row = _issue_row(db, ctx.path["issueIdOrKey"])
+            row = issue_row(db, ctx.path["issueIdOrKey"])
             _apply_edit(ctx, db, row, body.get("fields") or {}, body.get("update") or {})
             for prop_key, value in _check_properties(body.get("properties")):
                 db.execute(
                     "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)",
                     (row["id"], prop_key, value),
                 )
-    except _FieldErrors as exc:
+    except FieldErrors as exc:
         raise _field_errors_response(exc) from exc
     if ctx.params.get("returnIssue", "false").lower() == "true":
         return _get_issue(ctx)
-    return _no_content()
+    return no_content()
 
 
 def _delete_issue(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
-        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = issue_row(db, ctx.path["issueIdOrKey"])
         for table in ("issue_labels", "issue_properties", "remote_links", "comments"):
             db.execute(f"DELETE FROM {table} WHERE issue_id = ?", (row["id"],))
+        for module in (changelog, links, watchers):
+            module.forget(db, int(row["id"]))
         db.execute("DELETE FROM issues WHERE id = ?", (row["id"],))
-    return _no_content()
+    return no_content()
 
 
 def _assign(ctx: Ctx) -> Response:
     try:
         with ctx.state.transaction() as db:
-            row = _issue_row(db, ctx.path["issueIdOrKey"])
+            row = issue_row(db, ctx.path["issueIdOrKey"])
             _apply_edit(ctx, db, row, {"assignee": ctx.body}, {})
-    except _FieldErrors as exc:
+    except FieldErrors as exc:
         raise _field_errors_response(exc) from exc
-    return _no_content()
+    return no_content()
 
 
 def _get_transitions(ctx: Ctx) -> Response:
     with ctx.state.lock:
-        row = _issue_row(ctx.state.db, ctx.path["issueIdOrKey"])
+        row = issue_row(ctx.state.db, ctx.path["issueIdOrKey"])
     wanted = ctx.params.get("transitionId")
     with_fields = "transitions.fields" in (ctx.params.get("expand") or "")
     transitions = [
         _transition_json(ctx, t, with_fields)
-        for t in workflow.transitions_from(_status_of(row))
+        for t in workflow.transitions_from(status_of(row))
         if wanted is None or t.id == wanted
     ]
-    return _json({"expand": "transitions", "transitions": transitions})
+    return json_response({"expand": "transitions", "transitions": transitions})
 
 
 def _do_transition(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
-        row = _issue_row(db, ctx.path["issueIdOrKey"])
+        row = issue_row(db, ctx.path["issueIdOrKey"])
         _apply_transition(ctx, db, row, ctx.body)
-    return _no_content()
+    return no_content()
 
 
 # -- handlers: remote links, properties, comments ---------------------------------------
@@ -1819,7 +1554,7 @@ def _get_links(ctx: Ctx) -> Response:
     global_id = ctx.params.get("globalId")
     with ctx.state.lock:
         db = ctx.state.db
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         if global_id is not None:
             row = db.execute(
                 "SELECT * FROM remote_links WHERE issue_id = ? AND global_id = ?",
@@ -1827,19 +1562,19 @@ def _get_links(ctx: Ctx) -> Response:
             ).fetchone()
             if row is None:
                 raise JiraError(404, [f"No remote link with globalId '{global_id}' on this issue."])
-            return _json(_link_json(ctx, issue["id"], row))
+            return json_response(_link_json(ctx, issue["id"], row))
         rows = db.execute(
             "SELECT * FROM remote_links WHERE issue_id = ? ORDER BY id", (issue["id"],)
         ).fetchall()
-        return _json([_link_json(ctx, issue["id"], r) for r in rows])
+        return json_response([_link_json(ctx, issue["id"], r) for r in rows])
 
 
 def _get_link(ctx: Ctx) -> Response:
     with ctx.state.lock:
         db = ctx.state.db
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         row = _link_row(db, issue["id"], ctx.path["linkId"])
-        return _json(_link_json(ctx, issue["id"], row))
+        return json_response(_link_json(ctx, issue["id"], row))
 
 
 def _link_row(db: sqlite3.Connection, issue_id: int, link_id: str) -> sqlite3.Row:
@@ -1885,7 +1620,7 @@ def _link_values(body: Any) -> tuple[str | None, str, str | None, str | None]:
 def _post_link(ctx: Ctx) -> Response:
     global_id, obj, relationship, application = _link_values(ctx.body)
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         existing = None
         if global_id is not None:
             existing = db.execute(
@@ -1908,7 +1643,23 @@ def _post_link(ctx: Ctx) -> Response:
             )
             link_id = int(cursor.lastrowid or 0)
             status = 201
-    return _json(
+            title = json.loads(obj).get("title")
+            changelog.record(
+                db,
+                int(issue["id"]),
+                ctx.user.account_id,
+                utc_now(),
+                [
+                    changelog.Change(
+                        "RemoteIssueLink",
+                        None,
+                        None,
+                        str(link_id),
+                        f'This issue links to "{title} (Web Link)"',
+                    )
+                ],
+            )
+    return json_response(
         {"id": link_id, "self": f"{ctx.api}/issue/{issue['id']}/remotelink/{link_id}"}, status
     )
 
@@ -1916,22 +1667,22 @@ def _post_link(ctx: Ctx) -> Response:
 def _put_link(ctx: Ctx) -> Response:
     global_id, obj, relationship, application = _link_values(ctx.body)
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         row = _link_row(db, issue["id"], ctx.path["linkId"])
         db.execute(
             "UPDATE remote_links SET global_id = ?, object = ?, relationship = ?, application = ?"
             " WHERE id = ?",
             (global_id, obj, relationship, application, row["id"]),
         )
-    return _no_content()
+    return no_content()
 
 
 def _delete_link(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         row = _link_row(db, issue["id"], ctx.path["linkId"])
         db.execute("DELETE FROM remote_links WHERE id = ?", (row["id"],))
-    return _no_content()
+    return no_content()
 
 
 def _delete_link_by_global_id(ctx: Ctx) -> Response:
@@ -1939,27 +1690,27 @@ def _delete_link_by_global_id(ctx: Ctx) -> Response:
     if global_id is None:
         raise JiraError(400, ["The 'globalId' query parameter is required."])
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         gone = db.execute(
             "DELETE FROM remote_links WHERE issue_id = ? AND global_id = ?",
             (issue["id"], global_id),
         ).rowcount
     if not gone:
         raise JiraError(404, [f"No remote link with globalId '{global_id}' on this issue."])
-    return _no_content()
+    return no_content()
 
 
 def _property_keys(ctx: Ctx) -> Response:
     with ctx.state.lock:
         db = ctx.state.db
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         keys = [
             r["key"]
             for r in db.execute(
                 "SELECT key FROM issue_properties WHERE issue_id = ? ORDER BY key", (issue["id"],)
             )
         ]
-    return _json(
+    return json_response(
         {
             "keys": [
                 {"self": f"{ctx.api}/issue/{issue['id']}/properties/{k}", "key": k} for k in keys
@@ -1972,13 +1723,13 @@ def _get_property(ctx: Ctx) -> Response:
     key = ctx.path["propertyKey"]
     with ctx.state.lock:
         db = ctx.state.db
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         row = db.execute(
             "SELECT value FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
         ).fetchone()
     if row is None:
         raise JiraError(404, [f"The property with key '{key}' does not exist."])
-    return _json({"key": key, "value": json.loads(row["value"])})
+    return json_response({"key": key, "value": json.loads(row["value"])})
 
 
 def _put_property(ctx: Ctx) -> Response:
@@ -1988,10 +1739,10 @@ def _put_property(ctx: Ctx) -> Response:
         raise JiraError(400, ["The property value must be a valid, non-empty JSON value."])
     try:
         value = _property_value(key, raw)
-    except _FieldErrors as exc:
+    except FieldErrors as exc:
         raise _field_errors_response(exc) from exc
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         existed = db.execute(
             "SELECT 1 FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
         ).fetchone()
@@ -2004,49 +1755,65 @@ def _put_property(ctx: Ctx) -> Response:
 def _delete_property(ctx: Ctx) -> Response:
     key = ctx.path["propertyKey"]
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         gone = db.execute(
             "DELETE FROM issue_properties WHERE issue_id = ? AND key = ?", (issue["id"], key)
         ).rowcount
     if not gone:
         raise JiraError(404, [f"The property with key '{key}' does not exist."])
-    return _no_content()
+    return no_content()
 
 
 def _get_comments(ctx: Ctx) -> Response:
-    start, limit = _page_params(ctx, 5000)
+    start, limit = page_params(ctx, 5000)
     with ctx.state.lock:
         db = ctx.state.db
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         rows = db.execute(
             "SELECT * FROM comments WHERE issue_id = ? ORDER BY id", (issue["id"],)
         ).fetchall()
     page = rows[start : start + limit]
-    return _json(
+    return json_response(
         {
             "startAt": start,
             "maxResults": limit,
             "total": len(rows),
-            "comments": [_comment_json(ctx, issue["id"], r) for r in page],
+            "comments": [comment_json(ctx, issue["id"], r) for r in page],
         }
     )
 
 
+def _get_comment(ctx: Ctx) -> Response:
+    comment_id = ctx.path["id"]
+    with ctx.state.lock:
+        db = ctx.state.db
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
+        row = None
+        if comment_id.isdigit():
+            row = db.execute(
+                "SELECT * FROM comments WHERE issue_id = ? AND id = ?",
+                (issue["id"], int(comment_id)),
+            ).fetchone()
+    if row is None:
+        raise JiraError(404, [f"Can not find a comment for the id: {comment_id}."])
+    return json_response(comment_json(ctx, issue["id"], row))
+
+
 def _add_comment(ctx: Ctx) -> Response:
     body = ctx.body.get("body") if isinstance(ctx.body, dict) else None
-    stored, problem = _rich_text_in(body, ctx.rich)
+    stored, problem = rich_text_in(body, ctx.rich)
     if problem or stored is None:
         raise JiraError(400, [], {"comment": problem or "Comment body can not be empty!"})
-    now = _now()
+    now = utc_now()
     with ctx.state.transaction() as db:
-        issue = _issue_row(db, ctx.path["issueIdOrKey"])
+        issue = issue_row(db, ctx.path["issueIdOrKey"])
         cursor = db.execute(
             "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
             (issue["id"], ctx.user.account_id, stored, now),
         )
         db.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue["id"]))
         row = db.execute("SELECT * FROM comments WHERE id = ?", (cursor.lastrowid,)).fetchone()
-    return _json(_comment_json(ctx, issue["id"], row), 201)
+    return json_response(comment_json(ctx, issue["id"], row), 201)
 
 
 # -- handlers: search -------------------------------------------------------------------
@@ -2220,7 +1987,7 @@ def _search_jql(ctx: Ctx) -> Response:
     data: dict[str, Any] = {"issues": issues, "isLast": not more}
     if more:
         data["nextPageToken"] = _token(jql, offset + limit, last)
-    return _json(data)
+    return json_response(data)
 
 
 def _search_legacy(ctx: Ctx) -> Response:
@@ -2248,7 +2015,7 @@ def _search_legacy(ctx: Ctx) -> Response:
         if selection.id_only:
             selection = _FieldSelection((), False)
         issues = _render_issues(ctx, db, rows, selection, properties)
-    return _json(
+    return json_response(
         {
             "expand": "schema,names",
             "startAt": start,
@@ -2260,7 +2027,7 @@ def _search_legacy(ctx: Ctx) -> Response:
 
 
 def _applinks(ctx: Ctx) -> Response:
-    return _json({"list": []})
+    return json_response({"list": []})
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -2269,10 +2036,6 @@ _API: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "serverInfo", _server_info),
     ("GET", "myself", _myself),
     ("GET", "field", _fields),
-    ("GET", "priority", _priorities),
-    ("GET", "resolution", _resolutions),
-    ("GET", "status", _statuses),
-    ("GET", "issuetype", _all_issue_types),
     ("GET", "project", _projects),
     ("GET", "project/{projectIdOrKey}", _project),
     ("GET", "issue/createmeta", _createmeta),
@@ -2302,6 +2065,7 @@ _API: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "issue/{issueIdOrKey}/properties/{propertyKey}", _delete_property),
     ("GET", "issue/{issueIdOrKey}/comment", _get_comments),
     ("POST", "issue/{issueIdOrKey}/comment", _add_comment),
+    ("GET", "issue/{issueIdOrKey}/comment/{id}", _get_comment),
     ("GET", "search/jql", _search_jql),
     ("POST", "search/jql", _search_jql),
     ("GET", "search", _search_legacy),
@@ -2318,11 +2082,17 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     """The Jira REST routes, under /rest/api/2, /rest/api/3 and /rest/api/latest."""
     out: list[BaseRoute] = []
     for version in API_VERSIONS:
-        for method, path, handler in _API:
+        for method, path, handler in (
+            *_API,
+            *catalog.API,
+            *changelog.API,
+            *links.API,
+            *watchers.API,
+        ):
             out.append(
                 Route(
                     f"/rest/api/{version}/{path}",
-                    _endpoint(state, version, handler),
+                    endpoint(state, version, handler),
                     methods=[method],
                     name=f"jira:{version}:{method}:{path}",
                 )
@@ -2330,7 +2100,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
     out.append(
         Route(
             "/rest/applinks/latest/listApplicationlinks",
-            _endpoint(state, "2", _applinks),
+            endpoint(state, "2", _applinks),
             methods=["GET"],
         )
     )
@@ -2386,7 +2156,7 @@ def issue_view_data(state: SandboxState, key: str) -> dict[str, Any] | None:
         "project_name": project["name"] if project else row["project"],
         "issuetype": row["issuetype"],
         "summary": row["summary"],
-        "description": _rich_text_out(description, "2") or "",
+        "description": rich_text_out(description, "2") or "",
         "status": row["status"],
         "status_category": row["status_category"],
         "resolution": row["resolution"],
@@ -2406,7 +2176,7 @@ def issue_view_data(state: SandboxState, key: str) -> dict[str, Any] | None:
             {
                 "author": c["author"],
                 "author_name": name(c["author"]),
-                "body": _rich_text_out(c["body"], "2"),
+                "body": rich_text_out(c["body"], "2"),
                 "created": c["created"],
             }
             for c in comments

@@ -1,11 +1,18 @@
 """Datasets for the sandbox: the demo site a new user first sees, and synthetic ones for scale.
 
 Pure data builders: no I/O, no clock, no environment. `demo_dataset()` is a small,
-hand-written site (two spaces, one Jira project, six postmortems and a runbook) whose
-pages are in Confluence Cloud storage format as Cloud serialises it, and whose dates
-are fixed: with "today" at 2026-11-26 some action items are overdue and some are not,
-whatever day the demo runs. `synthetic_dataset()` builds any number of plausible
-postmortems, deterministically from a seed, for benchmarks and scale tests.
+hand-written site (two spaces, one Jira project, six postmortems under an index page
+per space, and a runbook) whose pages are in Confluence Cloud storage format as Cloud
+serialises it, and whose dates are fixed: with "today" at 2026-11-26 some action items
+are overdue and some are not, whatever day the demo runs. `synthetic_dataset()` builds
+any number of plausible postmortems, deterministically from a seed, for benchmarks and
+scale tests.
+
+Both take the flavor of the site: on Data Center the same pages are written as Data
+Center stores them (`as_data_center`): people are named by `ri:userkey` (on one page,
+written on an older version of the site, by `ri:username`), since Data Center has no
+account ids; tasks have no uuid and no Cloud editor placeholder; tables have none of
+the Cloud editor's layout attributes.
 
 The demo credentials are public and for the local sandbox only: `admin@example.com`
 with the token `sandbox-admin-token`, and the read-only `viewer@example.com` with
@@ -15,11 +22,13 @@ with the token `sandbox-admin-token`, and the read-only `viewer@example.com` wit
 from __future__ import annotations
 
 import random
+import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
-from followup.sandbox.state import User
+from followup.sandbox.state import JIRA_SERVER_ID, Flavor, User
 
 __all__ = [
     "DEMO_ADMIN",
@@ -29,6 +38,7 @@ __all__ = [
     "DEMO_TODAY",
     "DEMO_USERS",
     "DEMO_VIEWER",
+    "as_data_center",
     "demo_dataset",
     "synthetic_dataset",
 ]
@@ -141,7 +151,6 @@ DEMO_TODAY = date(2026, 11, 26)
 # -- storage-format pieces ------------------------------------------------------------
 
 _NAMESPACE = uuid.UUID("6f1c2b0e-9a57-4d3e-8c21-5b7f0e4a9d13")
-_JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
 
 
 def _uid(*parts: object) -> str:
@@ -174,7 +183,7 @@ def _jira(page: str, key: str) -> str:
         f'<ac:structured-macro ac:name="jira" ac:schema-version="1"'
         f' ac:macro-id="{_uid(page, "jira", key)}">'
         '<ac:parameter ac:name="server">System Jira</ac:parameter>'
-        f'<ac:parameter ac:name="serverId">{_JIRA_SERVER_ID}</ac:parameter>'
+        f'<ac:parameter ac:name="serverId">{JIRA_SERVER_ID}</ac:parameter>'
         f'<ac:parameter ac:name="key">{key}</ac:parameter>'
         "</ac:structured-macro>"
     )
@@ -246,6 +255,8 @@ PAGE_TLS = "98000004"
 PAGE_KAFKA = "98000005"
 PAGE_PAYOUTS = "98000006"
 PAGE_RUNBOOK = "98000007"
+PAGE_SRE_INDEX = "98000008"
+PAGE_PAY_INDEX = "98000009"
 
 
 def _orders_db_page() -> str:
@@ -673,6 +684,19 @@ def _runbook_page() -> str:
     )
 
 
+def _index_page(page: str, team: str) -> str:
+    return (
+        f"<p>Blameless reviews of {team} incidents. Add a new review as a child of this"
+        " page, label it <code>postmortem</code>, and list its action items with an owner"
+        " and a due date.</p>"
+        f'<ac:structured-macro ac:name="children" ac:schema-version="2"'
+        f' ac:macro-id="{_uid(page, "children")}">'
+        '<ac:parameter ac:name="sort">creation</ac:parameter>'
+        '<ac:parameter ac:name="reverse">true</ac:parameter>'
+        "</ac:structured-macro>"
+    )
+
+
 def _at(day: str, hour: int = 9, minute: int = 0) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, minute=minute, tzinfo=UTC)
 
@@ -687,6 +711,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             _at("2026-10-09", 14, 30),
             labels=("postmortem", "database"),
             id=PAGE_ORDERS_DB,
+            parent=PAGE_SRE_INDEX,
         ),
         SeedPage(
             "PAY",
@@ -695,6 +720,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             AMARA.account_id,
             _at("2026-10-23", 10, 0),
             id=PAGE_CARD_AUTH,
+            parent=PAGE_PAY_INDEX,
         ),
         SeedPage(
             "PAY",
@@ -704,6 +730,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             _at("2026-11-05", 15, 45),
             labels=("postmortem", "webhooks"),
             id=PAGE_REFUNDS,
+            parent=PAGE_PAY_INDEX,
         ),
         SeedPage(
             "SRE",
@@ -712,6 +739,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             KENJI.account_id,
             _at("2026-09-24", 2, 10),
             id=PAGE_TLS,
+            parent=PAGE_SRE_INDEX,
         ),
         SeedPage(
             "SRE",
@@ -721,6 +749,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             _at("2026-11-18", 8, 20),
             labels=("postmortem", "kafka"),
             id=PAGE_KAFKA,
+            parent=PAGE_SRE_INDEX,
         ),
         SeedPage(
             "PAY",
@@ -730,6 +759,7 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             _at("2026-11-24", 16, 5),
             labels=("postmortem", "draft"),
             id=PAGE_PAYOUTS,
+            parent=PAGE_PAY_INDEX,
         ),
         SeedPage(
             "SRE",
@@ -739,6 +769,24 @@ def _demo_pages() -> tuple[SeedPage, ...]:
             _at("2026-08-14", 11, 0),
             labels=("runbook", "database"),
             id=PAGE_RUNBOOK,
+        ),
+        SeedPage(
+            "SRE",
+            "Postmortems",
+            _index_page(PAGE_SRE_INDEX, "Site Reliability"),
+            PRIYA.account_id,
+            _at("2026-02-02", 10, 0),
+            labels=("index",),
+            id=PAGE_SRE_INDEX,
+        ),
+        SeedPage(
+            "PAY",
+            "Incident reviews",
+            _index_page(PAGE_PAY_INDEX, "Payments Platform"),
+            AMARA.account_id,
+            _at("2026-03-09", 10, 0),
+            labels=("index",),
+            id=PAGE_PAY_INDEX,
         ),
     )
 
@@ -836,21 +884,63 @@ def _demo_issues() -> tuple[SeedIssue, ...]:
     )
 
 
-def demo_dataset() -> Dataset:
+def demo_dataset(flavor: Flavor = "cloud") -> Dataset:
     """The demo site: people, spaces SRE and PAY, project OPS, postmortems and noise.
 
-    Six pages labelled `postmortem` (one a draft with no action items yet) and one
-    runbook. Their action items cover task lists and tables, mentions and plain names,
-    `<time>` and typed dates (one "next sprint", one ambiguous 03/04/2027), items with
-    no owner or no due date, a completed task, and one item linked by hand to OPS-1.
+    Six pages labelled `postmortem` (one a draft with no action items yet), under an
+    index page in each space, and one runbook. Their action items cover task lists and
+    tables, mentions and plain names, `<time>` and typed dates (one "next sprint", one
+    ambiguous 03/04/2027), items with no owner or no due date, a completed task, and
+    one item linked by hand to OPS-1. On Data Center the pages are as Data Center
+    stores them (`as_data_center`).
     """
-    return Dataset(
+    dataset = Dataset(
         users=DEMO_USERS,
         spaces=DEMO_SPACES,
         pages=_demo_pages(),
         projects=(DEMO_PROJECT,),
         issues=_demo_issues(),
     )
+    if flavor == "datacenter":
+        return as_data_center(dataset, by_username=(PAGE_TLS,))
+    return dataset
+
+
+# -- Data Center pages -----------------------------------------------------------------
+
+_ACCOUNT_MENTION = re.compile(r'ri:account-id="([^"]*)"')
+_CLOUD_TABLE = re.compile(r"<table [^>]*data-layout[^>]*>")
+_TASK_UUID = re.compile(r"<ac:task-uuid>[^<]*</ac:task-uuid>")
+_PLACEHOLDER = '<span class="placeholder-inline-tasks">'
+
+
+def as_data_center(dataset: Dataset, *, by_username: tuple[str, ...] = ()) -> Dataset:
+    """The dataset with its pages as Confluence Data Center stores them.
+
+    Data Center has no account ids: a mention names the person's userkey
+    (`ri:userkey`), or, on the pages listed in `by_username` (written before the site
+    used userkeys), the username (`ri:username`). Its editor gives tasks no uuid and no
+    placeholder span, and tables none of the Cloud editor's layout attributes
+    (`<table class="wrapped">`). A mention of an account id nobody has is left alone.
+    """
+    people = {user.account_id: user for user in dataset.users}
+
+    def convert(page: SeedPage) -> SeedPage:
+        def mention(match: re.Match[str]) -> str:
+            user = people.get(match.group(1))
+            if user is None:
+                return match.group(0)
+            if page.id in by_username:
+                return f'ri:username="{user.name}"'
+            return f'ri:userkey="{user.key}"'
+
+        body = _ACCOUNT_MENTION.sub(mention, page.body)
+        body = _TASK_UUID.sub("", body)
+        body = body.replace(_PLACEHOLDER, "").replace("</span></ac:task-body>", "</ac:task-body>")
+        body = _CLOUD_TABLE.sub('<table class="wrapped">', body)
+        return replace(page, body=body)
+
+    return replace(dataset, pages=tuple(convert(page) for page in dataset.pages))
 
 
 # -- synthetic datasets ----------------------------------------------------------------
@@ -979,12 +1069,15 @@ def _synthetic_page(rng: random.Random, number: int, items: int) -> tuple[str, s
     return title, "".join(parts), day
 
 
-def synthetic_dataset(*, pages: int, items_per_page: int, seed: int, spaces: int = 4) -> Dataset:
+def synthetic_dataset(
+    *, pages: int, items_per_page: int, seed: int, spaces: int = 4, flavor: Flavor = "cloud"
+) -> Dataset:
     """`pages` plausible postmortems with `items_per_page` action items each.
 
     Deterministic in `seed`. Pages are spread round-robin over `spaces` spaces, mix task
     lists and tables, and leave some owners and due dates out; their ids are left to the
-    sandbox. Users, project OPS and no issues, so that every item needs a ticket.
+    sandbox. Users, project OPS and no issues, so that every item needs a ticket. On
+    Data Center the pages are as Data Center stores them (`as_data_center`).
     """
     if pages < 0 or items_per_page < 0:
         raise ValueError("pages and items_per_page must not be negative")
@@ -1008,10 +1101,11 @@ def synthetic_dataset(*, pages: int, items_per_page: int, seed: int, spaces: int
                 created,
             )
         )
-    return Dataset(
+    dataset = Dataset(
         users=DEMO_USERS,
         spaces=space_list,
         pages=tuple(seeded),
         projects=(DEMO_PROJECT,),
         issues=(),
     )
+    return as_data_center(dataset) if flavor == "datacenter" else dataset

@@ -43,7 +43,7 @@ def open_state(
     state = SandboxState(path, flavor)
     control.init_schemas(state)
     if seed is not None and control.is_empty(state):
-        control.load_dataset(state, control.named_dataset(seed))
+        control.load_dataset(state, control.named_dataset(seed, flavor))
     return state
 
 
@@ -76,6 +76,7 @@ def _config(app: Starlette) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
+        date_header=False,  # the middleware dates answers by the sandbox's clock
     )
 
 
@@ -146,9 +147,11 @@ def banner(state: SandboxState, url: str) -> str:
     """What `serve` prints: where the sandbox is, how to log in, how to point followup at it."""
     admin = control.admin_user(state)
     env = control.env_for(state, url)
+    # Data Center has no REST API v3: advertise a path that answers on this flavor.
+    server_info = "/rest/api/3/serverInfo" if state.flavor == "cloud" else "/rest/api/2/serverInfo"
     lines = [
         f"followup sandbox ({state.flavor}) listening on {url}",
-        f"  Jira        {url}/rest/api/3/serverInfo     issues at {url}/browse/<KEY>",
+        f"  Jira        {url}{server_info}     issues at {url}/browse/<KEY>",
         f"  Confluence  {url}/wiki",
         f"  Control     {url}/_sandbox/stats, /_sandbox/faults, /_sandbox/reset",
     ]

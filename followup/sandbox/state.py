@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from followup.sandbox.faults import Faults
 
 Flavor = Literal["cloud", "datacenter"]
+# The id of the sandbox Jira's application link in its Confluence: the `serverId` of
+# the jira macros a person inserts on its pages (jira.macro_server_ids).
+JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
 
 
 @dataclass(frozen=True, slots=True)

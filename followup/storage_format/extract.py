@@ -27,6 +27,7 @@ from followup.model import (
     Extraction,
     Finding,
     FindingCode,
+    ItemField,
     ItemSource,
     Owner,
 )
@@ -48,6 +49,7 @@ from followup.storage_format.text import (
     find_text,
     jira_key,
     read_task_fields,
+    ticket_site,
     visible_text,
 )
 from followup.storage_format.typed import (
@@ -94,6 +96,8 @@ SUMMARY_PREFIX = "FOLLOW-UP "
 NO_VALUE_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
 )
+_ALL_READ: frozenset[ItemField] = frozenset()
+_DUE_UNREADABLE: frozenset[ItemField] = frozenset({"due"})
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
 _HAS_YEAR = re.compile(r"\d{4}")  # every date shape typed in a task has one
@@ -492,6 +496,8 @@ def _read_task(
         "task",
         read_badge(badge) if badge is not None else None,
         None,
+        ticket_site(ticket) if ticket else None,
+        _DUE_UNREADABLE if problem is not None else _ALL_READ,
         locked,
     )
     return Located(item, problem, due_text, ticket, task, None, None, owner_at, due_at)
@@ -619,28 +625,34 @@ def _read_row(
         if fixed:
             locked.append("due")
 
-    done = False
+    status: bool | None = False  # None: the status column says something else
     status_at: Element | TextSpot | str | None = None
     status_cell = cells.get("status")
     if status_cell is not None:
-        done, status_at, fixed = _cell_status(status_cell, marked, words)
+        status, status_at, fixed = _cell_status(status_cell, marked, words)
         if fixed:
             locked.append("done")
 
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
+    unreadable = _ALL_READ
+    if problem is not None or status is None:
+        fields: list[ItemField] = ["due"] if problem is not None else []
+        unreadable = frozenset([*fields, "done"] if status is None else fields)
     item = ActionItem(
         f"{page_id}:row:{_text_hash(text)}",
         page_id,
         text,
         owner,
         due,
-        done,
+        bool(status),
         ticket.key if ticket else None,
         "table",
         read_badge(badge) if badge is not None else None,
         priority,
+        ticket_site(ticket) if ticket else None,
+        unreadable,
         frozenset(locked) if locked else _NOTHING_LOCKED,
     )
     return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
@@ -728,28 +740,35 @@ def _cell_due(
 
 def _cell_status(
     cell: Element, marked: bool, words: Compiled
-) -> tuple[bool, Element | TextSpot | str | None, bool]:
-    """Whether a status cell says done, where its status stands, and whether it is
-    locked: a status macro (its title), else a status word the text is or opens with
-    ("Done", "Done - merged in #123"). Locked: the text names no status ("Blocked on
-    vendor ticket V-881"), or the word spans formatting."""
+) -> tuple[bool | None, Element | TextSpot | str | None, bool]:
+    """Whether a status cell says done (True), not done (False: empty, a dash, an
+    open word) or something followup cannot read (None: reported, and never taken for
+    "not done", so it cannot reopen a ticket); where the status stands; and whether
+    it is locked. The status is a status macro's title, else a status word the text
+    is or opens with ("Done", "Done - merged in #123"). Locked: the text names no
+    status ("Blocked on vendor ticket V-881"), or the word spans formatting."""
     if marked:
         for macro in cell.iter(*MACRO_TAGS):
             if macro_name(macro) == "status":
                 title = normalise_word(macro_parameter(macro, "title") or "")
-                return title in words.done, macro, False
+                if title in words.done:
+                    return True, macro, False
+                return (False if title in words.open else None), macro, False
     text = visible_text(cell)
     if not text or (text[0] in _NOTE_OPENERS and only_a_note(text)):
         return False, None, False
     normal = text.casefold()  # `text` is collapsed already
-    if normal in words.done or normal in words.open:  # the whole text is the status word
-        spot = cell_spot(cell, text)
+    if normal in words.done or normal in words.open or normal in _DASHES:
+        spot = cell_spot(cell, text)  # the whole text is the status word (or a dash)
         return normal in words.done, spot, spot is None
     word = leading_status(text, words)
     if word is None:
-        return False, None, True
+        return None, None, True
     spot = cell_spot(cell, word.value)
     return normalise_word(word.value) in words.done, spot, spot is None
+
+
+_DASHES = frozenset({"-", "\u2013", "\u2014"})
 
 
 def _text_hash(text: str) -> str:
@@ -767,6 +786,14 @@ def _quote(text: str) -> str:
 
 def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:
     findings: list[Finding] = []
+    if "done" in found.item.unreadable and found.cells is not None:
+        status = collapse(visible_text(found.cells["status"])) or "a status lozenge"
+        message = (
+            f"Action item {_quote(found.text)} has status “{status}”, which followup does "
+            "not read as done or open, so its ticket's status is neither changed nor shown "
+            "there: write Done or To do in the status column (notes go in the action text)."
+        )
+        findings.append(Finding(FindingCode.UNKNOWN_STATUS, page_id, found.key, message))
     if found.owner is not None and found.due is not None:
         return findings
     quoted = _quote(found.text)

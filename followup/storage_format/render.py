@@ -197,7 +197,9 @@ class _Editor:
     def _task_due(
         self, found: Located, body: Element, container: Element, due: date | None
     ) -> bool:
-        if (due == found.due and found.due_problem is None) or "due" in found.item.locked:
+        if due == found.due and (found.due_problem is None or due is None):
+            return False  # (no date to write: an unreadable one is not removed either)
+        if "due" in found.item.locked:
             return False
         current = reread_task(found, self.date_order, self.vocabulary) or found
         at = _at(body, current.due_at)
@@ -244,7 +246,7 @@ class _Editor:
         if (
             not isinstance(change.due, _Keep)
             and due_cell is not None
-            and (change.due != found.due or found.due_problem is not None)
+            and (change.due != found.due or (found.due_problem is not None and change.due))
             and "due" not in locked
         ):
             changed |= _set_row_due(due_cell, _at(due_cell, found.due_at), change.due)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from followup.model import Owner
+from followup.model import Owner, TicketSite
 from followup.storage_format.xml import (
     LINK,
     MACRO_TAGS,
@@ -26,6 +26,7 @@ from followup.storage_format.xml import (
     ac,
     all_text,
     macro_name,
+    macro_parameter,
     mention_owner,
     ri,
     user_owner,
@@ -149,6 +150,26 @@ def browse_key(href: str | None) -> str | None:
         return None
     match = _BROWSE.search(href)
     return match.group(1).upper() if match else None
+
+
+def ticket_site(ref: TicketRef) -> TicketSite | None:
+    """Which Jira a ticket reference names: a `/browse/` link's base URL, a jira
+    macro's `serverId` and `server`; None when it names none (a bare key, a jira
+    macro without a server)."""
+    el = ref.element
+    if el is None:
+        return None
+    if el.tag == "a" or el.tag == LINK:
+        href = el.get("href") if el.tag == "a" else None
+        if el.tag == LINK:
+            href = next((c.get(_URL_VALUE) for c in el if c.tag == _URL), None)
+        match = _BROWSE.search(href or "")
+        return TicketSite(url=(href or "")[: match.start()] if match else "")
+    server_id = (macro_parameter(el, "serverId") or "").strip() or None
+    server = (macro_parameter(el, "server") or "").strip() or None
+    if server_id is None and server is None:
+        return None
+    return TicketSite(server_id=server_id, server=server)
 
 
 def is_smart_browse_link(el: Element) -> bool:
