@@ -174,25 +174,24 @@ def read_page(
     page_id: str,
     date_order: DateOrder = "none",
     vocabulary: Vocabulary = DEFAULT_VOCABULARY,
-    *,
-    may_span: bool = True,
 ) -> PageReading:
-    """The items of a parsed page, in page order, and its action-item sections.
-    `may_span=False` says the body has no `colspan` (so no table is searched for one)."""
+    """The items of a parsed page, in page order, and its action-item sections."""
     words = compiled(vocabulary)
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
     located: list[Located] = []
     # Outside any section: items only if the page has none (with the nearest heading
     # above, which may say the content is not action items: a timeline, a history).
-    held: list[tuple[Element, Element | None]] = []
+    held: list[Element] = []
+    held_under: list[Element | None] = []
     heading: Element | None = None  # the nearest heading above
-    rows = _TableRows(page_id, date_order, words, may_span)
+    rows = _TableRows(page_id, date_order, words)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
         if tag == "tr" or tag == TASK:
             if level is None:
-                held.append((el, heading))
+                held.append(el)
+                held_under.append(heading)
             elif (
                 found := rows.read(el, True, heading)
                 if tag == "tr"
@@ -209,7 +208,7 @@ def read_page(
             sections.append(el)
             rows.section = el
     if not sections:  # the whole page counts
-        for el, above in held:
+        for el, above in zip(held, held_under, strict=True):
             found = (
                 rows.read(el, False, above)
                 if el.tag == "tr"
@@ -231,15 +230,12 @@ class _TableRows:
     """Reads the rows of a page's action-item tables, each table's header once: rows
     are looked up by their parent (`tbody`, `thead` or the table)."""
 
-    __slots__ = ("by_parent", "date_order", "may_span", "page_id", "section", "tables", "words")
+    __slots__ = ("by_parent", "date_order", "page_id", "section", "tables", "words")
 
-    def __init__(
-        self, page_id: str, date_order: DateOrder, words: Compiled, may_span: bool = True
-    ) -> None:
+    def __init__(self, page_id: str, date_order: DateOrder, words: Compiled) -> None:
         self.page_id = page_id
         self.date_order = date_order
         self.words = words
-        self.may_span = may_span
         self.section: Element | None = None  # the heading of the section we are in
         # A row's parent, or its table, -> the table's header and columns and whether
         # it holds any task, link, date or macro; None: not an action-item table.
@@ -278,7 +274,7 @@ class _TableRows:
         if table is None:
             return None
         if table not in self.tables:
-            info = read_table(table, self.words, may_span=self.may_span)
+            info = read_table(table, self.words)
             action = (
                 info.is_action_table
                 and not self._under_other(heading)
@@ -865,7 +861,7 @@ def extract(
     """
     try:
         root = parse(body)
-        reading = read_page(root, page_id, date_order, vocabulary, may_span="colspan" in body)
+        reading = read_page(root, page_id, date_order, vocabulary)
         summaries = find_summary(root, reading.sections)
     except StorageFormatError as error:
         return _unreadable(page_id, error.message)

@@ -97,7 +97,7 @@ def render(
     if not wanted and summary is KEEP:
         return body
     root = parse(body)
-    reading = read_page(root, page_id, date_order, vocabulary, may_span="colspan" in body)
+    reading = read_page(root, page_id, date_order, vocabulary)
     editor = _Editor(page_id, jira_server, jira_server_id, date_order, vocabulary)
     changed = False
     for found in reading.items:

@@ -33,15 +33,13 @@ __all__ = ["Role", "TableInfo", "cell_positions", "data_row_cells", "read_table"
 
 @dataclass(slots=True)
 class TableInfo:
-    """A table's header row and the column index of each role it has. `spans` is
-    False when no cell of the table has a `colspan`: a row's cells are then its
-    columns, one each. `weak_roles`: the roles whose column is named only by a general
-    word ("Date", "Who", "Description"). `non_action`: a column names what history,
+    """A table's header row and the column index of each role it has (`colspan`
+    counted). `weak_roles`: the roles whose column is named only by a general word
+    ("Date", "Who", "Description"). `non_action`: a column names what history,
     timeline and decision tables have (a version, an author, a time)."""
 
     header: Element | None
     columns: dict[Role, int] = field(default_factory=dict)
-    spans: bool = True
     weak_roles: frozenset[Role] = frozenset()
     non_action: bool = False
 
@@ -80,10 +78,8 @@ def _rows(table: Element) -> list[Element]:
     return rows
 
 
-def read_table(table: Element, words: Compiled, *, may_span: bool = True) -> TableInfo:
-    """The table's header row and column roles (no roles if it has no header row).
-    `may_span=False` says the page has no `colspan` anywhere (its cells are then not
-    searched for one)."""
+def read_table(table: Element, words: Compiled) -> TableInfo:
+    """The table's header row and column roles (no roles if it has no header row)."""
     rows = _rows(table)
     if not rows:
         return TableInfo(header=None)
@@ -93,17 +89,14 @@ def read_table(table: Element, words: Compiled, *, may_span: bool = True) -> Tab
     in_thead = section is not None and section.tag == "thead"
     if not cells or not (in_thead or all(cell.tag == "th" for cell in cells)):
         return TableInfo(header=None)
-    positions = (
-        cell_positions(first) if may_span else [(i, i + 1, cell) for i, cell in enumerate(cells)]
+    headers = tuple(
+        (start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)
     )
-    headers = tuple((start, visible_text(cell).casefold()) for start, _, cell in positions)
     short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
     found, weak_roles, non_action = (_known_columns if short else _columns)(words, headers)
-    spans = may_span and any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
     return TableInfo(
         header=first,
         columns=dict(found),
-        spans=spans,
         weak_roles=weak_roles,
         non_action=non_action,
     )
@@ -188,11 +181,13 @@ def row_cells(row: Element, info: TableInfo) -> dict[Role, Element]:
 
 
 def data_row_cells(row: Element, info: TableInfo) -> dict[Role, Element] | None:
-    """`row_cells`, or None for a header row (every cell a `<th>`)."""
+    """`row_cells`, or None for a header row (every cell a `<th>`). A cell's column
+    depends only on the `colspan`s before it in its own row: a row without any maps
+    its cells to columns by index (the common case, read without `cell_positions`)."""
     cells = [cell for cell in row if cell.tag in _CELLS]
     if not cells or all(cell.tag == "th" for cell in cells):
         return None if cells else {}
-    if info.spans:
+    if any(cell.get("colspan") is not None for cell in cells):
         return row_cells(row, info)
     count = len(cells)
     return {role: cells[column] for role, column in info.columns.items() if column < count}

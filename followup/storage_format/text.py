@@ -8,6 +8,7 @@ Pure: a tree in, strings and elements out.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ from followup.storage_format.xml import (
     ac,
     all_text,
     macro_name,
-    macro_parameter,
     mention_owner,
     ri,
     user_owner,
@@ -164,12 +164,26 @@ def ticket_site(ref: TicketRef) -> TicketSite | None:
         if el.tag == LINK:
             href = next((c.get(_URL_VALUE) for c in el if c.tag == _URL), None)
         match = _BROWSE.search(href or "")
-        return TicketSite(url=(href or "")[: match.start()] if match else "")
-    server_id = (macro_parameter(el, "serverId") or "").strip() or None
-    server = (macro_parameter(el, "server") or "").strip() or None
+        return _site((href or "")[: match.start()] if match else "", None, None)
+    server_id = server = None
+    for child in el:  # the first of each parameter, as `macro_parameter`
+        if child.tag == PARAMETER:
+            name = child.get(NAME)
+            if name == "serverId" and server_id is None:
+                server_id = all_text(child)
+            elif name == "server" and server is None:
+                server = all_text(child)
+    server_id = (server_id or "").strip() or None
+    server = (server or "").strip() or None
     if server_id is None and server is None:
         return None
-    return TicketSite(server_id=server_id, server=server)
+    return _site(None, server_id, server)
+
+
+@functools.lru_cache(maxsize=256)
+def _site(url: str | None, server_id: str | None, server: str | None) -> TicketSite:
+    """A `TicketSite` (immutable; a page names one or two sites, remembered)."""
+    return TicketSite(url=url, server_id=server_id, server=server)
 
 
 def is_smart_browse_link(el: Element) -> bool:
