@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import structlog
 import typer
@@ -40,6 +40,9 @@ from followup import __version__
 from followup.errors import ConfigError, FollowupError
 from followup.logconfig import configure_logging, redact_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
+
+if TYPE_CHECKING:
+    from followup.model import Page
 
 __all__ = ["app", "main"]
 
@@ -296,8 +299,12 @@ def extract(
         raise typer.BadParameter("give either a PAGE.xml file or --page ID", param_hint="PAGE.xml")
     settings = _settings(ctx)
     extract_items = _entry("followup.storage_format", "extract", "extract")
+    names: dict[str, str] = {}
+    where = ""
     if page is not None:
-        body, page_id = _fetch_page(settings, page), page
+        fetched = _fetch_page(settings, page)
+        body, page_id = fetched.body, page
+        where = f"“{fetched.title}” {fetched.url}".rstrip()
     else:
         assert file is not None
         try:
@@ -312,43 +319,81 @@ def extract(
         vocabulary=settings.extract.vocabulary(),
         max_items=settings.sync.max_items_per_page,
     )
+    if page is not None:
+        names = _owner_names(settings, extraction)
     if fmt is ExtractFormat.JSON:
-        typer.echo(json.dumps(_extraction_json(extraction), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(_extraction_json(extraction, names), indent=2, ensure_ascii=False))
     else:
-        _print_extraction(extraction)
+        if where:
+            Console(highlight=False, soft_wrap=True).print(Text(where))
+        _print_extraction(extraction, names, from_site=page is not None)
 
 
-def _fetch_page(settings: Settings, page_id: str) -> str:
-    """The storage-format body of one page of the configured site."""
+def _fetch_page(settings: Settings, page_id: str) -> Page:
+    """One page of the configured site, body included."""
     from followup.adapters import from_settings
 
     settings.require_sites()
     adapters = from_settings(settings)
     try:
-        body: str = adapters.confluence.get_page(page_id).body
+        fetched: Page = adapters.confluence.get_page(page_id)
     finally:
         adapters.close()
-    return body
+    return fetched
 
 
-def _extraction_json(extraction: Any) -> dict[str, Any]:
+def _owner_names(settings: Settings, extraction: Any) -> dict[str, str]:
+    """Display names of the page's owners, by the look-ups a sync makes for them
+    (one per distinct owner: is the person assignable in the project)."""
+    from followup.adapters import from_settings
+    from followup.owners import OwnerResolver
+
+    adapters = from_settings(settings)
+    try:
+        resolver = OwnerResolver(
+            adapters.jira,
+            adapters.confluence,
+            project=settings.jira.project,
+            names=dict(settings.owners),
+        )
+        found = resolver.resolve({i.owner for i in extraction.items if i.owner is not None})
+    finally:
+        adapters.close()
+    return {owner.value: res.display for owner, res in found.items() if res.display}
+
+
+def _extraction_json(extraction: Any, names: dict[str, str]) -> dict[str, Any]:
+    items = []
+    for item in extraction.items:
+        data = item.to_json()
+        if item.owner is not None and item.owner.value in names:
+            data["owner_name"] = names[item.owner.value]
+        items.append(data)
     return {
-        "items": [item.to_json() for item in extraction.items],
+        "items": items,
         "findings": [
             {"code": str(f.code), "item": f.item, "message": f.message} for f in extraction.findings
         ],
     }
 
 
-def _print_extraction(extraction: Any) -> None:
+def _print_extraction(extraction: Any, names: dict[str, str], *, from_site: bool) -> None:
     from followup.storage_format import format_extraction_text
 
     console = Console(highlight=False)
-    console.print(format_extraction_text(extraction))
+    console.print(format_extraction_text(extraction, names=names))
     for finding in extraction.findings:
         console.print(Text(f"{finding.code}: {finding.message}"))
     if not extraction.findings:
         console.print("no findings")
+    mentions = [i for i in extraction.items if i.owner and i.owner.kind != "name"]
+    if not from_site and mentions:
+        console.print(
+            Text(
+                "@mentions are shown by id: a page body names no one; --page ID reads the "
+                "page from the site and shows names."
+            )
+        )
 
 
 # --- sync and report --------------------------------------------------------------
@@ -544,6 +589,48 @@ def doctor(ctx: typer.Context) -> None:
         _entry("followup.doctor", "config_failed", "doctor")(exc)
         raise
     _exit(run_doctor(settings))
+
+
+class ExplainFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command(rich_help_panel="Inspect")
+def explain(
+    ctx: typer.Context,
+    key: Annotated[
+        str,
+        typer.Argument(
+            metavar="ITEM-KEY|TICKET-KEY",
+            help="An item key (98000001:task:3, from a sync report or `extract`) or a "
+            "ticket key (OPS-12).",
+        ),
+    ],
+    today: Today = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format")] = ExplainFormat.TEXT,
+) -> None:
+    """Why an item does what it does: the page, what was read, the ticket, the sync
+    base, how they were matched, and the plan. Writes nothing."""
+    settings = _settings(ctx)
+    settings.require_sites()
+    explain_command = _entry("followup.explain", "explain_command", "explain")
+    _exit(explain_command(settings, key, today=today, fmt=str(fmt)))
+
+
+@app.command(rich_help_panel="Inspect")
+def resolve(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="TICKET-KEY|ITEM-KEY", help="The ticket of the conflict.")
+    ],
+) -> None:
+    """Mark a ticket's conflicts resolved: the values followup kept are the right ones.
+    (A conflict also clears by itself when someone changes the field again.)"""
+    settings = _settings(ctx)
+    settings.require_sites()
+    resolve_command = _entry("followup.explain", "resolve_command", "resolve")
+    _exit(resolve_command(settings, key))
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ what is wrong.
 
     config ─► sites answer ─► credentials ─► Cloud or Data Center ─► project and
     issue type ─► project permissions ─► create screen ─► labels ─► done transition
-    ─► CQL and its pages ─► page permissions
+    ─► CQL and its pages ─► page permissions ─► jira macros (server and serverId)
 
 A check whose prerequisite failed is skipped (a wrong token says nothing about the
 project). Nothing is written, with one exception: where the site cannot answer "may
@@ -48,7 +48,15 @@ if TYPE_CHECKING:
     from followup.adapters import Adapters
     from followup.settings import Settings
 
-__all__ = ["Check", "config_failed", "run_doctor", "screen_problems", "transition_problems"]
+__all__ = [
+    "Check",
+    "config_failed",
+    "jira_links",
+    "macro_link_check",
+    "run_doctor",
+    "screen_problems",
+    "transition_problems",
+]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 _MARK: Mapping[Status, str] = {"ok": "[ok]  ", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
@@ -56,6 +64,7 @@ _MARK: Mapping[Status, str] = {"ok": "[ok]  ", "warn": "[warn]", "fail": "[FAIL]
 PROBE_PROPERTY = "followup-doctor"
 MAX_PAGES_COUNTED = 1000
 MAX_PAGES_CHECKED = 25
+MACRO_PAGES_READ = 25  # page bodies read, in one search, for the jira macros they hold
 MAX_STATUSES_CHECKED = 6
 DOCTOR_RETRY_BUDGET_SECONDS = 20.0
 DOCTOR_MAX_ATTEMPTS = 2
@@ -118,6 +127,103 @@ def screen_problems(
         if meta.get("required") and not meta.get("hasDefaultValue") and key not in sent
     )
     return missing, required
+
+
+def jira_links(body: str) -> list[tuple[str, str]]:
+    """The (server, serverId) pairs the jira macros of a page body name, in page order;
+    a body that cannot be read names none."""
+    from followup.storage_format.xml import MACRO_TAGS, macro_name, macro_parameter, parse
+
+    try:
+        root = parse(body)
+    except FollowupError:
+        return []
+    out: list[tuple[str, str]] = []
+    for macro in root.iter(*MACRO_TAGS):
+        if macro_name(macro) != "jira":
+            continue
+        sid = (macro_parameter(macro, "serverId") or "").strip()
+        if sid:
+            out.append(((macro_parameter(macro, "server") or "").strip(), sid))
+    return out
+
+
+_SET_LINK = "(FOLLOWUP_CONFLUENCE__JIRA_SERVER, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID)"
+_WHERE_LINK = (
+    "Confluence writes them into every Jira issue macro: open a page with one, then "
+    "••• → View storage format (on Cloud: ••• → Advanced details → View storage format) "
+    "and copy its server and serverId parameters, or ask a Confluence admin "
+    "(Administration → Application links)"
+)
+
+
+def macro_link_check(
+    server: str | None,
+    written: str | None,
+    ours: Collection[str],
+    seen: Mapping[tuple[str, str], str],
+) -> Check:
+    """The `jira macros` line: followup writes its macros naming `server` / `written`
+    (the serverId; None: no server named), takes the macros of `ours` for this Jira,
+    and the pages hold macros of `seen` ((server, serverId) -> a page title).
+
+    A macro whose serverId is not ours is foreign to followup (its items get a
+    foreign-ticket finding), so the check names any such id with the setting that
+    would make it ours, and says whether followup's own macros match the pages'."""
+    alien = [(link, title) for link, title in seen.items() if link[1] not in ours]
+    if written is None:
+        if alien:
+            (name, sid), title = alien[0]
+            return Check(
+                "jira macros",
+                "warn",
+                "written without server and serverId (Confluence then uses its primary "
+                "Jira link), and a Jira macro naming a server is taken for another Jira's; "
+                f"the Jira macros on “{title}” name “{name}” ({sid})",
+                f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" '
+                f"{_SET_LINK}, unless that is another Jira",
+            )
+        return Check(
+            "jira macros",
+            "warn",
+            "written without server and serverId (Confluence then uses its primary Jira "
+            "link), and no page read has a Jira macro to copy them from",
+            f"set [confluence] jira_server and jira_server_id {_SET_LINK}; {_WHERE_LINK}",
+        )
+    named = f"“{server or ''}” ({written})"
+    used = {sid for _, sid in seen}
+    if alien:
+        (name, sid), title = alien[0]
+        if written in used:  # ours is on the pages too: this is a second link
+            fix = (
+                f'if “{name}” is this Jira too (an older link), add "{sid}" to [jira] '
+                "macro_server_ids (FOLLOWUP_JIRA__MACRO_SERVER_IDS); if it is another Jira, "
+                "nothing: its tickets are left alone"
+            )
+        else:
+            fix = (
+                f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" '
+                f"{_SET_LINK}, unless your pages link another Jira on purpose"
+            )
+        return Check(
+            "jira macros",
+            "warn",
+            f"written with server {named}, but the Jira macros on “{title}” name “{name}” "
+            f"({sid}), which followup takes for another Jira (foreign-ticket)",
+            fix,
+        )
+    if seen and written not in used:
+        (name, sid), title = next(iter(seen.items()))
+        return Check(
+            "jira macros",
+            "warn",
+            f"written with server {named}, but the Jira macros on “{title}” name “{name}” ({sid})",
+            f'set [confluence] jira_server = "{name}" and jira_server_id = "{sid}" {_SET_LINK}',
+        )
+    more = "" if seen else "; no Jira macro on the pages read to compare with"
+    also = sorted(set(ours) - {written})
+    taken = f"; also taken for this Jira: {', '.join(also)}" if also else ""
+    return Check("jira macros", "ok", f"written with server {named}{taken}{more}")
 
 
 def _matches(transition: Mapping[str, Any], wanted: Sequence[str]) -> bool:
@@ -599,6 +705,27 @@ class _Doctor:
             )
         return self._property_probe(sample[0])
 
+    def jira_macros(self) -> Check:
+        """This Jira's application link in Confluence: the `server` and `serverId`
+        followup writes into its jira macros, and the ids whose hand-inserted macros it
+        takes for this Jira, compared with what the postmortem pages' own Jira macros
+        carry (one search, bodies included)."""
+        c = self.settings.confluence
+        cql = postmortem_cql(c.cql, spaces=tuple(c.spaces))
+        data = self.confluence._call(
+            "GET",
+            self.confluence._api("/content/search"),
+            params={"cql": cql, "limit": MACRO_PAGES_READ, "expand": "body.storage"},
+            safety=Safety.IDEMPOTENT,
+        )
+        seen: dict[tuple[str, str], str] = {}
+        for page in (data or {}).get("results") or []:
+            body = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+            for link in jira_links(body):
+                seen.setdefault(link, str(page.get("title") or page.get("id")))
+        server, written = self.settings.macro_link
+        return macro_link_check(server, written, self.settings.macro_server_ids, seen)
+
     def _pages_denied(self, denied: Sequence[str], checked: int) -> Check:
         shown = ", ".join(denied[:5]) + (f" and {len(denied) - 5} more" if len(denied) > 5 else "")
         return Check(
@@ -697,6 +824,7 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
                 ("done transition", ["project and issue type"], doctor.done_transition),
                 ("CQL", ["Confluence credentials"], doctor.cql),
                 ("page permissions", ["CQL"], doctor.page_permissions),
+                ("jira macros", ["CQL"], doctor.jira_macros),
             ]
         )
     finally:

@@ -16,6 +16,7 @@ missing is created.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -43,11 +44,13 @@ from followup.model import (
 from followup.owners import OwnerResolver
 from followup.planner import (
     Action,
+    DescriptionEdit,
     Op,
     PagePlan,
     PageWrite,
     Policy,
     RemoteLink,
+    edit_description,
     group_tickets_by_page,
     owners_to_resolve,
     plan_page,
@@ -283,7 +286,7 @@ class Engine:
         )
         # Reminders are planned too (comments + the property's bookkeeping), so a dry
         # run lists them and a re-plan after a 409 sees what was already sent.
-        return add_reminders(
+        plan = add_reminders(
             plan,
             page,
             tickets,
@@ -293,6 +296,57 @@ class Engine:
             deployment=self.policy.deployment,
             scope=self.policy.scope,
         )
+        self._log_stories(plan)
+        return plan
+
+    def _log_stories(self, plan: PagePlan) -> None:
+        """At debug level, per item: how its ticket was found, what was decided field
+        by field, and each action planned (the planner returns this as data; it does
+        not log)."""
+        if not log.is_enabled_for(logging.DEBUG):
+            return
+        for story in plan.stories.values():
+            log.debug(
+                "item-matched",
+                run_id=self.run_id,
+                page_id=plan.page_id,
+                item=story.item,
+                jira_key=story.ticket,
+                match=story.match,
+                why=story.why,
+            )
+            for what, decision in story.notes:
+                log.debug(
+                    "item-decision",
+                    run_id=self.run_id,
+                    page_id=plan.page_id,
+                    item=story.item,
+                    jira_key=story.ticket,
+                    field=what,
+                    decision=decision,
+                )
+        for action in plan.actions:
+            log.debug(
+                "action-planned",
+                run_id=self.run_id,
+                page_id=plan.page_id,
+                item=action.item,
+                jira_key=action.ticket,
+                action=str(action.op),
+                field=action.field,
+                reason=action.reason,
+            )
+
+    def plan_one_page(self, page: Page, today: date) -> tuple[Extraction, list[Ticket], PagePlan]:
+        """One page read and planned as a sync plans it (its tickets searched fresh),
+        writing nothing: what `followup explain` shows."""
+        extraction = self.extract_page(page)
+        tickets = self.page_tickets(page.id)
+        return extraction, tickets, self._plan(page, extraction, tickets, today)
+
+    def page_tickets(self, page_id: str) -> list[Ticket]:
+        """The managed tickets of one page, searched fresh."""
+        return self._search_pages([page_id])[page_id]
 
     def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
         """The managed tickets of these pages, fresh, in as few searches as possible."""
@@ -632,6 +686,9 @@ class Engine:
             if action.op is Op.UPDATE and action.ticket:
                 updates.setdefault(action.ticket, []).append(action)
         for key, actions in updates.items():
+            actions = self._with_descriptions(pr, key, actions)
+            if not actions:
+                continue
             merged: dict[str, Any] = {}
             for a in actions:
                 merged.update(a.data.fields)
@@ -674,6 +731,33 @@ class Engine:
                 )
                 continue
             self._do(pr, [action], self._executor(action, ticket), ticket=ticket)
+
+    def _with_descriptions(self, pr: PageResult, key: str, actions: list[Action]) -> list[Action]:
+        """`actions` with each description edit made concrete: the ticket's description
+        is read, and its first paragraph replaced by the item's new text. Where a
+        person rewrote that paragraph, their description is kept and the edit is
+        reported as skipped (not failed: the summary still goes out)."""
+        out: list[Action] = []
+        for action in actions:
+            edit = action.data.fields.get("description")
+            if not isinstance(edit, DescriptionEdit):
+                out.append(action)
+                continue
+            try:
+                current = self.jira.get_description(key)
+            except FollowupError as exc:
+                pr.outcomes.append(Outcome(action, False, error=exc.show(), skipped=True))
+                continue
+            text = edit_description(current, edit)
+            if text is None:
+                why = "description left as it is: its first paragraph was edited in Jira"
+                pr.outcomes.append(Outcome(action, False, error=why, ticket=key, skipped=True))
+                continue
+            if text == current:
+                pr.outcomes.append(Outcome(action, True, ticket=key))
+                continue
+            out.append(replace(action, data=FieldUpdate(fields={"description": text})))
+        return out
 
     def _keeping_base(self, action: Action) -> Action | None:
         """`action` writing the sync base the ticket had when it was read, if its
@@ -869,6 +953,11 @@ def _unsynced(pr: PageResult) -> set[str | None]:
         if not o.ok
         and (
             o.action.op in (Op.CREATE, Op.ADOPT, Op.TRANSITION)
-            or (o.action.op is Op.UPDATE and bool(o.action.data.fields))
+            # A description is not part of the sync base.
+            or (
+                o.action.op is Op.UPDATE
+                and o.action.field != "description"
+                and bool(o.action.data.fields)
+            )
         )
     }

@@ -156,6 +156,7 @@ class FakeJira:
     links: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     comments: dict[str, list[str]] = field(default_factory=dict)
     created: list[NewTicket] = field(default_factory=list)
+    descriptions: dict[str, str] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     fail_create_refs: set[str] = field(default_factory=set)
     _next: int = 1
@@ -208,11 +209,13 @@ class FakeJira:
                 t = self.add_ticket(
                     summary=spec.summary,
                     assignee=spec.assignee,
+                    assignee_display=self._display(spec.assignee),
                     due=spec.due,
                     labels=tuple(spec.labels),
                     prop=spec.prop,
                     created=datetime(2026, 1, 1, tzinfo=UTC),
                 )
+                self.descriptions[t.key] = spec.description
                 self.created.append(spec)
                 out.append(CreateResult(spec.ref, key=t.key))
         return out
@@ -227,8 +230,13 @@ class FakeJira:
         t = self._get(key)
         changes: dict[str, Any] = {}
         for name, value in update.fields.items():
+            if name == "description":
+                self.descriptions[key] = value
+                continue
             attr = {"duedate": "due"}.get(name, name)
             changes[attr] = value
+            if name == "assignee":
+                changes["assignee_display"] = self._display(value)
         if update.add_labels:
             changes["labels"] = tuple(dict.fromkeys((*t.labels, *update.add_labels)))
         self.tickets[key] = replace(t, **changes)
@@ -281,8 +289,18 @@ class FakeJira:
             if q in u.display_name.casefold() or (u.email and u.email.casefold().startswith(q))
         ]
 
-    def is_assignable(self, user_id: str, project: str) -> bool:
-        self.calls["is_assignable"] += 1
-        known = {u.id for u in self.users}
-        allowed = self.assignable if self.assignable is not None else known
-        return user_id in allowed
+    def assignable_user(self, user_id: str, project: str) -> JiraUser | None:
+        self.calls["assignable_user"] += 1
+        known = {u.id: u for u in self.users}
+        allowed = self.assignable if self.assignable is not None else set(known)
+        if user_id not in allowed:
+            return None
+        return known.get(user_id, JiraUser(user_id, user_id))
+
+    def get_description(self, key: str) -> str | None:
+        self.calls["get_description"] += 1
+        self._get(key)
+        return self.descriptions.get(key)
+
+    def _display(self, user_id: str | None) -> str | None:
+        return next((u.display_name for u in self.users if u.id == user_id), None)

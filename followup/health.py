@@ -12,7 +12,9 @@ Where the page and Jira disagree, Jira is taken as the record (work is tracked
 there, and after a sync they agree): an item with a ticket is done when the ticket
 is, due when the ticket is due, and owned by the ticket's assignee, falling back to
 the page's owner and due date where Jira has none. An item without a ticket
-(not synced yet) is read off the page alone.
+(not synced yet) is read off the page alone, and so is one whose page links a
+ticket outside followup's scope (`Scope`): that ticket is neither read nor named,
+its status is "Foreign ticket".
 
 Definitions (docs/reporting.md):
 
@@ -20,12 +22,20 @@ Definitions (docs/reporting.md):
 - *age* of an open item: days from the postmortem (page creation) to `today`;
 - *on time*: done with the ticket resolved on or before its due date; the rate is
   over the done items that have both a due date and a resolution date;
+- *done before tracking*: ticked on the page before it had a ticket (followup then
+  created the ticket and closed it at once, and said so in its property): its
+  resolution date is the first sync, not when the work was done, so it is neither
+  on time nor late and is left out of the time to done;
 - *days to ticket*: postmortem date to ticket creation, 0 for a ticket that existed
   before the postmortem (someone linked it by hand);
 - *days to done*: ticket creation to resolution;
+- *owner not found*: the page names an owner, but the last sync found no Jira user
+  for them (the ticket is unassigned); such an item counts under "owner not found",
+  not as that name's;
 - *open vs done over time*: weekly points ending on `today`; an item exists from its
   postmortem date and is done from its resolution date (a done item without one,
-  ticked on a page that has no ticket, counts as done from its postmortem date).
+  ticked on a page that has no ticket, or done before tracking, counts as done from
+  its postmortem date).
 """
 
 from __future__ import annotations
@@ -37,11 +47,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from followup.model import ActionItem, Extraction, FindingCode, Page, Ticket
-from followup.planner import group_tickets_by_page, match_tickets
+from followup.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
+from followup.planner import Scope, group_tickets_by_page, match_tickets
 
 __all__ = [
     "AGE_BUCKETS",
+    "ConflictRow",
     "Counts",
     "GroupRow",
     "Health",
@@ -60,6 +71,9 @@ AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (
 """Open items by age since their postmortem: (label, inclusive upper bound in days)."""
 AGE_UNKNOWN = "unknown"
 NO_OWNER = "(no owner)"
+OWNER_NOT_FOUND = "(owner not found)"
+NOT_SYNCED = "(owner not synced yet)"
+FOREIGN_TICKET = "Foreign ticket"
 TIMELINE_WEEKS = 26  # at most this many weekly points (half a year)
 
 
@@ -104,12 +118,16 @@ class ItemHealth:
     postmortem_date: date | None
     ticket_created: date | None
     resolved: date | None
+    before_tracking: bool = False  # ticked on the page before it had a ticket
+    owner_not_found: bool = False  # the page's owner matches no Jira user
+    page_owner: str | None = None  # the owner as the page writes it, when not found
 
     @property
     def late(self) -> bool:
-        """Done after its due date."""
+        """Done after its due date (never for an item done before tracking)."""
         return (
             self.done
+            and not self.before_tracking
             and self.due is not None
             and self.resolved is not None
             and self.resolved > self.due
@@ -134,6 +152,8 @@ class ItemHealth:
             "postmortem_date": iso(self.postmortem_date),
             "ticket_created": iso(self.ticket_created),
             "resolved": iso(self.resolved),
+            "done_before_tracking": self.before_tracking,
+            "owner_not_found": self.page_owner if self.owner_not_found else None,
         }
 
 
@@ -147,6 +167,7 @@ class Counts:
     overdue: int = 0
     no_owner: int = 0
     no_due: int = 0
+    owner_not_found: int = 0
 
     @classmethod
     def of(cls, items: Iterable[ItemHealth]) -> Counts:
@@ -156,8 +177,9 @@ class Counts:
             open=sum(1 for i in items if not i.done),
             done=sum(1 for i in items if i.done),
             overdue=sum(1 for i in items if i.overdue),
-            no_owner=sum(1 for i in items if i.owner is None),
+            no_owner=sum(1 for i in items if i.owner is None and not i.owner_not_found),
             no_due=sum(1 for i in items if i.due is None),
+            owner_not_found=sum(1 for i in items if i.owner_not_found),
         )
 
     def to_json(self) -> dict[str, int]:
@@ -168,6 +190,7 @@ class Counts:
             "overdue": self.overdue,
             "no_owner": self.no_owner,
             "no_due": self.no_due,
+            "owner_not_found": self.owner_not_found,
         }
 
 
@@ -195,6 +218,30 @@ class TimelinePoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictRow:
+    """A conflict a sync found and nobody has resolved yet (from the ticket's property)."""
+
+    item: ItemHealth
+    field: str
+    page: str
+    jira: str
+    kept: str
+    since: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item.key,
+            "page": self.item.page.id,
+            "ticket": self.item.ticket,
+            "field": self.field,
+            "page_value": self.page,
+            "jira_value": self.jira,
+            "kept": self.kept,
+            "since": self.since,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Every figure of the follow-up health report."""
 
@@ -208,6 +255,7 @@ class Health:
     done_with_due: int  # done items with a due date and a resolution date
     done_on_time: int
     done_late: tuple[ItemHealth, ...]
+    done_before_tracking: tuple[ItemHealth, ...]
     median_days_to_ticket: float | None
     tickets_measured: int
     median_days_to_done: float | None
@@ -216,6 +264,7 @@ class Health:
     no_action_items: tuple[PageRef, ...]
     timeline: tuple[TimelinePoint, ...]
     items: tuple[ItemHealth, ...] = field(repr=False, default=())
+    conflicts: tuple[ConflictRow, ...] = ()
 
     @property
     def on_time_rate(self) -> float | None:
@@ -238,6 +287,7 @@ class Health:
                 "late": len(self.done_late),
             },
             "done_late": [i.to_json() for i in self.done_late],
+            "done_before_tracking": [i.to_json() for i in self.done_before_tracking],
             "median_days_to_ticket": self.median_days_to_ticket,
             "tickets_measured": self.tickets_measured,
             "median_days_to_done": self.median_days_to_done,
@@ -245,6 +295,7 @@ class Health:
             "oldest_overdue": [i.to_json() for i in self.oldest_overdue],
             "no_action_items": [p.to_json() for p in self.no_action_items],
             "timeline": [p.to_json() for p in self.timeline],
+            "conflicts": [c.to_json() for c in self.conflicts],
             "items": [i.to_json() for i in self.items],
         }
 
@@ -265,29 +316,48 @@ def _names(tickets: Iterable[Ticket]) -> dict[str, str]:
     return {t.assignee: t.assignee_display for t in tickets if t.assignee and t.assignee_display}
 
 
+def _not_found(item: ActionItem, ticket: Ticket | None) -> bool:
+    """The page names an owner the last sync could not find in Jira: its ticket is
+    unassigned and the sync base does not record that owner as resolved."""
+    if item.owner is None or ticket is None or ticket.assignee:
+        return False
+    base = ticket.prop.base if ticket.prop is not None else None
+    return base is not None and base.page_owner != item.owner.ref
+
+
 def _item_health(
     item: ActionItem,
     ref: PageRef,
     ticket: Ticket | None,
     today: date,
     names: Mapping[str, str],
+    foreign: bool = False,
 ) -> ItemHealth:
     done = ticket.done if ticket is not None else item.done
     due = (ticket.due if ticket is not None else None) or item.due
     owner_key: str | None = None
     owner: str | None = None
+    not_found = _not_found(item, ticket)
     if ticket is not None and ticket.assignee:
         owner_key = ticket.assignee
         owner = ticket.assignee_display or names.get(ticket.assignee) or ticket.assignee
+    elif not_found:
+        owner_key, owner = OWNER_NOT_FOUND, None
     elif item.owner is not None:
         owner_key = item.owner.ref
-        owner = names.get(item.owner.value, item.owner.value)
+        if item.owner.kind == "name":
+            owner = item.owner.value
+        else:  # a mention: its name is known once a sync has assigned someone to it
+            owner = names.get(item.owner.value) or NOT_SYNCED
     created = _day(ticket.created) if ticket is not None else None
     resolved = _day(ticket.resolved) if ticket is not None and ticket.done else None
+    before = bool(done and ticket is not None and ticket.prop and ticket.prop.done_before_tracking)
     overdue = not done and due is not None and due < today
     start = ref.created or created
     if ticket is not None:
         status = ticket.status or ("Done" if done else "Open")
+    elif foreign:
+        status = FOREIGN_TICKET
     else:
         status = "Done (no ticket)" if done else "No ticket"
     return ItemHealth(
@@ -296,7 +366,7 @@ def _item_health(
         text=" ".join(item.text.split()),
         owner=owner,
         owner_key=owner_key,
-        ticket=ticket.key if ticket is not None else item.ticket,
+        ticket=ticket.key if ticket is not None else (None if foreign else item.ticket),
         status=status,
         due=due,
         done=done,
@@ -306,6 +376,9 @@ def _item_health(
         postmortem_date=ref.created,
         ticket_created=created,
         resolved=resolved,
+        before_tracking=before,
+        owner_not_found=not_found,
+        page_owner=item.owner.value if not_found and item.owner else None,
     )
 
 
@@ -360,6 +433,8 @@ def _timeline(items: Sequence[ItemHealth], today: date) -> tuple[TimelinePoint, 
             if start is not None and start > day:
                 continue
             finished = item.resolved or (start if item.done else None)
+            if item.before_tracking:
+                finished = start
             if item.done and (finished is None or finished <= day):
                 done += 1
             else:
@@ -380,18 +455,23 @@ def compute_health(
     *,
     label: str = "followup",
     oldest: int = 10,
+    scope: Scope | None = None,
 ) -> Health:
     """The figures of the health report, from what one sync discovery reads.
 
     `extractions` maps page id to the page's extraction; `tickets` are the managed
     tickets (the sync's JQL search), grouped by page with the sync's own rules and
     matched to items by the planner's identity rules. `oldest` caps the list of the
-    oldest overdue items.
+    oldest overdue items. Tickets outside `scope` are left out, as the sync leaves
+    them alone, and an item linking one is read off its page.
     """
+    if scope is not None:
+        tickets = [t for t in tickets if scope.outside(t.key) is None]
     by_page = group_tickets_by_page(tickets, label)
     names = _names(tickets)
     items: list[ItemHealth] = []
     empty: list[PageRef] = []
+    conflicts: list[ConflictRow] = []
     for page in pages:
         extraction = extractions.get(page.id)
         if extraction is None or not extraction.items:
@@ -402,13 +482,27 @@ def compute_health(
             empty.append(_page_ref(page, note))
             continue
         ref = _page_ref(page)
-        matched, _, _, _ = match_tickets(extraction.items, by_page.get(page.id, []), {})
-        items.extend(
-            _item_health(item, ref, matched.get(item.key), today, names)
+        foreign = {
+            item.key
             for item in extraction.items
-        )
+            if scope is not None
+            and item.ticket is not None
+            and scope.outside(item.ticket, item.ticket_site) is not None
+        }
+        followed = [item for item in extraction.items if item.key not in foreign]
+        matched, _, _, _ = match_tickets(followed, by_page.get(page.id, []), {})
+        for item in extraction.items:
+            ticket = matched.get(item.key)
+            health = _item_health(item, ref, ticket, today, names, item.key in foreign)
+            items.append(health)
+            stored = ticket.prop.conflicts if ticket is not None and ticket.prop else ()
+            conflicts.extend(_conflict_row(health, c, names) for c in stored)
 
-    measured = [i for i in items if i.done and i.due is not None and i.resolved is not None]
+    measured = [
+        i
+        for i in items
+        if i.done and not i.before_tracking and i.due is not None and i.resolved is not None
+    ]
     late = tuple(sorted((i for i in measured if i.late), key=lambda i: (i.due, i.key)))
     to_ticket = [
         max(0, (i.ticket_created - i.postmortem_date).days)
@@ -418,7 +512,7 @@ def compute_health(
     to_done = [
         max(0, (i.resolved - i.ticket_created).days)
         for i in items
-        if i.resolved is not None and i.ticket_created is not None
+        if i.resolved is not None and i.ticket_created is not None and not i.before_tracking
     ]
     overdue = sorted(
         (i for i in items if i.overdue),
@@ -429,9 +523,7 @@ def compute_health(
         pages=len(pages),
         totals=Counts.of(items),
         by_space=_groups(items, lambda i: i.page.space, lambda i: i.page.space),
-        by_owner=_groups(
-            items, lambda i: i.owner_key or "", lambda i: i.owner if i.owner else NO_OWNER
-        ),
+        by_owner=_groups(items, lambda i: i.owner_key or "", _owner_label),
         by_postmortem=_groups(
             items, lambda i: i.page.id, lambda i: i.page.title, lambda i: i.page.url
         ),
@@ -439,6 +531,7 @@ def compute_health(
         done_with_due=len(measured),
         done_on_time=len(measured) - len(late),
         done_late=late,
+        done_before_tracking=tuple(i for i in items if i.before_tracking),
         median_days_to_ticket=_median(to_ticket),
         tickets_measured=len(to_ticket),
         median_days_to_done=_median(to_done),
@@ -447,4 +540,25 @@ def compute_health(
         no_action_items=tuple(empty),
         timeline=_timeline(items, today),
         items=tuple(items),
+        conflicts=tuple(conflicts),
     )
+
+
+def _owner_label(item: ItemHealth) -> str:
+    if item.owner_not_found:
+        return OWNER_NOT_FOUND
+    return item.owner if item.owner else NO_OWNER
+
+
+def _conflict_row(item: ItemHealth, c: StoredConflict, names: Mapping[str, str]) -> ConflictRow:
+    def shown(value: Any) -> str:
+        if value is None or value == "":
+            return "nothing"
+        if c.field == "status":
+            return "done" if value else "not done"
+        if c.field == "assignee" and isinstance(value, str):
+            return names.get(value, value)
+        return str(value)
+
+    kept = "Jira" if c.kept == "jira" else "the page"
+    return ConflictRow(item, c.field, shown(c.page), shown(c.jira), kept, c.since)

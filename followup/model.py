@@ -65,18 +65,21 @@ class FindingCode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something a person should look at. `item` is the item key where it applies."""
+    """Something a person should look at. `item` is the item key where it applies,
+    `ticket` the Jira issue it is about, if any (reports link to both)."""
 
     code: FindingCode
     page_id: str
     item: str | None
     message: str
+    ticket: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "code": str(self.code),
             "page": self.page_id,
             "item": self.item,
+            "ticket": self.ticket,
             "message": self.message,
         }
 
@@ -121,6 +124,9 @@ class ActionItem:
     `badge` is the status lozenge of ours standing directly after the item's ticket
     reference, if any: the planner compares it with the badge the item should show.
     `priority` is the text of a table's priority column, if it has one.
+    `ticket_live` says the reference shows the ticket's live status itself (a jira
+    macro, or a Cloud smart link): the badge then only adds what that status cannot
+    say (docs/storage-format.md, "Badges").
 
     `ticket_site` says which Jira the ticket reference names; None when it names
     none (a jira macro without a server, which Confluence shows from its primary
@@ -147,6 +153,7 @@ class ActionItem:
     source: ItemSource
     badge: Badge | None = None
     priority: str | None = None
+    ticket_live: bool = False
     # How the reference is written (a macro, or the smart link Cloud turns it into)
     # is not part of the item's state: two readings differing only there are equal.
     ticket_site: TicketSite | None = field(default=None, compare=False)
@@ -170,13 +177,16 @@ class Extraction:
     """What the parser read off one page body.
 
     `summary_badge` is the page summary lozenge ("FOLLOW-UP 3/5 DONE") currently on
-    the page, if any, so that the planner can tell whether it needs rewriting.
+    the page, if any, so that the planner can tell whether it needs rewriting;
+    `extra_summaries` counts further copies of it (the page shows one), which a
+    write removes.
     """
 
     page_id: str
     items: tuple[ActionItem, ...]
     findings: tuple[Finding, ...]
     summary_badge: Badge | None = None
+    extra_summaries: int = 0
 
 
 class _Keep(enum.Enum):
@@ -262,20 +272,71 @@ class SyncBase:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredConflict:
+    """A field changed on both sides, as a run settled it, kept until resolved.
+
+    `page` and `jira` are the two values the run found (JSON: dates as ISO strings,
+    done-ness as booleans, user ids), `kept` the side whose value won, `left_page` /
+    `left_jira` what each side holds once the run applied (the same value unless a
+    sync direction kept them apart), `since` the run's date. It is resolved when a
+    side no longer holds what the run left there (someone acted on it), or when
+    `followup resolve` is run for the ticket.
+    """
+
+    field: str
+    page: Any
+    jira: Any
+    kept: str
+    left_page: Any
+    left_jira: Any
+    since: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "page": self.page,
+            "jira": self.jira,
+            "kept": self.kept,
+            "left_page": self.left_page,
+            "left_jira": self.left_jira,
+            "since": self.since,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> StoredConflict | None:
+        if not isinstance(data, dict) or not isinstance(data.get("field"), str):
+            return None
+        return cls(
+            field=data["field"],
+            page=data.get("page"),
+            jira=data.get("jira"),
+            kept=str(data.get("kept") or ""),
+            left_page=data.get("left_page"),
+            left_jira=data.get("left_jira"),
+            since=str(data.get("since") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TicketProperty:
     """The `followup` issue property: which item a ticket belongs to and the sync base.
 
     `reminders` holds the reminder bookkeeping (last reminder date, count) so that
-    runs stay stateless. `origin` says whether followup created the ticket (kept in
-    step both ways) or adopted one a person linked by hand (led by Jira unless
-    `sync.adopted_tickets` says otherwise); it is stored only for adopted tickets
-    (`"origin": "adopted"`), so a created ticket's property is what it always was.
+    runs stay stateless; `conflicts` the conflicts not resolved yet, so that every
+    run reports them; `done_before_tracking` marks a ticket created for an item that
+    was already ticked on the page (the health report leaves it out of its timings).
+    `origin` says whether followup created the ticket (kept in step both ways) or
+    adopted one a person linked by hand (led by Jira unless `sync.adopted_tickets`
+    says otherwise); it is stored only for adopted tickets (`"origin": "adopted"`),
+    so a created ticket's property is what it always was.
     """
 
     item: str
     page: str
     base: SyncBase | None
     reminders: dict[str, Any] = field(default_factory=dict)
+    conflicts: tuple[StoredConflict, ...] = ()
+    done_before_tracking: bool = False
     origin: TicketOrigin = "created"
 
     def to_json(self) -> dict[str, Any]:
@@ -286,6 +347,10 @@ class TicketProperty:
         }
         if self.reminders:
             out["reminders"] = dict(self.reminders)
+        if self.conflicts:
+            out["conflicts"] = [c.to_json() for c in self.conflicts]
+        if self.done_before_tracking:
+            out["done_before_tracking"] = True
         if self.origin != "created":
             out["origin"] = self.origin
         return out
@@ -306,11 +371,19 @@ class TicketProperty:
         except (TypeError, ValueError):
             parsed = None
         reminders = data.get("reminders")
+        conflicts = data.get("conflicts")
+        stored = (
+            tuple(c for c in map(StoredConflict.from_json, conflicts) if c is not None)
+            if isinstance(conflicts, list)
+            else ()
+        )
         return cls(
             item=str(item),
             page=str(page),
             base=parsed,
             reminders=dict(reminders) if isinstance(reminders, dict) else {},
+            conflicts=stored,
+            done_before_tracking=data.get("done_before_tracking") is True,
             # Anything but the one value followup writes for an adopted ticket reads
             # as adopted too: an edited property never widens what followup may do.
             origin="created" if "origin" not in data else "adopted",

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 from followup.model import Owner
 from followup.planner import OwnerResolution
-from followup.ports import ConfluencePort, JiraPort
+from followup.ports import ConfluencePort, JiraPort, JiraUser
 
 
 def _norm(name: str) -> str:
@@ -39,7 +39,7 @@ class OwnerResolver:
         self._project = project
         self._names = {_norm(k): v for k, v in (names or {}).items()}
         self._cache: dict[Owner, OwnerResolution] = {}
-        self._assignable: dict[str, bool] = {}
+        self._assignable: dict[str, JiraUser | None] = {}
         self._lock = threading.Lock()
         self._looking_up: dict[object, threading.Lock] = {}
 
@@ -63,16 +63,21 @@ class OwnerResolver:
         return out
 
     def _check(self, user_id: str | None) -> OwnerResolution:
+        """`user_id` if it can be assigned in the project, with its display name (the
+        look-up that says so names the user: reports show names at no extra cost)."""
         if not user_id:
             return OwnerResolution(None)
         with self._one_at_a_time(("assignable", user_id)):
             with self._lock:
-                assignable = self._assignable.get(user_id)
-            if assignable is None:
-                assignable = self._jira.is_assignable(user_id, self._project)
+                known = user_id in self._assignable
+                user = self._assignable.get(user_id)
+            if not known:
+                user = self._jira.assignable_user(user_id, self._project)
                 with self._lock:
-                    self._assignable[user_id] = assignable
-        return OwnerResolution(user_id if assignable else None)
+                    self._assignable[user_id] = user
+        if user is None:
+            return OwnerResolution(None)
+        return OwnerResolution(user_id, user.display_name or None)
 
     def _resolve(self, owner: Owner) -> OwnerResolution:
         deployment = self._jira.deployment

@@ -15,13 +15,19 @@ task); otherwise a ticket is created.
 Two-way sync (section 3): per field, the page value P, the Jira value J and the base B
 (the `followup` property's last-synced values) decide the direction: P changed only
 -> Jira; J changed only -> page; both -> conflict, resolved by policy and reported.
+A conflict is remembered in the property and reported by every run until it is
+resolved (a side changes again, or `followup resolve` acknowledges it).
+
+The planner does not log: why an item got its ticket and why each field was synced
+or left alone come back as data (`PagePlan.stories`), which the engine logs at debug
+level and `followup explain` prints.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -39,6 +45,7 @@ from followup.model import (
     ItemChange,
     Owner,
     Page,
+    StoredConflict,
     SyncBase,
     Ticket,
     TicketProperty,
@@ -52,6 +59,8 @@ AdoptedTickets = Literal["jira-leads", "two-way"]
 SUMMARY_MAX = 255
 DONE_RESOLUTIONS = frozenset({"done", "fixed", "resolved", "complete", "completed"})
 KEY_NUMBER = re.compile(r"-(\d+)$")
+_NAMES_THE_POSTMORTEM = re.compile(r"post[-\s]?mortem", re.IGNORECASE)
+Match = Literal["page", "property", "text", "new", "missing", "unmanaged", "foreign"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +124,8 @@ class Scope:
                 named = f"“{site.server}”" if site.server else "another server"
                 ident = f" (serverId {site.server_id})" if site.server_id else ""
                 return (
-                    f"is a jira macro of {named}{ident}, not of a server listed in "
-                    "jira.macro_server_ids"
+                    f"is a jira macro of {named}{ident}, not of this Jira's application "
+                    "link ([confluence] jira_server_id, jira.macro_server_ids)"
                 )
         project = key.rsplit("-", 1)[0].upper()
         if project not in self.projects:
@@ -233,11 +242,62 @@ class PageWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class DescriptionEdit:
+    """A ticket description following its item's new text: the first paragraph (what
+    followup wrote from the item) becomes `text`, if it still reads as one of `old`
+    (the item's previous texts); everything else in the description is kept. Apply
+    reads the description and makes the edit (`edit_description`)."""
+
+    old: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStory:
+    """Why an item's plan is what it is, for people (`--log-level debug`, `followup
+    explain`, the HTML report): how its ticket was found (`match`, `why`), what was
+    decided field by field (`notes`: (field, decision)), and the item as it stands
+    once the plan is applied (`state`, `owner` as a Jira user id or the page's text,
+    `due`, `done`, `overdue`)."""
+
+    item: str
+    ticket: str | None
+    match: Match
+    why: str
+    notes: tuple[tuple[str, str], ...] = ()
+    state: str = ""
+    owner: str | None = None
+    due: date | None = None
+    done: bool = False
+    overdue: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "ticket": self.ticket,
+            "match": self.match,
+            "why": self.why,
+            "notes": [{"field": f, "decision": d} for f, d in self.notes],
+            "state": self.state,
+            "owner": self.owner,
+            "due": self.due.isoformat() if self.due else None,
+            "done": self.done,
+            "overdue": self.overdue,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PagePlan:
+    """One page's plan. `people` maps the Jira user ids the plan mentions to display
+    names, from the look-ups the run made anyway (owner resolution, the search's
+    assignees), so reports show names; `stories` explains each item (`ItemStory`)."""
+
     page_id: str
     actions: tuple[Action, ...]
     findings: tuple[Finding, ...]
     items: tuple[ActionItem, ...]
+    people: Mapping[str, str] = field(default_factory=dict)
+    stories: Mapping[str, ItemStory] = field(default_factory=dict)
 
     @property
     def has_writes(self) -> bool:
@@ -265,6 +325,8 @@ def _jsonable(value: Any) -> Any:
         return value.to_json()
     if isinstance(value, Badge):
         return f"{value.title} ({value.colour})"
+    if isinstance(value, DescriptionEdit):
+        return value.text
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, Mapping):
@@ -306,18 +368,46 @@ OVERDUE = Badge("OVERDUE", BadgeColour.RED)
 
 
 def badge_for(
-    *, done: bool, resolution: str | None, category: str, due: date | None, today: date
-) -> Badge:
-    """The badge an item shows: done (or its resolution), overdue, in progress, to do."""
+    *,
+    done: bool,
+    resolution: str | None,
+    category: str,
+    due: date | None,
+    today: date,
+    live: bool = False,
+) -> Badge | None:
+    """The badge an item shows next to its ticket reference, so that a reader sees
+    its state once.
+
+    Where the reference shows the ticket's live status itself (`live`: a jira macro
+    or a Cloud smart link render a status lozenge), the badge says only what that
+    status cannot: OVERDUE, and a resolution that is not a plain "done" (WON'T DO);
+    otherwise none. Where the reference is a plain link or a typed key, the badge is
+    the state: DONE (or the resolution), OVERDUE, IN PROGRESS, TO DO."""
     if done:
         if resolution and resolution.casefold() not in DONE_RESOLUTIONS:
             return Badge(resolution.upper(), BadgeColour.GREY)
-        return DONE
+        return None if live else DONE
     if due is not None and due < today:
         return OVERDUE
+    if live:
+        return None
     if category == "indeterminate":
         return IN_PROGRESS
     return TO_DO
+
+
+def state_for(
+    *, done: bool, resolution: str | None, status: str, due: date | None, today: date
+) -> str:
+    """An item's state in words, for reports: its resolution or status, or Overdue."""
+    if done:
+        if resolution and resolution.casefold() not in DONE_RESOLUTIONS:
+            return resolution
+        return "Done"
+    if due is not None and due < today:
+        return "Overdue"
+    return status or "To Do"
 
 
 def summary_badge(states: Sequence[tuple[bool, bool]]) -> Badge | None:
@@ -386,6 +476,9 @@ class _Builder:
     changes: dict[str, ItemChange] = field(default_factory=dict)
     states: list[tuple[bool, bool]] = field(default_factory=list)
     new_ticket_items: list[str] = field(default_factory=list)
+    people: dict[str, str] = field(default_factory=dict)
+    stories: dict[str, ItemStory] = field(default_factory=dict)
+    notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def act(self, op: Op, item: str | None, ticket: str | None, reason: str, **kw: Any) -> None:
         self.actions.append(
@@ -402,8 +495,26 @@ class _Builder:
             )
         )
 
-    def find(self, code: FindingCode, item: str | None, message: str) -> None:
-        self.findings.append(Finding(code, self.page.id, item, message))
+    def find(
+        self, code: FindingCode, item: str | None, message: str, ticket: str | None = None
+    ) -> None:
+        self.findings.append(Finding(code, self.page.id, item, message, ticket))
+
+    def note(self, key: str, what: str, decision: str) -> None:
+        self.notes.setdefault(key, []).append((what, decision))
+
+    def name(self, user_id: str | None) -> str:
+        """A Jira user as people know them: the display name, else the id."""
+        if user_id is None:
+            return "nobody"
+        return self.people.get(user_id, user_id)
+
+    def story(
+        self, item: ActionItem, ticket: str | None, match: Match, why: str, **kw: Any
+    ) -> None:
+        self.stories[item.key] = ItemStory(
+            item.key, ticket, match, why, tuple(self.notes.get(item.key, ())), **kw
+        )
 
     def change(self, key: str, **kw: Any) -> None:
         self.changes[key] = replace(self.changes.get(key, ItemChange()), **kw)
@@ -473,12 +584,35 @@ def owners_to_resolve(
     return out
 
 
+def link_title(page_title: str) -> str:
+    """The title of a ticket's link to its postmortem: the page title, prefixed with
+    "Postmortem: " unless the title says so already ("Postmortem — duplicate
+    refunds" stays as it is)."""
+    title = " ".join(page_title.split())
+    return title if _NAMES_THE_POSTMORTEM.search(title) else f"Postmortem: {title}"
+
+
 def _link_for(page: Page, item_key: str) -> RemoteLink:
     return RemoteLink(
         global_id=f"followup:{item_key}",
         url=page.url,
-        title=f"Postmortem: {page.title}",
+        title=link_title(page.title),
     )
+
+
+def edit_description(current: str | None, edit: DescriptionEdit) -> str | None:
+    """The description with its first paragraph replaced by the item's new text, or
+    None when that paragraph is no longer one of the item's previous texts (a person
+    rewrote it: their text is kept, and nothing is written). Pure."""
+    text = (current or "").replace("\r\n", "\n")
+    first, sep, rest = text.partition("\n\n")
+    said = normalise_text(first)
+    for old in edit.old:
+        wanted = normalise_text(old)
+        cut = wanted.endswith("…") and said.startswith(wanted[:-1].rstrip())
+        if said == wanted or cut:
+            return edit.text + sep + rest if sep else edit.text
+    return None
 
 
 def _description(item: ActionItem, page: Page) -> str:
@@ -504,17 +638,28 @@ def _owner_findings(
     res = _resolution(item, owners, base)
     if res is None or res.user_id is None:
         fallback = b.policy.fallback_assignee
-        then = f"assigning to the fallback {fallback}" if fallback else "leaving it unassigned"
+        then = (
+            f"assigning to the fallback {b.name(fallback)}" if fallback else "leaving it unassigned"
+        )
         if ticket is not None:
             # An owner that resolves to nobody never clears (or replaces) Jira's.
-            who = ticket.assignee_display or ticket.assignee
-            then = f"{ticket.key} keeps its assignee ({who or 'unassigned'})"
+            who = b.name(ticket.assignee) if ticket.assignee else "unassigned"
+            then = f"{ticket.key} keeps its assignee ({ticket.assignee_display or who})"
         b.find(
             FindingCode.UNKNOWN_OWNER,
             item.key,
-            f"Owner {item.owner.value!r} of “{_short(item.text)}” matches no Jira account; "
-            f"{then}. Mention the person, or map the name under [owners] in the config.",
+            f"Owner {_owner_words(item.owner)} of “{_short(item.text)}” matches no Jira "
+            f"account that can be assigned in {b.policy.project}; {then}. Mention the "
+            "person, or map the name under [owners] in the config.",
         )
+
+
+def _owner_words(owner: Owner) -> str:
+    """An owner as the page wrote it, in words (a mention has no name in the page)."""
+    if owner.kind == "name":
+        return repr(owner.value)
+    what = {"account_id": "account", "userkey": "user key", "username": "username"}[owner.kind]
+    return f"@mention ({what} {owner.value})"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -579,6 +724,34 @@ def match_tickets(
     return matched, duplicates, unclaimed, missing
 
 
+def _people(
+    owners: Mapping[Owner, OwnerResolution],
+    tickets: Iterable[Ticket],
+) -> dict[str, str]:
+    """Jira user id -> display name, from what the run looked up anyway."""
+    out: dict[str, str] = {}
+    for t in tickets:
+        if t.assignee and t.assignee_display:
+            out[t.assignee] = t.assignee_display
+    for res in owners.values():
+        if res.user_id and res.display:
+            out[res.user_id] = res.display
+    return out
+
+
+def how_matched(item: ActionItem, ticket: Ticket) -> tuple[Match, str]:
+    """How `match_tickets` paired an item with its ticket, in its own order of rules."""
+    if item.ticket == ticket.key:
+        return "page", f"the page names {ticket.key}"
+    if ticket.prop is not None and ticket.prop.item == item.key:
+        return "property", f"{ticket.key}'s followup property names this item"
+    return (
+        "text",
+        f"{ticket.key}'s synced summary is this item's text (the item's key changed, "
+        "e.g. a renumbered task)",
+    )
+
+
 def plan_page(
     page: Page,
     extraction: Extraction,
@@ -601,22 +774,24 @@ def plan_page(
     nothing else: no ticket, no adoption, no badge, none of that ticket's fields.
     """
     b = _Builder(page=page, policy=policy, today=today)
+    scope = policy.scope
+    # A ticket outside the projects that carries followup's labels for this page (or
+    # that a caller passed in) is left alone as well: not even its assignee's name
+    # reaches the plan's people.
+    strays = [t for t in tickets if scope.outside(t.key) is not None]
+    tickets = [t for t in tickets if scope.outside(t.key) is None]
+    linked = {k: t for k, t in linked.items() if scope.outside(t.key) is None}
+    b.people.update(_people(owners, [*tickets, *linked.values()]))
     b.findings.extend(extraction.findings)
     if any(f.code is FindingCode.UNPARSEABLE_PAGE for f in extraction.findings):
         # Without the items we cannot tell orphans from live tickets: touch nothing.
-        return PagePlan(page.id, (), tuple(b.findings), ())
-    scope = policy.scope
+        return PagePlan(page.id, (), tuple(b.findings), (), dict(b.people))
     items = extraction.items
     foreign = {
         item.key: why
         for item in items
         if item.ticket is not None and (why := scope.outside(item.ticket, item.ticket_site))
     }
-    # A ticket outside the projects that carries followup's labels for this page (or
-    # that a caller passed in) is left alone as well.
-    strays = [t for t in tickets if scope.outside(t.key) is not None]
-    tickets = [t for t in tickets if scope.outside(t.key) is None]
-    linked = {k: t for k, t in linked.items() if scope.outside(t.key) is None}
     followed = [item for item in items if item.key not in foreign]
     matched, duplicates, unclaimed, missing = match_tickets(followed, tickets, linked)
 
@@ -630,6 +805,21 @@ def plan_page(
                 "a ticket of followup's own projects instead, or remove the link (the next "
                 "run then creates one).",
             )
+            # The story says what the page says, and nothing of the ticket: no status,
+            # no assignee, not even a link to it. Its owner is named only where the run
+            # looked the same person up for another item anyway.
+            known = owners.get(item.owner) if item.owner is not None else None
+            b.story(
+                item,
+                None,
+                "foreign",
+                f"the page links {item.ticket}, which {foreign[item.key]}: followup neither "
+                "reads nor changes it, and nothing is synced",
+                state="Foreign ticket",
+                owner=known.user_id if known is not None else None,
+                due=item.due,
+                done=item.done,
+            )
             continue
         if item.key in missing:
             b.find(
@@ -637,6 +827,18 @@ def plan_page(
                 item.key,
                 f"“{_short(item.text)}” links {missing[item.key]}, which does not exist or "
                 "is not visible to followup's Jira account; fix the key on the page.",
+                missing[item.key],
+            )
+            b.story(
+                item,
+                missing[item.key],
+                "missing",
+                f"the page names {missing[item.key]}, which does not exist or is not visible "
+                "to followup's account: nothing is synced",
+                state="Unknown ticket",
+                owner=item.owner.value if item.owner else None,
+                due=item.due,
+                done=item.done,
             )
             continue
         ticket = matched.get(item.key)
@@ -672,7 +874,7 @@ def plan_page(
         b.find(FindingCode.NO_ACTION_ITEMS, None, "This postmortem has no action items.")
 
     desired_summary = summary_badge(b.states)
-    summary_changed = desired_summary != extraction.summary_badge
+    summary_changed = desired_summary != extraction.summary_badge or extraction.extra_summaries > 0
     changes = {k: c for k, c in b.changes.items() if not c.is_empty()}
     if changes or summary_changed or b.new_ticket_items:
         write = PageWrite(
@@ -692,7 +894,9 @@ def plan_page(
             after=f"v{page.version + 1}",
             data=write,
         )
-    return PagePlan(page.id, tuple(b.actions), tuple(b.findings), items)
+    return PagePlan(
+        page.id, tuple(b.actions), tuple(b.findings), items, dict(b.people), dict(b.stories)
+    )
 
 
 def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerResolution]) -> None:
@@ -722,9 +926,10 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         due=due,
         assignee=assignee,
         priority=item.priority or policy.default_priority,
-        prop=TicketProperty(item=item.key, page=page.id, base=base),
+        # Ticked before it ever had a ticket: the health report must not time it.
+        prop=TicketProperty(item=item.key, page=page.id, base=base, done_before_tracking=closes),
         link_url=page.url,
-        link_title=f"Postmortem: {page.title}",
+        link_title=link_title(page.title),
     )
     b.act(
         Op.CREATE,
@@ -741,12 +946,25 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         "link the new ticket to its postmortem",
         data=_link_for(page, item.key),
     )
+    if item.owner is not None and assignee is not None and assignee != policy.fallback_assignee:
+        b.note(item.key, "assignee", f"the owner on the page is {b.name(assignee)}")
+    elif assignee is not None:
+        b.note(item.key, "assignee", f"the fallback assignee {b.name(assignee)}")
+    else:
+        b.note(item.key, "assignee", "nobody: the page names no owner Jira knows")
+    if due is not None and item.due is None:
+        b.note(item.key, "due", f"{due} (sync.default_due_days after the postmortem)")
+    elif due is None:
+        b.note(item.key, "due", "none: the page gives no due date")
     overdue = due is not None and due < b.today
     b.states.append((False, overdue))
     b.new_ticket_items.append(item.key)
-    badge = OVERDUE if overdue else TO_DO
+    # The ticket is written as our jira macro, which shows its status live.
+    badge = badge_for(
+        done=False, resolution=None, category="new", due=due, today=b.today, live=True
+    )
     b.change(item.key, badge=badge)
-    # Ticked before it ever had a ticket: the ticket starts done.
+    state = "Overdue" if overdue else "To Do"
     if closes:
         b.act(
             Op.TRANSITION,
@@ -767,10 +985,26 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
             after={"done": True},
             data=replace(new.prop, base=replace(base, done=True)),
         )
+        b.note(item.key, "status", "ticked on the page before it had a ticket: closed at once")
         b.states[-1] = (True, False)
-        b.change(item.key, badge=DONE)
+        b.change(item.key, badge=None)
+        state = "Done"
+    elif item.done:
+        b.note(item.key, "status", "ticked on the page, but ticks do not close tickets here")
     if due is not None and item.due is None:
         b.change(item.key, due=due)
+    b.story(
+        item,
+        None,
+        "new",
+        "no ticket has this item's key on the page, a followup property naming it, or "
+        "its text as synced summary: one is created",
+        state=state,
+        owner=assignee,
+        due=due,
+        done=closes,
+        overdue=overdue and not closes,
+    )
 
 
 def _push(
@@ -789,6 +1023,51 @@ def _push(
     )
 
 
+def _decision(
+    what: str,
+    p: Any,
+    j: Any,
+    b: Any,
+    direction: Direction,
+    m: _Merge,
+    show: Callable[[Any], str],
+    has_base: bool = True,
+    *,
+    held: bool = False,
+) -> str:
+    """Why a field was synced (or not), in words, from the merge's inputs and outcome.
+    `held`: the page's value would have gone to Jira, but Jira leads the ticket."""
+    if direction == "off":
+        return f"not synced (sync.directions.{what} = off)"
+    if p == j:
+        return f"in step: {show(p)} on both sides"
+    if held:
+        return (
+            f"the page says {show(p)}, but followup did not create this ticket: Jira leads "
+            f'it (sync.adopted_tickets = "jira-leads") and keeps {show(j)}'
+        )
+    if not has_base:
+        if m.to_jira:
+            return f"adopted ticket without one: the page's {show(p)} goes to Jira"
+        if m.to_page:
+            return f"adopted ticket: Jira's {show(j)} is shown on the page"
+        return f"adopted ticket: Jira keeps {show(j)}"
+    if m.conflict:
+        return (
+            f"changed on both sides since the last sync (page: {show(p)}, Jira: {show(j)}, "
+            f"last synced: {show(b)}): conflict, kept {show(m.value)}"
+        )
+    if m.to_jira:
+        return f"changed on the page ({show(b)} → {show(p)}): sent to Jira"
+    if m.to_page:
+        return f"changed in Jira ({show(b)} → {show(j)}): shown on the page"
+    if p != b and j == b:
+        return f"changed on the page to {show(p)}, but it flows {direction}: Jira keeps {show(j)}"
+    if j != b and p == b:
+        return f"changed in Jira to {show(j)}, but it flows {direction}: the page keeps {show(p)}"
+    return f"page {show(p)}, Jira {show(j)}: left as they are ({direction})"
+
+
 def _plan_existing(
     b: _Builder, item: ActionItem, t: Ticket, owners: Mapping[Owner, OwnerResolution]
 ) -> None:
@@ -796,6 +1075,7 @@ def _plan_existing(
     prop = t.prop
     adopting = prop is None or prop.page != page.id
     rekeyed = prop is not None and prop.item != item.key  # e.g. a renumbered task
+    match, why = how_matched(item, t)
     labels_missing = tuple(
         lb for lb in (policy.label, page_label(policy, page.id)) if lb not in t.labels
     )
@@ -805,6 +1085,17 @@ def _plan_existing(
             item.key,
             f"“{_short(item.text)}” links {t.key}, which followup does not manage "
             "(sync.adopt is off); it is left alone.",
+            t.key,
+        )
+        b.story(
+            item,
+            t.key,
+            "unmanaged",
+            f"{why}, which followup does not manage (sync.adopt is off): nothing is synced",
+            state=t.status,
+            owner=t.assignee,
+            due=t.due,
+            done=t.done,
         )
         return
     if prop is not None and prop.page != page.id:
@@ -817,6 +1108,7 @@ def _plan_existing(
             f"“{_short(item.text)}” links {t.key}, which tracks an action item of page "
             f"{prop.page}; its status is shown here, but it is synced from that page only. "
             "Give this item a ticket of its own if it is separate work.",
+            t.key,
         )
         badge = badge_for(
             done=t.done,
@@ -824,15 +1116,32 @@ def _plan_existing(
             category=t.status_category,
             due=t.due,
             today=b.today,
+            live=item.ticket_live,
         )
         if item.badge != badge:
             b.change(item.key, badge=badge)
-        b.states.append((t.done, badge == OVERDUE))
+        overdue = not t.done and t.due is not None and t.due < b.today
+        b.states.append((t.done, overdue))
+        b.note(item.key, "all fields", f"synced from page {prop.page}, whose item {t.key} tracks")
+        b.story(
+            item,
+            t.key,
+            match,
+            f"{why}; it tracks an item of page {prop.page}: shown here, synced there",
+            state=state_for(
+                done=t.done, resolution=t.resolution, status=t.status, due=t.due, today=b.today
+            ),
+            owner=t.assignee,
+            due=t.due,
+            done=t.done,
+            overdue=overdue,
+        )
         return
     base = prop.base if prop is not None and not adopting else None
     has_base = base is not None
     dirs = policy.directions
     winner = policy.conflict_winner
+    conflicts: list[StoredConflict] = []
     # A ticket a person linked by hand is led by Jira unless configured otherwise: the
     # page shows its values, but the page's own changes are not sent (and reported).
     origin = "adopted" if adopting or prop is None else prop.origin
@@ -848,6 +1157,28 @@ def _plan_existing(
             held.append(what)
         return led
 
+    def record(what: str, p: Any, j: Any, m: _Merge, show: Any = None) -> None:
+        _conflict(b, item, t, what, p, j, m, show)
+        conflicts.append(
+            StoredConflict(
+                field=what,
+                page=_jsonable(p),
+                jira=_jsonable(j),
+                kept="jira" if m.value == j else "page",
+                left_page=_jsonable(m.value if m.to_page else p),
+                left_jira=_jsonable(m.value if m.to_jira else j),
+                since=b.today.isoformat(),
+            )
+        )
+
+    def plain(value: Any) -> str:
+        return _display(_jsonable(value))
+
+    def person(value: Any) -> str:
+        return b.name(value) if isinstance(value, str) else "nobody"
+
+    if adopting:
+        b.note(item.key, "ticket", "linked on the page by hand: adopted (labels, property, link)")
     new_done = t.done
 
     # summary: page -> Jira only by default; an adopted ticket keeps its own summary.
@@ -855,13 +1186,37 @@ def _plan_existing(
     base_summary = p_summary
     if has_base and base is not None:
         m = _merge(p_summary, t.summary, base.summary, dirs.summary, winner, True)
-        if jira_leads and m.to_jira:
+        kept_own = jira_leads and m.to_jira
+        if kept_own:
             m = replace(m, to_jira=False)  # the item's text is the page's own wording
         base_summary = m.value
+        b.note(
+            item.key,
+            "summary",
+            f"edited on the page; {t.key}, adopted and led by Jira, keeps its own summary"
+            if kept_own
+            else _decision("summary", p_summary, t.summary, base.summary, dirs.summary, m, plain),
+        )
         if m.to_jira:
             _push(b, item, t, "summary", t.summary, p_summary, "summary edited on the page")
+            # The description opens with the item's text: it follows the summary.
+            edit = DescriptionEdit(
+                old=tuple(dict.fromkeys((t.summary, base.summary))), text=item.text
+            )
+            b.act(
+                Op.UPDATE,
+                item.key,
+                t.key,
+                "the description follows the summary",
+                field="description",
+                before=t.summary,
+                after=item.text,
+                data=FieldUpdate(fields={"description": edit}),
+            )
         if m.conflict:
-            _conflict(b, item, t, "summary", p_summary, t.summary, m)
+            record("summary", p_summary, t.summary, m)
+    else:
+        b.note(item.key, "summary", "an adopted ticket keeps its own summary")
 
     # assignee: an owner the page names but no look-up resolves changes nothing
     p_assignee = _effective_assignee(item, owners, policy, base)
@@ -875,6 +1230,21 @@ def _plan_existing(
         if not owner_known and held and held[-1] == "owner":
             held.pop()  # reported as unknown-owner
         base_assignee = m.value
+        b.note(
+            item.key,
+            "assignee",
+            _decision(
+                "assignee",
+                p_assignee,
+                t.assignee,
+                base.assignee if base else None,
+                dirs.assignee,
+                m,
+                person,
+                has_base,
+                held="owner" in held,
+            ),
+        )
         if m.to_jira:
             _push(b, item, t, "assignee", t.assignee, p_assignee, "owner changed on the page")
         jira_owner = t.assignee_display or t.assignee or "no assignee"
@@ -894,9 +1264,22 @@ def _plan_existing(
                     after=t.assignee,
                 )
         if m.conflict:
-            _conflict(b, item, t, "assignee", p_assignee, t.assignee, m)
+            record("assignee", p_assignee, t.assignee, m, person)
+    else:
+        b.note(
+            item.key,
+            "assignee",
+            f"the page's owner {_owner_words(item.owner) if item.owner else ''} matches no "
+            f"assignable Jira user: {t.key} keeps {person(t.assignee)}",
+        )
+    final_assignee = (
+        p_assignee
+        if any(a.item == item.key and a.field == "assignee" for a in b.actions)
+        else t.assignee
+    )
 
     # due date: one the page states unreadably changes nothing on either side
+    p_due = _effective_due(item, page, policy)
     jira_due = t.due
     if "due" in item.unreadable:
         base_due = base.due if base else t.due
@@ -904,9 +1287,24 @@ def _plan_existing(
         sentence = f"{t.key} keeps {kept} until the page states a date that reads one way."
         b.amend(FindingCode.AMBIGUOUS_DUE_DATE, item.key, sentence)
         b.amend(FindingCode.UNPARSEABLE_DUE_DATE, item.key, sentence)
+        b.note(item.key, "due", f"the page's date cannot be read: {sentence}")
     else:
-        p_due = _effective_due(item, page, policy)
         m = merge(p_due, t.due, base.due if base else None, dirs.due, "due date")
+        b.note(
+            item.key,
+            "due",
+            _decision(
+                "due",
+                p_due,
+                t.due,
+                base.due if base else None,
+                dirs.due,
+                m,
+                plain,
+                has_base,
+                held="due date" in held,
+            ),
+        )
         base_due = m.value
         jira_due = p_due if m.to_jira else t.due
         if m.to_jira:
@@ -926,18 +1324,34 @@ def _plan_existing(
                 after=t.due,
             )
         if m.conflict:
-            _conflict(b, item, t, "due date", p_due, t.due, m)
+            record("due date", p_due, t.due, m)
 
     # done-ness: a status column followup cannot read changes nothing either
     if "done" in item.unreadable:
         base_done = base.done if base else t.done
         b.amend(FindingCode.UNKNOWN_STATUS, item.key, f"{t.key} stays {t.status}.")
+        b.note(item.key, "status", f"the page's status cannot be read: {t.key} stays {t.status}")
     else:
         status_dir = dirs.status
         if item.done and not t.done and not policy.close_on_tick:
             # A tick does not close the ticket: the page may not lead on done-ness.
             status_dir = "jira_to_page" if status_dir == "both" else "off"
         m = merge(item.done, t.done, base.done if base else None, status_dir, "tick")
+        b.note(
+            item.key,
+            "status",
+            _decision(
+                "status",
+                item.done,
+                t.done,
+                base.done if base else None,
+                status_dir,
+                m,
+                _done_words,
+                has_base,
+                held="tick" in held,
+            ),
+        )
         base_done = m.value
         if m.to_jira:
             names = policy.done_transitions if item.done else policy.reopen_transitions
@@ -966,7 +1380,7 @@ def _plan_existing(
                 after=t.done,
             )
         if m.conflict:
-            _conflict(b, item, t, "status", item.done, t.done, m)
+            record("status", item.done, t.done, m, _done_words)
 
     if held:
         b.find(
@@ -976,7 +1390,36 @@ def _plan_existing(
             "followup did not create that ticket, so Jira leads for it "
             '(sync.adopted_tickets = "jira-leads"). Change it in Jira, or let the page '
             'lead with sync.adopted_tickets = "two-way".',
+            t.key,
         )
+
+    # conflicts found by earlier runs: reported until a side moves on, or acknowledged
+    current = {
+        "summary": (p_summary, t.summary),
+        "assignee": (p_assignee, t.assignee),
+        "due date": (p_due, t.due),
+        "status": (item.done, t.done),
+    }
+    # A field the page states unreadably says nothing about whether anyone acted on
+    # its conflict: the conflict is kept as it was, and reported once it reads again.
+    unread = {"due date"} if "due" in item.unreadable else set()
+    if "done" in item.unreadable:
+        unread.add("status")
+    found_now = {c.field for c in conflicts}
+    for old in prop.conflicts if prop is not None and not adopting else ():
+        if old.field in found_now or old.field not in current:
+            continue
+        if old.field in unread:
+            conflicts.append(old)
+            continue
+        p_now, j_now = (_jsonable(v) for v in current[old.field])
+        if p_now == old.left_page and j_now == old.left_jira:
+            conflicts.append(old)
+            _still_conflict(b, item, t, old)
+        else:
+            b.note(
+                item.key, old.field, f"the conflict of {old.since} is resolved: it changed since"
+            )
 
     # adoption: labels and the property
     shown_owner, shown_known = item.owner, owner_known
@@ -1016,12 +1459,27 @@ def _plan_existing(
                 "link the ticket to its postmortem",
                 data=_link_for(page, item.key),
             )
-    if adopting or rekeyed or prop is None or prop.base != new_base:
+    kept_conflicts = tuple(conflicts)
+    old_conflicts = prop.conflicts if prop is not None and not adopting else ()
+    if (
+        adopting
+        or rekeyed
+        or prop is None
+        or prop.base != new_base
+        or old_conflicts != kept_conflicts
+    ):
+        reason = "record the synced values"
+        if kept_conflicts != old_conflicts:
+            reason += (
+                "; remember the conflict"
+                if len(kept_conflicts) > len(old_conflicts)
+                else "; forget resolved conflicts"
+            )
         b.act(
             Op.SET_PROPERTY,
             item.key,
             t.key,
-            "record the synced values",
+            reason,
             before=_changed_keys(prop.base.to_json() if prop and prop.base else {}, new_base),
             after=_changed_keys(new_base.to_json(), prop.base if prop else None),
             data=TicketProperty(
@@ -1029,13 +1487,17 @@ def _plan_existing(
                 page=page.id,
                 base=new_base,
                 reminders=prop.reminders if prop else {},
+                conflicts=kept_conflicts,
+                done_before_tracking=prop.done_before_tracking if prop else False,
                 origin=origin,
             ),
         )
 
     # what the page should show
+    live = item.ticket_live
     if item.ticket != t.key:
         b.change(item.key, ticket=t.key)
+        live = True  # written as our jira macro
         if not adopting:
             # Not on the page yet: the run that created it may have died (or failed)
             # before linking it. The upsert by global id is harmless if it did link.
@@ -1049,11 +1511,39 @@ def _plan_existing(
     resolution = t.resolution if new_done == t.done else None
     category = t.status_category if new_done == t.done else ("done" if new_done else "new")
     badge = badge_for(
-        done=new_done, resolution=resolution, category=category, due=jira_due, today=b.today
+        done=new_done,
+        resolution=resolution,
+        category=category,
+        due=jira_due,
+        today=b.today,
+        live=live,
     )
     if item.badge != badge:
         b.change(item.key, badge=badge)
-    b.states.append((new_done, badge == OVERDUE))
+    overdue = not new_done and jira_due is not None and jira_due < b.today
+    b.states.append((new_done, overdue))
+    status = t.status if new_done == t.done else ("Done" if new_done else "To Do")
+    b.story(
+        item,
+        t.key,
+        match,
+        why,
+        state=state_for(
+            done=new_done, resolution=resolution, status=status, due=jira_due, today=b.today
+        ),
+        owner=final_assignee,
+        due=jira_due,
+        done=new_done,
+        overdue=overdue,
+    )
+
+
+def _done_words(value: Any) -> str:
+    return "nothing" if value is None else ("done" if value else "not done")
+
+
+def _display(value: Any) -> str:
+    return "nothing" if value is None or value == "" else str(value)
 
 
 _FIELD_NAMES = {"owner": "owner", "due": "due date", "done": "status"}
@@ -1109,16 +1599,49 @@ def _changed_fields(b: _Builder, key: str) -> set[str]:
 
 
 def _conflict(
-    b: _Builder, item: ActionItem, t: Ticket, what: str, p: Any, j: Any, m: _Merge
+    b: _Builder,
+    item: ActionItem,
+    t: Ticket,
+    what: str,
+    p: Any,
+    j: Any,
+    m: _Merge,
+    show: Any = None,
 ) -> None:
+    shown = show or (lambda v: _display(_jsonable(v)))
     kept = "Jira's" if m.value == j else "the page's"
     b.find(
         FindingCode.CONFLICT,
         item.key,
         f"{what} of “{_short(item.text)}” changed on both sides since the last sync "
-        f"(page: {_jsonable(p)}, {t.key}: {_jsonable(j)}); kept {kept} value "
-        f"(sync.conflict_winner = {b.policy.conflict_winner}).",
+        f"(page: {shown(p)}, {t.key}: {shown(j)}); kept {kept} value "
+        f"(sync.conflict_winner = {b.policy.conflict_winner}). If the other edit is "
+        f"needed, make it again; once checked, `followup resolve {t.key}` clears this.",
+        t.key,
     )
+
+
+def _still_conflict(b: _Builder, item: ActionItem, t: Ticket, c: StoredConflict) -> None:
+    """A conflict an earlier run found, nobody has acted on since: reported again."""
+
+    def shown(value: Any) -> str:
+        if c.field == "assignee":
+            return b.name(value) if isinstance(value, str) else "nobody"
+        if c.field == "status":
+            return _done_words(value)
+        return _display(value)
+
+    kept = "Jira's" if c.kept == "jira" else "the page's"
+    b.find(
+        FindingCode.CONFLICT,
+        item.key,
+        f"{c.field} of “{_short(item.text)}” changed on both sides (found {c.since}: page "
+        f"{shown(c.page)}, {t.key} {shown(c.jira)}); {kept} value was kept and nobody has "
+        f"changed it since. If the other edit is needed, make it again; if the kept value "
+        f"is right, run `followup resolve {t.key}`.",
+        t.key,
+    )
+    b.note(item.key, c.field, f"conflict of {c.since} still unresolved")
 
 
 def _plan_stray(
@@ -1133,7 +1656,7 @@ def _plan_stray(
     else:
         msg = f"{t.key} duplicates the ticket of “{_short(t.summary)}”; close the extra one."
         note = "This ticket duplicates another ticket for the same postmortem action item."
-    b.find(code, item_key, msg)
+    b.find(code, item_key, msg, t.key)
     already = bool(t.prop and t.prop.reminders.get("stray_noted"))
     if policy in ("comment", "close") and not already:
         b.act(Op.COMMENT, item_key, t.key, str(code), after=note, data=note)

@@ -19,7 +19,7 @@ import html
 from collections.abc import Sequence
 
 from followup.charts import PALETTE, bar_chart, column_chart, line_chart
-from followup.health import GroupRow, Health, ItemHealth, PageRef
+from followup.health import ConflictRow, GroupRow, Health, ItemHealth, PageRef
 
 __all__ = ["headline", "item_badge", "to_html", "to_storage"]
 
@@ -46,6 +46,11 @@ def headline(health: Health) -> list[tuple[str, str, str]]:
         ("Done", str(t.done), "Green"),
         ("Overdue", str(t.overdue), "Red" if t.overdue else "Green"),
         ("Without owner", str(t.no_owner), "Yellow" if t.no_owner else "Green"),
+        (
+            "Owner not found",
+            str(t.owner_not_found),
+            "Yellow" if t.owner_not_found else "Green",
+        ),
         ("Without due date", str(t.no_due), "Yellow" if t.no_due else "Green"),
         (
             "Done on time",
@@ -55,6 +60,12 @@ def headline(health: Health) -> list[tuple[str, str, str]]:
             else ("Green" if health.on_time_rate >= 0.8 else "Yellow"),
         ),
         ("Done late", str(len(health.done_late)), "Yellow" if health.done_late else "Green"),
+        ("Done before tracking", str(len(health.done_before_tracking)), "Grey"),
+        (
+            "Unresolved conflicts",
+            str(len(health.conflicts)),
+            "Yellow" if health.conflicts else "Green",
+        ),
         ("Median days to ticket", _days(health.median_days_to_ticket), "Grey"),
         ("Median days to done", _days(health.median_days_to_done), "Grey"),
     ]
@@ -193,6 +204,20 @@ def _items_table(items: Sequence[ItemHealth], jira_url: str | None, *, late: boo
     )
 
 
+def _conflicts_table(rows: Sequence[ConflictRow], jira_url: str | None) -> str:
+    body = "".join(
+        f"<tr><td>{_e(c.item.text)}</td><td>{_link(c.item.page.title, c.item.page.url)}</td>"
+        f"<td class='nowrap'>{_ticket_link(c.item.ticket, jira_url)}</td>"
+        f"<td>{_e(c.field)}</td><td>{_e(c.page)}</td><td>{_e(c.jira)}</td>"
+        f"<td>{_e(c.kept)}</td><td class='nowrap'>{_e(c.since)}</td></tr>"
+        for c in rows
+    )
+    return (
+        "<table><tr><th>Action item</th><th>Postmortem</th><th>Ticket</th><th>Field</th>"
+        "<th>Page said</th><th>Jira said</th><th>Kept</th><th>Found</th></tr>" + body + "</table>"
+    )
+
+
 def _overdue_by_owner(health: Health) -> list[tuple[str, int]]:
     return [(r.label, r.counts.overdue) for r in health.by_owner if r.counts.overdue][:12]
 
@@ -251,6 +276,10 @@ def to_html(health: Health, *, jira_url: str | None = None, title: str | None = 
         _items_table(health.oldest_overdue, jira_url, late=False)
         if health.oldest_overdue
         else "<p class='empty'>Nothing is overdue.</p>",
+        "<h2>Unresolved conflicts</h2>",
+        _conflicts_table(health.conflicts, jira_url)
+        if health.conflicts
+        else "<p class='empty'>No conflict is waiting for a person.</p>",
         _group_table("By space", health.by_space, "Space"),
         _group_table("By owner", health.by_owner, "Owner"),
         _group_table("By postmortem", health.by_postmortem, "Postmortem"),
@@ -394,6 +423,26 @@ def to_storage(health: Health, *, jira_url: str | None = None) -> str:
         _s_items(health.oldest_overdue, jira_url, late=False)
         if health.oldest_overdue
         else "<p>Nothing is overdue.</p>",
+        "<h2>Unresolved conflicts</h2>",
+        _s_table(
+            ("Action item", "Postmortem", "Ticket", "Field", "Page said", "Jira said", "Kept"),
+            [
+                (
+                    _x(c.item.text),
+                    _a(c.item.page.title, c.item.page.url),
+                    _a(c.item.ticket or "", f"{jira_url.rstrip('/')}/browse/{c.item.ticket}")
+                    if jira_url and c.item.ticket
+                    else _x(c.item.ticket or ""),
+                    _x(c.field),
+                    _x(c.page),
+                    _x(c.jira),
+                    _x(f"{c.kept} (since {c.since})"),
+                )
+                for c in health.conflicts
+            ],
+        )
+        if health.conflicts
+        else "<p>No conflict is waiting for a person.</p>",
         "<h2>Open vs done over time</h2>",
         timeline,
         "<h2>Age of open items</h2>",

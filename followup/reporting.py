@@ -71,7 +71,9 @@ def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -
     tickets = list(engine.jira.search_tickets(managed_tickets_jql(engine.policy.label)))
     extractions = {page.id: engine.extract_page(page) for page in pages}
     log.info("report-loaded", pages=len(pages), tickets=len(tickets))
-    return compute_health(pages, extractions, tickets, today, label=engine.policy.label)
+    return compute_health(
+        pages, extractions, tickets, today, label=engine.policy.label, scope=engine.policy.scope
+    )
 
 
 # -- text, Markdown, JSON -------------------------------------------------------------
@@ -132,6 +134,23 @@ def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]],
             _ITEM_HEAD,
             _item_rows(health.oldest_overdue, late=False),
             "Nothing is overdue.",
+        ),
+        (
+            "Unresolved conflicts",
+            ("action item", "postmortem", "ticket", "field", "page said", "Jira said", "kept"),
+            [
+                [
+                    c.item.text,
+                    c.item.page.title,
+                    c.item.ticket or "",
+                    c.field,
+                    c.page,
+                    c.jira,
+                    f"{c.kept} (since {c.since})",
+                ]
+                for c in health.conflicts
+            ],
+            "No conflict is waiting for a person.",
         ),
         ("By space", ("space", *_GROUP_HEAD), _group_rows(health.by_space), "No action items."),
         ("By owner", ("owner", *_GROUP_HEAD), _group_rows(health.by_owner), "No action items."),

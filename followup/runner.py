@@ -45,13 +45,14 @@ class SetupError(FollowupError):
 
 def scope_from_settings(settings: Settings) -> Scope:
     """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
-    the Jira at `jira.url` (and the jira macros of `jira.macro_server_ids`)."""
+    the Jira at `jira.url` (and the jira macros of this Jira's application link:
+    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
     j = settings.jira
     return Scope(
         projects=frozenset({j.project, *j.adopt_projects}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
         page_base=settings.confluence.url or "",
-        server_ids=frozenset(j.macro_server_ids),
+        server_ids=settings.macro_server_ids,
     )
 
 
@@ -95,9 +96,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         owners=dict(settings.owners),
         # Our jira macros name this Jira's application link when it is configured, so
         # that Confluence shows them from this Jira whatever its primary Jira link is.
-        jira_server_id=settings.jira.macro_server_ids[0]
-        if settings.jira.macro_server_ids
-        else None,
+        jira_server=settings.macro_link[0],
+        jira_server_id=settings.macro_link[1],
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
     )
@@ -224,7 +224,13 @@ def sync_command(
     color = output is None and sys.stdout.isatty()
     # A terminal's own width (or $COLUMNS); a file gets a fixed, wide table.
     width = shutil.get_terminal_size((140, 40)).columns if output is None else 140
-    text = render_report(result, fmt_, color=color, width=width)  # type: ignore[arg-type]
+    text = render_report(
+        result,
+        fmt_,  # type: ignore[arg-type]
+        color=color,
+        width=width,
+        jira_url=settings.jira.url,
+    )
     if output is not None:
         output.write_text(text, encoding="utf-8")
     else:

@@ -218,9 +218,9 @@ class JiraSettings(_SiteSettings):
 
     `project` is where tickets are created; `adopt_projects` are further projects
     whose tickets a page may link by hand (and followup then adopts). No other ticket
-    is ever touched. `macro_server_ids` are the `serverId`s Confluence's jira macro
-    uses for this Jira (its application link): a macro naming another server names
-    another Jira.
+    is ever touched. `macro_server_ids` are further `serverId`s of this Jira in
+    Confluence (an older application link, say), besides `[confluence]
+    jira_server_id`: a jira macro naming any other server names another Jira.
     """
 
     project: str = Field(default="OPS", min_length=1)
@@ -265,10 +265,34 @@ class ConfluenceSettings(_SiteSettings):
     """[confluence]: the Confluence site and which pages are postmortems.
 
     `email` and `token` default to the Jira ones when unset (one Atlassian account).
+    `jira_server` / `jira_server_id` are the name and id of Confluence's application
+    link to the Jira site: followup writes them into every jira macro it adds, as
+    Confluence's editor does, and takes a macro carrying that id for one of this Jira
+    (`followup doctor` shows the values the pages' own macros carry).
     """
 
     cql: str = Field(default='type = page AND label = "postmortem"', min_length=1)
     spaces: StrList = Field(default_factory=list)
+    jira_server: str | None = None
+    # Checked even when unset: it is required once jira_server is set.
+    jira_server_id: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("jira_server", "jira_server_id")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("jira_server_id")
+    @classmethod
+    def _id_goes_with_the_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A macro naming a server but no serverId would read back as another Jira's
+        # (an unknown link is foreign), so followup would disown its own tickets.
+        if value is None and info.data.get("jira_server") is not None:
+            raise ValueError(
+                "required with jira_server: set both (`followup doctor` shows the values "
+                "the pages' jira macros carry), or neither"
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -511,6 +535,24 @@ class Settings(BaseSettings):
                 "e.g. https://acme.atlassian.net/wiki"
             )
         return self
+
+    @property
+    def macro_link(self) -> tuple[str | None, str | None]:
+        """The (server, serverId) followup's own jira macros name: `[confluence]
+        jira_server` / `jira_server_id`, else the first of `jira.macro_server_ids`
+        (no name), else none (Confluence then uses its primary Jira link)."""
+        c = self.confluence
+        if c.jira_server_id is not None:
+            return c.jira_server, c.jira_server_id
+        ids = self.jira.macro_server_ids
+        return None, (ids[0] if ids else None)
+
+    @property
+    def macro_server_ids(self) -> frozenset[str]:
+        """Every jira macro `serverId` taken for this Jira: the one followup writes
+        (always its own) and `jira.macro_server_ids`. Any other is foreign."""
+        written = self.confluence.jira_server_id
+        return frozenset({*self.jira.macro_server_ids, *((written,) if written else ())})
 
     def require_sites(self, *products: Product) -> None:
         """Raise ConfigError unless url, email and token are set for `products`

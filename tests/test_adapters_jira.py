@@ -402,16 +402,19 @@ def test_add_comment(any_site: JiraSite, sleeps: Sleeps) -> None:
 
 def test_find_users_and_assignability(any_site: JiraSite, sleeps: Sleeps) -> None:
     """Users are found by name (accountId on Cloud, name on DC); active users are
-    assignable, inactive ones and strangers are not, nor anyone in a missing project."""
+    assignable (with their display name), inactive ones and strangers are not, nor
+    anyone in a missing project."""
     jira = adapter(any_site, sleeps)
     [alice] = jira.find_users("Alice")
     assert alice.id == user_id(any_site, ALICE)
     assert alice.display_name == ALICE.display_name
-    assert jira.is_assignable(user_id(any_site, ALICE), "OPS")
-    assert jira.is_assignable(user_id(any_site, BOB), "OPS")
-    assert not jira.is_assignable(user_id(any_site, GONE), "OPS")
-    assert not jira.is_assignable("nobody-at-all", "OPS")
-    assert not jira.is_assignable(user_id(any_site, ALICE), "NOPE")
+    found = jira.assignable_user(user_id(any_site, ALICE), "OPS")
+    assert found is not None
+    assert found.display_name == ALICE.display_name
+    assert jira.assignable_user(user_id(any_site, BOB), "OPS") is not None
+    assert jira.assignable_user(user_id(any_site, GONE), "OPS") is None
+    assert jira.assignable_user("nobody-at-all", "OPS") is None
+    assert jira.assignable_user(user_id(any_site, ALICE), "NOPE") is None
 
 
 # -- failures ------------------------------------------------------------------------

@@ -252,7 +252,7 @@ def test_jira_writes(cloud: Site) -> None:
         jira.add_comment(key, "Closed from the postmortem page.")
         ticket = jira.get_ticket(key)
         users = jira.find_users("Priya")
-        assignable = jira.is_assignable(PRIYA.account_id, "OPS")
+        assignable = jira.assignable_user(PRIYA.account_id, "OPS")
     assert ticket is not None
     assert (ticket.assignee, ticket.due, ticket.done) == (PRIYA.account_id, date(2025, 4, 1), True)
     assert "reviewed" in ticket.labels

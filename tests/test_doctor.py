@@ -14,7 +14,7 @@ from sandbox_support import reset_server
 from typer.testing import CliRunner
 
 from followup.cli import app
-from followup.doctor import run_doctor, screen_problems, transition_problems
+from followup.doctor import macro_link_check, run_doctor, screen_problems, transition_problems
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_VIEWER
 from followup.sandbox.server import RunningSandbox
@@ -70,6 +70,7 @@ ALL_CHECKS = [
     "done transition",
     "CQL",
     "page permissions",
+    "jira macros",
 ]
 
 
@@ -90,6 +91,7 @@ def test_every_check_passes_on_the_demo_site_and_nothing_is_written(
     assert "Jira Cloud, Confluence Cloud" in lines["Cloud or Data Center"][1]
     assert lines["CQL"][1].startswith("6 page(s) in PAY, SRE")
     assert "Done reachable from" in lines["done transition"][1]
+    assert lines["jira macros"][1].startswith("written with server “System Jira”")
     stats = sandbox.stats.snapshot()
     assert stats["writes"] == 0
     assert stats["by_route"]["POST /wiki/rest/api/content/{id}/permission/check"] == 6
@@ -413,3 +415,88 @@ def test_the_content_permission_check_is_cloud_only_and_never_a_write(
         timeout=10,
     )
     assert on_dc.status_code == 404
+
+
+def test_unset_jira_macro_settings_are_a_warning_naming_the_values_to_use(
+    sandbox: RunningSandbox,
+) -> None:
+    """Without [confluence] jira_server / jira_server_id the doctor warns, and names the
+    server and serverId the pages' own Jira macros carry, ready to copy."""
+    code, lines = doctor(
+        settings_for(
+            sandbox, FOLLOWUP_CONFLUENCE__JIRA_SERVER="", FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID=""
+        )
+    )
+    assert code == 0
+    mark, detail = lines["jira macros"]
+    assert mark == "warn"
+    assert "written without server and serverId" in detail
+    assert (
+        'fix: set [confluence] jira_server = "System Jira" and jira_server_id = '
+        '"b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"'
+    ) in detail
+    wrong = doctor(settings_for(sandbox, FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID="0000"))[1]
+    assert wrong["jira macros"][0] == "warn"
+    assert "name “System Jira” (b2c8e7f4" in wrong["jira macros"][1]
+
+
+OURS = ("System JIRA", "link-ours")
+OLD = ("JIRA (old)", "link-old")
+PARTNER = ("Partner JIRA", "link-partner")
+
+
+@pytest.mark.parametrize(
+    ("server", "written", "ours", "seen", "status", "said", "fix"),
+    [
+        # nothing set: every macro naming a server would be foreign
+        (
+            None, None, set(), [OURS], "warn", "written without server",
+            'jira_server_id = "link-ours"',
+        ),
+        (None, None, set(), [], "warn", "no page read has a Jira macro", "Application links"),
+        # set as the pages' macros: ours
+        (
+            "System JIRA", "link-ours", {"link-ours"}, [OURS], "ok",
+            "“System JIRA” (link-ours)", None,
+        ),
+        ("System JIRA", "link-ours", {"link-ours"}, [], "ok", "no Jira macro on the pages", None),
+        (
+            "System JIRA", "link-ours", {"link-ours", "link-old"}, [OURS, OLD], "ok",
+            "also taken for this Jira: link-old", None,
+        ),
+        # a second link on the pages besides ours: this Jira's too, or another Jira
+        (
+            "System JIRA", "link-ours", {"link-ours"}, [OURS, PARTNER], "warn",
+            "which followup takes for another Jira", '"link-partner" to [jira] macro_server_ids',
+        ),
+        # ours is not what the pages use
+        (
+            "System JIRA", "link-wrong", {"link-wrong"}, [OURS], "warn",
+            "name “System JIRA” (link-ours)", 'jira_server_id = "link-ours"',
+        ),
+        (
+            None, "link-old", {"link-old", "link-ours"}, [OURS], "warn",
+            "name “System JIRA” (link-ours)", 'jira_server_id = "link-ours"',
+        ),
+    ],
+)  # fmt: skip
+def test_macro_link_check(
+    server: str | None,
+    written: str | None,
+    ours: set[str],
+    seen: list[tuple[str, str]],
+    status: str,
+    said: str,
+    fix: str | None,
+) -> None:
+    """The jira macros line says what followup writes, names a serverId on the pages
+    that it would take for another Jira with the setting that makes it ours, and
+    warns when its own macros would name a link the pages do not use."""
+    check = macro_link_check(server, written, ours, {link: "Orders DB" for link in seen})
+    assert check.status == status
+    assert said in check.detail
+    if fix is None:
+        assert check.fix is None
+    else:
+        assert check.fix is not None
+        assert fix in check.fix

@@ -442,3 +442,92 @@ def test_switching_date_order_never_clears_a_date(site: Site) -> None:
     assert issue(site, shard).due == "2027-04-03"
     assert FindingCode.AMBIGUOUS_DUE_DATE in [f.code for f in result.findings]
     assert "03/04/2027" in site.body(VALUES_PAGE)
+
+
+# -- 4. what people read shows nothing of a foreign ticket ------------------------------
+
+# What Jira holds about the tickets outside the scope, which no report may show: their
+# summaries, assignee, statuses, due dates and description (OPS-1's due date is also
+# one the other page states, so it is not in the list).
+FOREIGN_FACTS = (
+    "Rotate the signing keys",
+    "Keep the partner gateway patched",
+    AMARA.display_name,
+    "In Progress",
+    "2027-03-01",
+    "2027-01-15",
+    "Confidential",
+)
+
+
+def _run(site: Site, *args: str) -> tuple[int, str, str]:
+    proc = site.cli(*args)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def _leaks(text: str) -> list[str]:
+    return [fact for fact in FOREIGN_FACTS if fact in text]
+
+
+def test_reports_explain_and_health_show_nothing_of_a_foreign_ticket(
+    site: Site, tmp_path: Path
+) -> None:
+    """The sync report in every format, `followup explain` of an item linking a
+    foreign ticket, and the health report name no foreign ticket's summary, assignee,
+    status or dates, and link none of them; `followup explain SEC-1` is refused
+    without a request for that ticket; the HTML summary lists the item as "Foreign
+    ticket" with the key as the page wrote it and its owner by name."""
+    for fmt in ("text", "json", "markdown", "html"):
+        out = tmp_path / f"report.{fmt}"
+        code, _, err = _run(
+            site, "sync", "--dry-run", "--today", TODAY.isoformat(), "--format", fmt,
+            "--output", str(out),
+        )  # fmt: skip
+        assert code == 0, err[-3000:]
+        text = out.read_text()
+        assert _leaks(text) == [], fmt
+        assert "/browse/SEC-1" not in text, fmt
+        assert "/browse/PLAT-1" not in text, fmt
+    html = (tmp_path / "report.html").read_text()
+    row = html[html.index("Rotate the leaked keys") :]
+    row = row[: row.index("</tr>")]
+    assert "Foreign ticket" in row
+    assert "SEC-1" in row
+    assert "href" not in row
+    # the owner as the run knows them anyway (the same person owns an item it synced)
+    assert PRIYA.display_name in row
+    assert PRIYA.account_id not in row
+    assert str(PRIYA.key) not in row
+
+    item_key = items(site, SCOPE_PAGE)["Rotate the leaked keys"].key
+    told: dict[str, str] = {}
+    for fmt in ("text", "json"):
+        code, told[fmt], err = _run(site, "explain", item_key, "--today", TODAY.isoformat(),
+                                    "--format", fmt)  # fmt: skip
+        assert code == 0, err[-3000:]
+        assert _leaks(told[fmt]) == [], fmt
+        assert "foreign-ticket" in told[fmt], fmt
+    assert "nothing is done for this item" in told["text"]
+    explained = json.loads(told["json"])
+    assert (explained["ticket"], explained["story"]["match"]) == (None, "foreign")
+
+    before = site.stats()["by_route"]
+    code, out, err = _run(site, "explain", "SEC-1")
+    assert code == 2, (out, err)
+    assert "neither reads nor explains" in err
+    after = site.stats()["by_route"]
+    issue_reads = [r for r in after if "/issue/" in r and after[r] != before.get(r, 0)]
+    assert issue_reads == []
+    code, out, err = _run(site, "resolve", "SEC-1")
+    assert code == 2, (out, err)
+
+    out = tmp_path / "health.json"
+    code, _, err = _run(site, "report", "--today", TODAY.isoformat(), "--format", "json",
+                        "--output", str(out))  # fmt: skip
+    assert code == 0, err[-3000:]
+    health = out.read_text()
+    assert _leaks(health) == []
+    data = json.loads(health)
+    found = [i for i in data["items"] if i["text"] == "Rotate the leaked keys"]
+    assert [(i["status"], i["ticket"]) for i in found] == [("Foreign ticket", None)]

@@ -18,6 +18,7 @@ from followup.model import (
     FindingCode,
     Owner,
     Page,
+    StoredConflict,
     SyncBase,
     Ticket,
     TicketProperty,
@@ -28,6 +29,7 @@ from followup.planner import (
     IN_PROGRESS,
     OVERDUE,
     TO_DO,
+    DescriptionEdit,
     Directions,
     Op,
     OwnerResolution,
@@ -36,6 +38,8 @@ from followup.planner import (
     Policy,
     Scope,
     badge_for,
+    edit_description,
+    link_title,
     owners_to_resolve,
     plan_page,
     summary_badge,
@@ -179,8 +183,10 @@ def test_new_item_gets_one_ticket_with_owner_due_labels_property_and_link() -> N
     assert p.actions[1].data.global_id == "followup:98000001:task:1"
     w = write_of(p)
     assert w.new_ticket_items == ("98000001:task:1",)
-    assert w.changes["98000001:task:1"].badge == TO_DO
+    # written as our jira macro, whose live lozenge says TO DO: no badge repeats it
+    assert w.changes["98000001:task:1"].badge is None
     assert w.summary == Badge("FOLLOW-UP 0/1 DONE", BadgeColour.YELLOW)
+    assert p.actions[1].data.title == f"Postmortem: {PAGE.title}"
 
 
 def test_new_item_past_due_shows_overdue() -> None:
@@ -205,7 +211,11 @@ def test_ticked_new_item_is_created_and_closed() -> None:
     assert ops(p) == ["create", "link", "transition", "set-property", "write-page"]
     assert p.actions[0].data.prop.base.done is False
     assert p.actions[3].data.base.done is True
-    assert write_of(p).changes["98000001:task:1"].badge == DONE
+    # the jira macro shows DONE live; the property says it was done before tracking
+    assert write_of(p).changes["98000001:task:1"].badge is None
+    assert p.actions[0].data.prop.done_before_tracking is True
+    assert p.actions[3].data.done_before_tracking is True
+    assert p.stories["98000001:task:1"].state == "Done"
 
 
 def test_priority_column_and_default_priority() -> None:
@@ -610,6 +620,233 @@ def test_ticket_of_another_postmortem_is_shown_not_taken_over() -> None:
     assert plan([shown], linked={"OPS-7": theirs}).actions == ()
 
 
+# -- one status per item ------------------------------------------------------------
+
+WONT_DO = Badge("WON'T DO", BadgeColour.GREY)
+
+
+@pytest.mark.parametrize(
+    ("done", "resolution", "category", "due", "live", "badge"),
+    [
+        # a jira macro (or smart link) shows the status live: the badge adds only
+        # what it cannot say
+        (False, None, "new", date(2026, 12, 31), True, None),
+        (False, None, "indeterminate", date(2026, 12, 31), True, None),
+        (True, "Done", "done", date(2026, 12, 31), True, None),
+        (True, "Fixed", "done", date(2026, 11, 1), True, None),
+        (False, None, "new", date(2026, 11, 1), True, OVERDUE),
+        (False, None, "indeterminate", date(2026, 11, 1), True, OVERDUE),
+        (True, "Won't Do", "done", date(2026, 12, 31), True, WONT_DO),
+        # a plain link or a typed key shows only the key: the badge is the state
+        (False, None, "new", None, False, TO_DO),
+        (False, None, "indeterminate", None, False, IN_PROGRESS),
+        (True, "Done", "done", None, False, DONE),
+        (False, None, "new", date(2026, 11, 1), False, OVERDUE),
+        (True, "Won't Do", "done", None, False, WONT_DO),
+    ],
+)
+def test_badge_says_the_state_once(
+    done: bool,
+    resolution: str | None,
+    category: str,
+    due: date | None,
+    live: bool,
+    badge: Badge | None,
+) -> None:
+    """Next to a reference that shows the live status, the badge is only OVERDUE or a
+    resolution that is not done; next to a plain reference it is the whole state."""
+    got = badge_for(
+        done=done, resolution=resolution, category=category, due=due, today=TODAY, live=live
+    )
+    assert got == badge
+
+
+def test_a_badge_repeating_the_live_status_is_removed() -> None:
+    """A page written by an older version (TO DO badge after a jira macro) loses the
+    repeated badge; an overdue one keeps OVERDUE."""
+    shown, ticket = synced(item())
+    live = replace(shown, ticket_live=True)  # badge TO DO, as the old version wrote it
+    assert write_of(plan([live], [ticket])).changes[shown.key].badge is None
+    steady = replace(live, badge=None)
+    assert plan([steady], [ticket]).actions == ()
+    late_item, late_ticket = synced(item(due=date(2026, 11, 20)))
+    late = replace(late_item, ticket_live=True)
+    assert late.badge == OVERDUE
+    assert plan([late], [late_ticket]).actions == ()
+
+
+def test_stale_summary_copies_make_the_page_write_once() -> None:
+    """A summary lozenge under a second heading (older versions wrote one per
+    section) is reason enough for one write, which keeps only the first."""
+    shown, ticket = synced(item())
+    ext = Extraction(PAGE.id, (shown,), (), summary_badge=_expected_summary([shown], [ticket]))
+    assert (
+        plan_page(
+            PAGE, ext, [ticket], linked={}, owners=OWNERS, today=TODAY, policy=Policy()
+        ).actions
+        == ()
+    )
+    with_copy = replace(ext, extra_summaries=1)
+    p = plan_page(PAGE, with_copy, [ticket], linked={}, owners=OWNERS, today=TODAY, policy=Policy())
+    assert ops(p) == ["write-page"]
+
+
+# -- names ----------------------------------------------------------------------------
+
+
+def test_plan_names_the_people_it_mentions() -> None:
+    """The plan carries display names from the owner look-ups and the search's
+    assignees; a conflict on the assignee names people, not account ids."""
+    shown, ticket = synced(item())
+    ticket = replace(ticket, assignee="acc-carol", assignee_display="Carol Jones")
+    moved = replace(shown, owner=BOB)
+    owners = {
+        ALICE: OwnerResolution("acc-alice", "Alice Owner"),
+        BOB: OwnerResolution("acc-bob", "Bob Builder"),
+    }
+    p = plan([moved], [ticket], owners=owners)
+    assert p.people == {
+        "acc-alice": "Alice Owner",
+        "acc-bob": "Bob Builder",
+        "acc-carol": "Carol Jones",
+    }
+    [conflict] = [f for f in p.findings if f.code is FindingCode.CONFLICT]
+    assert "Bob Builder" in conflict.message
+    assert "Carol Jones" in conflict.message
+    assert "acc-" not in conflict.message
+    assert conflict.ticket == "OPS-1"
+
+
+# -- why: the stories -------------------------------------------------------------------
+
+
+def test_stories_say_how_each_ticket_was_found() -> None:
+    """Each item's story names the rule that matched its ticket: the key on the page,
+    the property, the synced text, or none (created)."""
+    by_key, t1 = synced(item(1), "OPS-1")
+    by_prop, t2 = synced(item(2), "OPS-2")
+    by_prop = replace(by_prop, ticket=None, badge=None)
+    renumbered, t3 = synced(item(3), "OPS-3")
+    renumbered = replace(renumbered, key=f"{PAGE.id}:task:30", ticket=None, badge=None)
+    new = item(4)
+    p = plan([by_key, by_prop, renumbered, new], [t1, t2, t3])
+    how = {k.rsplit(":", 1)[1]: (s.match, s.ticket) for k, s in p.stories.items()}
+    assert how == {
+        "1": ("page", "OPS-1"),
+        "2": ("property", "OPS-2"),
+        "30": ("text", "OPS-3"),
+        "4": ("new", None),
+    }
+    assert "OPS-2's followup property names this item" in p.stories[by_prop.key].why
+
+
+def test_stories_say_why_each_field_was_synced_or_left() -> None:
+    """Field by field, the story says what was decided and why."""
+    shown, ticket = synced(item())
+    p = plan(
+        [replace(shown, due=date(2027, 1, 10))],
+        [replace(ticket, summary="Better words")],
+        policy=Policy(directions=Directions(assignee="off")),
+    )
+    notes = dict(p.stories[shown.key].notes)
+    assert notes["due"] == "changed on the page (2026-12-15 → 2027-01-10): sent to Jira"
+    assert notes["assignee"] == "not synced (sync.directions.assignee = off)"
+    assert notes["summary"].startswith("changed in Jira to Better words, but it flows page_to_jira")
+    assert notes["status"] == "in step: not done on both sides"
+    assert p.stories[shown.key].due == date(2027, 1, 10)
+
+
+# -- conflicts are remembered ---------------------------------------------------------------
+
+
+def _conflicted() -> tuple[ActionItem, Ticket, PagePlan]:
+    """A due date changed on both sides; Jira wins (the default)."""
+    shown, ticket = synced(item())
+    page_item = replace(shown, due=date(2027, 2, 1))
+    jira = replace(ticket, due=date(2027, 3, 1))
+    return page_item, jira, plan([page_item], [jira])
+
+
+def test_a_conflict_is_stored_in_the_property() -> None:
+    """The conflict goes into the ticket's property with both values and the date."""
+    _, _, p = _conflicted()
+    [prop_action] = [a for a in p.actions if a.op is Op.SET_PROPERTY]
+    assert prop_action.data.conflicts == (
+        StoredConflict(
+            field="due date",
+            page="2027-02-01",
+            jira="2027-03-01",
+            kept="jira",
+            left_page="2027-03-01",
+            left_jira="2027-03-01",
+            since="2026-11-26",
+        ),
+    )
+    assert "remember the conflict" in prop_action.reason
+
+
+def test_a_stored_conflict_is_reported_until_a_side_moves() -> None:
+    """The next run (page and Jira as the conflict left them) reports the conflict
+    again without writing anything; once someone edits the field, it is resolved and
+    forgotten in the property."""
+    page_item, jira, first = _conflicted()
+    [prop_action] = [a for a in first.actions if a.op is Op.SET_PROPERTY]
+    after = replace(jira, prop=prop_action.data)
+    settled = replace(page_item, due=date(2027, 3, 1))
+    again = plan([settled], [after])
+    assert again.actions == ()
+    [finding] = [f for f in again.findings if f.code is FindingCode.CONFLICT]
+    assert "found 2026-11-26" in finding.message
+    assert "followup resolve OPS-1" in finding.message
+    assert finding.ticket == "OPS-1"
+    redone = plan([replace(settled, due=date(2027, 2, 1))], [after])
+    assert "conflict" not in codes(redone)
+    [forget] = [a for a in redone.actions if a.op is Op.SET_PROPERTY]
+    assert forget.data.conflicts == ()
+    assert forget.data.base.due == date(2027, 2, 1)
+
+
+# -- tickets people open ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "link"),
+    [
+        ("Checkout outage", "Postmortem: Checkout outage"),
+        ("Postmortem: checkout Redis eviction storm", "Postmortem: checkout Redis eviction storm"),
+        ("Postmortem — duplicate refunds", "Postmortem — duplicate refunds"),
+        ("2026-10 payments post-mortem", "2026-10 payments post-mortem"),
+        ("Incident review: INC-2291", "Postmortem: Incident review: INC-2291"),
+    ],
+)
+def test_link_title_names_the_postmortem_once(title: str, link: str) -> None:
+    """The remote link says "Postmortem" once, whether or not the title does."""
+    assert link_title(title) == link
+
+
+def test_description_follows_the_summary() -> None:
+    """An item's new text goes to the summary and to the description's first
+    paragraph; the rest of the description is kept, and a first paragraph a person
+    rewrote is left alone."""
+    shown, ticket = synced(item())
+    p = plan([replace(shown, text="Alert on replica lag over 30 s")], [ticket])
+    assert [(a.op, a.field) for a in p.actions[:2]] == [
+        (Op.UPDATE, "summary"),
+        (Op.UPDATE, "description"),
+    ]
+    edit = p.actions[1].data.fields["description"]
+    assert edit == DescriptionEdit(
+        old=("Add alert number 1",), text="Alert on replica lag over 30 s"
+    )
+    written = "Add alert number 1\n\nAction item from the postmortem.\nNotes from Jira."
+    assert edit_description(written, edit) == (
+        "Alert on replica lag over 30 s\n\nAction item from the postmortem.\nNotes from Jira."
+    )
+    assert edit_description("Someone's own words\n\nmore", edit) is None
+    cut = DescriptionEdit(old=("x" * 254 + "…",), text="new")
+    assert edit_description("x" * 400 + "\n\nrest", cut) == "new\n\nrest"
+
+
 # -- scope: only tickets of the configured projects on the configured Jira ---------
 
 SITE = "https://acme.atlassian.net"
@@ -956,3 +1193,68 @@ def test_summary_cut_keeps_grapheme_clusters_whole(text: str, expected_end: str)
     assert len(summary.encode("utf-16-le")) // 2 <= 255
     assert summary.endswith(expected_end)
     assert text.startswith(summary[:-1])
+
+
+# -- what people read, for tickets outside the scope, adopted, and unreadable -----------
+
+
+def test_a_foreign_ticket_reaches_neither_the_story_nor_the_people() -> None:
+    """An item linking a foreign ticket has a story saying so, with the page's own
+    values (its owner as already resolved) and no ticket, status or assignee of that
+    ticket; a stray ticket of another
+    project carrying followup's labels does not put its assignee's name in the plan."""
+    it = item(ticket="SEC-1", owner=BOB, due=date(2026, 12, 1))
+    stray = _theirs("SEC-4", labels=("followup", f"followup-{PAGE.id}"))
+    stray = replace(stray, assignee_display="Mallory Secret")
+    theirs = replace(_theirs("SEC-1"), assignee_display="Mallory Secret")
+    p = plan([it], [stray], linked={"SEC-1": theirs}, policy=Policy(scope=SCOPE))
+    story = p.stories[it.key]
+    # the page's owner, as the run resolved them for another item, not SEC-1's assignee
+    assert (story.match, story.ticket, story.owner) == ("foreign", None, "acc-bob")
+    assert (story.state, story.due, story.done) == ("Foreign ticket", date(2026, 12, 1), False)
+    assert "SEC-1" in story.why
+    assert "In Progress" not in story.why
+    assert "acc-mallory" not in p.people
+    assert all(f.ticket is None for f in p.findings if f.code is FindingCode.FOREIGN_TICKET)
+
+
+def test_an_adopted_tickets_story_says_jira_leads() -> None:
+    """The page's due date that Jira, leading an adopted ticket, did not take is said
+    so field by field; a summary edited on the page stays the ticket's own too."""
+    shown, ticket = _adopted(item())
+    p = plan([replace(shown, due=date(2027, 2, 2), text="Better words")], [ticket])
+    notes = dict(p.stories[shown.key].notes)
+    assert "Jira leads it" in notes["due"]
+    assert "keeps 2026-12-15" in notes["due"]
+    assert "keeps its own summary" in notes["summary"]
+    assert [a for a in p.actions if a.field == "description"] == []
+    [finding] = [f for f in p.findings if f.code is FindingCode.ADOPTED_TICKET]
+    assert finding.ticket == "OPS-9"
+
+
+def test_an_adopted_tickets_conflict_is_remembered_with_its_origin() -> None:
+    """A conflict on an adopted ticket is stored in a property that still says
+    `adopted`, and a later run keeps both."""
+    shown, ticket = _adopted(item())
+    p = plan([replace(shown, due=date(2027, 2, 1))], [replace(ticket, due=date(2027, 3, 1))])
+    [prop_action] = [a for a in p.actions if a.op is Op.SET_PROPERTY]
+    assert prop_action.data.origin == "adopted"
+    assert [c.field for c in prop_action.data.conflicts] == ["due date"]
+    assert prop_action.data.to_json()["origin"] == "adopted"
+    assert "conflict" in codes(p)
+
+
+def test_a_remembered_conflict_waits_while_the_page_is_unreadable() -> None:
+    """While the page states the conflicted due date unreadably, the conflict is kept
+    in the property as it was (nothing is written) and not reported as resolved; the
+    story says the date cannot be read."""
+    page_item, jira, first = _conflicted()
+    [prop_action] = [a for a in first.actions if a.op is Op.SET_PROPERTY]
+    after = replace(jira, prop=prop_action.data)
+    garbled = replace(page_item, due=None, unreadable=frozenset({"due"}), badge=None)
+    finding = Finding(FindingCode.UNPARSEABLE_DUE_DATE, PAGE.id, garbled.key, "It does not read.")
+    p = plan([garbled], [after], findings=(finding,), summary=Badge("x", BadgeColour.GREY))
+    assert not [a for a in p.actions if a.op is Op.SET_PROPERTY]
+    notes = dict(p.stories[garbled.key].notes)
+    assert "cannot be read" in notes["due"]
+    assert "resolved" not in " ".join(d for _, d in p.stories[garbled.key].notes)

@@ -257,8 +257,8 @@ def test_reminder_and_sync_base_share_one_property_write() -> None:
     old = replace(item, text="Alert on replica lag")
     ticket = _ticket(old, reminders={"stray_noted": True})
     plan = _plan([item], [ticket], TODAY, LEADS)
-    [update] = _of(plan, "OPS-1", Op.UPDATE)
-    assert update.field == "summary"
+    # the summary, and the description following it
+    assert [u.field for u in _of(plan, "OPS-1", Op.UPDATE)] == ["summary", "description"]
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
     assert prop.data.base.summary == "Alert on replica lag > 30 s"
     assert prop.data.reminders["count"] == 1

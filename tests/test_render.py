@@ -126,7 +126,7 @@ CASES: list[Case] = [
         {},
     ),
     (
-        "summary_each_section",
+        "summary_once_per_page",
         "nested_sections.xml",
         {},
         Badge("FOLLOW-UP 0/3 DONE", BadgeColour.GREY),

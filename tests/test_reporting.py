@@ -25,7 +25,8 @@ from followup.cli import app
 from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.fakes import FakeConfluence
 from followup.health import Health, compute_health
-from followup.model import ActionItem, Extraction, Owner, Page, Ticket, TicketProperty
+from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
+from followup.planner import Scope
 from followup.report_html import to_html, to_storage
 from followup.reporting import (
     PUBLISH_MESSAGE,
@@ -206,11 +207,15 @@ def test_by_space(health: Health) -> None:
     """SRE: 9 items, open a3 a4 c1 c2 d2, done a1 a2 d1 d3, overdue a3 d2, no owner a4 d3,
     no due a4. PAY: 4 items, open b1 b2 b3, done b4, overdue b1 b3, no due b4. Both have 2
     overdue; SRE has more open, so it comes first."""
-    rows = [(g.label, g.counts.to_json()) for g in health.by_space]
+    rows = [
+        (g.label, {k: v for k, v in g.counts.to_json().items() if k != "owner_not_found"})
+        for g in health.by_space
+    ]
     assert rows == [
         ("SRE", {"total": 9, "open": 5, "done": 4, "overdue": 2, "no_owner": 2, "no_due": 1}),
         ("PAY", {"total": 4, "open": 3, "done": 1, "overdue": 2, "no_owner": 0, "no_due": 1}),
     ]
+    assert [g.counts.owner_not_found for g in health.by_space] == [0, 0]
 
 
 def test_by_owner(health: Health) -> None:
@@ -354,6 +359,7 @@ def test_json_carries_every_figure(health: Health) -> None:
         "overdue": 4,
         "no_owner": 2,
         "no_due": 2,
+        "owner_not_found": 0,
     }
     assert data["on_time"] == {"rate": pytest.approx(2 / 3), "on_time": 2, "measured": 3, "late": 1}
     assert data["median_days_to_done"] == 27.0
@@ -648,3 +654,88 @@ def test_publish_to_a_missing_page_says_so_after_the_report(
         report_command(settings, fmt="markdown", output=out, today=DEMO_TODAY, publish="98999999")
     assert out.read_text(encoding="utf-8").startswith("# Follow-up health — 2026-11-26")
     assert sandbox_server.stats.snapshot()["writes"] == 0
+
+
+# -- a first run does not mislead ---------------------------------------------------------
+
+
+def test_done_before_tracking_and_owner_not_found() -> None:
+    """On a first run an item ticked before it had a ticket (followup created it and
+    closed it at once) is "done before tracking": not late, not on time, not timed; and
+    an owner no Jira user matches counts under "owner not found", not as an owner."""
+    page = _page("7", "Checkout outage", "SRE", "2026-06-01")
+    ticked = ActionItem(
+        "7:task:1",
+        "7",
+        "Share the timeline",
+        _owner(ALICE),
+        date(2026, 7, 1),
+        True,
+        "OPS-20",
+        "task",
+    )
+    nobody = ActionItem(
+        "7:task:2", "7", "Add a canary", Owner("name", "Bob Nobody"), date(2026, 12, 20), False,
+        "OPS-21", "task",
+    )  # fmt: skip
+    first_run = _dt("2026-11-26")
+    tracked_done = Ticket(
+        "OPS-20", "20", "Share the timeline", ALICE, date(2026, 7, 1), "Done", "done",
+        ("followup", "followup-7"), "Done",
+        TicketProperty(
+            "7:task:1", "7", SyncBase("Share the timeline", ALICE, date(2026, 7, 1), True,
+                                      f"account_id:{ALICE}"),
+            done_before_tracking=True,
+        ),
+        NAMES[ALICE], first_run, first_run,
+    )  # fmt: skip
+    unassigned = Ticket(
+        "OPS-21", "21", "Add a canary", None, date(2026, 12, 20), "To Do", "new",
+        ("followup", "followup-7"), None,
+        TicketProperty("7:task:2", "7", SyncBase("Add a canary", None, date(2026, 12, 20), False)),
+        None, first_run,
+    )  # fmt: skip
+    h = compute_health(
+        [page], {"7": Extraction("7", (ticked, nobody), ())}, [tracked_done, unassigned], TODAY
+    )
+    assert h.done_late == ()
+    assert [i.key for i in h.done_before_tracking] == ["7:task:1"]
+    assert (h.done_with_due, h.on_time_rate, h.median_days_to_done) == (0, None, None)
+    assert (h.totals.owner_not_found, h.totals.no_owner) == (1, 0)
+    assert [g.label for g in h.by_owner] == ["(owner not found)", "Alice Ng"]
+    assert "Bob Nobody" not in [g.label for g in h.by_owner]
+    assert h.timeline[-1].done == 1
+    text = render_health(h, "text", width=200)
+    assert "Owner not found" in text
+    assert "Done before tracking" in text
+    data = json.loads(render_health(h, "json"))
+    assert data["done_before_tracking"][0]["ticket"] == "OPS-20"
+    assert data["items"][1]["owner_not_found"] == "Bob Nobody"
+
+
+def test_health_leaves_tickets_outside_the_scope_out() -> None:
+    """A page item linking a ticket of another project is read off the page ("Foreign
+    ticket", not linked), and a stray ticket of that project carrying followup's labels
+    is neither matched nor counted: its status, assignee and due date appear nowhere."""
+    page = _page("8", "Key leak", "SRE", "2026-11-01")
+    foreign = ActionItem(
+        "8:task:1", "8", "Rotate the keys", _owner(ALICE), date(2026, 12, 1), False,
+        "SEC-1", "task",
+    )  # fmt: skip
+    stray = Ticket(
+        "SEC-1", "901", "Rotate the signing keys", "acc-mallory", date(2027, 3, 1),
+        "In Progress", "indeterminate", ("followup", "followup-8"), None,
+        TicketProperty("8:task:1", "8", None), "Mallory Secret", _dt("2026-11-02"),
+    )  # fmt: skip
+    scope = Scope(projects=frozenset({"OPS"}))
+    h = compute_health([page], {"8": Extraction("8", (foreign,), ())}, [stray], TODAY, scope=scope)
+    [item] = h.items
+    assert (item.status, item.ticket, item.due, item.done) == (
+        "Foreign ticket", None, date(2026, 12, 1), False,
+    )  # fmt: skip
+    for fmt in ("text", "json", "markdown", "html"):
+        shown = render_health(h, fmt)
+        for fact in ("Mallory Secret", "Rotate the signing keys", "2027-03-01", "In Progress"):
+            assert fact not in shown, (fmt, fact)
+    unscoped = compute_health([page], {"8": Extraction("8", (foreign,), ())}, [stray], TODAY)
+    assert unscoped.items[0].status == "In Progress"  # what the scope keeps out

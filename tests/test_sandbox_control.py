@@ -17,7 +17,7 @@ from sandbox_support import ADMIN, JiraSite
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox, banner, open_state, start_in_thread
-from followup.sandbox.state import JIRA_SERVER_ID, Flavor
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor
 
 pytest_plugins = ["sandbox_support"]
 
@@ -27,17 +27,20 @@ def _post(url: str, path: str, body: object | None = None) -> requests.Response:
 
 
 def test_env_points_followup_at_the_sandbox_as_the_demo_admin(sandbox: RunningSandbox) -> None:
-    """The variables name this sandbox and credentials that work on both products."""
+    """The variables name this sandbox, credentials that work on both products, and
+    its Jira's application link once (written into followup's macros, and the id
+    whose hand-inserted macros are this Jira's)."""
     env = requests.get(f"{sandbox.url}/_sandbox/env", timeout=5).json()
     assert env == {
         "FOLLOWUP_JIRA__URL": sandbox.url,
         "FOLLOWUP_JIRA__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_JIRA__TOKEN": DEMO_ADMIN.token,
         "FOLLOWUP_JIRA__PROJECT": "OPS",
-        "FOLLOWUP_JIRA__MACRO_SERVER_IDS": JIRA_SERVER_ID,
         "FOLLOWUP_CONFLUENCE__URL": f"{sandbox.url}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": DEMO_ADMIN.email,
         "FOLLOWUP_CONFLUENCE__TOKEN": DEMO_ADMIN.token,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": JIRA_SERVER,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": JIRA_SERVER_ID,
     }
     auth = (env["FOLLOWUP_JIRA__EMAIL"], env["FOLLOWUP_JIRA__TOKEN"])
     assert requests.get(f"{env['FOLLOWUP_JIRA__URL']}/rest/api/3/myself", auth=auth, timeout=5).ok

@@ -16,14 +16,17 @@ import requests
 from followup.sandbox import control
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
 from followup.sandbox.server import start_in_thread
-from followup.sandbox.state import SandboxState, User
+from followup.sandbox.state import JIRA_SERVER_ID, SandboxState, User
 from followup.sandbox.storage_html import storage_to_html
 from followup.sandbox.views import adf_to_text, title_slug
 
 ALICE = User("557058:alice", "alice", "JIRAUSER1", "Alice Example", "alice@example.com", "t-a")
 CAROL = User("557058:carol", "carol", "JIRAUSER3", "Carol <b>Bold</b>", "carol@example.com", None)
 
-ISSUES = {"OPS-1": ("In Progress", "indeterminate"), "OPS-2": ("Done", "done")}
+ISSUES = {
+    "OPS-1": ("In Progress", "indeterminate", "Rotate the <b>keys</b>"),
+    "OPS-2": ("Done", "done"),
+}
 NAMES = {"557058:carol": "Carol Example", "JIRAUSER3": "Carol Example"}
 
 
@@ -88,10 +91,45 @@ def test_status_macros_are_lozenges_of_their_colour(colour: str, css: str) -> No
     [("OPS-1", "IN PROGRESS", "blue"), ("OPS-2", "DONE", "green")],
 )
 def test_jira_macros_link_to_the_issue_with_its_live_status(key: str, shown: str, css: str) -> None:
-    """A jira macro is a link to /browse/KEY followed by the ticket's status from Jira."""
+    """A jira macro is a link to /browse/KEY followed by the ticket's status from Jira,
+    as a subtle lozenge coloured by status category (as Confluence shows it)."""
     out = render(macro("jira", key=key))
     assert f'<a class="jira-issue" href="/browse/{key}">{key}</a>' in out
-    assert f'<span class="lozenge lozenge-{css}" data-colour="{css.capitalize()}">{shown}' in out
+    assert (
+        f'<span class="lozenge lozenge-{css} lozenge-subtle" data-colour="{css.capitalize()}">'
+        f"{shown}"
+    ) in out
+
+
+def test_a_jira_macro_shows_the_summary_unless_told_not_to() -> None:
+    """Confluence shows key, summary and status; `showSummary=false` leaves the summary
+    out. A Cloud smart link to the issue shows the same card, summary included."""
+    full = render(macro("jira", key="OPS-1"))
+    bare = render(macro("jira", key="OPS-1", showSummary="false"))
+    card = render(
+        '<p><a href="https://acme.atlassian.net/browse/OPS-1" data-card-appearance="inline">'
+        "https://acme.atlassian.net/browse/OPS-1</a></p>"
+    )
+    summary = '<span class="jira-summary">Rotate the &lt;b&gt;keys&lt;/b&gt;</span>'
+    assert summary in full
+    assert "jira-summary" not in bare
+    assert "IN PROGRESS" in bare
+    assert summary in card
+    assert "IN PROGRESS" in card
+    assert '<a class="jira-issue" href="/browse/OPS-1">OPS-1</a>' in card
+
+
+def test_a_jira_macro_of_another_application_link_shows_nothing_of_an_issue() -> None:
+    """A macro naming a serverId the sandbox's Confluence has no link for shows that
+    its server cannot be found, as Confluence does, and nothing of the same-keyed
+    issue in the sandbox's Jira; one naming the sandbox's own link shows the issue."""
+    other = render(macro("jira", server="Partner JIRA", serverId="link-partner", key="OPS-1"))
+    assert "UNABLE TO LOCATE JIRA SERVER" in other
+    assert "IN PROGRESS" not in other
+    assert "Rotate" not in other
+    assert "href" not in other
+    ours = render(macro("jira", server="System Jira", serverId=JIRA_SERVER_ID, key="OPS-1"))
+    assert "IN PROGRESS" in ours
 
 
 def test_a_jira_macro_for_a_missing_issue_says_so() -> None:
@@ -297,7 +335,10 @@ def test_the_jira_status_on_a_page_is_live(served: Served) -> None:
                    ("OPS-1",))  # fmt: skip
     try:
         html = requests.get(url, timeout=5).text
-        assert '<span class="lozenge lozenge-green" data-colour="Green">DONE</span>' in html
+        assert (
+            '<span class="lozenge lozenge-green lozenge-subtle" data-colour="Green">DONE</span>'
+            in html
+        )
     finally:
         with served.state.transaction() as db:
             db.execute(

@@ -191,6 +191,11 @@ def test_owners_bad_json_in_environment_is_a_config_error() -> None:
             },
             "FOLLOWUP_CONFLUENCE__URL / [confluence] url: is the same as the Jira URL",
         ),
+        (
+            {"FOLLOWUP_CONFLUENCE__JIRA_SERVER": "System JIRA"},
+            "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID / [confluence] jira_server_id: required "
+            "with jira_server",
+        ),
     ],
 )
 def test_a_bad_setting_is_named_in_env_and_toml_form(env: dict[str, str], expected: str) -> None:
@@ -396,3 +401,42 @@ def test_env_names_follow_one_pattern() -> None:
     """Every env name is FOLLOWUP_ + upper-case words joined by double underscores."""
     for name in all_env_names():
         assert re.fullmatch(r"FOLLOWUP_[A-Z0-9_]+", name), name
+
+
+@pytest.mark.parametrize(
+    ("env", "link", "ours"),
+    [
+        ({}, (None, None), set()),
+        (
+            {
+                "FOLLOWUP_CONFLUENCE__JIRA_SERVER": "System JIRA",
+                "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": "link-a",
+            },
+            ("System JIRA", "link-a"),
+            {"link-a"},
+        ),
+        ({"FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": "link-a"}, (None, "link-a"), {"link-a"}),
+        (
+            {"FOLLOWUP_JIRA__MACRO_SERVER_IDS": "link-b,link-c"},
+            (None, "link-b"),
+            {"link-b", "link-c"},
+        ),
+        (
+            {
+                "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": "link-a",
+                "FOLLOWUP_JIRA__MACRO_SERVER_IDS": "link-old",
+            },
+            (None, "link-a"),
+            {"link-a", "link-old"},
+        ),
+    ],
+)
+def test_the_jira_link_is_set_once(
+    env: dict[str, str], link: tuple[str | None, str | None], ours: set[str]
+) -> None:
+    """The serverId followup writes into its macros is always one it takes for this
+    Jira; jira.macro_server_ids adds others (and gives the written one when
+    [confluence] jira_server_id is unset); nothing set, no id is this Jira's."""
+    settings = load_settings(None, env=env)
+    assert settings.macro_link == link
+    assert settings.macro_server_ids == ours

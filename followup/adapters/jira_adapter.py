@@ -531,7 +531,7 @@ class JiraAdapter:
         raw = self._get("/rest/api/2/user/search", {param: query, "maxResults": 50}) or []
         return [self._user(u) for u in raw if isinstance(u, dict)]
 
-    def is_assignable(self, user_id: str, project: str) -> bool:
+    def assignable_user(self, user_id: str, project: str) -> JiraUser | None:
         param = "accountId" if self._cloud else "username"
         try:
             raw = self._get(
@@ -539,9 +539,17 @@ class JiraAdapter:
                 {"project": project, param: user_id, "maxResults": 50},
             )
         except NotFoundError:
-            return False
+            return None
         # On Data Center `username` is a search string: insist on an exact match.
-        return any(self._user(u).id == user_id for u in raw or [] if isinstance(u, dict))
+        users = (self._user(u) for u in raw or [] if isinstance(u, dict))
+        return next((u for u in users if u.id == user_id), None)
+
+    def get_description(self, key: str) -> str | None:
+        # v2 answers the description as text (wiki markup) on Cloud and Data Center
+        # alike, as followup wrote it; v3 would answer a document (ADF).
+        raw = self._get(f"/rest/api/2/issue/{_seg(key)}", {"fields": "description"}) or {}
+        value = (raw.get("fields") or {}).get("description")
+        return value if isinstance(value, str) else None
 
     def _user(self, raw: Mapping[str, Any]) -> JiraUser:
         user_id = raw.get("accountId") if self._cloud else raw.get("name")

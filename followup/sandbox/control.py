@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from followup.sandbox import jira_api
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
-from followup.sandbox.state import JIRA_SERVER_ID, Flavor, SandboxState, User
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, SandboxState, User
 
 DEFAULT_PROJECT = "OPS"
 
@@ -144,10 +144,11 @@ def env_for(state: SandboxState, base_url: str) -> dict[str, str]:
         "FOLLOWUP_JIRA__EMAIL": email,
         "FOLLOWUP_JIRA__TOKEN": token,
         "FOLLOWUP_JIRA__PROJECT": default_project(state),
-        "FOLLOWUP_JIRA__MACRO_SERVER_IDS": JIRA_SERVER_ID,
         "FOLLOWUP_CONFLUENCE__URL": f"{base}/wiki",
         "FOLLOWUP_CONFLUENCE__EMAIL": email,
         "FOLLOWUP_CONFLUENCE__TOKEN": token,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER": JIRA_SERVER,
+        "FOLLOWUP_CONFLUENCE__JIRA_SERVER_ID": JIRA_SERVER_ID,
     }
 
 

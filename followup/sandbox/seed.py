@@ -28,7 +28,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
-from followup.sandbox.state import JIRA_SERVER_ID, Flavor, User
+from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, User
 
 __all__ = [
     "DEMO_ADMIN",
@@ -182,7 +182,7 @@ def _jira(page: str, key: str) -> str:
     return (
         f'<ac:structured-macro ac:name="jira" ac:schema-version="1"'
         f' ac:macro-id="{_uid(page, "jira", key)}">'
-        '<ac:parameter ac:name="server">System Jira</ac:parameter>'
+        f'<ac:parameter ac:name="server">{JIRA_SERVER}</ac:parameter>'
         f'<ac:parameter ac:name="serverId">{JIRA_SERVER_ID}</ac:parameter>'
         f'<ac:parameter ac:name="key">{key}</ac:parameter>'
         "</ac:structured-macro>"

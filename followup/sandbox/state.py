@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from followup.sandbox.faults import Faults
 
 Flavor = Literal["cloud", "datacenter"]
-# The id of the sandbox Jira's application link in its Confluence: the `serverId` of
-# the jira macros a person inserts on its pages (jira.macro_server_ids).
+# The sandbox's Confluence reaches its own Jira through one application link: the
+# name and id its jira macros carry (`server`, `serverId`), as on a real site. followup
+# is pointed at it with [confluence] jira_server / jira_server_id.
+JIRA_SERVER = "System Jira"
 JIRA_SERVER_ID = "b2c8e7f4-1a3d-3c59-9e06-7d4f1a2b8c65"
 
 

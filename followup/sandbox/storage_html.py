@@ -3,8 +3,17 @@
 Pure functions, no I/O: `parse_storage` reads a stored body (an XHTML fragment with
 undeclared `ac:`/`ri:`/`at:` prefixes and HTML named entities) into an lxml tree;
 `storage_to_html` renders a body as safe HTML for the sandbox's page view. Live data
-(a ticket's status, a person's name) comes in through the two callables, so the
-renderer is testable without a server or a database.
+(a ticket's status and summary, a person's name) comes in through the two callables,
+so the renderer is testable without a server or a database.
+
+Jira issues show as Confluence shows them. A single-issue `jira` macro: the key as a
+link, the issue's summary (unless the macro says `showSummary=false`), and its status
+as a subtle lozenge coloured by status category; a Cloud smart link to `/browse/KEY`
+(`data-card-appearance`): the same inline card, summary always. The parameter is the
+Jira Issues macro's "Show Summary" option
+(https://confluence.atlassian.com/doc/jira-issues-macro-139380.html). A macro naming
+another application link (`serverId`) than the sandbox's own Jira shows nothing of
+any issue, only that its server cannot be found, as Confluence does.
 
 Everything a page contains is text to the renderer: only a fixed set of HTML
 elements and attributes is let through, every string is escaped, and `<script>` and
@@ -20,6 +29,8 @@ from datetime import date
 from html.entities import name2codepoint
 
 from lxml import etree
+
+from followup.sandbox.state import JIRA_SERVER_ID
 
 __all__ = [
     "AC_NS",
@@ -145,16 +156,21 @@ _CODE = frozenset({"code", "noformat"})
 _e = html.escape
 
 
+IssueFacts = tuple[str, str] | tuple[str, str, str]
+"""A Jira issue as a page shows it: (status, status category[, summary])."""
+
+
 def storage_to_html(
     body: str,
     *,
-    issue_status: Callable[[str], tuple[str, str] | None],
+    issue_status: Callable[[str], IssueFacts | None],
     user_name: Callable[[str], str | None],
 ) -> str:
     """Render a storage-format body as HTML that is safe to put inside a page.
 
-    `issue_status(key)` gives a Jira issue's `(status, status category)` or None when
-    it does not exist; `user_name(id)` gives a display name for an account id,
+    `issue_status(key)` gives a Jira issue's `(status, status category, summary)` (the
+    summary may be left out) or None when it does not exist; `user_name(id)` gives a
+    display name for an account id,
     userkey or username, or None. An unparseable body is shown as escaped source
     under a notice.
     """
@@ -199,7 +215,7 @@ def _is_element(node: etree._Element) -> bool:
 class _Renderer:
     def __init__(
         self,
-        issue_status: Callable[[str], tuple[str, str] | None],
+        issue_status: Callable[[str], IssueFacts | None],
         user_name: Callable[[str], str | None],
     ) -> None:
         self.issue_status = issue_status
@@ -260,6 +276,9 @@ class _Renderer:
         href = (element.get("href") or "").strip()
         body = self.inner(element) or _e(href)
         key = browse_key(href)
+        if key and element.get("data-card-appearance") is not None:
+            # a Cloud smart link: Confluence shows the issue as an inline card
+            return self.issue_card(key, show_summary=True)
         if key:
             return f'<a class="jira-link" href="/browse/{_e(key)}">{body}</a>'
         if href.startswith(("/", "#", "http://", "https://", "mailto:")):
@@ -391,10 +410,27 @@ class _Renderer:
         if not key:
             query = params.get("jqlQuery") or params.get("jql") or ""
             return f'<span class="macro">[Jira issues: {_e(query)}]</span>'
+        server_id = params.get("serverId", "").strip()
+        if server_id and server_id != JIRA_SERVER_ID:
+            # A macro of an application link this Confluence does not have: Confluence
+            # shows its own error, and nothing of any issue.
+            return (
+                f'<span class="jira">{_e(key)} '
+                f"{lozenge('UNABLE TO LOCATE JIRA SERVER', 'red', subtle=True)}</span>"
+            )
+        show = params.get("showSummary", "true").strip().lower() != "false"
+        return self.issue_card(key, show_summary=show)
+
+    def issue_card(self, key: str, *, show_summary: bool) -> str:
+        """One issue as Confluence shows it: key, summary, status (subtle lozenge)."""
         found = self.issue_status(key)
         link = f'<a class="jira-issue" href="/browse/{_e(key)}">{_e(key)}</a>'
         if found is None:
             return f'<span class="jira">{link} {lozenge("NOT FOUND", "red", subtle=True)}</span>'
-        status, category = found
-        badge = lozenge(status.upper(), status_colour(category))
-        return f'<span class="jira">{link} {badge}</span>'
+        status, category = found[0], found[1]
+        summary = found[2] if len(found) > 2 else ""
+        text = (
+            f' <span class="jira-summary">{_e(summary)}</span>' if show_summary and summary else ""
+        )
+        badge = lozenge(status.upper(), status_colour(category), subtle=True)
+        return f'<span class="jira">{link}{text} {badge}</span>'

@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup.sandbox.state import SandboxState
-from followup.sandbox.storage_html import lozenge, status_colour, storage_to_html
+from followup.sandbox.storage_html import IssueFacts, lozenge, status_colour, storage_to_html
 
 __all__ = ["adf_to_text", "issue_status_lookup", "routes", "title_slug", "user_name_lookup"]
 
@@ -54,6 +54,8 @@ th{background:#f4f5f7}
 .lozenge-green{background:#00875a;color:#fff}
 .lozenge-blue{background:#0052cc;color:#fff}
 .lozenge-subtle{background:#fff;border:1px solid currentColor}
+.jira+.lozenge,.lozenge+.lozenge{margin-left:4px}
+.jira-summary{color:#42526e}
 .lozenge-subtle.lozenge-red{color:#bf2600}
 .lozenge-subtle.lozenge-green{color:#006644}
 .lozenge-subtle.lozenge-blue{color:#0747a6}
@@ -78,17 +80,18 @@ details.source{margin-top:32px}
 # -- lookups the renderer needs ---------------------------------------------------------
 
 
-def issue_status_lookup(db: sqlite3.Connection) -> Callable[[str], tuple[str, str] | None]:
-    """`key → (status, status category)` from the Jira `issues` table, None if absent."""
+def issue_status_lookup(db: sqlite3.Connection) -> Callable[[str], IssueFacts | None]:
+    """`key → (status, status category, summary)` from the Jira `issues` table, None
+    if absent."""
 
-    def lookup(key: str) -> tuple[str, str] | None:
+    def lookup(key: str) -> IssueFacts | None:
         try:
             row = db.execute(
-                "SELECT status, status_category FROM issues WHERE key = ?", (key,)
+                "SELECT status, status_category, summary FROM issues WHERE key = ?", (key,)
             ).fetchone()
         except sqlite3.OperationalError:  # no Jira tables in this sandbox
             return None
-        return (str(row[0]), str(row[1] or "")) if row else None
+        return (str(row[0]), str(row[1] or ""), str(row[2] or "")) if row else None
 
     return lookup
 

@@ -6,6 +6,7 @@ Pure: builds a `rich` renderable; printing it is the caller's business.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -13,15 +14,20 @@ from rich.text import Text
 from followup.model import ActionItem, Extraction, Finding
 
 
-def _owner(item: ActionItem) -> str:
+def _owner(item: ActionItem, names: Mapping[str, str]) -> str:
     if item.owner is None:
         return ""
+    if item.owner.value in names:
+        return names[item.owner.value]
     return item.owner.value if item.owner.kind == "name" else f"@{item.owner.value}"
 
 
-def format_extraction_text(extraction: Extraction) -> Table:
+def format_extraction_text(
+    extraction: Extraction, *, names: Mapping[str, str] | None = None
+) -> Table:
     """One row per item (key, text, owner, due, done, ticket, badge, the codes of its
-    findings); findings about the page as a whole in the caption."""
+    findings); findings about the page as a whole in the caption. `names` shows owners
+    by display name (a page body names mentions only by id)."""
     by_item: dict[str | None, list[Finding]] = defaultdict(list)
     for finding in extraction.findings:
         by_item[finding.item].append(finding)
@@ -43,7 +49,7 @@ def format_extraction_text(extraction: Extraction) -> Table:
         table.add_row(
             Text(item.key.partition(":")[2]),
             Text(item.text),
-            Text(_owner(item)),
+            Text(_owner(item, names or {})),
             Text(item.due.isoformat() if item.due else ""),
             "yes" if item.done else "",
             Text(item.ticket or ""),

@@ -307,7 +307,8 @@ def _data_rows(table: Element, info: TableInfo) -> list[dict[Role, Element]]:
 
 def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element, list[Element]]]:
     """The summary lozenges at the top of each action-item section (or of the page
-    when it has none), as `(heading or root, lozenges)` pairs in page order."""
+    when it has none), as `(heading or root, lozenges)` pairs in page order. The page
+    shows one: the first lozenge of the first pair; any other is a stale copy."""
     return [(anchor, summaries_in(anchor)) for anchor in (sections or [root])]
 
 
@@ -373,6 +374,18 @@ def first_browse_link(elements: Iterator[Element]) -> TicketRef | None:
         if el.tag in ("a", LINK) and (key := browse_link_key(el)):
             return TicketRef(key, el)
     return None
+
+
+def shows_live_status(ref: TicketRef | None) -> bool:
+    """Whether a ticket reference shows the ticket's live status by itself: a jira
+    macro (Confluence renders key and status lozenge) or a Cloud smart link
+    (`data-card-appearance`, rendered as key, summary and status). A plain link or a
+    typed key shows only the key."""
+    if ref is None or ref.element is None:
+        return False
+    if macro_name(ref.element) == "jira":
+        return True
+    return ref.element.tag == "a" and ref.element.get("data-card-appearance") is not None
 
 
 def badge_after(ref: TicketRef) -> Element | None:
@@ -492,6 +505,7 @@ def _read_task(
         "task",
         read_badge(badge) if badge is not None else None,
         None,
+        shows_live_status(ticket),
         ticket_site(ticket) if ticket else None,
         _DUE_UNREADABLE if problem is not None else _ALL_READ,
         locked,
@@ -647,6 +661,7 @@ def _read_row(
         "table",
         read_badge(badge) if badge is not None else None,
         priority,
+        shows_live_status(ticket),
         ticket_site(ticket) if ticket else None,
         unreadable,
         frozenset(locked) if locked else _NOTHING_LOCKED,
@@ -899,12 +914,17 @@ def extract(
             "as “Action items”."
         )
         findings.append(Finding(FindingCode.NO_ACTION_ITEMS, page_id, None, message))
-    first_summary = next((found[0] for _, found in summaries if found), None)
+    # One summary per page, at the top of the first action-item section: a lozenge
+    # anywhere else (a copy under a later heading) is stale, and a write removes it.
+    placed = summaries[0][1] if summaries else []
+    first_summary = placed[0] if placed else None
+    copies = sum(len(found) for _, found in summaries) - (1 if first_summary is not None else 0)
     return Extraction(
         page_id=page_id,
         items=tuple(found.item for found in located),
         findings=tuple(findings),
         summary_badge=read_badge(first_summary) if first_summary is not None else None,
+        extra_summaries=copies,
     )
 
 

@@ -341,17 +341,18 @@ class _Editor:
     # --- the page summary ------------------------------------------------------------
 
     def set_summary(self, root: Element, sections: list[Element], badge: Badge | None) -> bool:
-        """Set the summary lozenge at the top of each action-item section (right after
-        its heading), or at the top of the page when it has no such heading. Extra
-        copies in the same place are removed, so there is one per section."""
+        """Set the summary lozenge once per page: at the top of the first action-item
+        section (right after its heading), or at the top of the page when it has no
+        such heading. Every other copy (under a later action-item heading, or a second
+        one in the same place) is removed."""
         changed = False
         for number, (anchor, found) in enumerate(find_summary(root, sections)):
-            current = found[0] if found and badge is not None else None
+            current = found[0] if found and badge is not None and number == 0 else None
             for stale in found:
                 if stale is not current:
                     _remove_summary(stale)
                     changed = True
-            if badge is None:
+            if badge is None or number > 0:
                 continue
             if current is not None:
                 if read_badge(current) != badge:

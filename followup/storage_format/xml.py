@@ -349,13 +349,18 @@ def make_status(badge: Badge, ident: str) -> Element:
 
 
 def make_jira(key: str, ident: str, server: str | None, server_id: str | None) -> Element:
-    """A jira macro showing one issue."""
+    """A jira macro showing one issue, as Confluence's editor writes it: `server` (the
+    application link's name), `serverId` (its id), `key`; and `showSummary=false`, so
+    that it shows the key and the live status lozenge without repeating the item's
+    text as the issue summary (the Jira Issues macro's "Show Summary" option,
+    https://confluence.atlassian.com/doc/jira-issues-macro-139380.html)."""
     parameters = []
     if server is not None:
         parameters.append(("server", server))
     if server_id is not None:
         parameters.append(("serverId", server_id))
     parameters.append(("key", key))
+    parameters.append(("showSummary", "false"))
     return _macro("jira", ident, parameters)
 
 
