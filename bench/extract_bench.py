@@ -2,7 +2,9 @@
 
 Generates deterministic synthetic postmortem pages (about 20 KB each: prose with
 entities, a code block, a task list with mentions, dates, jira macros and badges, an
-action-item table) and measures, as the median of several runs:
+action-item table) and measures, as the median of several runs, each step timed batch
+by batch, interleaved with the others (so a machine's changing load weighs on all three
+alike), and the ratio to the bare parse as the median of each run's own ratio:
 
 - parse:   a bare `lxml.etree.fromstring` of the same page, the floor (the bytes as
            `followup.storage_format.xml.prepare` makes them: wrapped in a root that
@@ -17,6 +19,7 @@ action-item table) and measures, as the median of several runs:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import random
@@ -35,6 +38,7 @@ from followup.storage_format import extract, render
 from followup.storage_format.xml import prepare
 
 TARGET_BYTES = 20_000
+BATCH = 50  # pages timed per step before moving to the next step
 _PROSE = (
     "the replica lag alert fired late because the exporter scraped every five minutes and "
     "the dashboard showed stale data while on-call paged the team database connection "
@@ -132,23 +136,40 @@ def run(pages: int, runs: int) -> dict[str, Any]:
         for extraction in extractions
     ]
 
-    def parse_all() -> None:
-        for data in wrapped:
-            etree.fromstring(data, parser)
+    # The three steps are timed batch by batch, interleaved (parse a batch, extract it,
+    # render it, next batch), so that on a shared machine whose load comes and goes
+    # each step's total within a run is measured under the same conditions; the ratio
+    # to the bare parse is then the median of the runs' own ratios.
+    batches = [range(start, min(start + BATCH, pages)) for start in range(0, pages, BATCH)]
 
-    def extract_all() -> None:
-        for n, body in enumerate(bodies):
-            extract(body, str(n))
+    def parse_batch(batch: range) -> None:
+        for n in batch:
+            etree.fromstring(wrapped[n], parser)
 
-    def render_all() -> None:
-        for n, body in enumerate(bodies):
-            render(body, str(n), changes[n])
+    def extract_batch(batch: range) -> None:
+        for n in batch:
+            extract(bodies[n], str(n))
+
+    def render_batch(batch: range) -> None:
+        for n in batch:
+            render(bodies[n], str(n), changes[n])
+
+    steps = {"parse": parse_batch, "extract": extract_batch, "render": render_batch}
+
+    def one_run() -> dict[str, float]:
+        spent = dict.fromkeys(steps, 0.0)
+        for batch in batches:
+            for name, step in steps.items():
+                spent[name] += _timed(functools.partial(step, batch))
+        return spent
 
     timings: dict[str, list[float]] = {"parse": [], "extract": [], "render": []}
+    ratios: dict[str, list[float]] = {"parse": [], "extract": [], "render": []}
     for _ in range(runs):
-        timings["parse"].append(_timed(parse_all))
-        timings["extract"].append(_timed(extract_all))
-        timings["render"].append(_timed(render_all))
+        spent = one_run()
+        for name, seconds in spent.items():
+            timings[name].append(seconds)
+            ratios[name].append(seconds / spent["parse"])
     median = {name: statistics.median(values) for name, values in timings.items()}
     return {
         "pages": pages,
@@ -158,7 +179,7 @@ def run(pages: int, runs: int) -> dict[str, Any]:
         "pages_per_second": {name: round(pages / seconds, 1) for name, seconds in median.items()},
         "ms_per_page": {name: round(seconds / pages * 1000, 3) for name, seconds in median.items()},
         "ratio_to_parse": {
-            name: round(seconds / median["parse"], 2) for name, seconds in median.items()
+            name: round(statistics.median(values), 2) for name, values in ratios.items()
         },
         "python": platform.python_version(),
         "lxml": ".".join(map(str, etree.LXML_VERSION)),

@@ -380,6 +380,7 @@ def extract(
         body,
         page_id,
         date_order=settings.sync.date_order,
+        vocabulary=settings.extract.vocabulary(),
         max_items=settings.sync.max_items_per_page,
     )
     if page is not None:

@@ -60,6 +60,7 @@ from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, 
 from followup.queries import managed_tickets_jql, postmortem_cql
 from followup.reminders import ReminderPolicy, add_reminders
 from followup.storage_format import extract, render
+from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 log = structlog.get_logger("followup.engine")
 
@@ -76,6 +77,7 @@ class EngineConfig:
     cql: str = 'type = page AND label = "postmortem"'
     spaces: tuple[str, ...] = ()
     date_order: DateOrder = "none"
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
     lease_seconds: int = 300
     max_page_retries: int = 3
     concurrency: int = 4
@@ -236,6 +238,7 @@ class Engine:
             page.body,
             page.id,
             date_order=self.config.date_order,
+            vocabulary=self.config.vocabulary,
             max_items=self.config.max_items_per_page,
         )
 
@@ -867,6 +870,8 @@ class Engine:
                 summary=write.summary,
                 jira_server=self.config.jira_server,
                 jira_server_id=self.config.jira_server_id,
+                date_order=self.config.date_order,
+                vocabulary=self.config.vocabulary,
             )
             if body == page.body:
                 pr.outcomes.append(Outcome(action, True))

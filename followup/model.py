@@ -60,6 +60,7 @@ class FindingCode(enum.StrEnum):
     FOREIGN_TICKET = "foreign-ticket"
     ADOPTED_TICKET = "adopted-ticket"
     UNKNOWN_STATUS = "unknown-status"
+    CELL_NOT_UPDATED = "cell-not-updated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,10 @@ class ActionItem:
     neither done nor open. Its value here is None / not done, but it is not "no
     value": the planner leaves such a field alone on both sides (it never clears
     Jira's value), whereas a page that states no value at all clears it.
+
+    `locked` names the fields whose value on the page is mixed with a person's own
+    text, so that it cannot be changed without erasing theirs: followup reads them
+    (where it can) but never writes them; the planner reports instead.
     """
 
     key: str
@@ -153,6 +158,7 @@ class ActionItem:
     # is not part of the item's state: two readings differing only there are equal.
     ticket_site: TicketSite | None = field(default=None, compare=False)
     unreadable: frozenset[ItemField] = frozenset()
+    locked: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {

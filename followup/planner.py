@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+from followup.graphemes import clip
 from followup.model import (
     KEEP,
     ActionItem,
@@ -338,8 +339,10 @@ def normalise_text(text: str) -> str:
 
 
 def summary_for(item: ActionItem) -> str:
-    text = " ".join(item.text.split())
-    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
+    """The Jira summary of an item: its text (cleaned by extraction: no bidirectional
+    controls, grapheme clusters whole), cut to Jira's 255 UTF-16 code units without
+    splitting a cluster."""
+    return clip(" ".join(item.text.split()), SUMMARY_MAX, utf16=True)
 
 
 def page_label(policy: Policy, page_id: str) -> str:
@@ -660,7 +663,7 @@ def _owner_words(owner: Owner) -> str:
 
 
 def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def match_tickets(
@@ -1244,7 +1247,10 @@ def _plan_existing(
         )
         if m.to_jira:
             _push(b, item, t, "assignee", t.assignee, p_assignee, "owner changed on the page")
-        if m.to_page and t.assignee != p_assignee:
+        jira_owner = t.assignee_display or t.assignee or "no assignee"
+        if m.to_page and t.assignee != p_assignee and _locked(b, item, t, "owner", jira_owner):
+            base_assignee = p_assignee  # the page still shows its owner: not synced yet
+        elif m.to_page and t.assignee != p_assignee:
             owner = owner_for_user(t.assignee, policy.deployment) if t.assignee else None
             if t.assignee is not None or item.owner is not None:
                 b.change(item.key, owner=owner)
@@ -1303,7 +1309,10 @@ def _plan_existing(
         jira_due = p_due if m.to_jira else t.due
         if m.to_jira:
             _push(b, item, t, "duedate", t.due, p_due, "due date changed on the page")
-        if m.to_page and t.due != item.due:
+        jira_date = t.due.isoformat() if t.due else "no due date"
+        if m.to_page and t.due != item.due and _locked(b, item, t, "due", jira_date):
+            base_due = p_due  # the page still shows its date: not synced yet
+        elif m.to_page and t.due != item.due:
             b.change(item.key, due=t.due)
             b.act(
                 Op.SHOW,
@@ -1357,7 +1366,9 @@ def _plan_existing(
                 after="done" if item.done else "reopened",
                 data=names,
             )
-        if m.to_page and item.done != t.done:
+        if m.to_page and item.done != t.done and _locked(b, item, t, "done", t.status):
+            base_done = item.done  # the page still shows its status: not synced yet
+        elif m.to_page and item.done != t.done:
             b.change(item.key, done=t.done)
             b.act(
                 Op.SHOW,
@@ -1533,6 +1544,27 @@ def _done_words(value: Any) -> str:
 
 def _display(value: Any) -> str:
     return "nothing" if value is None or value == "" else str(value)
+
+
+_FIELD_NAMES = {"owner": "owner", "due": "due date", "done": "status"}
+
+
+def _locked(b: _Builder, item: ActionItem, t: Ticket, name: str, jira_value: str) -> bool:
+    """Whether the page's value of a field cannot be changed without erasing a person's
+    text around it (`ActionItem.locked`); if so, a `cell-not-updated` finding says what
+    Jira holds now, and the page is left as it is."""
+    if name not in item.locked:
+        return False
+    what = _FIELD_NAMES[name]
+    where = "task" if item.source == "task" else f"{what} cell"
+    b.find(
+        FindingCode.CELL_NOT_UPDATED,
+        item.key,
+        f"{t.key} has {what} {jira_value} in Jira, but followup cannot tell the {what} "
+        f"from the other text in the {where} of “{_short(item.text)}”, so it left it as "
+        f"it is: change the {what} there by hand, keeping your notes.",
+    )
+    return True
 
 
 def _jira_led(direction: Direction) -> Direction:

@@ -82,6 +82,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cql=c.cql,
         spaces=tuple(c.spaces),
         date_order=s.date_order,
+        vocabulary=settings.extract.vocabulary(),
         lease_seconds=s.lease_seconds,
         max_page_retries=s.max_page_retries,
         concurrency=s.concurrency,

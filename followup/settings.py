@@ -51,6 +51,7 @@ from followup.errors import ConfigError
 from followup.logconfig import MIN_SECRET_LENGTH, register_secret
 from followup.ports import AuthMethod
 from followup.queries import check_space_key
+from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -426,6 +427,43 @@ class SyncSettings(BaseModel):
         return value
 
 
+def _default_words(name: str) -> Any:
+    """A field of the `[extract]` section defaulting to the English vocabulary's list."""
+    return Field(default_factory=lambda: list(getattr(DEFAULT_VOCABULARY, name)))
+
+
+class ExtractSettings(BaseModel):
+    """[extract]: the words followup looks for on pages (English by default). See
+    docs/storage-format.md for how each list is matched."""
+
+    model_config = _section_config()
+
+    section_headings: StrList = _default_words("section_headings")
+    non_action_headings: StrList = _default_words("non_action_headings")
+    action_columns: StrList = _default_words("action_columns")
+    owner_columns: StrList = _default_words("owner_columns")
+    due_columns: StrList = _default_words("due_columns")
+    status_columns: StrList = _default_words("status_columns")
+    ticket_columns: StrList = _default_words("ticket_columns")
+    priority_columns: StrList = _default_words("priority_columns")
+    non_action_columns: StrList = _default_words("non_action_columns")
+    weak_columns: StrList = _default_words("weak_columns")
+    done_words: StrList = _default_words("done_words")
+    open_words: StrList = _default_words("open_words")
+    date_words: StrList = _default_words("date_words")
+
+    @field_validator("*")
+    @classmethod
+    def _words_have_text(cls, value: list[str]) -> list[str]:
+        if any(not word.strip() for word in value):
+            raise ValueError("every word must have some text (an empty string matches nothing)")
+        return value
+
+    def vocabulary(self) -> Vocabulary:
+        """The vocabulary extraction is given."""
+        return Vocabulary(**{name: tuple(words) for name, words in self.model_dump().items()})
+
+
 class MetricsSettings(BaseModel):
     """[metrics]: where run metrics go (a Prometheus Pushgateway and/or a textfile)."""
 
@@ -502,6 +540,7 @@ class Settings(BaseSettings):
     jira: JiraSettings = Field(default_factory=JiraSettings)
     confluence: ConfluenceSettings = Field(default_factory=ConfluenceSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
     owners: dict[str, str] = Field(default_factory=dict)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from followup.adapters import Adapters, from_settings
 from followup.cli import app
 from followup.engine import Engine, RunResult
-from followup.model import Extraction, FindingCode
+from followup.model import Extraction, FindingCode, Owner
 from followup.runner import build_engine, sync_command
 from followup.sandbox import control
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
@@ -521,3 +521,141 @@ def test_a_refused_personal_access_token_stops_the_run_with_exit_2(
     assert wrong not in result.output
     assert "Traceback" not in result.output
     assert dc_sandbox_server.stats.snapshot()["writes"] == before
+
+
+# -- people's text around the values (both flavors) ------------------------------------
+
+
+def notes_dataset(flavor: str) -> Dataset:
+    """One page whose action table keeps notes beside each value, and a task typed
+    by hand ("@priya.natarajan ... by 2026-12-20, ..."), on a site of the flavor."""
+    mention = (
+        f'<ac:link><ri:user ri:account-id="{TOMASZ.account_id}" /></ac:link>'
+        if flavor == "cloud"
+        else f'<ac:link><ri:user ri:userkey="{TOMASZ.key}" /></ac:link>'
+    )
+    body = (
+        "<h2>What we will change</h2><table><tbody>"
+        "<tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>"
+        "<tr><td><p>Move the certificates to the vault</p></td>"
+        "<td><p>Priya Natarajan (backup: Tomasz, pager 555-0100)</p></td>"
+        "<td><p>2026-12-31 <strong>regulator deadline, do not move</strong></p></td>"
+        "<td><p>Blocked on vendor ticket V-881</p></td></tr>"
+        "<tr><td><p>Page the database team on replica lag</p></td>"
+        f"<td><p>{mention} <em>(until the rota changes)</em></p></td>"
+        "<td><p>by 15 Jan 2027 (agreed with legal)</p></td>"
+        "<td><p>Open - waiting for review</p></td></tr>"
+        "<tr><td><p>Rotate the signing certificates</p></td>"
+        f"<td><p>{mention}</p></td>"
+        "<td><p><strong>2027</strong>-01-10 (hard stop)</p></td>"
+        "<td><p>Open</p></td></tr>"
+        "</tbody></table>"
+        "<ac:task-list><ac:task><ac:task-id>7</ac:task-id>"
+        "<ac:task-status>incomplete</ac:task-status><ac:task-body>"
+        "@priya.natarajan rotate the signing keys by 2026-12-20, see the runbook"
+        "</ac:task-body></ac:task></ac:task-list>"
+    )
+    base = dc_dataset() if flavor == "datacenter" else demo_dataset()
+    return Dataset(
+        users=base.users,
+        spaces=(SeedSpace("NOTES", "Notes"),),
+        pages=(
+            SeedPage(
+                space_key="NOTES",
+                title="Certificate expiry",
+                body=body,
+                author=PRIYA.account_id,
+                created=datetime(2026, 11, 2, tzinfo=UTC),
+                id="98200001",
+            ),
+        ),
+        projects=(SeedProject("OPS", "Operations", lead=PRIYA.account_id),),
+        issues=(),
+    )
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+def test_jira_changes_keep_the_notes_people_wrote_on_the_page(
+    flavor: str, sandbox_server: RunningSandbox, dc_sandbox_server: RunningSandbox
+) -> None:
+    """When Jira changes the assignee, due date and status, the page gets the new
+    values in place of the old ones and every note beside them stays; a status cell
+    holding only a sentence is left alone (unknown-status, naming Jira's status), a
+    date split by formatting is left alone with a cell-not-updated finding naming
+    Jira's date, and a further run changes nothing in Jira or on the page."""
+    server = sandbox_server if flavor == "cloud" else dc_sandbox_server
+    site = _site(server, notes_dataset(flavor))
+    page = "98200001"
+    first = site.sync()
+    assert not first.failed, first.failures
+    assert [f for f in first.findings if f.code is FindingCode.UNKNOWN_OWNER] == []
+    items = {i.text: i for i in site.items(page).items}
+    vault = items["Move the certificates to the vault"]
+    lag = items["Page the database team on replica lag"]
+    keys = items["rotate the signing keys, see the runbook"]
+    certs = items["Rotate the signing certificates"]
+    assert vault.ticket
+    assert lag.ticket
+    assert keys.ticket
+    assert certs.ticket
+    assert certs.due == date(2027, 1, 10)
+    assert (vault.due, lag.due, keys.due) == (
+        date(2026, 12, 31),
+        date(2027, 1, 15),
+        date(2026, 12, 20),
+    )
+
+    assignee = {"accountId": TOMASZ.account_id} if flavor == "cloud" else {"name": TOMASZ.name}
+    for key in (vault.ticket, lag.ticket, keys.ticket, certs.ticket):
+        site.edit_issue(key, {"assignee": assignee, "duedate": "2027-03-31"})
+        site.transition(key, "Done")
+    second = site.sync()
+    assert not second.failed, second.failures
+
+    body = site.page(page)["body"]["storage"]["value"]
+    for note in (
+        "(backup: Tomasz, pager 555-0100)",
+        "<strong>regulator deadline, do not move</strong>",
+        "Blocked on vendor ticket V-881",
+        "<em>(until the rota changes)</em>",
+        "(agreed with legal)",
+        "- waiting for review",
+        "rotate the signing keys by 2027-03-31, see the runbook",
+        "<strong>2027</strong>-01-10 (hard stop)",
+    ):
+        assert note in body, note
+    assert "2027-03-31 <strong>regulator" in body
+    assert "by 31 Mar 2027 (agreed with legal)" in body
+    assert "Done - waiting for review" in body
+    after = {i.text: i for i in site.items(page).items}
+    owner_kind = "account_id" if flavor == "cloud" else "username"
+    tomasz = TOMASZ.account_id if flavor == "cloud" else TOMASZ.name
+    # Tomasz is written where Priya's name stood; the row that named him keeps its mention.
+    tomasz_now = Owner(owner_kind, tomasz)
+    assert [after[t].owner for t in (vault.text, keys.text, lag.text)] == [
+        tomasz_now,
+        tomasz_now,
+        lag.owner,
+    ]
+    assert {after[t].due for t in (vault.text, lag.text, keys.text)} == {date(2027, 3, 31)}
+    assert after[lag.text].done
+    assert after[keys.text].done
+    assert after[certs.text].done
+    assert not after[vault.text].done  # its status cell is the person's sentence
+    [unknown] = [f for f in second.findings if f.code is FindingCode.UNKNOWN_STATUS]
+    assert unknown.item == vault.key
+    assert f"{vault.ticket} stays Done" in unknown.message
+    # The date split by bold is read but cannot be replaced alone: left as it is.
+    assert after[certs.text].due == date(2027, 1, 10)
+    [finding] = [f for f in second.findings if f.code is FindingCode.CELL_NOT_UPDATED]
+    assert finding.item == certs.key
+    assert "2027-03-31" in finding.message
+    assert certs.ticket in finding.message
+
+    before = site.writes()
+    third = site.sync()
+    assert third.actions == [], [a.to_json() for a in third.actions]
+    assert site.writes() == before
+    assert [f.item for f in third.findings if f.code is FindingCode.CELL_NOT_UPDATED] == [certs.key]
+    assert site.issue(certs.ticket)["fields"]["duedate"] == "2027-03-31"
+    assert site.issue(vault.ticket)["fields"]["status"]["statusCategory"]["key"] == "done"

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from followup.graphemes import clip, utf16_length
 from followup.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
 from followup.storage_format import extract, format_extraction_text, parse_due_text
+from followup.vocabulary import Vocabulary, words_pattern
 
 FIXTURES = Path(__file__).parent / "storage_format"
 PAGE = "4242"
@@ -510,10 +512,13 @@ def test_table_header_in_thead_or_first_row(thead: bool) -> None:
         (["Action", "Owner"], True),
         (["Action item", "Due date"], True),
         (["Task", "Assignee"], True),
-        (["Description", "Who"], True),
+        (["Description", "Owner"], True),
         (["Item", "Deadline"], True),
         (["Actions", "Owners"], True),
-        (["What", "Owner"], False),  # no action column
+        (["What", "Owner"], True),
+        (["Description", "Who"], False),  # only general words, outside a section
+        (["What", "Who", "When"], False),  # only general words, outside a section
+        (["Problem", "Owner"], False),  # no action column
         (["Action", "Notes"], False),  # no owner or due column
         (["Action", "Last update"], False),  # "update" is not "date"
         (["Problem statement", "Who"], False),  # "statement" is not "state"
@@ -521,7 +526,7 @@ def test_table_header_in_thead_or_first_row(thead: bool) -> None:
 )
 def test_action_table_detection(header: list[str], is_action_table: bool) -> None:
     """A table is an action-item table when its header names an action column and an
-    owner or due column (as words)."""
+    owner or due column (as words), not all of them with general words."""
     body = table(header, ["Fix it", "x"])
     assert bool(extract(body, PAGE).items) is is_action_table
 
@@ -923,3 +928,440 @@ def test_extract_from_many_threads() -> None:
     expected = [extract(body, PAGE) for body in bodies]
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(lambda body: extract(body, PAGE), bodies)) == expected
+
+
+# --- tables that are not action items -------------------------------------------------
+
+HISTORY_ROWS = (
+    ["2026-11-03", "1.0", "First draft", "Ana Ruiz"],
+    ["2026-11-05", "1.1", "Added the timeline", "Sam Okafor"],
+)
+TIMELINE_ROWS = (
+    ["2026-11-03 14:02", "Replica lag alert fired", "PagerDuty"],
+    ["2026-11-03 14:09", "Ana acknowledged the page", "Ana Ruiz"],
+)
+ACTION_ROWS = (["Add an alert on replica lag", "Ana Ruiz", "2026-12-18"],)
+
+
+@pytest.mark.parametrize(
+    ("heading", "header", "rows", "items"),
+    [
+        # Revision history: "Version"/"Author" columns, with or without a heading.
+        ("", ["Date", "Version", "Description", "Author"], HISTORY_ROWS, 0),
+        ("Revision history", ["Date", "Version", "Description", "Author"], HISTORY_ROWS, 0),
+        ("Document history", ["Date", "Description", "Owner"], HISTORY_ROWS, 0),
+        # Timelines: a time column, general words only, times of day in the date column.
+        ("", ["Date / time", "Description", "Who"], TIMELINE_ROWS, 0),
+        ("", ["Date", "Description", "Who"], TIMELINE_ROWS, 0),
+        ("", ["Date", "Description", "Owner"], TIMELINE_ROWS, 0),
+        ("Timeline", ["Date", "Action", "Owner"], TIMELINE_ROWS, 0),
+        ("Sequence of events", ["When", "What", "Who"], TIMELINE_ROWS, 0),
+        ("", ["Timestamp", "Event", "Owner"], TIMELINE_ROWS, 0),
+        # Change logs, release notes, decisions.
+        ("Change log", ["Date", "Change", "Owner"], HISTORY_ROWS, 0),
+        ("Release notes", ["Item", "Owner", "Date"], HISTORY_ROWS, 0),
+        ("", ["Release", "Description", "Owner", "Date"], HISTORY_ROWS, 0),
+        ("Decisions", ["Description", "Owner", "Due"], ACTION_ROWS, 0),
+        ("", ["Decision", "Owner", "Date"], ACTION_ROWS, 0),
+        # Real action tables, under headings followup knows and under ones it does not.
+        ("What we will change", ["Action", "Owner", "Due"], ACTION_ROWS, 1),
+        ("Things to fix", ["Action", "Owner", "Due"], ACTION_ROWS, 1),
+        ("", ["Description", "Owner", "Due date"], ACTION_ROWS, 1),
+        ("Action items", ["What", "Who", "When"], ACTION_ROWS, 1),
+        ("Action items", ["Description", "Who", "Date"], ACTION_ROWS, 1),
+        ("Preventive actions", ["Task", "Assignee", "Deadline"], ACTION_ROWS, 1),
+    ],
+)
+def test_non_action_tables(
+    heading: str, header: list[str], rows: tuple[list[str], ...], items: int
+) -> None:
+    """History, timeline, change-log, release-note and decision tables never become
+    items, with or without a heading naming them; an action table is found under any
+    heading."""
+    rows = tuple(row[: len(header)] for row in rows)
+    title = f"<h2>{heading}</h2>" if heading else ""
+    body = f"<h1>Postmortem</h1><p>Intro.</p>{title}{table(header, *rows)}"
+    assert len(extract(body, PAGE).items) == items
+
+
+def test_timeline_next_to_action_table_on_a_page_without_sections() -> None:
+    """On a page with no recognised section heading, the timeline stays out and the
+    action table under an unknown heading is read."""
+    body = (
+        "<h2>Timeline</h2>"
+        + table(["Date", "Description", "Who"], *TIMELINE_ROWS)
+        + "<h2>Things we will fix</h2>"
+        + table(["Action", "Owner", "Due"], *ACTION_ROWS)
+    )
+    assert [item.text for item in extract(body, PAGE).items] == ["Add an alert on replica lag"]
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Action items",
+        "Follow-ups",
+        "What we will change",
+        "What we'll change",
+        "Improvements",
+        "Preventive actions",
+        "Preventative actions",
+        "Remediation items",
+        "Action plan",
+        "Next steps",
+        "Corrective actions",
+        "To-do",
+    ],
+)
+def test_wider_section_headings(heading: str) -> None:
+    """Postmortem templates' section headings start an action-item section: the task
+    before it is outside and does not count."""
+    body = tasks(task("1", "Before")) + f"<h2>{heading}</h2>" + tasks(task("2", "After"))
+    assert [item.text for item in extract(body, PAGE).items] == ["After"]
+
+
+# --- owners and dates typed in tasks --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "owner", "due", "code"),
+    [
+        ("@priya rotate the keys", "rotate the keys", "@priya", None, "missing-due-date"),
+        (
+            "Add an alert @Hrvoje Dakovic",
+            "Add an alert",
+            "@Hrvoje Dakovic",
+            None,
+            "missing-due-date",
+        ),
+        ("Add an alert @hrvoje", "Add an alert", "@hrvoje", None, "missing-due-date"),
+        ("Ask @ana about it", "Ask @ana about it", None, None, "missing-due-date"),
+        ("Talk to @ana tomorrow", "Talk to @ana tomorrow", None, None, "missing-due-date"),
+        ("Ship it by 2026-12-18", "Ship it", None, date(2026, 12, 18), None),
+        ("Ship it due 18 Dec 2026 to all", "Ship it to all", None, date(2026, 12, 18), None),
+        ("Ship it before Dec 18, 2026", "Ship it", None, date(2026, 12, 18), None),
+        ("Ship it, due: 2026-12-18", "Ship it", None, date(2026, 12, 18), None),
+        ("Ship it by 03/04/2027", "Ship it", None, None, "ambiguous-due-date"),
+        ("Ship it by 31/02/2027", "Ship it", None, None, "unparseable-due-date"),
+        ("Ship it by Friday", "Ship it by Friday", None, None, "missing-due-date"),
+        ("Standby 2026-12-18 rota", "Standby 2026-12-18 rota", None, None, "missing-due-date"),
+        (
+            "@priya ship it by 2026-12-18",
+            "ship it",
+            "@priya",
+            date(2026, 12, 18),
+            None,
+        ),
+        (
+            "Fix the failover by 18 December 2026 @Hrvoje Dakovic",
+            "Fix the failover",
+            "@Hrvoje Dakovic",
+            date(2026, 12, 18),
+            None,
+        ),
+        # A mention and a <time> win over typed text, which then stays text.
+        (
+            f"{mention()} ship it by 2026-12-18 <time datetime='2026-12-01' />",
+            "ship it by 2026-12-18",
+            None,
+            date(2026, 12, 1),
+            None,
+        ),
+    ],
+)
+def test_typed_owner_and_due_in_task(
+    body: str, text: str, owner: str | None, due: date | None, code: str | None
+) -> None:
+    """`@name` opening a task or `@Name Surname` closing it is its owner, and a date
+    after "by", "due" or "before" its due date, read like table cells (same formats,
+    ambiguity and findings), and not part of the item's text."""
+    extraction = extract(tasks(task("1", body)), PAGE)
+    item = only(extraction)
+    assert item.text == text
+    if owner is None:
+        assert item.owner is None or item.owner.kind == "account_id"
+    else:
+        assert item.owner == Owner("name", owner)
+    assert item.due == due
+    due_codes = {c for c, _ in codes(extraction)} - {"missing-owner"}
+    assert due_codes == ({code} if code else set())
+
+
+def test_typed_date_follows_date_order() -> None:
+    """A typed numeric date is settled by `date_order`, as in a due cell."""
+    body = tasks(task("1", "Ship it by 03/04/2027"))
+    assert only(extract(body, PAGE, date_order="dmy")).due == date(2027, 4, 3)
+    assert only(extract(body, PAGE, date_order="mdy")).due == date(2027, 3, 4)
+
+
+def test_typed_value_across_formatting_is_read_but_locked() -> None:
+    """A typed date split by formatting is read, but followup cannot replace it alone:
+    the item says the field is locked."""
+    item = only(extract(tasks(task("1", "Ship it by <strong>2026-12-18</strong>")), PAGE))
+    assert (item.text, item.due, item.locked) == ("Ship it", date(2026, 12, 18), {"due"})
+
+
+# --- values beside people's notes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner", "due", "status", "expected"),
+    [
+        (
+            "Priya Natarajan (backup: Tomasz, pager 555-0100)",
+            "2026-12-31 <strong>regulator deadline, do not move</strong>",
+            "Blocked on vendor ticket V-881",
+            (Owner("name", "Priya Natarajan"), date(2026, 12, 31), False, {"done"}),
+        ),
+        (
+            "Ana Ruiz - until May; then Sam",
+            "by 18 Dec 2026 (agreed with legal)",
+            "Done - merged in #123",
+            (Owner("name", "Ana Ruiz"), date(2026, 12, 18), True, set()),
+        ),
+        (
+            f"{mention()} (cover: Sam)",
+            "<time datetime='2026-12-18' /> hard stop",
+            "<ac:structured-macro ac:name='status'><ac:parameter ac:name='title'>Done"
+            "</ac:parameter></ac:structured-macro> (verified)",
+            (Owner("account_id", "557058:ana"), date(2026, 12, 18), True, set()),
+        ),
+        (
+            "<strong>Priya</strong> Natarajan",
+            "mid January",
+            "In progress",
+            (Owner("name", "Priya Natarajan"), None, False, {"owner", "due"}),
+        ),
+        ("TBD", "TBD", "", (None, None, False, set())),
+    ],
+)
+def test_cells_with_notes(owner: str, due: str, status: str, expected: tuple[object, ...]) -> None:
+    """An owner, due or status cell holding a note beside its value gives the value;
+    a field whose value cannot be told from the note (or spans formatting) is locked,
+    so it is never written."""
+    body = table(["Action", "Owner", "Due", "Status"], ["Fix it", owner, due, status])
+    item = only(extract(body, PAGE))
+    assert (item.owner, item.due, item.done, set(item.locked)) == expected
+
+
+# --- the vocabulary: pages in other languages -----------------------------------------
+
+GERMAN = Vocabulary(
+    section_headings=("maßnahmen", "folgeaufgaben"),
+    non_action_headings=("zeitverlauf", "änderungshistorie", "versionshistorie"),
+    action_columns=("maßnahme", "aufgabe", "beschreibung"),
+    owner_columns=("verantwortlich", "zuständig", "wer"),
+    due_columns=("fällig", "frist", "termin", "datum"),
+    status_columns=("status",),
+    ticket_columns=("ticket", "jira"),
+    non_action_columns=("version", "autor", "uhrzeit", "zeit", "ereignis"),
+    weak_columns=("beschreibung", "wer", "datum"),
+    done_words=("erledigt", "abgeschlossen", "fertig"),
+    open_words=("offen", "in arbeit", "blockiert"),
+    date_words=("bis", "bis zum", "fällig", "vor dem"),
+)
+FRENCH = Vocabulary(
+    section_headings=("actions correctives", "plan d'action", "suivi"),
+    non_action_headings=("chronologie", "historique"),
+    action_columns=("action", "tâche", "description"),
+    owner_columns=("responsable", "propriétaire", "qui"),
+    due_columns=("échéance", "date limite", "date"),
+    status_columns=("statut", "état"),
+    non_action_columns=("version", "auteur", "heure", "événement"),
+    weak_columns=("description", "qui", "date"),
+    done_words=("terminé", "fait", "clos"),
+    open_words=("à faire", "en cours", "ouvert"),
+    date_words=("avant le", "d'ici le", "pour le"),
+)
+SPANISH = Vocabulary(
+    section_headings=("acciones correctivas", "plan de acción", "seguimiento"),
+    non_action_headings=("cronología", "historial"),
+    action_columns=("acción", "tarea", "descripción"),
+    owner_columns=("responsable", "quién"),
+    due_columns=("fecha límite", "vencimiento", "fecha"),
+    status_columns=("estado",),
+    non_action_columns=("versión", "autor", "hora", "evento"),
+    weak_columns=("descripción", "quién", "fecha"),
+    done_words=("hecho", "completado", "cerrado"),
+    open_words=("pendiente", "en curso", "abierto"),
+    date_words=("antes del", "para el", "hasta el"),
+)
+JAPANESE = Vocabulary(
+    section_headings=("アクションアイテム", "再発防止策", "対策"),
+    non_action_headings=("タイムライン", "経緯", "改訂履歴"),
+    action_columns=("アクション", "対応内容", "タスク"),
+    owner_columns=("担当者", "担当"),
+    due_columns=("期限", "期日"),
+    status_columns=("ステータス", "状態"),
+    non_action_columns=("版", "時刻", "作成者"),
+    weak_columns=(),
+    done_words=("完了", "対応済み", "済"),
+    open_words=("未着手", "対応中"),
+    date_words=("期限",),
+)
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "page", "expected"),
+    [
+        (
+            GERMAN,
+            "<h2>Zeitverlauf</h2>"
+            + table(["Uhrzeit", "Ereignis", "Wer"], ["14:02", "Alarm", "Ana"])
+            + "<h2>Maßnahmen</h2>"
+            + table(
+                ["Maßnahme", "Verantwortlich", "Fällig", "Status"],
+                ["Alarm für Replikationsverzug", "Ana Ruiz", "2026-12-18", "Erledigt"],
+                ["Runbook schreiben", "Sam Okafor", "TBD", "Offen"],
+            )
+            + tasks(task("1", "@jonas Failover testen bis 2027-01-15")),
+            [
+                ("Alarm für Replikationsverzug", "Ana Ruiz", date(2026, 12, 18), True),
+                ("Runbook schreiben", "Sam Okafor", None, False),
+                ("Failover testen", "@jonas", date(2027, 1, 15), False),
+            ],
+        ),
+        (
+            FRENCH,
+            "<h2>Chronologie</h2>"
+            + table(["Heure", "Événement", "Qui"], ["14:02", "Alerte", "Ana"])
+            + "<h2>Actions correctives</h2>"
+            + table(
+                ["Action", "Responsable", "Échéance", "Statut"],
+                ["Ajouter une alerte", "Camille Martin", "2026-12-18", "Terminé"],
+                ["Écrire le runbook", "Luc Bernard", "2027-01-10", "En cours"],
+            )
+            + tasks(task("1", "Tester la bascule avant le 2027-02-01 @Camille Martin")),
+            [
+                ("Ajouter une alerte", "Camille Martin", date(2026, 12, 18), True),
+                ("Écrire le runbook", "Luc Bernard", date(2027, 1, 10), False),
+                ("Tester la bascule", "@Camille Martin", date(2027, 2, 1), False),
+            ],
+        ),
+        (
+            SPANISH,
+            "<h2>Cronología</h2>"
+            + table(["Hora", "Evento", "Quién"], ["14:02", "Alerta", "Ana"])
+            + "<h2>Acciones correctivas</h2>"
+            + table(
+                ["Acción", "Responsable", "Fecha límite", "Estado"],
+                ["Añadir una alerta", "Lucía Gómez", "2026-12-18", "Hecho"],
+                ["Escribir el runbook", "Diego Pérez", "2027-01-10", "Pendiente"],
+            )
+            + tasks(task("1", "@lucia probar la conmutación antes del 2027-02-01")),
+            [
+                ("Añadir una alerta", "Lucía Gómez", date(2026, 12, 18), True),
+                ("Escribir el runbook", "Diego Pérez", date(2027, 1, 10), False),
+                ("probar la conmutación", "@lucia", date(2027, 2, 1), False),
+            ],
+        ),
+        (
+            JAPANESE,
+            "<h2>タイムライン</h2>"
+            + table(["時刻", "内容", "担当"], ["14:02", "アラート発報", "佐藤"])
+            + "<h2>再発防止策</h2>"
+            + table(
+                ["対応内容", "担当者", "期限", "ステータス"],
+                ["レプリカ遅延のアラート追加", "佐藤 花子", "2026-12-18", "完了"],
+                ["手順書の作成", "鈴木 一郎", "2027-01-10", "対応中"],
+            ),
+            [
+                ("レプリカ遅延のアラート追加", "佐藤 花子", date(2026, 12, 18), True),
+                ("手順書の作成", "鈴木 一郎", date(2027, 1, 10), False),
+            ],
+        ),
+    ],
+    ids=["de", "fr", "es", "ja"],
+)
+def test_vocabulary_of_other_languages(
+    vocabulary: Vocabulary, page: str, expected: list[tuple[str, str, date | None, bool]]
+) -> None:
+    """With its language's vocabulary, a postmortem written in German, French, Spanish
+    or Japanese gives its action items (tables and typed task values) and not its
+    timeline."""
+    items = extract(page, PAGE, vocabulary=vocabulary).items
+    got = [(i.text, i.owner.value if i.owner else "", i.due, i.done) for i in items]
+    assert got == expected
+
+
+def test_english_vocabulary_finds_nothing_in_a_german_table() -> None:
+    """The vocabulary is what finds the items: the English default does not read a
+    German table (which is why the setting exists)."""
+    body = table(["Maßnahme", "Verantwortlich", "Fällig"], ["Runbook", "Ana", "2026-12-18"])
+    assert extract(body, PAGE).items == ()
+    assert len(extract(body, PAGE, vocabulary=GERMAN).items) == 1
+
+
+# --- text: grapheme clusters and bidirectional controls ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ("Tell the 👨\u200d👩\u200d👧\u200d👦 team", "Tell the 👨\u200d👩\u200d👧\u200d👦 team"),
+        ("Rotate keys 👍🏽 and 🇩🇪 and ❤\ufe0f", "Rotate keys 👍🏽 and 🇩🇪 and ❤\ufe0f"),
+        ("Fix cafe\u0301 menu", "Fix cafe\u0301 menu"),
+        (
+            "Persian \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "Persian \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        ),
+        ("\u200dFix \u200d it\u200d", "Fix it"),
+        ("Pay \u202eevil\u202c invoice", "Pay evil invoice"),
+        ("Isolate \u2066abc\u2069 \u2067d\u2069 \u2068e\u2069", "Isolate abc d e"),
+        ("Zero\u200bwidth \ufeffspace", "Zerowidth space"),
+    ],
+)
+def test_item_text_keeps_clusters_and_drops_bidi_controls(typed: str, text: str) -> None:
+    """Item text keeps grapheme clusters whole (zero-width joiners inside emoji and
+    words, combining marks, variation selectors, flags, skin tones) and drops
+    bidirectional embeddings, overrides and isolates and joiners that join nothing."""
+    assert only(extract(tasks(task("1", typed)), PAGE)).text == text
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "matches"),
+    [
+        ("owner", "Owners", True),
+        ("owner", "Task owner", True),
+        ("owner", "Ownership", False),
+        ("action item", "Action   items", True),
+        ("follow-up", "Follow up", True),
+        ("follow-up", "FOLLOW\u2011UPS", True),
+        ("follow-up", "Follow - up", False),
+        ("follow-up", "Followup", False),
+        ("what we'll change", "What we'll change next", True),
+        ("担当者", "担当者名", True),
+        ("期限", "対応期限", True),
+        ("maßnahmen", "MASSNAHMEN", True),
+        ("due", "Overdue", False),
+    ],
+)
+def test_vocabulary_matching_rules(phrase: str, text: str, matches: bool) -> None:
+    """A vocabulary word matches any case and spacing, any hyphen or a space for a
+    hyphen, a whole word with an English plural in spaced scripts, anywhere in
+    scripts written without spaces (casefolding maps ß to ss)."""
+    assert (words_pattern((phrase,)).search(text.casefold()) is not None) is matches
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "utf16", "expected"),
+    [
+        ("short", 10, False, "short"),
+        ("abcdefghij", 5, False, "abcd…"),
+        ("ab cdefghij", 4, False, "ab…"),
+        ("ab👨\u200d👩\u200d👧\u200d👦cd", 4, False, "ab…"),
+        ("abc🇩🇪🇫🇷", 5, False, "abc…"),
+        ("abcé\u0301\u0301x", 5, False, "abc…"),
+        ("ab👍🏽👍🏽", 5, False, "ab👍🏽…"),
+        ("😀😀😀", 5, True, "😀😀…"),
+        ("😀😀😀", 6, True, "😀😀😀"),
+    ],
+)
+def test_clip_never_splits_a_grapheme_cluster(
+    text: str, limit: int, utf16: bool, expected: str
+) -> None:
+    """Text cut to a length (code points, or UTF-16 code units as Jira counts) ends
+    at a grapheme cluster boundary, with an ellipsis, and fits."""
+    out = clip(text, limit, utf16=utf16)
+    assert out == expected
+    assert (utf16_length(out) if utf16 else len(out)) <= limit

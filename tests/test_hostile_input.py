@@ -82,8 +82,11 @@ def task_page(texts: list[str], *, heading: str = "Action items") -> str:
 
 def shown(text: str) -> str:
     """Text as the extractor reports it (`storage_format.text.collapse`, restated):
-    zero-width characters dropped, whitespace runs one space, trimmed."""
-    return " ".join(text.translate(str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")).split())
+    zero-width spaces and bidirectional controls dropped, joiners kept only between
+    two characters, whitespace runs one space, trimmed."""
+    dropped = "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    words = text.translate(str.maketrans("", "", dropped)).split()
+    return " ".join(w.strip("\u200c\u200d") for w in words if w.strip("\u200c\u200d"))
 
 
 # -- markup soup ---------------------------------------------------------------------

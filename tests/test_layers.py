@@ -14,6 +14,8 @@ PACKAGE = Path(followup.__file__).parent
 CORE = sorted(
     [
         PACKAGE / "model.py",
+        PACKAGE / "graphemes.py",
+        PACKAGE / "vocabulary.py",
         PACKAGE / "planner.py",
         PACKAGE / "queries.py",
         PACKAGE / "ports.py",

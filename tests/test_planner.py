@@ -264,7 +264,7 @@ def test_owner_unchanged_since_last_sync_needs_no_lookup() -> None:
     ticket = replace(
         ticket,
         prop=replace(
-            ticket.prop,  # type: ignore[arg-type]
+            ticket.prop,
             base=SyncBase(
                 "Add alert number 1", "acc-priya", date(2026, 12, 15), False, "name:Priya Natarajan"
             ),
@@ -336,7 +336,7 @@ def test_both_sides_changed_is_a_conflict_resolved_by_policy(
     p = plan(
         [replace(shown, due=date(2027, 2, 1))],
         [replace(ticket, due=date(2027, 3, 1))],
-        policy=Policy(conflict_winner=winner),  # type: ignore[arg-type]
+        policy=Policy(conflict_winner=winner),
     )
     assert "conflict" in codes(p)
     assert ops(p) == expect_ops
@@ -511,7 +511,7 @@ def test_orphaned_ticket_is_reported_and_policy_applied() -> None:
 def test_orphan_comment_is_made_once() -> None:
     """The orphan note is not repeated on every run."""
     _, ticket = synced(item(5), key="OPS-5")
-    noted = replace(ticket, prop=replace(ticket.prop, reminders={"stray_noted": True}))  # type: ignore[arg-type]
+    noted = replace(ticket, prop=replace(ticket.prop, reminders={"stray_noted": True}))
     assert ops(plan([], [noted], policy=Policy(orphans="comment"))) == []
 
 
@@ -576,8 +576,8 @@ def test_summary_badge_counts_done_items() -> None:
     assert summary_badge([(True, False), (False, False)]) == Badge(
         "FOLLOW-UP 1/2 DONE", BadgeColour.YELLOW
     )
-    assert summary_badge([(True, False)]).colour is BadgeColour.GREEN  # type: ignore[union-attr]
-    assert summary_badge([(False, True), (True, False)]).colour is BadgeColour.RED  # type: ignore[union-attr]
+    assert summary_badge([(True, False)]).colour is BadgeColour.GREEN
+    assert summary_badge([(False, True), (True, False)]).colour is BadgeColour.RED
     assert summary_badge([]) is None
 
 
@@ -611,7 +611,7 @@ def test_ticket_of_another_postmortem_is_shown_not_taken_over() -> None:
     """A key that tracks another page's item is shown with its badge and never adopted,
     so two pages cannot pull one ticket back and forth run after run."""
     _, theirs = synced(item(), key="OPS-7")
-    theirs = replace(theirs, prop=replace(theirs.prop, page="98000999"))  # type: ignore[arg-type]
+    theirs = replace(theirs, prop=replace(theirs.prop, page="98000999"))
     p = plan([item(ticket="OPS-7")], linked={"OPS-7": theirs}, summary=Badge("x", BadgeColour.GREY))
     assert [str(a.op) for a in p.actions] == ["write-page"]
     assert "shared-ticket" in codes(p)
@@ -1114,6 +1114,85 @@ def test_jiras_assignee_shown_on_the_page_is_recorded_as_the_page_owner() -> Non
     adopted = replace(theirs, labels=("followup", f"followup-{PAGE.id}"), prop=prop)
     shown = replace(it, owner=change.owner, badge=change.badge)
     assert plan([shown], [adopted], owners={}, policy=dc).actions == ()
+
+
+# -- values the page cannot show without erasing a person's text ----------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "jira", "shown_in_message", "base_field", "page_value"),
+    [
+        (
+            "owner",
+            {"assignee": "acc-bob", "assignee_display": "Bob Ng"},
+            "Bob Ng",
+            "assignee",
+            "acc-alice",
+        ),
+        ("due", {"due": date(2027, 2, 1)}, "2027-02-01", "due", date(2026, 12, 15)),
+        (
+            "done",
+            {"status": "Done", "status_category": "done", "resolution": "Done"},
+            "Done",
+            "done",
+            False,
+        ),
+    ],
+)
+def test_locked_field_changed_in_jira_is_reported_not_written(
+    field: str, jira: dict[str, Any], shown_in_message: str, base_field: str, page_value: Any
+) -> None:
+    """A field whose page value is mixed with a person's text (locked) is not written
+    when Jira changes it: a cell-not-updated finding says what Jira holds now, the
+    sync base keeps the page's value (so Jira is not reverted next run), and the next
+    run says the same again."""
+    shown, ticket = synced(item(source="table"))
+    shown = replace(shown, locked=frozenset({field}))
+    changed = replace(ticket, **jira)
+    p = plan([shown], [changed])
+    change = {a.data.changes[shown.key] for a in p.actions if a.op is Op.WRITE_PAGE}
+    assert all(getattr(c, "owner" if field == "owner" else field) is KEEP for c in change)
+    assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION)]
+    assert not [a for a in p.actions if a.op is Op.SHOW and a.field == field]
+    [finding] = [f for f in p.findings if f.code is FindingCode.CELL_NOT_UPDATED]
+    assert finding.item == shown.key
+    assert shown_in_message in finding.message
+    assert "OPS-1" in finding.message
+    props = [a.data for a in p.actions if a.op is Op.SET_PROPERTY]
+    base = props[0].base if props else ticket.prop.base
+    assert getattr(base, base_field) == page_value
+    again = plan([shown], [replace(changed, prop=replace(changed.prop, base=base))])
+    assert codes(again).count("cell-not-updated") == 1
+    assert not [a for a in again.actions if a.op in (Op.UPDATE, Op.TRANSITION)]
+
+
+def test_unlocked_field_changed_in_jira_is_still_written() -> None:
+    """A locked owner does not stop the due date, which the page can show, from being
+    written."""
+    shown, ticket = synced(item(source="table"))
+    shown = replace(shown, locked=frozenset({"owner"}))
+    p = plan([shown], [replace(ticket, due=date(2027, 2, 1))])
+    assert write_of(p).changes[shown.key].due == date(2027, 2, 1)
+    assert "cell-not-updated" not in codes(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_end"),
+    [
+        ("x" * 250 + "👨\u200d👩\u200d👧\u200d👦" * 3, "x…"),
+        ("x" * 252 + "🇩🇪🇫🇷", "x…"),
+        ("x" * 253 + "e\u0301\u0301 tail", "x…"),
+        ("x" * 250 + "👍🏽" * 5, "x👍🏽…"),
+    ],
+)
+def test_summary_cut_keeps_grapheme_clusters_whole(text: str, expected_end: str) -> None:
+    """A summary cut to Jira's 255 UTF-16 code units never splits a family emoji, a
+    flag, a letter and its accents, or an emoji and its skin tone."""
+    p = plan([item(text=text)])
+    summary = p.actions[0].data.summary
+    assert len(summary.encode("utf-16-le")) // 2 <= 255
+    assert summary.endswith(expected_end)
+    assert text.startswith(summary[:-1])
 
 
 # -- what people read, for tickets outside the scope, adopted, and unreadable -----------

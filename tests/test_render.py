@@ -190,8 +190,8 @@ def test_golden_extract_shows_changes(
     summary: Badge | _Keep | None,
     options: dict[str, str],
 ) -> None:
-    """Extracting the rendered page shows every change that the page can represent, and
-    leaves every other item as it was."""
+    """Extracting the rendered page shows every change that the page can represent (not
+    a field locked by a person's text around it), and leaves every other item as it was."""
     before = {item.key: item for item in extract(fixture(source), PAGE).items}
     tables = {found.key: found.table for found in read_page(parse(fixture(source)), PAGE).items}
     out = render(fixture(source), PAGE, changes, summary=summary, **options)
@@ -205,13 +205,15 @@ def test_golden_extract_shows_changes(
         assert item.text == old.text
         assert item.ticket == (old.ticket if change.ticket is KEEP else change.ticket)
         assert item.badge == (old.badge if change.badge is KEEP else change.badge)
-        expect_done = old.done if change.done is KEEP else change.done
+        expect_done = old.done if change.done is KEEP or "done" in old.locked else change.done
         if item.source == "table" and "status" not in columns:
             expect_done = old.done
         assert item.done == expect_done
-        expect_owner = old.owner if change.owner is KEEP else change.owner
-        assert item.owner == expect_owner
-        assert item.due == (old.due if change.due is KEEP else change.due)
+        keep_owner = change.owner is KEEP or "owner" in old.locked
+        assert item.owner == (old.owner if keep_owner else change.owner)
+        keep_due = change.due is KEEP or "due" in old.locked
+        assert item.due == (old.due if keep_due else change.due)
+        assert item.locked == old.locked
     if summary is not KEEP:
         assert after.summary_badge == summary
 
@@ -459,15 +461,15 @@ def test_missing_task_status_is_added() -> None:
     [
         (ItemChange(done=True), "<td>Done</td>"),
         (ItemChange(done=False), "<td><p>To do</p></td>"),
-        (ItemChange(due=date(2026, 1, 2)), '<td><time datetime="2026-01-02"/></td>'),
+        (ItemChange(due=date(2026, 1, 2)), "<td>2026-01-02</td>"),
         (ItemChange(due=None), "<td/>"),
         (ItemChange(owner=Owner("userkey", "k1")), '<ri:user ri:userkey="k1"/>'),
         (ItemChange(owner=None), "<td/>"),
     ],
 )
 def test_row_cells_set(change: ItemChange, cell: str) -> None:
-    """A row's status, due and owner cells get the new value (keeping a paragraph
-    wrapper), or are emptied for None."""
+    """A row's status, due and owner cells get the new value in place of the old one
+    (a typed date stays typed, a paragraph wrapper stays), or lose it for None."""
     done_cell = "<p>Closed</p>" if change.done is False else ""
     body = (
         "<table><tbody><tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>"
@@ -519,3 +521,201 @@ def test_summary_none_without_summary_changes_nothing() -> None:
     """Removing a summary the page does not have returns the input."""
     body = fixture("cloud_tasks.xml")
     assert render(body, PAGE, {}, summary=None) is body
+
+
+# --- people's text around the values ---------------------------------------------------
+
+BOB = Owner("account_id", "557058:bob")
+MENTION_ANA = '<ac:link><ri:user ri:account-id="557058:ana"/></ac:link>'
+MENTION_BOB = '<ac:link><ri:user ri:account-id="557058:bob"/></ac:link>'
+STATUS_DONE = (
+    '<ac:structured-macro ac:name="status"><ac:parameter ac:name="title">Done'
+    '</ac:parameter><ac:parameter ac:name="colour">Green</ac:parameter></ac:structured-macro>'
+)
+
+
+def _row_page(owner: str = "", due: str = "", status: str = "", ticket: str = "") -> str:
+    return (
+        "<h2>Action items</h2><table><tbody>"
+        "<tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th><th>Ticket</th></tr>"
+        f"<tr><td>Fix it</td><td>{owner}</td><td>{due}</td><td>{status}</td>"
+        f"<td>{ticket}</td></tr></tbody></table>"
+    )
+
+
+def _cells(out: str) -> list[str]:
+    row = out.split("<tr>")[2]
+    return [m.group(1) or "" for m in re.finditer(r"<td/>|<td>(.*?)</td>", row)]
+
+
+@pytest.mark.parametrize(
+    ("cells", "change", "column", "after"),
+    [
+        (
+            {"owner": "Priya Natarajan (backup: Tomasz, pager 555-0100)"},
+            ItemChange(owner=ANA),
+            1,
+            f"{MENTION_ANA} (backup: Tomasz, pager 555-0100)",
+        ),
+        (
+            {"owner": "Priya Natarajan (backup: Tomasz, pager 555-0100)"},
+            ItemChange(owner=None),
+            1,
+            "(backup: Tomasz, pager 555-0100)",
+        ),
+        (
+            {"owner": f"{MENTION_ANA} (cover: Sam)"},
+            ItemChange(owner=BOB),
+            1,
+            f"{MENTION_BOB} (cover: Sam)",
+        ),
+        (
+            {"owner": f"<p>{MENTION_ANA} <em>(on leave in May)</em></p>"},
+            ItemChange(owner=None),
+            1,
+            "<p> <em>(on leave in May)</em></p>",
+        ),
+        ({"owner": "TBD"}, ItemChange(owner=ANA), 1, MENTION_ANA),
+        (
+            {"due": "2026-12-31 <strong>regulator deadline, do not move</strong>"},
+            ItemChange(due=date(2027, 1, 15)),
+            2,
+            "2027-01-15 <strong>regulator deadline, do not move</strong>",
+        ),
+        (
+            {"due": "by 18 Dec 2026 (agreed with legal)"},
+            ItemChange(due=date(2027, 1, 5)),
+            2,
+            "by 5 Jan 2027 (agreed with legal)",
+        ),
+        (
+            {"due": "<p>August 31, 2026, <em>hard stop</em></p>"},
+            ItemChange(due=date(2026, 9, 1)),
+            2,
+            "<p>September 1, 2026, <em>hard stop</em></p>",
+        ),
+        (
+            {"due": '<time datetime="2026-12-18"/> hard stop'},
+            ItemChange(due=date(2027, 1, 5)),
+            2,
+            '<time datetime="2027-01-05"/> hard stop',
+        ),
+        ({"due": "2026-12-31 (regulator)"}, ItemChange(due=None), 2, "(regulator)"),
+        ({"due": "TBD"}, ItemChange(due=date(2027, 1, 5)), 2, '<time datetime="2027-01-05"/>'),
+        ({"due": ""}, ItemChange(due=date(2027, 1, 5)), 2, '<time datetime="2027-01-05"/>'),
+        (
+            {"status": "Done - merged in #123"},
+            ItemChange(done=False),
+            3,
+            "To do - merged in #123",
+        ),
+        (
+            {"status": f"{STATUS_DONE} (verified by Sam)"},
+            ItemChange(done=False),
+            3,
+            '<ac:structured-macro ac:name="status"><ac:parameter ac:name="title">TO DO'
+            '</ac:parameter><ac:parameter ac:name="colour">Grey</ac:parameter>'
+            "</ac:structured-macro> (verified by Sam)",
+        ),
+        ({"status": "<p>Open</p>"}, ItemChange(done=True), 3, "<p>Done</p>"),
+        (
+            {"ticket": "waiting for triage"},
+            ItemChange(ticket="OPS-9"),
+            4,
+            'waiting for triage <ac:structured-macro ac:name="jira"',
+        ),
+    ],
+)
+def test_change_replaces_only_the_value(
+    cells: dict[str, str], change: ItemChange, column: int, after: str
+) -> None:
+    """A change replaces only the value followup recognised in a cell (mention, typed
+    name, `<time>`, typed date written back as typed, status word or macro, a
+    placeholder) and keeps every other character and element the person wrote."""
+    body = _row_page(**cells)
+    [item] = extract(body, PAGE).items
+    out = render(body, PAGE, {item.key: change})
+    assert _cells(out)[column].startswith(after)
+    assert render(out, PAGE, {item.key: change}) == out
+    [again] = extract(out, PAGE).items
+    assert not again.locked
+
+
+def test_a_note_left_after_the_owner_is_removed_names_no_owner() -> None:
+    """Once Jira's unassigning removed the name, the note left in the cell is not read
+    as a name (it opens with a bracket), and a new owner goes after it."""
+    body = _row_page(owner="Priya Natarajan (backup: Tomasz, pager 555-0100)")
+    [item] = extract(body, PAGE).items
+    out = render(body, PAGE, {item.key: ItemChange(owner=None)})
+    [after] = extract(out, PAGE).items
+    assert after.owner is None
+    out = render(out, PAGE, {item.key: ItemChange(owner=ANA)})
+    assert _cells(out)[1] == f"(backup: Tomasz, pager 555-0100) {MENTION_ANA}"
+
+
+@pytest.mark.parametrize(
+    ("cells", "change", "field"),
+    [
+        ({"status": "Blocked on vendor ticket V-881"}, ItemChange(done=True), "done"),
+        ({"owner": "<strong>Priya</strong> Natarajan"}, ItemChange(owner=ANA), "owner"),
+        ({"due": "mid January"}, ItemChange(due=date(2027, 1, 15)), "due"),
+        ({"due": "<strong>2026</strong>-12-31"}, ItemChange(due=date(2027, 1, 15)), "due"),
+    ],
+)
+def test_value_mixed_with_text_is_never_written(
+    cells: dict[str, str], change: ItemChange, field: str
+) -> None:
+    """A cell whose value cannot be told from the person's text around it is locked:
+    the renderer leaves the page exactly as it was."""
+    body = _row_page(**cells)
+    [item] = extract(body, PAGE).items
+    assert field in item.locked
+    assert render(body, PAGE, {item.key: change}) is body
+
+
+@pytest.mark.parametrize(
+    ("task_text", "change", "after"),
+    [
+        (
+            "@priya rotate the keys by 2026-12-18, see runbook",
+            ItemChange(owner=ANA),
+            f"{MENTION_ANA} rotate the keys by 2026-12-18, see runbook",
+        ),
+        (
+            "@priya rotate the keys by 2026-12-18, see runbook",
+            ItemChange(due=date(2027, 1, 5), owner=ANA),
+            f"{MENTION_ANA} rotate the keys by 2027-01-05, see runbook",
+        ),
+        (
+            "@priya rotate the keys by 2026-12-18, see runbook",
+            ItemChange(due=None, owner=None),
+            "rotate the keys, see runbook",
+        ),
+        (
+            "Fix the failover due 18 December 2026 (agreed) @Hrvoje Dakovic",
+            ItemChange(due=date(2027, 1, 5), owner=ANA),
+            f"Fix the failover due 5 January 2027 (agreed) {MENTION_ANA}",
+        ),
+        (
+            "Ask @ana first. Fix the pool @Ana Ruiz",
+            ItemChange(owner=BOB),
+            f"Ask @ana first. Fix the pool {MENTION_BOB}",
+        ),
+    ],
+)
+def test_typed_task_values_replaced_in_place(
+    task_text: str, change: ItemChange, after: str
+) -> None:
+    """An owner or date typed in a task is replaced where it stands (a mention for the
+    owner, the date written as it was typed) and nothing around it changes; removing
+    one removes it with the words introducing it."""
+    body = _task_page(task_text)
+    out = render(body, PAGE, {key("task:1"): change})
+    assert f"<ac:task-body>{after}</ac:task-body>" in out
+    assert render(out, PAGE, {key("task:1"): change}) == out
+
+
+def test_typed_task_date_across_formatting_is_not_written() -> None:
+    """A typed date split by formatting is locked: a due change leaves the page as is."""
+    body = _task_page("Ship it by <strong>2026-12-18</strong>")
+    assert render(body, PAGE, {key("task:1"): ItemChange(due=date(2027, 1, 5))}) is body

@@ -18,6 +18,7 @@ from followup.storage_format.extract import own_elements, read_page, task_body
 from followup.storage_format.xml import (
     LINK,
     MACRO_TAGS,
+    TASK,
     TASK_STATUS,
     Element,
     is_mention,
@@ -449,3 +450,132 @@ def _tokens(root: Element) -> list[tuple[str, ...]]:
 
     walk(root)
     return out
+
+
+# --- people's text around the values survives any change -------------------------------
+
+NOTE_CHARS = st.characters(
+    whitelist_categories=("Lu", "Ll", "Lo", "Zs", "Po", "Sm", "So"),
+    blacklist_characters="@#\u00a0\u2028\u2029",
+)
+NOTE = (
+    st.text(NOTE_CHARS, min_size=1, max_size=24)
+    .map(lambda text: " ".join(text.split()))
+    .filter(lambda text: any(char.isalpha() for char in text))
+)
+OWNER_VALUES = st.sampled_from(
+    [
+        "Priya Natarajan",
+        "TBD",
+        '<ac:link><ri:user ri:account-id="557058:ana" /></ac:link>',
+        '<ac:link><ri:user ri:username="jsmith" /></ac:link>',
+    ]
+)
+DUE_VALUES = st.sampled_from(
+    [
+        "2026-12-31",
+        "31 Dec 2026",
+        "December 31, 2026",
+        "by 2026-12-31",
+        '<time datetime="2026-12-31" />',
+    ]
+)
+STATUS_VALUES = st.sampled_from(["Done", "Open", "In progress", status_macro("Done", "Green")])
+OWNERS = st.sampled_from(
+    [None, Owner("account_id", "557058:bob"), Owner("username", "ola"), Owner("name", "Dana")]
+)
+DUES = st.sampled_from([None, date(2027, 1, 15), date(2026, 2, 28)])
+
+
+def xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shown_text(el: Element) -> str:
+    """Everything a cell or task body holds as text, joined: the oracle's view (it does
+    not use the renderer's helpers)."""
+    return " ".join("".join(el.itertext()).split())
+
+
+@FAST
+@given(
+    owner=OWNER_VALUES,
+    due=DUE_VALUES,
+    status=STATUS_VALUES,
+    notes=st.lists(NOTE, min_size=6, max_size=6),
+    separators=st.lists(
+        st.sampled_from([" (", " - ", "; ", " <em>(", " ["]), min_size=1, max_size=1
+    ),
+    new_owner=OWNERS,
+    new_due=DUES,
+    new_done=st.booleans(),
+)
+def test_notes_in_cells_survive_any_change(
+    owner: str,
+    due: str,
+    status: str,
+    notes: list[str],
+    separators: list[str],
+    new_owner: Owner | None,
+    new_due: date | None,
+    new_done: bool,
+) -> None:
+    """Whatever a person writes beside the owner, the due date and the status in a row
+    (set off after the value, or in an element of its own), every character of it is
+    still in the cell after any change of those values."""
+    opener = separators[0]
+    closer = {" (": ")", " <em>(": ")</em>", " [": "]"}.get(opener, "")
+    owner_note, due_note, status_note, *_ = (xml_text(note) for note in notes)
+    cells = [
+        f"{owner}{opener}{owner_note}{closer}",
+        f"{due} <strong>{due_note}</strong>",
+        f"{status} - {status_note}",
+    ]
+    body = (
+        "<h2>Action items</h2><table><tbody>"
+        "<tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>"
+        f"<tr><td>Fix it</td><td>{cells[0]}</td><td><p>{cells[1]}</p></td>"
+        f"<td>{cells[2]}</td></tr></tbody></table>"
+    )
+    [item] = extract(body, PAGE).items
+    change = ItemChange(owner=new_owner, due=new_due, done=new_done)
+    out = render(body, PAGE, {item.key: change})
+    row = parse(out).findall(".//tr")[1]
+    tds = row.findall("td")
+    for cell, note in zip(tds[1:], notes[:3], strict=True):
+        assert " ".join(note.split()) in shown_text(cell)
+    assert render(out, PAGE, {item.key: change}) == out
+
+
+@FAST
+@given(
+    notes=st.lists(NOTE, min_size=3, max_size=3),
+    typed=st.booleans(),
+    new_owner=OWNERS,
+    new_due=DUES,
+)
+def test_text_around_task_values_survives_any_change(
+    notes: list[str], typed: bool, new_owner: Owner | None, new_due: date | None
+) -> None:
+    """Whatever a task says around its owner and due date (typed or inserted), every
+    character of it is still in the task after any change of those values."""
+    first, middle, last = (xml_text(note) for note in notes)
+    if typed:
+        text = f"@priya {first} by 2026-12-18, {middle}. {last}"
+    else:
+        text = (
+            f'{first} <ac:link><ri:user ri:account-id="557058:ana" /></ac:link> {middle} '
+            f'<time datetime="2026-12-18" /> {last}'
+        )
+    body = (
+        "<ac:task-list><ac:task><ac:task-id>1</ac:task-id><ac:task-status>incomplete"
+        f"</ac:task-status><ac:task-body>{text}</ac:task-body></ac:task></ac:task-list>"
+    )
+    [item] = extract(body, PAGE).items
+    out = render(body, PAGE, {item.key: ItemChange(owner=new_owner, due=new_due)})
+    found = parse(out).find(f".//{TASK}")
+    assert found is not None
+    task = task_body(found)
+    assert task is not None
+    for note in notes:
+        assert " ".join(note.split()) in shown_text(task)

@@ -9,6 +9,9 @@ client. The rules are in docs/storage-format.md.
   due dates and the page summary lozenge back into a page body.
 - `format_extraction_text(extraction)` shows an extraction as a terminal table.
 - `parse_due_text(text, date_order=...)` reads a due date typed as text.
+
+The words extraction looks for are a `followup.vocabulary.Vocabulary` (English by
+default), given to `extract` and `render` alike.
 """
 
 from followup.storage_format.dates import parse_due_text

@@ -19,6 +19,7 @@ from datetime import date
 
 from lxml import etree
 
+from followup.graphemes import clip
 from followup.model import (
     ActionItem,
     Badge,
@@ -35,17 +36,29 @@ from followup.storage_format.tables import (
     Role,
     TableInfo,
     data_row_cells,
+    looks_like_timeline,
     read_table,
     table_of,
 )
 from followup.storage_format.text import (
+    TextSpot,
     TicketRef,
     browse_link_key,
     collapse,
+    find_literal,
+    find_text,
     jira_key,
     read_task_fields,
     ticket_site,
     visible_text,
+)
+from followup.storage_format.typed import (
+    leading_date,
+    leading_status,
+    only_a_note,
+    owner_name,
+    typed_date,
+    typed_owner,
 )
 from followup.storage_format.xml import (
     HEADINGS,
@@ -68,48 +81,26 @@ from followup.storage_format.xml import (
     mention_owner,
     parse,
 )
+from followup.vocabulary import (
+    DEFAULT_VOCABULARY,
+    Compiled,
+    Vocabulary,
+    compiled,
+    normalise_word,
+)
 
 SUMMARY_PREFIX = "FOLLOW-UP "
 
-# "action item", "follow-up", "follow up", "corrective action", "remediation", "next
-# steps", matched in a heading's casefolded text: any run of whitespace between words,
-# and any of the hyphens people and editors type in "follow-up".
-_SECTION_WORD = re.compile(
-    r"action\s+item|follow(?:[-\u2010-\u2013]|\s+)up|corrective\s+action|remediation|next\s+steps"
-)
-_DONE_WORDS = frozenset({"done", "complete", "completed", "closed", "resolved", "fixed"})
-# What a status column may say of an item that is not done ("To do" is what the
-# renderer writes). Anything else (a note, "Won't do") is an unknown status: it is
-# reported and never taken for "not done", so it cannot reopen a ticket.
-_OPEN_WORDS = frozenset(
-    {
-        "",
-        "-",
-        "\u2013",
-        "\u2014",
-        "to do",
-        "todo",
-        "open",
-        "new",
-        "not started",
-        "not done",
-        "started",
-        "in progress",
-        "ongoing",
-        "pending",
-        "planned",
-        "backlog",
-        "reopened",
-        "overdue",
-    }
-)
-_NO_OWNER_WORDS = frozenset(
+# What people write in a cell for "no value yet": no owner, no date. The placeholder
+# stands where the value goes, so the renderer replaces it.
+NO_VALUE_WORDS = frozenset(
     {"", "-", "\u2013", "\u2014", "?", "tbd", "tba", "n/a", "na", "none", "unassigned", "nobody"}
 )
 _ALL_READ: frozenset[ItemField] = frozenset()
 _DUE_UNREADABLE: frozenset[ItemField] = frozenset({"due"})
 _BARE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[0-9]+)(?![A-Za-z0-9_-])")
 _COLOURS = {colour.value.casefold(): colour for colour in BadgeColour}
+_HAS_YEAR = re.compile(r"\d{4}")  # every date shape typed in a task has one
 
 
 @dataclass(slots=True)
@@ -124,6 +115,13 @@ class Located:
     element: Element
     table: TableInfo | None = None
     cells: dict[Role, Element] | None = None
+    # Where each value stands, for the renderer: the mention (or status macro, or
+    # `<time>`) element, or the typed text (a `TextSpot`; in a cell holding nothing
+    # but that text, the text itself, found when a change needs it); None where the
+    # page shows none (the renderer then adds one, unless the field is locked).
+    owner_at: Element | TextSpot | str | None = None
+    due_at: Element | TextSpot | str | None = None
+    status_at: Element | TextSpot | str | None = None
 
     @property
     def key(self) -> str:
@@ -165,35 +163,57 @@ class PageReading:
 # --- the page ------------------------------------------------------------------------
 
 
-def is_section_heading(heading: Element) -> bool:
+def is_section_heading(heading: Element, words: Compiled | None = None) -> bool:
     """Whether a heading starts an action-item section ("Action items", "Follow-up"...)."""
-    return _SECTION_WORD.search(all_text(heading).casefold()) is not None
+    words = words or compiled(DEFAULT_VOCABULARY)
+    return words.section.search(all_text(heading).casefold()) is not None
 
 
-def read_page(root: Element, page_id: str, date_order: DateOrder = "none") -> PageReading:
+def read_page(
+    root: Element,
+    page_id: str,
+    date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
+) -> PageReading:
     """The items of a parsed page, in page order, and its action-item sections."""
+    words = compiled(vocabulary)
     sections: list[Element] = []
     level: int | None = None  # the level of the section heading we are under, if any
     located: list[Located] = []
-    held: list[Element] = []  # outside any section: items only if the page has none
-    rows = _TableRows(page_id, date_order)
+    # Outside any section: items only if the page has none (with the nearest heading
+    # above, which may say the content is not action items: a timeline, a history).
+    held: list[Element] = []
+    held_under: list[Element | None] = []
+    heading: Element | None = None  # the nearest heading above
+    rows = _TableRows(page_id, date_order, words)
     for el in root.iter(*HEADINGS, TASK, "tr"):
         tag = el.tag
         if tag == "tr" or tag == TASK:
             if level is None:
                 held.append(el)
-            elif (found := rows.read(el) if tag == "tr" else _read_task(el, page_id)) is not None:
+                held_under.append(heading)
+            elif (
+                found := rows.read(el, True, heading)
+                if tag == "tr"
+                else _read_task(el, page_id, words, date_order)
+            ) is not None:
                 located.append(found)
             continue
+        heading = el
         this_level = int(str(tag)[1])
         if level is not None and this_level <= level:
             level = None
-        if level is None and is_section_heading(el):
+        if level is None and words.section.search(all_text(el).casefold()) is not None:
             level = this_level
             sections.append(el)
+            rows.section = el
     if not sections:  # the whole page counts
-        for el in held:
-            found = rows.read(el) if el.tag == "tr" else _read_task(el, page_id)
+        for el, above in zip(held, held_under, strict=True):
+            found = (
+                rows.read(el, False, above)
+                if el.tag == "tr"
+                else _read_task(el, page_id, words, date_order)
+            )
             if found is not None:
                 located.append(found)
 
@@ -210,22 +230,27 @@ class _TableRows:
     """Reads the rows of a page's action-item tables, each table's header once: rows
     are looked up by their parent (`tbody`, `thead` or the table)."""
 
-    __slots__ = ("by_parent", "date_order", "page_id", "tables")
+    __slots__ = ("by_parent", "date_order", "page_id", "section", "tables", "words")
 
-    def __init__(self, page_id: str, date_order: DateOrder) -> None:
+    def __init__(self, page_id: str, date_order: DateOrder, words: Compiled) -> None:
         self.page_id = page_id
         self.date_order = date_order
+        self.words = words
+        self.section: Element | None = None  # the heading of the section we are in
         # A row's parent, or its table, -> the table's header and columns and whether
         # it holds any task, link, date or macro; None: not an action-item table.
         self.by_parent: dict[Element | None, tuple[TableInfo, bool] | None] = {}
         self.tables: dict[Element, tuple[TableInfo, bool] | None] = {}
 
-    def read(self, row: Element) -> Located | None:
+    def read(self, row: Element, in_section: bool, heading: Element | None) -> Located | None:
+        """The row's item, if it is a data row of an action-item table. `in_section`:
+        the row is in an action-item section; `heading`: the nearest heading above (the
+        table's first row decides both)."""
         parent = row.getparent()
         try:
             entry = self.by_parent[parent]
         except KeyError:
-            entry = self.by_parent[parent] = self._table(row)
+            entry = self.by_parent[parent] = self._table(row, in_section, heading)
         if entry is None:
             return None
         info, table_marked = entry
@@ -235,16 +260,49 @@ class _TableRows:
         if cells is None:
             return None  # another header row
         marked = table_marked and _marked(row)
-        return _read_row(row, info, cells, marked, self.page_id, self.date_order)
+        return _read_row(row, info, cells, marked, self.page_id, self.date_order, self.words)
 
-    def _table(self, row: Element) -> tuple[TableInfo, bool] | None:
+    def _under_other(self, heading: Element | None) -> bool:
+        if heading is not None and heading is self.section:
+            return False  # the action-item section's own heading
+        return _names_other_content(heading, self.words)
+
+    def _table(
+        self, row: Element, in_section: bool, heading: Element | None
+    ) -> tuple[TableInfo, bool] | None:
         table = table_of(row)
         if table is None:
             return None
         if table not in self.tables:
-            info = read_table(table)
-            self.tables[table] = (info, _marked(table)) if info.is_action_table else None
+            info = read_table(table, self.words)
+            action = (
+                info.is_action_table
+                and not self._under_other(heading)
+                and (in_section or not info.weak)
+                and not ("due" in info.weak_roles and looks_like_timeline(_data_rows(table, info)))
+            )
+            self.tables[table] = (info, _marked(table)) if action else None
         return self.tables[table]
+
+
+def _names_other_content(heading: Element | None, words: Compiled) -> bool:
+    """Whether a heading names content that is not action items (a timeline, a
+    revision history, release notes, decisions) and no action-item section."""
+    if heading is None:
+        return False
+    text = all_text(heading).casefold()
+    return words.non_action_heading.search(text) is not None and words.section.search(text) is None
+
+
+def _data_rows(table: Element, info: TableInfo) -> list[dict[Role, Element]]:
+    """The cells of each data row of a table, by role."""
+    out: list[dict[Role, Element]] = []
+    for row in table.iter("tr"):
+        if row is not info.header and table_of(row) is table:
+            cells = data_row_cells(row, info)
+            if cells:
+                out.append(cells)
+    return out
 
 
 def find_summary(root: Element, sections: list[Element]) -> list[tuple[Element, list[Element]]]:
@@ -390,7 +448,9 @@ def _badge(title: str, colour: str) -> Badge:
     return Badge(title.strip(), _COLOURS.get(colour.strip().casefold(), BadgeColour.GREY))
 
 
-def _read_task(task: Element, page_id: str) -> Located | None:
+def _read_task(
+    task: Element, page_id: str, words: Compiled, date_order: DateOrder
+) -> Located | None:
     body: Element | None = None
     task_id = task_uuid = state = ""
     for child in task:
@@ -405,17 +465,33 @@ def _read_task(task: Element, page_id: str) -> Located | None:
             state = (child.text or "").strip()
     if body is None:
         return None
-    text, owner, _, time, ticket = read_task_fields(body)
-    if not text:
-        return None  # an untouched template prompt, or only a mention and a date
+    text, owner, mention, time, ticket = read_task_fields(body)
     due: date | None = None
     problem: FindingCode | None = None
     due_text = ""
+    owner_at: Element | TextSpot | None = mention
+    due_at: Element | TextSpot | None = time
+    locked = _NOTHING_LOCKED
     if time is not None:
         due_text = time.get("datetime") or collapse(all_text(time))
         due = parse_iso_date(due_text)
         if due is None:
             problem = FindingCode.UNPARSEABLE_DUE_DATE
+    if text and (
+        (owner is None and "@" in text) or (time is None and _HAS_YEAR.search(text) is not None)
+    ):
+        # Typed instead of inserted: "@priya ...", "... by 2026-12-18". They are read
+        # like an owner cell's name and a due cell's text, and are not the item's text.
+        text, typed_owner_at, typed_due_at, typed, locked = _typed_in_task(
+            body, text, words, owner is None, time is None
+        )
+        if typed_owner_at is not None or "owner" in locked:
+            owner, owner_at = Owner("name", typed[0]), typed_owner_at
+        if typed_due_at is not None or "due" in locked:
+            due_text, due_at = typed[1], typed_due_at
+            due, problem = parse_due_text(due_text, date_order=date_order)
+    if not text:
+        return None  # an untouched template prompt, or only a mention and a date
     ident = task_id or task_uuid or _text_hash(text)
     badge = badge_after(ticket) if ticket else None
     item = ActionItem(  # positional: one per item, and a frozen class is slow to fill
@@ -432,8 +508,57 @@ def _read_task(task: Element, page_id: str) -> Located | None:
         shows_live_status(ticket),
         ticket_site(ticket) if ticket else None,
         _DUE_UNREADABLE if problem is not None else _ALL_READ,
+        locked,
     )
-    return Located(item, problem, due_text, ticket, task)
+    return Located(item, problem, due_text, ticket, task, None, None, owner_at, due_at)
+
+
+def reread_task(found: Located, date_order: DateOrder, vocabulary: Vocabulary) -> Located | None:
+    """A task read again from its element, after an edit: where its values stand now."""
+    return _read_task(found.element, found.item.page_id, compiled(vocabulary), date_order)
+
+
+def _typed_in_task(
+    body: Element, text: str, words: Compiled, want_owner: bool, want_due: bool
+) -> tuple[str, TextSpot | None, TextSpot | None, tuple[str, str], frozenset[str]]:
+    """An owner and a due date typed in a task's text: the text without them, where
+    each stands in the body, the values as typed `(owner, due text)`, and the fields
+    whose typed value spans formatting (read, but not written: `locked`)."""
+    locked: set[str] = set()
+    owner_at = due_at = None
+    values = ["", ""]
+    if want_due and (found := typed_date(text, words)) is not None:
+        values[1] = found.value
+        intro = text[found.lead : found.start]
+        due_at = find_text(body, _phrase_pattern(intro, found.value))
+        if due_at is None:
+            locked.add("due")
+        text = _cut(text, found.lead, found.end)
+    if want_owner and (found := typed_owner(text)) is not None:
+        values[0] = found.value
+        owner_at = find_literal(body, found.value, last=found.start > 0)
+        if owner_at is None:
+            locked.add("owner")
+        text = _cut(text, found.lead, found.end)
+    return collapse(text), owner_at, due_at, (values[0], values[1]), frozenset(locked)
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """`text` without `[start, end)`, the words on either side one space apart (none
+    before punctuation)."""
+    head, tail = text[:start].rstrip(), text[end:].lstrip()
+    if not tail:  # "..., due 18 Dec 2026": no separator left dangling at the end
+        return head.rstrip(" ,;:-\u2013\u2014")
+    if head and tail[0] not in ",.;:!?)]":
+        return f"{head} {tail}"
+    return head + tail
+
+
+def _phrase_pattern(intro: str, value: str) -> re.Pattern[str]:
+    """A typed date with the words introducing it, as typed: the date is group 1."""
+    lead = r"[\s\u00a0]+".join(re.escape(word) for word in intro.rstrip(": \u00a0").split())
+    date_text = r"[\s\u00a0]+".join(re.escape(word) for word in value.split())
+    return re.compile(rf"(?<!\w){lead}:?[\s\u00a0]+({date_text})(?![\w/-])")
 
 
 # --- table rows ----------------------------------------------------------------------
@@ -477,6 +602,7 @@ def _read_row(
     marked: bool,
     page_id: str,
     date_order: DateOrder,
+    words: Compiled,
 ) -> Located | None:
     """The item a data row of an action-item table holds, if any. `marked` says
     whether the row holds a task, link, date or macro (`_marked`)."""
@@ -489,33 +615,34 @@ def _read_row(
     text = visible_text(action, drop=ticket.element if ticket else None)
     if not text:
         return None
+    locked: list[str] = []
 
     owner: Owner | None = None
+    owner_at: Element | TextSpot | str | None = None
     owner_cell = cells.get("owner")
     if owner_cell is not None:
-        for link in owner_cell.iter(LINK) if marked else ():
-            if is_mention(link) and (owner := mention_owner(link)):
-                break
-        else:
-            name = visible_text(owner_cell)
-            owner = Owner("name", name) if name.casefold() not in _NO_OWNER_WORDS else None
+        owner, owner_at, fixed = _cell_owner(owner_cell, marked)
+        if fixed:
+            locked.append("owner")
 
     due: date | None = None
     problem: FindingCode | None = None
     due_text = ""
+    due_at: Element | TextSpot | str | None = None
     due_cell = cells.get("due")
     if due_cell is not None:
-        time = next(due_cell.iter("time"), None) if marked else None
-        if time is not None:
-            due_text = time.get("datetime") or ""
-            due = parse_iso_date(due_text)
-            problem = None if due else FindingCode.UNPARSEABLE_DUE_DATE
-        else:
-            due_text = visible_text(due_cell)
-            due, problem = parse_due_text(due_text, date_order=date_order)
+        due, problem, due_text, due_at, fixed = _cell_due(due_cell, marked, date_order, words)
+        if fixed:
+            locked.append("due")
 
+    status: bool | None = False  # None: the status column says something else
+    status_at: Element | TextSpot | str | None = None
     status_cell = cells.get("status")
-    status = row_status(status_cell, marked=marked) if status_cell is not None else False
+    if status_cell is not None:
+        status, status_at, fixed = _cell_status(status_cell, marked, words)
+        if fixed:
+            locked.append("done")
+
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
     badge = badge_after(ticket) if ticket else None
@@ -537,31 +664,122 @@ def _read_row(
         shows_live_status(ticket),
         ticket_site(ticket) if ticket else None,
         unreadable,
+        frozenset(locked) if locked else _NOTHING_LOCKED,
     )
-    return Located(item, problem, due_text, ticket, row, info, cells)
+    return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
 
 
-def row_status(cell: Element, *, marked: bool = True) -> bool | None:
-    """Whether a status cell says done (its text, or a status macro's title; no
-    macro when `marked=False`: its row holds none), not done (empty, "To do", "In
-    progress"...), or None: something else, which followup cannot read."""
-    text = visible_text(cell).casefold()
-    if text in _DONE_WORDS:
-        return True
-    titles = (
-        [
-            (macro_parameter(macro, "title") or "").strip().casefold()
-            for macro in cell.iter(*MACRO_TAGS)
-            if macro_name(macro) == "status"
-        ]
-        if marked
-        else []
-    )
-    if any(title in _DONE_WORDS for title in titles):
-        return True
-    if text in _OPEN_WORDS and all(title in _OPEN_WORDS for title in titles):
-        return False
-    return None
+_NOTHING_LOCKED: frozenset[str] = frozenset()
+
+
+_WRAPPERS = frozenset({"p", "div", "span"})
+_NOTE_OPENERS = frozenset("([-\u2013\u2014;")
+# A character that may set off a note beside a value (see `typed.owner_name`).
+_NOTE_MARK = re.compile(r"[(\[;\-\u2013\u2014]")
+
+
+def cell_spot(cell: Element, value: str) -> TextSpot | str | None:
+    """Where a value typed in a cell stands. A cell holding one piece of text (bare or
+    in a single paragraph) holds it whole: the value itself is returned, to be found
+    when a change needs it (`find_literal`), which saves the search on every read.
+    Otherwise the `TextSpot`, or None when no single piece of text holds it."""
+    count = len(cell)
+    if count == 0:
+        return value
+    if count == 1:
+        only = cell[0]
+        if (
+            only.tag in _WRAPPERS
+            and not len(only)
+            and (cell.text is None or not cell.text.strip())
+            and (only.tail is None or not only.tail.strip())
+        ):
+            return value
+    return find_literal(cell, value)
+
+
+def _cell_owner(
+    cell: Element, marked: bool
+) -> tuple[Owner | None, Element | TextSpot | str | None, bool]:
+    """An owner cell's owner, where it stands, and whether it is locked: a mention
+    (the first), else the name typed, without a note after it ("Priya Natarajan
+    (backup: Tomasz)"); a placeholder (TBD...) is no owner, but its place is the
+    value's. Locked: the name spans formatting, so it cannot be replaced alone."""
+    for link in cell.iter(LINK) if marked else ():
+        if is_mention(link) and (owner := mention_owner(link)):
+            return owner, link, False
+    text = visible_text(cell)
+    if not text:
+        return None, None, False
+    name = owner_name(text) if _NOTE_MARK.search(text) is not None else text
+    if not name:  # only a note: the cell names no owner, and a new one goes after it
+        return None, None, False
+    spot = cell_spot(cell, name)
+    owner = Owner("name", name) if name.casefold() not in NO_VALUE_WORDS else None
+    return owner, spot, spot is None
+
+
+def _cell_due(
+    cell: Element, marked: bool, date_order: DateOrder, words: Compiled
+) -> tuple[date | None, FindingCode | None, str, Element | TextSpot | str | None, bool]:
+    """A due cell's date, its finding, its text, where it stands, and whether it is
+    locked: a `<time>`, else the date typed (opening the cell, maybe after a date word,
+    maybe followed by a note: "2026-12-31 regulator deadline"). Locked: the text is not
+    a date followup can find in it ("mid January"), or the date spans formatting."""
+    time = next(cell.iter("time"), None) if marked else None
+    if time is not None:
+        due_text = time.get("datetime") or ""
+        due = parse_iso_date(due_text)
+        return due, None if due else FindingCode.UNPARSEABLE_DUE_DATE, due_text, time, False
+    text = visible_text(cell)
+    if not text or (text[0] in _NOTE_OPENERS and only_a_note(text)):
+        return None, None, "", None, False
+    due, problem = parse_due_text(text, date_order=date_order)
+    value = text
+    if problem is FindingCode.UNPARSEABLE_DUE_DATE and (found := leading_date(text, words)):
+        value = found.value
+        due, problem = parse_due_text(value, date_order=date_order)
+        text = value if problem is None else text
+    if problem is FindingCode.UNPARSEABLE_DUE_DATE:
+        if text.casefold() in NO_VALUE_WORDS:  # "TBD": the date goes there
+            spot = cell_spot(cell, text)
+            return None, problem, text, spot, spot is None
+        return None, problem, text, None, True
+    spot = cell_spot(cell, value)
+    return due, problem, text, spot, spot is None
+
+
+def _cell_status(
+    cell: Element, marked: bool, words: Compiled
+) -> tuple[bool | None, Element | TextSpot | str | None, bool]:
+    """Whether a status cell says done (True), not done (False: empty, a dash, an
+    open word) or something followup cannot read (None: reported, and never taken for
+    "not done", so it cannot reopen a ticket); where the status stands; and whether
+    it is locked. The status is a status macro's title, else a status word the text
+    is or opens with ("Done", "Done - merged in #123"). Locked: the text names no
+    status ("Blocked on vendor ticket V-881"), or the word spans formatting."""
+    if marked:
+        for macro in cell.iter(*MACRO_TAGS):
+            if macro_name(macro) == "status":
+                title = normalise_word(macro_parameter(macro, "title") or "")
+                if title in words.done:
+                    return True, macro, False
+                return (False if title in words.open else None), macro, False
+    text = visible_text(cell)
+    if not text or (text[0] in _NOTE_OPENERS and only_a_note(text)):
+        return False, None, False
+    normal = text.casefold()  # `text` is collapsed already
+    if normal in words.done or normal in words.open or normal in _DASHES:
+        spot = cell_spot(cell, text)  # the whole text is the status word (or a dash)
+        return normal in words.done, spot, spot is None
+    word = leading_status(text, words)
+    if word is None:
+        return None, None, True
+    spot = cell_spot(cell, word.value)
+    return normalise_word(word.value) in words.done, spot, spot is None
+
+
+_DASHES = frozenset({"-", "\u2013", "\u2014"})
 
 
 def _text_hash(text: str) -> str:
@@ -574,7 +792,7 @@ def _text_hash(text: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return f"“{text if len(text) <= 60 else text[:59].rstrip() + '…'}”"
+    return f"“{clip(text, 60)}”"
 
 
 def _item_findings(page_id: str, found: Located, date_order: DateOrder) -> list[Finding]:
@@ -645,17 +863,20 @@ def extract(
     page_id: str,
     *,
     date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
     max_items: int | None = None,
 ) -> Extraction:
     """The action items of a page body and the findings about them.
 
     Never raises: a body that cannot be read gives no items and an `unparseable-page`
-    finding. `date_order` ("dmy"/"mdy") settles numeric dates such as 03/04/2026 in
-    tables; past `max_items` items the rest are left out with a `too-many-items` finding.
+    finding. `date_order` ("dmy"/"mdy") settles numeric dates such as 03/04/2026;
+    `vocabulary` holds the words looked for (section headings, column headers, status
+    and date words); past `max_items` items the rest are left out with a
+    `too-many-items` finding.
     """
     try:
         root = parse(body)
-        reading = read_page(root, page_id, date_order)
+        reading = read_page(root, page_id, date_order, vocabulary)
         summaries = find_summary(root, reading.sections)
     except StorageFormatError as error:
         return _unreadable(page_id, error.message)
@@ -672,14 +893,18 @@ def extract(
         )
         findings.append(Finding(FindingCode.TOO_MANY_ITEMS, page_id, None, message))
         located = located[:limit]
-    kept = {id(found) for found in located}
-    duplicated = {id(found) for found in reading.duplicates}
     item_findings: list[Finding] = []
-    for found in reading.found:
-        if id(found) in kept:
+    if located is reading.items and not reading.duplicates:  # every item found is kept
+        for found in located:
             item_findings.extend(_item_findings(page_id, found, date_order))
-        elif id(found) in duplicated:
-            item_findings.append(_duplicate_finding(page_id, found))
+    else:
+        kept = {id(found) for found in located}
+        duplicated = {id(found) for found in reading.duplicates}
+        for found in reading.found:
+            if id(found) in kept:
+                item_findings.extend(_item_findings(page_id, found, date_order))
+            elif id(found) in duplicated:
+                item_findings.append(_duplicate_finding(page_id, found))
     findings[:0] = item_findings
     if not reading.items:
         where = "under the action-item heading" if reading.sections else "on the page"

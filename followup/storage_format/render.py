@@ -2,9 +2,13 @@
 
 `render` reads the page as `extract` does, applies each item's `ItemChange` to the
 elements the item lives in, sets the page summary lozenge, and writes the tree back.
-It changes nothing else: everything a person wrote stays, and item text is always
-text (never parsed as markup). It is idempotent: a second render with the same
-changes finds nothing to do and returns its input unchanged.
+It changes nothing else: a change replaces only the value followup recognised (the
+mention, the `<time>`, the status macro, the typed name, date or status word) and
+keeps every other character and element of the cell or task; a value mixed with a
+person's text so that it cannot be replaced alone (`ActionItem.locked`) is never
+written. Item text is always text (never parsed as markup). It is idempotent: a
+second render with the same changes finds nothing to do and returns its input
+unchanged.
 
 Our macros carry a deterministic `ac:macro-id` (uuid5 of page id, item key and role),
 but they are recognised by position too, since Confluence Cloud may drop the id: the
@@ -21,8 +25,10 @@ from datetime import date
 
 from lxml import etree
 
-from followup.model import KEEP, Badge, ItemChange, Owner, _Keep
+from followup.model import KEEP, Badge, BadgeColour, ItemChange, Owner, _Keep
+from followup.storage_format.dates import DateOrder
 from followup.storage_format.extract import (
+    NO_VALUE_WORDS,
     Located,
     badge_after,
     before_key_end,
@@ -30,11 +36,12 @@ from followup.storage_format.extract import (
     own_elements,
     read_badge,
     read_page,
+    reread_task,
     row_ticket,
     task_body,
 )
-from followup.storage_format.tables import Role
-from followup.storage_format.text import TicketRef, read_task_body
+from followup.storage_format.text import TextSpot, TicketRef, find_literal, read_task_body
+from followup.storage_format.typed import format_like
 from followup.storage_format.xml import (
     MACRO_ID,
     MACRO_TAGS,
@@ -60,9 +67,8 @@ from followup.storage_format.xml import (
     serialise,
     set_macro_parameter,
 )
+from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
-_DONE_TEXT = "Done"
-_OPEN_TEXT = "To do"
 _WRAPPERS = ("p", "div")
 
 
@@ -74,21 +80,25 @@ def render(
     summary: Badge | _Keep | None = KEEP,
     jira_server: str | None = None,
     jira_server_id: str | None = None,
+    date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
 ) -> str:
     """The page body with each item's changes applied and the summary lozenge set
     (`None` removes it, `KEEP` leaves it).
 
-    Keys in `changes` that name no item on the page are ignored. With nothing to
-    change the input string itself is returned. Raises `StorageFormatError` for a
-    body that cannot be read (`extract` reports such a page as `unparseable-page`).
-    `jira_server`/`jira_server_id` fill the jira macro's `server`/`serverId`.
+    Keys in `changes` that name no item on the page are ignored, and so are changes
+    to a field the item has `locked`. With nothing to change the input string itself
+    is returned. Raises `StorageFormatError` for a body that cannot be read (`extract`
+    reports such a page as `unparseable-page`). `jira_server`/`jira_server_id` fill
+    the jira macro's `server`/`serverId`; `date_order` and `vocabulary` must be the
+    ones the page was extracted with, so that the same items are found.
     """
     wanted = {key: change for key, change in changes.items() if not change.is_empty()}
     if not wanted and summary is KEEP:
         return body
     root = parse(body)
-    reading = read_page(root, page_id)
-    editor = _Editor(page_id, jira_server, jira_server_id)
+    reading = read_page(root, page_id, date_order, vocabulary)
+    editor = _Editor(page_id, jira_server, jira_server_id, date_order, vocabulary)
     changed = False
     for found in reading.items:
         change = wanted.get(found.key)
@@ -102,10 +112,19 @@ def render(
 class _Editor:
     """Applies changes to one parsed page; every method returns whether it changed it."""
 
-    def __init__(self, page_id: str, jira_server: str | None, jira_server_id: str | None):
+    def __init__(
+        self,
+        page_id: str,
+        jira_server: str | None,
+        jira_server_id: str | None,
+        date_order: DateOrder,
+        vocabulary: Vocabulary,
+    ):
         self.page_id = page_id
         self.jira_server = jira_server
         self.jira_server_id = jira_server_id
+        self.date_order = date_order
+        self.vocabulary = vocabulary
 
     def apply(self, found: Located, change: ItemChange) -> bool:
         if found.source == "task":
@@ -147,24 +166,27 @@ class _Editor:
     def _task_owner(
         self, found: Located, body: Element, container: Element, owner: Owner | None
     ) -> bool:
-        if owner == found.owner:
+        if owner == found.owner or "owner" in found.item.locked:
             return False
-        reading = read_task_body(body)
-        mention = reading.mention
+        current = reread_task(found, self.date_order, self.vocabulary) or found
+        at = _at(body, current.owner_at)
+        if isinstance(at, TextSpot):  # typed: "@priya ..."
+            _replace_spot(at, owner)
+            return True
         if owner is None:
-            if mention is None:
+            if at is None:
                 return False
-            remove_keeping_tail(mention)
+            remove_keeping_tail(at)
             return True
         if owner.kind == "name":
             return False  # a task can only name its owner by @mention
         new = make_mention(owner)
-        if mention is not None:
-            replace_keeping_tail(mention, new)
+        if at is not None:
+            replace_keeping_tail(at, new)
             return True
-        anchor = reading.time
+        anchor = current.due_at if isinstance(current.due_at, etree._Element) else None
         if anchor is None:
-            ref = reading.ticket
+            ref = read_task_body(body).ticket
             anchor = ref.element if ref is not None else None
         if anchor is not None:
             insert_before(anchor, new)
@@ -175,20 +197,25 @@ class _Editor:
     def _task_due(
         self, found: Located, body: Element, container: Element, due: date | None
     ) -> bool:
-        if due == found.due and found.due_problem is None:
+        if due == found.due and (found.due_problem is None or due is None):
+            return False  # (no date to write: an unreadable one is not removed either)
+        if "due" in found.item.locked:
             return False
-        reading = read_task_body(body)
-        time = reading.time
-        if due is None:
-            if time is None:
-                return False
-            remove_keeping_tail(time)
+        current = reread_task(found, self.date_order, self.vocabulary) or found
+        at = _at(body, current.due_at)
+        if isinstance(at, TextSpot):  # typed: "... by 2026-12-18"
+            _replace_date_spot(at, due)
             return True
-        if time is not None:
-            _set_time(time, due)
+        if due is None:
+            if at is None:
+                return False
+            remove_keeping_tail(at)
+            return True
+        if at is not None:
+            _set_time(at, due)
             return True
         new = make_time(due)
-        ref = reading.ticket
+        ref = read_task_body(body).ticket
         if ref is not None and ref.element is not None:
             insert_before(ref.element, new)
         else:
@@ -200,28 +227,39 @@ class _Editor:
     def _row(self, found: Located, change: ItemChange) -> bool:
         row = found.element
         cells = found.cells or {}
+        locked = found.item.locked
         changed = False
         if not isinstance(change.ticket, _Keep):
             changed |= self._row_ticket(found, change.ticket)
         if not isinstance(change.badge, _Keep):
             ref = row_ticket(row, cells)
             changed |= self._badge(found, ref, change.badge, _elements(row))
-        if not isinstance(change.owner, _Keep) and change.owner != found.owner:
-            changed |= _set_row_owner(cells, change.owner)
+        owner_cell = cells.get("owner")
+        if (
+            not isinstance(change.owner, _Keep)
+            and owner_cell is not None
+            and change.owner != found.owner
+            and "owner" not in locked
+        ):
+            changed |= _set_row_owner(owner_cell, _at(owner_cell, found.owner_at), change.owner)
         due_cell = cells.get("due")
         if (
             not isinstance(change.due, _Keep)
             and due_cell is not None
-            and (change.due != found.due or found.due_problem is not None)
+            and (change.due != found.due or (found.due_problem is not None and change.due))
+            and "due" not in locked
         ):
-            changed |= _set_cell(due_cell, make_time(change.due) if change.due else None)
+            changed |= _set_row_due(due_cell, _at(due_cell, found.due_at), change.due)
         status_cell = cells.get("status")
         if (
             not isinstance(change.done, _Keep)
             and status_cell is not None
             and change.done != found.done
+            and "done" not in locked
         ):
-            changed |= _set_cell(status_cell, _DONE_TEXT if change.done else _OPEN_TEXT)
+            word = _status_word(self.vocabulary, done=change.done)
+            at = _at(status_cell, found.status_at)
+            changed |= _set_row_done(status_cell, at, change.done, word)
         return changed
 
     def _row_ticket(self, found: Located, key: str) -> bool:
@@ -237,7 +275,7 @@ class _Editor:
             return _replace_text_key(ref, macro)
         ticket_cell = cells.get("ticket")
         if ticket_cell is not None:
-            return _set_cell(ticket_cell, macro)
+            return _fill_cell(ticket_cell, macro)
         action = cells.get("action")
         if action is None:
             return False
@@ -344,14 +382,99 @@ def _remove_summary(macro: Element) -> None:
 # --- element surgery -----------------------------------------------------------------
 
 
-def _set_row_owner(cells: Mapping[Role, Element], owner: Owner | None) -> bool:
-    """Put the owner in the row's owner cell: a mention, or a name as plain text."""
-    cell = cells.get("owner")
-    if cell is None:
-        return False  # no owner column to write to
+def _at(cell: Element, at: Element | TextSpot | str | None) -> Element | TextSpot | None:
+    """Where a cell's value stands: a value recorded as its text is found now."""
+    return find_literal(cell, at) if isinstance(at, str) else at
+
+
+def _set_row_owner(cell: Element, at: Element | TextSpot | None, owner: Owner | None) -> bool:
+    """Put the owner where the cell's owner stands (a mention, or a name as text),
+    keeping everything else in the cell; an empty cell gets it."""
+    if isinstance(at, TextSpot):
+        _replace_spot(at, owner)
+        return True
+    if at is not None:  # a mention
+        if owner is None:
+            remove_keeping_tail(at)
+        elif owner.kind == "name":
+            _replace_by_text(at, owner.value)
+        else:
+            replace_keeping_tail(at, make_mention(owner))
+        return True
     if owner is None:
-        return _set_cell(cell, None)
-    return _set_cell(cell, owner.value if owner.kind == "name" else make_mention(owner))
+        return False
+    return _fill_cell(cell, owner.value if owner.kind == "name" else make_mention(owner))
+
+
+def _set_row_due(cell: Element, at: Element | TextSpot | None, due: date | None) -> bool:
+    """Put the date where the cell's date stands (a `<time>`, or a date typed as
+    text, written back the way it was typed), keeping everything else in the cell."""
+    if isinstance(at, TextSpot):
+        _replace_date_spot(at, due)
+        return True
+    if at is not None:  # a <time>
+        if due is None:
+            remove_keeping_tail(at)
+        else:
+            _set_time(at, due)
+        return True
+    if due is None:
+        return False
+    return _fill_cell(cell, make_time(due))
+
+
+def _status_word(vocabulary: Vocabulary, *, done: bool) -> str:
+    """What a status cell says for done / not done: the vocabulary's first done or
+    open word, capitalised ("Done", "To do"; "Erledigt", "Offen")."""
+    words = vocabulary.done_words if done else vocabulary.open_words
+    word = words[0] if words else ("done" if done else "to do")
+    return word[:1].upper() + word[1:]
+
+
+def _set_row_done(cell: Element, at: Element | TextSpot | None, done: bool, word: str) -> bool:
+    """Put the status word where the cell's status stands (a status macro's title, or
+    the status word typed), keeping everything else in the cell."""
+    if isinstance(at, TextSpot):
+        at.replace(word)
+        return True
+    if at is not None:  # a status macro a person put in the status column
+        set_macro_parameter(at, "title", word.upper())
+        set_macro_parameter(at, "colour", str(BadgeColour.GREEN if done else BadgeColour.GREY))
+        return True
+    return _fill_cell(cell, word)
+
+
+def _replace_spot(at: TextSpot, owner: Owner | None) -> None:
+    """Replace an owner typed as text by a mention, a name, or (None) nothing."""
+    if owner is None:
+        at.replace("")
+    elif owner.kind == "name":
+        at.replace(owner.value)
+    else:
+        at.replace_by(make_mention(owner))
+
+
+def _replace_date_spot(at: TextSpot, due: date | None) -> None:
+    """Replace a date typed as text by another, written the same way; None removes
+    it with the words introducing it ("by ...")."""
+    if due is None:
+        at.replace("", with_lead=True)
+    elif at.value().casefold() in NO_VALUE_WORDS:  # "TBD": a date of Confluence's own
+        at.replace_by(make_time(due))
+    else:
+        at.replace(format_like(at.value(), due))
+
+
+def _replace_by_text(el: Element, text: str) -> None:
+    """Put text where an element stood (its tail kept)."""
+    previous, parent = el.getprevious(), el.getparent()
+    joined = text + (el.tail or "")
+    if previous is not None:
+        previous.tail = (previous.tail or "") + joined
+    elif parent is not None:
+        parent.text = (parent.text or "") + joined
+    if parent is not None:
+        parent.remove(el)
 
 
 def _elements(el: Element) -> Iterator[Element]:
@@ -430,21 +553,37 @@ def _cell_inline_end(cell: Element) -> Element:
     return target
 
 
-def _set_cell(cell: Element, content: Element | str | None) -> bool:
-    """Replace a cell's content (keeping its paragraph wrapper). A cell holding tasks
+def _fill_cell(cell: Element, content: Element | str) -> bool:
+    """Add a value to a cell that shows none: at the end of its text (its paragraph
+    wrapper kept), so that nothing a person wrote in it is lost. A cell holding tasks
     is left alone: those tasks are items a person wrote."""
     if next(cell.iter(TASK), None) is not None:
         return False
-    target = _cell_target(cell)
-    for child in list(target):
-        target.remove(child)
-    target.text = None
+    target = _cell_inline_end(cell)
     if isinstance(content, str):
-        target.text = content
-    elif content is not None:
-        content.tail = None
-        target.append(content)
+        last = target[-1] if len(target) else None
+        if last is not None:
+            last.tail = _joined(last.tail, content)
+        else:
+            target.text = _joined(target.text, content)
+        return True
+    content.tail = None
+    if len(target) or (target.text or "").strip():
+        previous = target[-1] if len(target) else None
+        if previous is not None:
+            previous.tail = _joined(previous.tail, "")
+        else:
+            target.text = _joined(target.text, "")
+    target.append(content)
     return True
+
+
+def _joined(before: str | None, text: str) -> str:
+    """`text` after what a text node holds, a space between when it has words."""
+    before = before or ""
+    if before.strip() and not before[-1].isspace():
+        return f"{before} {text}"
+    return before + text
 
 
 def _text_slots(holder: Element) -> Iterator[tuple[Element, str]]:

@@ -1,9 +1,13 @@
 """Action-item tables: which table is one, and which column holds what.
 
 A table is an action-item table when its header row (`<th>` cells, in `<thead>` or as
-the first row of `<tbody>`) names an action column and an owner or due column.
-Header words are matched as words ("Due date" is a due column, "Last update" is not);
-a plural counts ("Owners", "Action items").
+the first row of `<tbody>`) names an action column and an owner or due column, no
+column of a history, timeline or decision table ("Version", "Author", "Time"...), and
+(outside an action-item section) not only with words too general to tell ("Date |
+Description | Who"). Header words are matched as words ("Due date" is a due column,
+"Last update" is not); a plural counts ("Owners", "Action items"). The words are a
+`Vocabulary`'s (English by default). The rules and their reasons are in
+docs/storage-format.md.
 
 Pure: a tree in, values out.
 """
@@ -13,46 +17,47 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from followup.storage_format.text import visible_text
 from followup.storage_format.xml import Element
+from followup.vocabulary import Compiled, Role
 
-Role = Literal["action", "owner", "due", "status", "ticket", "priority"]
-
-# Roles are given out in this order, each to the unclaimed column whose header has the
-# earliest keyword of the role's list (leftmost on a tie): "Task owner" is an owner
-# column, "Issue description" an action column.
-_ROLE_KEYWORDS: tuple[tuple[Role, tuple[str, ...]], ...] = (
-    ("status", ("status", "state")),
-    ("priority", ("priority",)),
-    ("owner", ("owner", "assignee", "who")),
-    ("due", ("due", "deadline", "date", "by")),
-    ("action", ("action", "description", "task", "item")),
-    ("ticket", ("ticket", "jira", "issue", "link", "linked")),
-)
-_KEYWORD_PATTERNS = {
-    keyword: re.compile(rf"\b{keyword}(?:s|es)?\b")
-    for _, keywords in _ROLE_KEYWORDS
-    for keyword in keywords
-}
 _CELLS = ("td", "th")
 _SECTIONS = ("thead", "tbody", "tfoot")
+# A time of day ("03:12", "14:02 UTC", "2026-11-03 14:02"): what a timeline's first
+# column holds, and no due date does.
+_TIME_OF_DAY = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d])")
+
+__all__ = ["Role", "TableInfo", "cell_positions", "data_row_cells", "read_table", "table_of"]
 
 
 @dataclass(slots=True)
 class TableInfo:
-    """A table's header row and the column index of each role it has. `spans` is
-    False when no cell of the table has a `colspan`: a row's cells are then its
-    columns, one each."""
+    """A table's header row and the column index of each role it has (`colspan`
+    counted). `weak_roles`: the roles whose column is named only by a general word
+    ("Date", "Who", "Description"). `non_action`: a column names what history,
+    timeline and decision tables have (a version, an author, a time)."""
 
     header: Element | None
     columns: dict[Role, int] = field(default_factory=dict)
-    spans: bool = True
+    weak_roles: frozenset[Role] = frozenset()
+    non_action: bool = False
+
+    @property
+    def weak(self) -> bool:
+        """The action column and every owner and due column are named by general words."""
+        named = self.columns.keys() & {"action", "owner", "due"}
+        return bool(named) and named <= self.weak_roles
 
     @property
     def is_action_table(self) -> bool:
-        return "action" in self.columns and ("owner" in self.columns or "due" in self.columns)
+        """Whether the header alone makes this an action-item table (the heading above
+        and the cells' content are judged by the caller)."""
+        return (
+            not self.non_action
+            and "action" in self.columns
+            and ("owner" in self.columns or "due" in self.columns)
+        )
 
 
 def table_of(row: Element) -> Element | None:
@@ -73,7 +78,7 @@ def _rows(table: Element) -> list[Element]:
     return rows
 
 
-def read_table(table: Element) -> TableInfo:
+def read_table(table: Element, words: Compiled) -> TableInfo:
     """The table's header row and column roles (no roles if it has no header row)."""
     rows = _rows(table)
     if not rows:
@@ -88,37 +93,64 @@ def read_table(table: Element) -> TableInfo:
         (start, visible_text(cell).casefold()) for start, _, cell in cell_positions(first)
     )
     short = sum(len(header) for _, header in headers) <= _CACHED_HEADER_CHARS
-    columns = dict((_known_columns if short else _columns)(headers))
-    spans = any(cell.get("colspan") is not None for cell in table.iter(*_CELLS))
-    return TableInfo(header=first, columns=columns, spans=spans)
+    found, weak_roles, non_action = (_known_columns if short else _columns)(words, headers)
+    return TableInfo(
+        header=first,
+        columns=dict(found),
+        weak_roles=weak_roles,
+        non_action=non_action,
+    )
 
 
-def _columns(headers: tuple[tuple[int, str], ...]) -> tuple[tuple[Role, int], ...]:
-    """The column of each role for a header row's `(position, casefolded text)`s."""
+def _columns(
+    words: Compiled, headers: tuple[tuple[int, str], ...]
+) -> tuple[tuple[tuple[Role, int], ...], frozenset[Role], bool]:
+    """For a header row's `(position, casefolded text)`s: the column of each role, the
+    roles named by weak words, and whether a column is named as a history, timeline or
+    decision table's."""
     columns: list[tuple[Role, int]] = []
+    weak_roles: set[Role] = set()
     claimed: set[int] = set()
-    for role, keywords in _ROLE_KEYWORDS:
-        best: tuple[int, int] | None = None
+    for role, keywords in words.role_keywords:
+        best: tuple[int, int, bool] | None = None
         for position, header in headers:
             if position in claimed:
                 continue
-            for rank, keyword in enumerate(keywords):
-                if _KEYWORD_PATTERNS[keyword].search(header):
-                    if best is None or (rank, position) < best:
-                        best = (rank, position)
+            for rank, (pattern, weak) in enumerate(keywords):
+                if pattern.search(header):
+                    if best is None or (rank, position) < best[:2]:
+                        best = (rank, position, weak)
                     break
         if best is not None:
             columns.append((role, best[1]))
             claimed.add(best[1])
-    return tuple(columns)
+            if best[2]:
+                weak_roles.add(role)
+    non_action = any(words.non_action_column.search(header) for _, header in headers)
+    return tuple(columns), frozenset(weak_roles), non_action
 
 
 # Matching every keyword against every header is most of the cost of reading a table,
 # and a space's tables share a handful of header rows: `_columns` of short header rows
 # is remembered (immutable values; lru_cache is thread-safe; bounded in entries and,
-# by the length limit, in memory).
+# by the length limit, in memory; a `Compiled` is hashed by identity).
 _CACHED_HEADER_CHARS = 500
 _known_columns = functools.lru_cache(maxsize=256)(_columns)
+
+
+def looks_like_timeline(rows: list[dict[Role, Element]]) -> bool:
+    """Whether most of a table's due cells hold a time of day: the table is a
+    timeline whose date column was taken for a due column."""
+    times = filled = 0
+    for cells in rows:
+        cell = cells.get("due")
+        if cell is None:
+            continue
+        text = visible_text(cell)
+        if text:
+            filled += 1
+            times += _TIME_OF_DAY.search(text) is not None
+    return filled > 0 and times * 2 > filled
 
 
 def cell_positions(row: Element) -> list[tuple[int, int, Element]]:
@@ -149,11 +181,13 @@ def row_cells(row: Element, info: TableInfo) -> dict[Role, Element]:
 
 
 def data_row_cells(row: Element, info: TableInfo) -> dict[Role, Element] | None:
-    """`row_cells`, or None for a header row (every cell a `<th>`)."""
+    """`row_cells`, or None for a header row (every cell a `<th>`). A cell's column
+    depends only on the `colspan`s before it in its own row: a row without any maps
+    its cells to columns by index (the common case, read without `cell_positions`)."""
     cells = [cell for cell in row if cell.tag in _CELLS]
     if not cells or all(cell.tag == "th" for cell in cells):
         return None if cells else {}
-    if info.spans:
+    if any(cell.get("colspan") is not None for cell in cells):
         return row_cells(row, info)
     count = len(cells)
     return {role: cells[column] for role, column in info.columns.items() if column < count}

@@ -8,7 +8,9 @@ Pure: a tree in, strings and elements out.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lxml import etree
@@ -25,7 +27,6 @@ from followup.storage_format.xml import (
     ac,
     all_text,
     macro_name,
-    macro_parameter,
     mention_owner,
     ri,
     user_owner,
@@ -85,8 +86,17 @@ _LINK_TARGET_NAMES = (ri("content-title"), ri("filename"), ri("value"), ri("spac
 _EMOJI_FALLBACK = ac("emoji-fallback")
 _EMOTICON = ac("emoticon")
 _BROWSE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#]|$)")
-_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
-_HAS_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# Characters that show nothing and mean nothing in an item's text: zero-width spaces,
+# word joiners, byte-order marks, and the bidirectional embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), which can make a summary read differently
+# from what it says. Dropped everywhere.
+_DROPPED = "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = str.maketrans("", "", _DROPPED)
+_HAS_INVISIBLE = re.compile(f"[{_DROPPED}\u200c\u200d]")
+# The zero-width joiner and non-joiner are part of the text where they join two
+# characters (a family emoji, a Devanagari conjunct, a Persian word): dropped only
+# where they stand next to a space or at an end, joining nothing.
+_LOOSE_JOINERS = re.compile(r"(?:(?<=\s)|^)[\u200c\u200d]+|[\u200c\u200d]+(?=\s|$)")
 
 
 _ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
@@ -154,12 +164,26 @@ def ticket_site(ref: TicketRef) -> TicketSite | None:
         if el.tag == LINK:
             href = next((c.get(_URL_VALUE) for c in el if c.tag == _URL), None)
         match = _BROWSE.search(href or "")
-        return TicketSite(url=(href or "")[: match.start()] if match else "")
-    server_id = (macro_parameter(el, "serverId") or "").strip() or None
-    server = (macro_parameter(el, "server") or "").strip() or None
+        return _site((href or "")[: match.start()] if match else "", None, None)
+    server_id = server = None
+    for child in el:  # the first of each parameter, as `macro_parameter`
+        if child.tag == PARAMETER:
+            name = child.get(NAME)
+            if name == "serverId" and server_id is None:
+                server_id = all_text(child)
+            elif name == "server" and server is None:
+                server = all_text(child)
+    server_id = (server_id or "").strip() or None
+    server = (server or "").strip() or None
     if server_id is None and server is None:
         return None
-    return TicketSite(server_id=server_id, server=server)
+    return _site(None, server_id, server)
+
+
+@functools.lru_cache(maxsize=256)
+def _site(url: str | None, server_id: str | None, server: str | None) -> TicketSite:
+    """A `TicketSite` (immutable; a page names one or two sites, remembered)."""
+    return TicketSite(url=url, server_id=server_id, server=server)
 
 
 def is_smart_browse_link(el: Element) -> bool:
@@ -174,9 +198,12 @@ def is_smart_browse_link(el: Element) -> bool:
 
 def collapse(text: str) -> str:
     """Whitespace (non-breaking spaces included) collapsed to single spaces, trimmed;
-    zero-width characters dropped."""
+    invisible characters dropped (zero-width spaces, bidirectional controls, and
+    joiners that join nothing); grapheme clusters kept whole."""
     if not text.isascii() and _HAS_INVISIBLE.search(text):
         text = text.translate(_INVISIBLE)
+        if "\u200c" in text or "\u200d" in text:
+            text = _LOOSE_JOINERS.sub("", text)
     return " ".join(text.split())
 
 
@@ -193,6 +220,141 @@ def visible_text(el: Element, *, drop: Element | None = None) -> str:
     parts: list[str] = []
     _collect(el, parts, drop)
     return collapse("".join(parts))
+
+
+# --- values typed as text -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TextSpot:
+    """Where a value typed as text stands: in `el`'s text or tail (`slot`), the
+    characters `[start, end)`; `lead` is where the words introducing it start (the
+    "by" of "by 2026-12-18"), else `start`. The renderer changes those characters
+    and nothing around them."""
+
+    el: Element
+    slot: str  # "text" or "tail"
+    start: int
+    end: int
+    lead: int
+
+    def string(self) -> str:
+        return (self.el.text if self.slot == "text" else self.el.tail) or ""
+
+    def value(self) -> str:
+        return self.string()[self.start : self.end]
+
+    def replace(self, new: str, *, with_lead: bool = False) -> None:
+        """Put `new` where the value (with its introducing words) stands."""
+        text = self.string()
+        start = self.lead if with_lead else self.start
+        head, tail = text[:start], text[self.end :]
+        if not new:  # removed: no double space left behind
+            if head.endswith(" ") and (not tail or tail[0] in " .,;:)"):
+                head = head[:-1]
+            elif not head.strip() and tail.startswith(" "):
+                tail = tail[1:]
+        self._set(head + new + tail)
+
+    def replace_by(self, new: Element) -> None:
+        """Put an element (a mention, a date) where the value stands."""
+        text = self.string()
+        head, tail = text[: self.start], text[self.end :]
+        new.tail = tail or None
+        if self.slot == "text":
+            self.el.text = head or None
+            self.el.insert(0, new)
+        else:
+            self.el.tail = head or None
+            self.el.addnext(new)
+
+    def _set(self, text: str) -> None:
+        if self.slot == "text":
+            self.el.text = text or None
+        else:
+            self.el.tail = text or None
+
+
+def text_slots(holder: Element) -> Iterator[tuple[Element, str]]:
+    """Every piece of text under `holder` that shows on the page, as (element, "text"
+    or "tail"), in page order: not inside hidden elements (macro parameters, dates,
+    placeholders, nested task lists), mentions or status and jira macros."""
+    yield holder, "text"
+    for child in holder:
+        tag = child.tag
+        if isinstance(tag, str):
+            kind = _KINDS.get(tag, _BLOCK)
+            shown = kind != _SKIP and not (
+                (kind == _MACRO and child.get(NAME) in _HIDDEN_MACROS)
+                or (kind == _LINK_KIND and any(grandchild.tag == USER for grandchild in child))
+            )
+            if shown:
+                yield from text_slots(child)
+        yield child, "tail"
+
+
+def find_literal(holder: Element, text: str, *, last: bool = False) -> TextSpot | None:
+    """`find_text` of `literal_pattern(text)`: where `text` stands as typed, as a whole
+    word. Looked for with `str.find` first, the pattern only when spacing differs."""
+    spot: TextSpot | None = None
+    word_start, word_end = text[:1].isalnum(), text[-1:].isalnum()
+    only = holder[0] if len(holder) == 1 else None
+    slots: Iterable[tuple[Element, str]] = (
+        ((holder, "text"), (only, "text"), (only, "tail"))
+        if only is not None
+        and not len(only)
+        and isinstance(only.tag, str)
+        and _KINDS.get(only.tag, _BLOCK) in (_BLOCK, _INLINE_KIND)
+        else text_slots(holder)
+    )
+    for el, slot in slots:
+        string = el.text if slot == "text" else el.tail
+        if not string:
+            continue
+        start = string.find(text)
+        while start >= 0:
+            end = start + len(text)
+            if not (word_start and start and _word_char(string[start - 1])) and not (
+                word_end and end < len(string) and _word_char(string[end])
+            ):
+                spot = TextSpot(el, slot, start, end, start)
+                if not last:
+                    return spot
+            start = string.find(text, start + 1)
+    if spot is not None:
+        return spot
+    return find_text(holder, literal_pattern(text), last=last)
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def literal_pattern(text: str) -> re.Pattern[str]:
+    """A pattern finding `text` as typed: any run of spaces (non-breaking ones
+    included) between its words, and not as part of a longer word."""
+    body = r"[\s\u00a0]+".join(re.escape(word) for word in text.split())
+    start = r"(?<!\w)" if text[:1].isalnum() else ""
+    end = r"(?!\w)" if text[-1:].isalnum() else ""
+    return re.compile(f"{start}({body}){end}")
+
+
+def find_text(
+    holder: Element, pattern: re.Pattern[str], group: int = 1, *, last: bool = False
+) -> TextSpot | None:
+    """The first (or `last`) match of `pattern` within one piece of `holder`'s shown
+    text; its `group` is the value, the whole match its introduction and value. None
+    when no single piece of text holds it (it spans formatting, say)."""
+    spot: TextSpot | None = None
+    for el, slot in text_slots(holder):
+        text = el.text if slot == "text" else el.tail
+        if not text:
+            continue
+        for match in pattern.finditer(text):
+            spot = TextSpot(el, slot, match.start(group), match.end(group), match.start())
+            if not last:
+                return spot
+    return spot
 
 
 # How `_collect` treats an element, by tag (anything else is a block).

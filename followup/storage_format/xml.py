@@ -402,9 +402,9 @@ def remove_keeping_tail(el: Element) -> None:
     tail = el.tail or ""
     previous = el.getprevious()
     if previous is not None:
-        previous.tail = (previous.tail or "") + tail
+        previous.tail = ((previous.tail or "") + tail) or None
     else:
-        parent.text = (parent.text or "") + tail
+        parent.text = ((parent.text or "") + tail) or None
     parent.remove(el)
 
 
