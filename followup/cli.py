@@ -23,6 +23,7 @@ import enum
 import importlib
 import json
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from typer.core import TyperGroup
 
 from followup import __version__
 from followup.errors import ConfigError, FollowupError
+from followup.escaping import terminal_text
 from followup.logconfig import configure_logging, redact_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
 
@@ -58,8 +60,10 @@ def _stderr() -> Console:
 
 
 def _print_error(message: str) -> None:
-    # Text, not markup: "[jira] url" must print as written, not as a style tag.
-    _stderr().print(Text(message, style="bold red"))
+    # Text, not markup: "[jira] url" must print as written, not as a style tag; and
+    # no control characters, whatever a site or a page put into the message.
+    lines = [terminal_text(line) for line in message.splitlines()]
+    _stderr().print(Text("\n".join(lines), style="bold red"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +213,33 @@ class Seed(enum.StrEnum):
 Probability = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
 
+_FAULT_OPTIONS = {
+    # option parameter -> key of followup.sandbox.faults.FaultConfig (PUT /_sandbox/faults)
+    "latency_ms": "latency_ms",
+    "rate_429": "rate_429",
+    "retry_after_s": "retry_after_s",
+    "rate_5xx": "rate_5xx",
+    "drop_response_after_write": "drop_response_after_write",
+    "fault_seed": "seed",
+}
+
+
+def _fault_json(value: str | None) -> dict[str, Any] | None:
+    """`--faults`: a JSON object of fault settings, as PUT /_sandbox/faults takes."""
+    if value is None:
+        return None
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise typer.BadParameter('must be a JSON object such as {"rate_429": 0.1}')
+    return data
+
+
 @app.command(rich_help_panel="Try it")
 def sandbox(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free).")] = 8089,
     flavor: Annotated[Flavor, typer.Option(help="Act as Jira/Confluence Cloud or DC.")] = (
@@ -220,8 +249,30 @@ def sandbox(
         Seed.DEMO
     ),
     state: Annotated[
-        str, typer.Option(help="SQLite file for the sandbox's data; ':memory:' keeps none.")
+        str,
+        typer.Option(
+            "--state-path",
+            "--state",
+            help="SQLite file for the sandbox's data; ':memory:' keeps none.",
+        ),
     ] = ".followup/sandbox.sqlite3",
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ready-file",
+            dir_okay=False,
+            help="Write the base URL to this file once the sandbox accepts connections.",
+        ),
+    ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            metavar="JSON",
+            help="Fault settings as JSON (every key of PUT /_sandbox/faults, see "
+            "docs/sandbox.md); the options below override it.",
+        ),
+    ] = None,
     latency_ms: Annotated[int, typer.Option(min=0, help="Added to every response.")] = 0,
     rate_429: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 429.")
@@ -244,23 +295,36 @@ def sandbox(
 ) -> None:
     """Run a local Jira + Confluence stand-in (no account needed). See docs/sandbox.md."""
     serve = _entry("followup.sandbox.server", "serve", "sandbox")
-    if state != ":memory:":
-        Path(state).parent.mkdir(parents=True, exist_ok=True)
+    given = {
+        "latency_ms": latency_ms,
+        "rate_429": rate_429,
+        "retry_after_s": retry_after_s,
+        "rate_5xx": rate_5xx,
+        "drop_response_after_write": drop_response_after_write,
+        "fault_seed": fault_seed,
+    }
+    fault_config = _fault_json(faults)
+    if fault_config is None:
+        fault_config = {_FAULT_OPTIONS[name]: value for name, value in given.items()}
+    else:
+        for name, value in given.items():
+            source = ctx.get_parameter_source(name)
+            if source is not None and source.name != "DEFAULT":  # given on the command line
+                fault_config[_FAULT_OPTIONS[name]] = value
+    from followup.sandbox.faults import FaultConfig
+
+    try:
+        FaultConfig.from_json(fault_config)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
     serve(
         host=host,
         port=port,
         flavor=str(flavor),
         seed=str(seed),
         state_path=state,
-        faults={
-            "latency_ms": latency_ms,
-            "rate_429": rate_429,
-            "retry_after_s": retry_after_s,
-            "rate_5xx": rate_5xx,
-            "drop_response_after_write": drop_response_after_write,
-            # The keys of followup.sandbox.faults.FaultConfig (PUT /_sandbox/faults).
-            "seed": fault_seed,
-        },
+        faults=fault_config,
+        ready_file=str(ready_file) if ready_file is not None else None,
     )
 
 
@@ -325,20 +389,29 @@ def extract(
         typer.echo(json.dumps(_extraction_json(extraction, names), indent=2, ensure_ascii=False))
     else:
         if where:
-            Console(highlight=False, soft_wrap=True).print(Text(where))
+            Console(highlight=False, soft_wrap=True).print(Text(terminal_text(where)))
         _print_extraction(extraction, names, from_site=page is not None)
 
 
 def _fetch_page(settings: Settings, page_id: str) -> Page:
     """One page of the configured site, body included."""
     from followup.adapters import from_settings
+    from followup.errors import ApiError, NotFoundError, SetupError, UsageError
 
     settings.require_sites()
-    adapters = from_settings(settings)
     try:
-        fetched: Page = adapters.confluence.get_page(page_id)
-    finally:
-        adapters.close()
+        adapters = from_settings(settings)
+        try:
+            fetched: Page = adapters.confluence.get_page(page_id)
+        finally:
+            adapters.close()
+    except NotFoundError:
+        raise UsageError(
+            f"--page {page_id}: there is no page with that id (or followup's account cannot see it)"
+        ) from None
+    except ApiError as exc:
+        # A site that does not answer or refuses the credentials: as for every command.
+        raise SetupError(exc.message, hint=exc.hint) from None
     return fetched
 
 
@@ -353,7 +426,7 @@ def _owner_names(settings: Settings, extraction: Any) -> dict[str, str]:
         resolver = OwnerResolver(
             adapters.jira,
             adapters.confluence,
-            project=settings.jira.project,
+            project=settings.jira.project_key,
             names=dict(settings.owners),
         )
         found = resolver.resolve({i.owner for i in extraction.items if i.owner is not None})
@@ -382,8 +455,12 @@ def _print_extraction(extraction: Any, names: dict[str, str], *, from_site: bool
 
     console = Console(highlight=False)
     console.print(format_extraction_text(extraction, names=names))
+    # The table shows each item's finding codes, and the findings about the page as a
+    # whole under it; the items' findings follow in full, each once.
+    keys = {item.key for item in extraction.items}
     for finding in extraction.findings:
-        console.print(Text(f"{finding.code}: {finding.message}"))
+        if finding.item is not None and finding.item in keys:
+            console.print(Text(terminal_text(f"{finding.code}: {finding.message}")))
     if not extraction.findings:
         console.print("no findings")
     mentions = [i for i in extraction.items if i.owner and i.owner.kind != "name"]
@@ -437,6 +514,63 @@ def parse_interval(value: str) -> float:
     return seconds
 
 
+def _check_page_ids(values: list[str] | None) -> list[str] | None:
+    """`--page`: Confluence page ids are digits (the number in the page's address)."""
+    from followup.queries import check_page_id
+
+    for value in values or ():
+        try:
+            check_page_id(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r} is not a Confluence page id: it is the number in the page's "
+                "address, as in .../pages/98000001"
+            ) from None
+    return values
+
+
+def _check_space_keys(values: list[str] | None) -> list[str] | None:
+    """`--space`: Confluence space keys (SRE, or ~name for a personal space)."""
+    from followup.queries import check_space_key
+
+    for value in values or ():
+        try:
+            check_space_key(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r} is not a Confluence space key: letters and digits (such as "
+                "SRE), or ~ and a user name for a personal space"
+            ) from None
+    return values
+
+
+def check_output(path: Path | None, option: str = "--output") -> None:
+    """Fail before a run (exit 2) when its report could not be written to `path`: a
+    folder that does not exist, a path that is a folder, a file or folder that may not
+    be written. Nothing is created or changed by the check."""
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise typer.BadParameter(f"{str(path)!r} is a folder; give a file name", param_hint=option)
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise typer.BadParameter(
+            f"cannot write {str(path)!r}: the folder {str(parent)!r} {what}", param_hint=option
+        )
+    try:
+        if path.exists():
+            with path.open("a", encoding="utf-8"):
+                pass  # opening to append changes neither the content nor the time
+        else:
+            with tempfile.TemporaryFile(dir=parent):
+                pass  # the folder takes a new file (removed at once)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}", param_hint=option
+        ) from None
+
+
 Today = Annotated[
     date | None,
     typer.Option(
@@ -452,7 +586,12 @@ Output = Annotated[
 ]
 Spaces = Annotated[
     list[str] | None,
-    typer.Option("--space", metavar="KEY", help="Only pages in this space (repeatable)."),
+    typer.Option(
+        "--space",
+        metavar="KEY",
+        callback=_check_space_keys,
+        help="Only pages in this space (repeatable).",
+    ),
 ]
 
 
@@ -467,7 +606,12 @@ def sync(
     space: Spaces = None,
     page: Annotated[
         list[str] | None,
-        typer.Option("--page", metavar="ID", help="Only this page (repeatable)."),
+        typer.Option(
+            "--page",
+            metavar="ID",
+            callback=_check_page_ids,
+            help="Only this page (repeatable).",
+        ),
     ] = None,
     today: Today = None,
     detailed_exitcode: Annotated[
@@ -501,6 +645,9 @@ def sync(
         )
     if watch and detailed_exitcode:
         raise typer.BadParameter("cannot be used with --watch", param_hint="--detailed-exitcode")
+    # Before anything is read or written: a run must not end unable to write its report.
+    check_output(output)
+    check_output(metrics_file, "--metrics-file")
     config = _globals(ctx).config
 
     def load() -> Settings:
@@ -561,6 +708,7 @@ def report(
 ) -> None:
     """Report the follow-up health of every postmortem: open, done and overdue action
     items, by space, owner and age, completion times. Changes nothing in Jira."""
+    check_output(output)
     settings = _settings(ctx)
     settings.require_sites()
     report_command = _entry("followup.reporting", "report_command", "report")
@@ -585,9 +733,8 @@ def doctor(ctx: typer.Context) -> None:
     try:
         settings = _settings(ctx)
     except ConfigError as exc:
-        # The checklist's first line fails; then the usual error on stderr, exit 2.
-        _entry("followup.doctor", "config_failed", "doctor")(exc)
-        raise
+        # The checklist's first line fails, saying why (once: not again on stderr); exit 2.
+        _exit(_entry("followup.doctor", "config_failed", "doctor")(exc))
     _exit(run_doctor(settings))
 
 

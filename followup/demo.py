@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.rule("[bold]Where to look")
         console.print(
             "Browse the result (the sandbox keeps this state):\n"
-            f"  .venv/bin/followup sandbox --state {STATE}"
+            f"  .venv/bin/followup sandbox --state-path {STATE}"
             f"{'' if flavor == 'cloud' else ' --flavor datacenter'}\n"
             "then open\n"
             f"  http://127.0.0.1:8089/wiki/spaces/{page_id[1]}/pages/{page_id[0]}\n"

@@ -12,8 +12,13 @@ the doctor creates and deletes the content property `followup-doctor` on one pag
 which is what a sync does with its lease and which changes neither the page body
 nor its version. The output says when it did.
 
-Exit 0 when every check passed (warnings allowed), 1 when one failed, and 2, as for
-every command, when the settings themselves do not load or lack a site.
+Exit codes, as for every command: 0 when every check passed (warnings allowed); 2
+when followup could not start working at all: the settings do not load or lack a
+site, a site does not answer, or it refuses the credentials; 1 when any other check
+failed (a permission, the project, the workflow, the CQL...).
+
+Everything the sites answer (page titles, names, messages) is printed as plain text,
+stripped of control characters.
 
 The doctor asks questions the ports do not (createmeta, mypermissions, transitions
 of an arbitrary issue), so it calls the adapters' request plumbing directly: the
@@ -41,8 +46,10 @@ from followup.errors import (
     ForbiddenError,
     NotFoundError,
 )
+from followup.escaping import terminal_text
 from followup.queries import jql_string, postmortem_cql
 from followup.retry import Safety
+from followup.settings import MIN_TOKEN_LENGTH
 
 if TYPE_CHECKING:
     from followup.adapters import Adapters
@@ -100,9 +107,9 @@ class Check:
     fix: str | None = None
 
     def render(self) -> str:
-        line = f"{_MARK[self.status]} {self.name}: {self.detail}"
+        line = f"{_MARK[self.status]} {self.name}: {terminal_text(self.detail)}"
         if self.fix and self.status in ("fail", "warn"):
-            line += f"\n         fix: {self.fix}"
+            line += f"\n         fix: {terminal_text(self.fix)}"
         return line
 
 
@@ -453,7 +460,7 @@ class _Doctor:
     # 5. project and issue type
 
     def project_and_type(self) -> Check:
-        key, wanted = self.settings.jira.project, self.settings.jira.issue_type
+        key, wanted = self.settings.jira.project_key, self.settings.jira.issue_type
         try:
             self.project = self._jira(f"/rest/api/2/project/{key}") or {}
         except NotFoundError:
@@ -482,7 +489,7 @@ class _Doctor:
         )
 
     def permissions(self) -> Check:
-        key = self.settings.jira.project
+        key = self.settings.jira.project_key
         wanted = dict(NEEDED_PERMISSIONS)
         s = self.settings.sync
         if "comment" in (s.orphans, s.duplicates) or self.settings.reminders.enabled:
@@ -515,7 +522,7 @@ class _Doctor:
     # 6. create screen, 7. labels
 
     def _load_createmeta(self) -> dict[str, Mapping[str, Any]]:
-        key = self.settings.jira.project
+        key = self.settings.jira.project_key
         path = f"/rest/api/2/issue/createmeta/{key}/issuetypes/{self.issue_type_id}"
         fields: dict[str, Mapping[str, Any]] = {}
         try:
@@ -545,7 +552,7 @@ class _Doctor:
 
     def create_screen(self) -> Check:
         self.createmeta = self._load_createmeta()
-        key, itype = self.settings.jira.project, self.settings.jira.issue_type
+        key, itype = self.settings.jira.project_key, self.settings.jira.issue_type
         s, j = self.settings.sync, self.settings.jira
         always = [
             field
@@ -599,7 +606,7 @@ class _Doctor:
     # 8. the done transition
 
     def done_transition(self) -> Check:
-        key, itype = self.settings.jira.project, self.settings.jira.issue_type
+        key, itype = self.settings.jira.project_key, self.settings.jira.issue_type
         wanted = list(self.settings.jira.done_transitions)
         jql = (
             f"project = {jql_string(key)} AND issuetype = {jql_string(itype)} "
@@ -762,7 +769,15 @@ class _Doctor:
         )
 
 
-def _print(checks: Sequence[Check], out: IO[str] | None, *, failed_code: int = 1) -> int:
+# Checks whose failure means followup cannot work with the sites at all: exit 2, as a
+# sync that stops for the same reason before writing anything.
+SETUP_CHECKS = frozenset(
+    {"config", "Jira answers", "Confluence answers", "Jira credentials", "Confluence credentials"}
+)
+EXIT_CHECK_FAILED, EXIT_SETUP = 1, 2
+
+
+def _print(checks: Sequence[Check], out: IO[str] | None, *, failed_code: int | None = None) -> int:
     echo: Callable[[str], None] = (
         (lambda text: print(text, file=out)) if out is not None else typer.echo
     )
@@ -778,7 +793,12 @@ def _print(checks: Sequence[Check], out: IO[str] | None, *, failed_code: int = 1
     if skipped:
         summary += f", {skipped} skipped"
     echo(summary)
-    return failed_code if failed else 0
+    if not failed:
+        return 0
+    if failed_code is not None:
+        return failed_code
+    setup = any(c.status == "fail" and c.name in SETUP_CHECKS for c in checks)
+    return EXIT_SETUP if setup else EXIT_CHECK_FAILED
 
 
 def config_failed(error: ConfigError, *, out: IO[str] | None = None) -> int:
@@ -789,7 +809,8 @@ def config_failed(error: ConfigError, *, out: IO[str] | None = None) -> int:
 
 def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
     """Run every check against the configured sites, print the checklist, return
-    0 when nothing failed, 1 when a check failed, 2 when a site setting is missing."""
+    0 when nothing failed, 2 when a setting is missing or a site does not answer or
+    refuses the credentials, 1 when another check failed."""
     from followup.adapters import from_settings
 
     try:
@@ -833,5 +854,14 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
 
 
 def _signing_in_as(email: str | None, pat: bool) -> str:
-    """Who a credentials check names: the email or username, or the kind of token."""
-    return "the personal access token" if pat else (email or "the account")
+    """Who a credentials check names: the email or username, or the kind of token.
+
+    A value that may be a token put into the email setting by mistake (no @, and as
+    long as a token) is not printed."""
+    if pat:
+        return "the personal access token"
+    if not email:
+        return "the account"
+    if "@" in email or len(email) < MIN_TOKEN_LENGTH:
+        return email
+    return "the account in the email setting"

@@ -30,6 +30,7 @@ import structlog
 
 from followup import leases
 from followup.errors import ApiError, FollowupError
+from followup.filters import check_filters
 from followup.model import (
     KEEP,
     ActionItem,
@@ -396,9 +397,8 @@ class Engine:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> RunResult:
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
-        cql = postmortem_cql(
-            self.config.cql, spaces=tuple(spaces) or self.config.spaces, page_ids=page_ids
-        )
+        spaces = tuple(spaces) or self.config.spaces
+        cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
         log.info("discover", run_id=self.run_id, cql=cql)
         # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
         # but independent of each other: they run side by side, so the read phase
@@ -409,6 +409,8 @@ class Engine:
             )
             pages = list(self.confluence.find_pages(cql))
             tickets = searching.result()
+        # A space or page filter that found nothing is a typo, not "nothing to do".
+        check_filters(self.confluence, pages, spaces=spaces, page_ids=page_ids)
         by_page = group_tickets_by_page(tickets, self.policy.label)
         log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
 

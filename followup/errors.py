@@ -3,8 +3,13 @@ the adapter boundary; no other code sees `JIRAError` or `requests.HTTPError`.
 
     FollowupError                     exit 1 unless said otherwise
     ├── ConfigError                   exit 2: a setting is missing or wrong
+    ├── UsageError                    exit 2: an option names something that is not there
+    ├── SetupError                    exit 2: a site or the credentials failed before
+    │                                 anything was written
     ├── ApiError                      a Jira or Confluence request failed
-    │   ├── ConnectivityError         no answer (DNS, refused, timeout, dropped): ambiguous
+    │   ├── ConnectivityError         no answer (reset, timeout, dropped): ambiguous
+    │   │   ├── ConnectionFailedError no connection (refused, DNS, connect timeout):
+    │   │   │                         nothing was sent
     │   │   └── CertificateError      the site's TLS certificate failed verification: exit 2
     │   ├── ServerError               5xx: ambiguous for writes
     │   ├── RateLimitedError          429 (retry_after seconds, when the server said)
@@ -43,6 +48,19 @@ class FollowupError(Exception):
 
 class ConfigError(FollowupError):
     """A setting is missing or invalid; nothing was done."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class UsageError(FollowupError):
+    """An option names something that is not there (a folder, a space, a page);
+    nothing was done."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class SetupError(FollowupError):
+    """A site or the credentials failed before anything was written."""
 
     exit_code: ClassVar[int] = 2
 
@@ -89,6 +107,13 @@ class ApiError(FollowupError):
 class ConnectivityError(ApiError):
     ambiguous = True
     retryable = True
+
+
+class ConnectionFailedError(ConnectivityError):
+    """No connection could be made (refused, a name that does not resolve, a connect
+    timeout): nothing was sent, so nothing can have been carried out."""
+
+    ambiguous = False
 
 
 class CertificateError(ConnectivityError):

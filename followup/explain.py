@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from followup.errors import ApiError, FollowupError, NotFoundError
+from followup.escaping import terminal_text
 from followup.model import ActionItem, Extraction, Finding, Page, Ticket, TicketProperty
 from followup.planner import Action, ItemStory, PagePlan, group_tickets_by_page
 from followup.sync_report import Names, browse_url, change_text
@@ -334,7 +335,8 @@ def to_text(x: Explanation, *, jira_url: str | None, width: int = 120) -> str:
         for f in x.findings:
             findings.add_row(Text(str(f.code)), Text(f.message))
         console.print(findings)
-    return buf.getvalue()
+    # Page and site text are shown as text: no control character reaches a terminal.
+    return terminal_text(buf.getvalue(), keep_lines=True)
 
 
 def to_json(x: Explanation, *, jira_url: str | None) -> dict[str, Any]:

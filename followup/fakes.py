@@ -143,6 +143,10 @@ class FakeConfluence:
                 return u
         return None
 
+    def space_exists(self, key: str) -> bool:
+        self.calls["space_exists"] += 1
+        return any(page.space_key == key for page in self.pages.values())
+
 
 @dataclass
 class FakeJira:

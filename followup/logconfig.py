@@ -21,15 +21,18 @@ import sys
 import threading
 from collections.abc import Mapping
 from typing import IO, Any
+from urllib.parse import quote, quote_plus
 
 import structlog
 from pydantic import SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from followup.errors import ConfigError
+from followup.escaping import terminal_text
 
 __all__ = [
     "LEVELS",
+    "MIN_SECRET_LENGTH",
     "REDACTED",
     "clear_secrets",
     "configure_logging",
@@ -42,9 +45,10 @@ __all__ = [
 REDACTED = "[REDACTED]"
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
-# A registered secret shorter than this is not matched inside text: redacting every
-# occurrence of "abc" would garble the logs without protecting anything real.
-_MIN_SECRET_LENGTH = 6
+MIN_SECRET_LENGTH = 16
+"""A registered secret shorter than this is not matched inside text: replacing every
+occurrence of a short value would garble ordinary words ("authentication" with the
+token "the") without protecting anything real. The settings refuse tokens this short."""
 
 _SENSITIVE_KEY = re.compile(
     r"token|passw(?:or)?d|secret|authori[sz]ation|api[_-]?key|cookie|credential",
@@ -77,15 +81,18 @@ def register_secret(value: str | SecretStr | None) -> None:
     """Make `value` redacted wherever it appears in a log event from now on.
 
     The settings loader registers every token it loads (and the Basic credential
-    built from it). Empty and very short values are ignored.
+    built from it). The value is replaced whole wherever it appears, also in its
+    URL-encoded forms (a token in a query string). Empty values and values shorter
+    than MIN_SECRET_LENGTH are ignored.
     """
     global _secrets_sorted
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if not value or len(value) < _MIN_SECRET_LENGTH:
+    if not value or len(value) < MIN_SECRET_LENGTH:
         return
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
     with _secrets_lock:
-        _secrets.add(value)
+        _secrets.update(forms)
         # Longest first, so a secret that contains another is replaced whole.
         _secrets_sorted = tuple(sorted(_secrets, key=len, reverse=True))
 
@@ -141,6 +148,24 @@ def redact(value: Any) -> Any:
     if isinstance(value, bytes):
         return redact_text(value.decode("utf-8", errors="replace"))
     return redact_text(str(value))
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return terminal_text(value, keep_lines=True)
+    if isinstance(value, Mapping):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+def printable_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor for the console renderer: control characters (an ANSI
+    escape sequence in a page title or a site's answer) are dropped from every string,
+    so a log line shows text and never drives the terminal. JSON lines escape them."""
+    printable: EventDict = _printable(event_dict)
+    return printable
 
 
 def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -207,6 +232,7 @@ def configure_logging(
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             redact_processor,
+            *(() if use_json else (printable_processor,)),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -79,6 +79,10 @@ class ConfluencePort(Protocol):
         """Resolve a Data Center mention; None when no such user exists."""
         ...
 
+    def space_exists(self, key: str) -> bool:
+        """Whether the account can see a space with this key."""
+        ...
+
     def server_now(self) -> datetime | None:
         """The Confluence server's current time (from the `Date` of its latest answer),
         or None when it is not known: page leases are judged by it."""

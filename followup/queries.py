@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "check_page_id",
+    "check_space_key",
     "cql_string",
     "jql_string",
     "managed_tickets_jql",
@@ -145,6 +147,16 @@ def _check_space(key: str) -> str:
             " (such as SRE), or ~ and a user name for a personal space"
         )
     return key
+
+
+def check_space_key(key: str) -> str:
+    """`key` when it is a Confluence space key; ValueError saying what one looks like."""
+    return _check_space(key)
+
+
+def check_page_id(page_id: str) -> str:
+    """`page_id` when it is a Confluence page id; ValueError saying what one looks like."""
+    return _page_ids([page_id])[0]
 
 
 def _split_order_by(cql: str) -> tuple[str, str]:

@@ -33,8 +33,11 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from followup.errors import ApiError, NotFoundError, PlanError
+from followup.errors import ApiError, NotFoundError, PlanError, SetupError
+from followup.escaping import markdown_text, terminal_text
+from followup.filters import check_filters
 from followup.health import GroupRow, Health, ItemHealth, compute_health
 from followup.model import Page
 from followup.ports import ConfluencePort
@@ -66,8 +69,10 @@ PUBLISH_MESSAGE = "followup: follow-up health report"
 
 def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -> Health:
     """Discovery and the ticket search exactly as a sync does them, then the figures."""
-    cql = postmortem_cql(engine.config.cql, spaces=tuple(spaces) or engine.config.spaces)
+    spaces = tuple(spaces) or engine.config.spaces
+    cql = postmortem_cql(engine.config.cql, spaces=spaces)
     pages = list(engine.confluence.find_pages(cql))
+    check_filters(engine.confluence, pages, spaces=spaces)
     tickets = list(engine.jira.search_tickets(managed_tickets_jql(engine.policy.label)))
     extractions = {page.id: engine.extract_page(page) for page in pages}
     log.info("report-loaded", pages=len(pages), tickets=len(tickets))
@@ -194,22 +199,23 @@ def to_text(health: Health, *, width: int = 140, color: bool = False) -> str:
     console = Console(
         file=buf, width=width, force_terminal=color, color_system="auto" if color else None
     )
-    console.print(_title(health), highlight=False)
+    console.print(Text(_title(health)), highlight=False)
     for title, head, rows, empty in _sections(health):
         if not rows:
-            console.print(f"{title}: {empty}", highlight=False)
+            console.print(Text(f"{title}: {empty}"), highlight=False)
             continue
         table = Table(title=title, title_justify="left")
         for column in head:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            # Cells hold page text (titles, items, owner names): never markup.
+            table.add_row(*(Text(terminal_text(cell)) for cell in row))
         console.print(table)
     return buf.getvalue()
 
 
 def _md(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(value)
 
 
 def to_markdown(health: Health) -> str:
@@ -334,7 +340,7 @@ def report_command(
 ) -> int:
     """Compute the health report, print (or write) it, and publish it if asked."""
     from followup.adapters import from_settings
-    from followup.runner import SetupError, build_engine, today_in
+    from followup.runner import build_engine, today_in
 
     settings.require_sites()
     try:
@@ -343,8 +349,10 @@ def report_command(
         raise SetupError(exc.message, hint=exc.hint) from None
     jira_url = settings.jira.url
     try:
-        engine = build_engine(settings, adapters.jira, adapters.confluence)
         try:
+            # Everything up to the figures only reads: a site that does not answer or
+            # refuses the credentials is a setup problem (exit 2), as for a sync.
+            engine = build_engine(settings, adapters.jira, adapters.confluence)
             health = collect_health(engine, today=today or today_in(settings), spaces=spaces)
         except ApiError as exc:
             raise SetupError(exc.message, hint=exc.hint) from None

@@ -14,7 +14,8 @@ import threading
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from followup.engine import Engine, EngineConfig, RunResult
-from followup.errors import ApiError, FollowupError
+from followup.errors import ApiError, FollowupError, SetupError
 from followup.planner import Directions, Policy, Scope, site_url
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reminders import ReminderPolicy
@@ -37,19 +38,13 @@ log = structlog.get_logger("followup.sync")
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_PENDING = 0, 1, 2, 3
 
 
-class SetupError(FollowupError):
-    """A site or the credentials failed before anything was written."""
-
-    exit_code = EXIT_SETUP
-
-
 def scope_from_settings(settings: Settings) -> Scope:
     """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
     the Jira at `jira.url` (and the jira macros of this Jira's application link:
     `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
     j = settings.jira
     return Scope(
-        projects=frozenset({j.project, *j.adopt_projects}),
+        projects=frozenset({j.project_key, *j.adopt_projects}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
         page_base=settings.confluence.url or "",
         server_ids=settings.macro_server_ids,
@@ -62,7 +57,7 @@ def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
     return Policy(
         scope=scope_from_settings(settings),
         adopted_tickets=s.adopted_tickets,
-        project=j.project,
+        project=j.project_key,
         issue_type=j.issue_type,
         label=s.label,
         extra_labels=tuple(j.labels),
@@ -133,9 +128,13 @@ def build_engine(
     )
 
 
-def _progress() -> Callable[[str, int, int], None] | None:
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on a terminal (none otherwise), taken down when the run ends,
+    however it ends: a dry run or a failure never leaves a half-drawn bar behind."""
     if not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from rich.progress import Progress
 
     bar = Progress(transient=True)
@@ -147,12 +146,12 @@ def _progress() -> Callable[[str, int, int], None] | None:
         if phase not in tasks:
             tasks[phase] = bar.add_task(phase, total=total)
         bar.update(tasks[phase], completed=done)
-        if phase == "apply" and done >= total:
-            bar.stop()
-        if phase == "plan" and done >= total:
-            bar.update(tasks[phase], visible=False)
 
-    return update
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def exit_code_for(result: RunResult, *, detailed: bool) -> int:
@@ -201,13 +200,14 @@ def sync_command(
                     engine = build_engine(
                         settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
                     )
-                    result = engine.run(
-                        today=today or today_in(settings),
-                        dry_run=dry_run,
-                        spaces=spaces,
-                        page_ids=pages,
-                        progress=_progress(),
-                    )
+                    with _progress() as progress:
+                        result = engine.run(
+                            today=today or today_in(settings),
+                            dry_run=dry_run,
+                            spaces=spaces,
+                            page_ids=pages,
+                            progress=progress,
+                        )
                 except ApiError as exc:
                     # serverInfo, discovery and the ticket search come before any write
                     # (a site that is down or refuses us is a setup problem: exit 2).
@@ -215,27 +215,53 @@ def sync_command(
             finally:
                 adapters.close()
                 requests = adapters.stats.snapshot()
+        # Reporting is part of the run: a report that cannot be rendered or written
+        # makes the run a failed one, in the exit code, the log and the metrics.
+        assert result is not None
+        _deliver(_render(result, fmt, output, jira_url=settings.jira.url), output)
     except FollowupError as exc:
         error = exc.message
         raise
+    except Exception as exc:
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        raise
     finally:
         _finish(settings, metrics, run_id, dry_run, result, requests, error, started)
+    assert result is not None
+    return exit_code_for(result, detailed=detailed_exitcode)
+
+
+def _render(result: RunResult, fmt: str, output: Path | None, *, jira_url: str | None) -> str:
     fmt_ = fmt if fmt in ("text", "json", "markdown", "html") else "text"
     color = output is None and sys.stdout.isatty()
     # A terminal's own width (or $COLUMNS); a file gets a fixed, wide table.
     width = shutil.get_terminal_size((140, 40)).columns if output is None else 140
-    text = render_report(
+    return render_report(
         result,
         fmt_,  # type: ignore[arg-type]
         color=color,
         width=width,
-        jira_url=settings.jira.url,
+        jira_url=jira_url,
     )
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-    else:
+
+
+def _deliver(text: str, output: Path | None) -> None:
+    """Print the report, or write it to `output`. The CLI checked `output` before the
+    run; should the write still fail (a full disk), the report goes to standard output
+    rather than being lost."""
+    if output is None:
         sys.stdout.write(text)
-    return exit_code_for(result, detailed=detailed_exitcode)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        raise FollowupError(
+            f"--output {output}: the report could not be written "
+            f"({exc.strerror or exc}); it was printed on standard output instead"
+        ) from None
 
 
 def _finish(
@@ -250,7 +276,7 @@ def _finish(
 ) -> None:
     """The run's summary log line and its metrics, whatever became of it."""
     duration = time.monotonic() - started
-    ok = result is not None and not result.failed
+    ok = result is not None and not result.failed and error is None
     fields: dict[str, Any] = {
         "run_id": run_id,
         "action": "sync",

@@ -48,13 +48,15 @@ from pydantic_settings import (
 )
 
 from followup.errors import ConfigError
-from followup.logconfig import register_secret
+from followup.logconfig import MIN_SECRET_LENGTH, register_secret
 from followup.ports import AuthMethod
+from followup.queries import check_space_key
 from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_PREFIX",
+    "MIN_TOKEN_LENGTH",
     "ConfluenceSettings",
     "Direction",
     "DirectionSettings",
@@ -107,33 +109,63 @@ def _section_config() -> ConfigDict:
 
 
 def _check_http_url(value: str | None) -> str | None:
-    """Strip, drop a trailing slash, insist on http(s)://host."""
+    """Strip, drop a trailing slash, insist on http(s)://host with nothing else in it.
+
+    The messages never quote the value: a token pasted into a URL setting, or a URL
+    carrying a password, must not be printed back."""
     if value is None:
         return None
     value = value.strip().rstrip("/")
     if not value:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("must be an http(s) URL such as https://acme.atlassian.net") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL such as https://acme.atlassian.net")
+    if "@" in parts.netloc:
+        # https://user:token@host would put the credential into every link, report
+        # and log line that shows the URL.
         raise ValueError(
-            f"must be an http(s) URL such as https://acme.atlassian.net, got {value!r}"
+            "must not contain a user name or password (user@ or user:password@); "
+            "give the account in email and the token in token or token_file"
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"must be a base URL without ?query or #fragment, got {value!r}")
+        raise ValueError("must be a base URL without ?query or #fragment")
     return value
 
 
+MIN_TOKEN_LENGTH = MIN_SECRET_LENGTH
+"""Shorter tokens are refused: Atlassian's API tokens and personal access tokens are
+far longer, and log redaction replaces a token wherever it appears in text, which for a
+short value would garble ordinary words."""
+
+
 def _read_token_file(path: Path) -> SecretStr:
+    # The path is not quoted in the messages: a token put into token_file by mistake
+    # is the "path" here.
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise ValueError(f"file {str(path)!r} does not exist") from None
+        raise ValueError("the file it names does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValueError(f"cannot read {str(path)!r}: {reason}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ValueError(f"the file it names cannot be read: {reason}") from None
     if not text:
-        raise ValueError(f"file {str(path)!r} is empty")
-    return SecretStr(text)
+        raise ValueError("the file it names is empty")
+    return _check_token_length(SecretStr(text))
+
+
+def _check_token_length(token: SecretStr) -> SecretStr:
+    if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"is shorter than {MIN_TOKEN_LENGTH} characters, so it is not an API token or "
+            "a personal access token; check that the right value is set (on Data Center, "
+            'a password this short cannot be used: use a personal access token, auth = "pat")'
+        )
+    return token
 
 
 class _SiteSettings(BaseModel):
@@ -167,7 +199,7 @@ class _SiteSettings(BaseModel):
     def _empty_token_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        return SecretStr(value.get_secret_value().strip())
+        return _check_token_length(SecretStr(value.get_secret_value().strip()))
 
     @field_validator("token_file")
     @classmethod
@@ -205,11 +237,10 @@ class _SiteSettings(BaseModel):
 
 
 def _project_key(value: str) -> str:
+    # The value is not quoted: a token pasted into a [jira] setting must not be echoed.
     key = value.strip().upper()
     if not _PROJECT_KEY.fullmatch(key):
-        raise ValueError(
-            f"{value!r} is not a Jira project key: a letter, then letters, digits or _, e.g. OPS"
-        )
+        raise ValueError("is not a Jira project key: a letter, then letters, digits or _, e.g. OPS")
     return key
 
 
@@ -223,7 +254,9 @@ class JiraSettings(_SiteSettings):
     jira_server_id`: a jira macro naming any other server names another Jira.
     """
 
-    project: str = Field(default="OPS", min_length=1)
+    # No default: a real site's tickets must go where its team says, never into
+    # whatever project happens to be called OPS.
+    project: str | None = None
     adopt_projects: StrList = Field(default_factory=list)
     macro_server_ids: StrList = Field(default_factory=list)
     issue_type: str = Field(default="Task", min_length=1)
@@ -236,7 +269,9 @@ class JiraSettings(_SiteSettings):
 
     @field_validator("project")
     @classmethod
-    def _project_is_a_key(cls, value: str) -> str:
+    def _project_is_a_key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         return _project_key(value)
 
     @field_validator("adopt_projects")
@@ -257,8 +292,18 @@ class JiraSettings(_SiteSettings):
     def _labels_have_no_spaces(cls, value: list[str]) -> list[str]:
         for label in value:
             if not label or any(c.isspace() for c in label):
-                raise ValueError(f"Jira labels cannot be empty or contain spaces: {label!r}")
+                raise ValueError("Jira labels cannot be empty or contain spaces")
         return value
+
+    @property
+    def project_key(self) -> str:
+        """`project`, which every command that talks to Jira needs (ConfigError if unset)."""
+        if self.project is None:
+            raise ConfigError(
+                f"{setting_name(('jira', 'project'))}: field required",
+                hint="the key of the Jira project followup creates tickets in, e.g. OPS",
+            )
+        return self.project
 
 
 class ConfluenceSettings(_SiteSettings):
@@ -292,6 +337,19 @@ class ConfluenceSettings(_SiteSettings):
                 "required with jira_server: set both (`followup doctor` shows the values "
                 "the pages' jira macros carry), or neither"
             )
+        return value
+
+    @field_validator("spaces")
+    @classmethod
+    def _spaces_are_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            try:
+                check_space_key(key)
+            except ValueError:
+                raise ValueError(
+                    "space keys are letters and digits (such as SRE), or ~ and a user "
+                    "name for a personal space"
+                ) from None
         return value
 
     @field_validator("url")
@@ -357,7 +415,7 @@ class SyncSettings(BaseModel):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+                "unknown time zone; use an IANA name such as 'UTC' or 'Europe/Berlin'"
             ) from None
         return value
 
@@ -365,7 +423,7 @@ class SyncSettings(BaseModel):
     @classmethod
     def _label_has_no_spaces(cls, value: str) -> str:
         if any(c.isspace() for c in value):
-            raise ValueError(f"Jira labels cannot contain spaces: {value!r}")
+            raise ValueError("Jira labels cannot contain spaces")
         return value
 
 
@@ -511,7 +569,7 @@ class Settings(BaseSettings):
     def _owners_are_nonempty(cls, value: dict[str, str]) -> dict[str, str]:
         for name, user in value.items():
             if not name.strip() or not user.strip():
-                raise ValueError(f"names and Jira user ids must not be empty: {name!r} = {user!r}")
+                raise ValueError("names and Jira user ids must not be empty")
         return {name.strip(): user.strip() for name, user in value.items()}
 
     @model_validator(mode="after")
@@ -555,13 +613,16 @@ class Settings(BaseSettings):
         return frozenset({*self.jira.macro_server_ids, *((written,) if written else ())})
 
     def require_sites(self, *products: Product) -> None:
-        """Raise ConfigError unless url, email and token are set for `products`
-        (both when none are named; no email with a personal access token). Commands
-        that talk to a site call this first."""
+        """Raise ConfigError unless url, email and token (and Jira's project) are set
+        for `products` (both when none are named; no email with a personal access
+        token). Commands that talk to a site call this first."""
         missing: list[str] = []
         for product in products or ("jira", "confluence"):
             site: _SiteSettings = getattr(self, product)
-            for field in ("url", "token") if site.uses_pat else ("url", "email", "token"):
+            fields = ["url", "token"] if site.uses_pat else ["url", "email", "token"]
+            if product == "jira":
+                fields.append("project")
+            for field in fields:
                 if getattr(site, field) is None:
                     missing.append(f"{setting_name((product, field))}: field required")
         if missing:
@@ -612,7 +673,16 @@ def _one_message(lines: list[str], what: str) -> str:
     return f"{len(lines)} {what}:\n" + "\n".join(f"  - {line}" for line in lines)
 
 
-_SECRET_FIELDS = ("token",)
+# Echoed values are never a secret: nothing from the sections holding the sites and
+# their credentials (a token pasted into url, auth, email or timeout_seconds), and
+# nothing as long as the shortest token accepted.
+_SECRET_SECTIONS = ("jira", "confluence")
+
+
+def _may_echo(loc: tuple[Any, ...], value: Any) -> bool:
+    if not loc or str(loc[0]) in _SECRET_SECTIONS:
+        return False
+    return isinstance(value, str | int | float | bool) and len(str(value)) < MIN_TOKEN_LENGTH
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -625,28 +695,93 @@ def _describe(error: Mapping[str, Any]) -> str:
         msg = "unknown setting" + _suggestion(loc)
     elif kind == "missing":
         msg = "field required"
-    elif kind not in ("value_error", "assertion_error") and not any(
-        s in str(p) for p in loc for s in _SECRET_FIELDS
-    ):
-        value = error.get("input")
-        if isinstance(value, str | int | float | bool) and len(str(value)) <= 80:
-            msg = f"{msg} (got {value!r})"
+    elif _may_echo(loc, error.get("input")):
+        msg = f"{msg} (got {error.get('input')!r})"
     if kind == "value_error" and len(loc) == 0:
         return msg
     return f"{setting_name(loc)}: {msg}"
 
 
+def _leaves(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The location of every setting (leaf) under `model`, e.g. ("jira", "url")."""
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _leaves(annotation, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def _env_name(loc: tuple[str, ...]) -> str:
+    return ENV_PREFIX + "__".join(part.upper() for part in loc)
+
+
+def _nearest(loc: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The real setting nearest to the unknown one at `loc`: the same key in another
+    section (a timeout set under [sync] belongs to [jira] or [confluence]), else the
+    most similar name, within the section first."""
+    parts = tuple(str(p) for p in loc if not isinstance(p, int))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        close = difflib.get_close_matches(parts[0], list(Settings.model_fields), n=1)
+        return (close[0],) if close else None
+    leaves = [leaf for leaf in _leaves(Settings) if leaf[0] != "owners"]
+    same_key = [leaf for leaf in leaves if leaf[-1] == parts[-1]]
+    if same_key:
+        return same_key[0]
+    siblings = {leaf[-1]: leaf for leaf in leaves if leaf[:-1] == parts[:-1]}
+    close = difflib.get_close_matches(parts[-1], list(siblings), n=1)
+    if close:
+        return siblings[close[0]]
+    dotted = {".".join(leaf): leaf for leaf in leaves}
+    close = difflib.get_close_matches(".".join(parts), list(dotted), n=1, cutoff=0.75)
+    return dotted[close[0]] if close else None
+
+
 def _suggestion(loc: tuple[Any, ...]) -> str:
-    model: type[BaseModel] = Settings
-    for part in loc[:-1]:
-        annotation = (
-            model.model_fields[str(part)].annotation if part in model.model_fields else None
-        )
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return ""
-        model = annotation
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else " (a typo?)"
+    found = _nearest(loc)
+    return f" (did you mean {setting_name(found)}?)" if found else " (a typo?)"
+
+
+# Variables with the prefix that are not settings: options of the command line, those
+# followup's own test suite and tools read (so that a developer's shell with them set
+# still runs followup), and what Kubernetes injects for a Service named "followup...".
+_COMMAND_LINE_VARIABLES = (
+    CONFIG_ENV_VAR,
+    "FOLLOWUP_LOG_LEVEL",
+    "FOLLOWUP_SPECS_DIR",
+    "FOLLOWUP_RECORD_CASSETTES",
+    "FOLLOWUP_UPDATE_GOLDEN",
+    "FOLLOWUP_CHROMIUM",
+)
+_SERVICE_LINK = re.compile(
+    r"FOLLOWUP\w*_(?:SERVICE_HOST|SERVICE_PORT\w*|PORT|PORT_\d+_(?:TCP|UDP|SCTP)\w*)"
+)
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each FOLLOWUP_ variable that names no setting (a misspelt name is
+    otherwise silently ignored: `FOLLOWUP_JIRA_URL` with one underscore), with the
+    real setting it most likely meant. Variables under a known section
+    (`FOLLOWUP_JIRA__...`) are left to the model, which names them itself."""
+    sections = {_env_name((name,)) for name in Settings.model_fields}
+    known = {_env_name(leaf) for leaf in _leaves(Settings)} | sections
+    known |= {_env_name(leaf[:-1]) for leaf in _leaves(Settings) if len(leaf) > 2}
+    lines: list[str] = []
+    for name in environ:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        if upper in _COMMAND_LINE_VARIABLES or _SERVICE_LINK.fullmatch(upper):
+            continue
+        if any(upper.startswith(section + "__") for section in sections):
+            continue
+        by_env = {_env_name(leaf): leaf for leaf in _leaves(Settings) if leaf[0] != "owners"}
+        close = difflib.get_close_matches(upper, list(by_env), n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md"
+        lines.append(f"{name}: unknown setting ({hint})")
+    return sorted(lines)
 
 
 def load_settings(
@@ -672,10 +807,17 @@ def load_settings(
                 hint="start from config/followup.example.toml",
             )
 
+    unknown = _unknown_variables(environ)
     file_token = _toml_file.set(config_path)
     env_token = _environ.set(env)
     try:
         settings = Settings(**overrides)
+        if unknown:
+            raise ConfigError(
+                _one_message(unknown, "settings are wrong"),
+                hint="settings are FOLLOWUP_ + section + __ + key, with two underscores: "
+                "FOLLOWUP_JIRA__URL; see docs/configuration.md",
+            )
     except SettingsError as exc:
         # The environment held a value that should be JSON and is not.
         found = re.search(r'field "(\w+)"', str(exc))
@@ -688,7 +830,7 @@ def load_settings(
         ) from None
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        lines = list(dict.fromkeys(_describe(e) for e in errors))
+        lines = list(dict.fromkeys([*(_describe(e) for e in errors), *unknown]))
         where = f" (config file {config_path})" if config_path is not None else ""
         raise ConfigError(
             _one_message(lines, "settings are wrong"),

@@ -6,7 +6,9 @@ People are shown by name: the plan carries the display names the run learnt anyw
 Every finding names its page by title and links to it, and to its ticket where it
 has one. The HTML form is a summary for a team lead (per page: the items with owner,
 due date, status and what changed; the findings; the raw action rows folded away).
-Page text is untrusted: everything is escaped, and only http(s) addresses are linked.
+Page text is untrusted: the terminal gets it as `rich` `Text` (never markup) stripped
+of control characters, Markdown and HTML get it escaped (`followup.escaping`), and
+only http(s) addresses are linked.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from followup.engine import Outcome, PageResult, RunResult
+from followup.escaping import markdown_text, terminal_text
 from followup.model import ActionItem, Finding
 from followup.planner import Action, ItemStory, Op
 
@@ -217,6 +220,11 @@ def _summary_line(result: RunResult) -> str:
     )
 
 
+def _text(value: str, style: str = "") -> Text:
+    """Untrusted text for the terminal: never markup, no control characters."""
+    return Text(terminal_text(value), style=style)
+
+
 # -- JSON -----------------------------------------------------------------------------------
 
 
@@ -270,7 +278,7 @@ def to_text(
         file=buf, width=width, force_terminal=color, color_system="auto" if color else None
     )
     names = Names(people_of(result))
-    console.print(Text(_summary_line(result)))
+    console.print(_text(_summary_line(result)))
     rows = _rows(result, names)
     if rows:
         suffix = " (dry run: nothing was written)" if result.dry_run else ""
@@ -278,13 +286,13 @@ def to_text(
             mine = [r for r in rows if r["page_id"] == page.page.id]
             if not mine:
                 continue
-            t = Table(title=Text(f"{page.page.title}{suffix}"), title_justify="left")
+            t = Table(title=_text(f"{page.page.title}{suffix}"), title_justify="left")
             for col in ("op", "item", "ticket", "field", "change", "reason", "status"):
                 t.add_column(col, overflow="fold")
             for r in mine:
                 t.add_row(
                     *(
-                        Text(r[c])
+                        _text(r[c])
                         for c in ("op", "item", "ticket", "field", "change", "reason", "status")
                     )
                 )
@@ -294,9 +302,9 @@ def to_text(
     # Findings as lines, not a table: addresses must stay whole to be clicked or copied.
     for where, found in _findings_by_page(result):
         title = f"“{where.page.title}”" if where else found[0].page_id
-        console.print(Text(f"Findings on {title}", style="bold"))
+        console.print(_text(f"Findings on {title}", style="bold"))
         if where and where.page.url:
-            console.print(Text(f"  {where.page.url}"), soft_wrap=True)
+            console.print(_text(f"  {where.page.url}"), soft_wrap=True)
         for finding in found:
             about = [str(finding.code)]
             if finding.item:
@@ -304,9 +312,9 @@ def to_text(
             if finding.ticket:
                 link = browse_url(jira_url, finding.ticket)
                 about.append(f"{finding.ticket} {link}".rstrip())
-            console.print(Text("  - " + " · ".join(about)), soft_wrap=True)
+            console.print(_text("  - " + " · ".join(about)), soft_wrap=True)
             wrapped = textwrap.fill(
-                finding.message,
+                terminal_text(finding.message),
                 max(40, width - 6),
                 initial_indent=" " * 6,
                 subsequent_indent=" " * 6,
@@ -314,20 +322,19 @@ def to_text(
             console.print(Text(wrapped), soft_wrap=True)
     for p in result.pages:
         if p.error:
-            console.print(Text(f"ERROR {p.page.title} ({p.page.id}): {p.error}"))
+            console.print(_text(f"ERROR {p.page.title} ({p.page.id}): {p.error}"))
     for e in result.errors:
-        console.print(Text(f"ERROR {e}"))
+        console.print(_text(f"ERROR {e}"))
     return buf.getvalue()
 
 
 # -- Markdown -----------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|])")
-
 
 def _md_cell(value: str) -> str:
-    """Page text as Markdown text: no markup, links, HTML or table breaks from it."""
-    return _MD_SPECIAL.sub(r"\\\1", value).replace("\r", " ").replace("\n", " ")
+    """Page text as Markdown text: no markup, links, HTML, autolinks or table breaks
+    from it (`followup.escaping.markdown_text`)."""
+    return markdown_text(value)
 
 
 def _md_link(text: str, url: str) -> str:

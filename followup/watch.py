@@ -7,17 +7,22 @@
 - Runs never overlap: the loop is sequential, and a run longer than the interval is
   followed at once by the next one, never joined by it.
 - The settings are read again before each run, so a rotated token file is picked up
-  without a restart; a setting that became invalid ends the watch (exit 2), a site
-  that is down does not (the next run tries again).
+  without a restart; a setting that became invalid ends the watch (exit 2). Nothing
+  else does: a site that is down, or a run that failed for any other reason, a bug
+  included, is logged (`watch-run-failed`, recorded as a failed run in the metrics)
+  and the next run goes ahead at its time.
 - Jitter spreads several watchers started together (shards, replicas) over time.
 - The first SIGTERM or SIGINT sets the stop event the engine checks between pages:
   the page being written is finished, no other page is started, the leases are
   released, the report and metrics of that run are written, and the process exits
-  0. A second signal interrupts at once (exit 130).
+  0. The signal is acknowledged at once with a `stop-requested` log line (written by a
+  helper thread, never by the handler itself). A second signal interrupts at once
+  (exit 130).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -58,20 +63,38 @@ def stop_on_signals(stop: threading.Event, received: list[str]) -> Iterator[None
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # The handler may run while the main thread is in the middle of writing a log
+    # line, so it does not log: it writes one byte to a pipe, and a helper thread logs.
+    read_end, write_end = os.pipe()
+
+    def announce() -> None:
+        if os.read(read_end, 1) == b"s":
+            log.info(
+                "stop-requested",
+                signal=received[0] if received else None,
+                hint="finishing the page being written; no other page is started "
+                "(a second signal stops at once)",
+            )
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        # No logging here: the handler may run while the main thread is mid-write.
         received.append(signal.Signals(signum).name)
         stop.set()
+        os.write(write_end, b"s")
 
+    announcer = threading.Thread(target=announce, name="followup-stop", daemon=True)
+    announcer.start()
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        os.write(write_end, b"q")  # ends the helper if no signal came
+        announcer.join()
+        os.close(read_end)
+        os.close(write_end)
 
 
 def watch(
@@ -86,8 +109,8 @@ def watch(
 ) -> int:
     """Call `run_once(load(), stop)` every `interval` seconds (± `jitter`) until `stop`
     is set or a signal arrives; return 0. A `ConfigError` from `load` or a run ends
-    the loop (it propagates); any other `FollowupError` of a run is logged and the
-    next run goes ahead at its time."""
+    the loop (it propagates); any other error of a run (a `FollowupError`, or an
+    unexpected one: a bug) is logged and the next run goes ahead at its time."""
     stop = stop if stop is not None else threading.Event()
     rng = rng if rng is not None else random.Random()  # spreading runs, not secrecy
     received: list[str] = []
@@ -110,6 +133,18 @@ def watch(
                     outcome="failed",
                     error=exc.show(),
                     hint="trying again at the next interval",
+                )
+            except Exception as exc:
+                # A bug in one run (one odd page, one odd answer) must not stop the
+                # daemon; the traceback goes to the log, since it may never recur.
+                log.error(
+                    "watch-run-failed",
+                    run=runs,
+                    outcome="failed",
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    hint="trying again at the next interval; please report this with the "
+                    "traceback (secrets are redacted from it)",
+                    exc_info=exc,
                 )
             if stop.is_set():
                 break

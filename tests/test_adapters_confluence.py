@@ -293,3 +293,16 @@ def test_dropped_connection_on_a_property_create_is_ambiguous(
         wiki.create_property(page_id, "followup-lease", {"owner": "run-1"})
     assert raised.value.ambiguous
     assert routes(sandbox)["POST /wiki/rest/api/content/{id}/property"] == 1
+
+
+def test_space_exists_asks_for_the_one_space(
+    wiki: ConfluenceAdapter, sandbox: RunningSandbox, openapi: OpenApiValidator
+) -> None:
+    """`space_exists` is one GET of the space, answered in the document's Space shape:
+    True for a space of the site, False for a key it does not have (404)."""
+    before = openapi.checked["GET /wiki/rest/api/space/SRE"]
+    assert wiki.space_exists("SRE") is True
+    assert wiki.space_exists("NOPE") is False
+    assert routes(sandbox)["GET /wiki/rest/api/space/{spaceKey}"] == 2
+    if openapi.enabled:
+        assert openapi.checked["GET /wiki/rest/api/space/SRE"] == before + 1

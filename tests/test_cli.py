@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 from collections.abc import Callable
@@ -24,6 +25,7 @@ SITE_ENV = {
     "FOLLOWUP_JIRA__URL": "https://acme.atlassian.net",
     "FOLLOWUP_JIRA__EMAIL": "bot@acme.example",
     "FOLLOWUP_JIRA__TOKEN": TOKEN,
+    "FOLLOWUP_JIRA__PROJECT": "OPS",
     "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
 }
 
@@ -141,7 +143,7 @@ def test_extract_page_without_site_settings_is_a_config_error() -> None:
 
 def test_a_bad_setting_exits_2_with_one_line_naming_it() -> None:
     """A ConfigError is shown as one line naming the setting, no traceback, exit 2."""
-    result = invoke("doctor", env={"FOLLOWUP_SYNC__ORPHANS": "delete"})
+    result = invoke("sync", "--dry-run", env={"FOLLOWUP_SYNC__ORPHANS": "delete"})
     assert result.exit_code == 2
     first, *rest = result.stderr.splitlines()
     assert first.startswith("error: FOLLOWUP_SYNC__ORPHANS / [sync] orphans: ")
@@ -153,7 +155,7 @@ def test_a_bad_config_file_exits_2(tmp_path: Path) -> None:
     """--config with a typo'd key fails before anything runs."""
     config = tmp_path / "followup.toml"
     config.write_text('[jira]\nprojekt = "OPS"\n')
-    result = invoke("--config", str(config), "doctor")
+    result = invoke("--config", str(config), "sync")
     assert result.exit_code == 2
     assert "FOLLOWUP_JIRA__PROJEKT / [jira] projekt: unknown setting" in result.stderr
 
@@ -328,7 +330,8 @@ def test_report_passes_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sandbox_passes_its_options_to_serve(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """sandbox hands host, port, flavor, seed, state and the fault knobs to serve()."""
+    """sandbox hands host, port, flavor, seed, state and the fault knobs to serve()
+    (the server creates the state's folder, once it has its port)."""
     seen: dict[str, Any] = {}
     fake_module(monkeypatch, "followup.sandbox.server", "serve", lambda **kw: seen.update(kw))
     state = tmp_path / "sub" / "s.sqlite3"
@@ -348,13 +351,13 @@ def test_sandbox_passes_its_options_to_serve(
         "7",
     )
     assert result.exit_code == 0, result.output
-    assert state.parent.is_dir()
     assert seen == {
         "host": "127.0.0.1",
         "port": 9000,
         "flavor": "datacenter",
         "seed": "empty",
         "state_path": str(state),
+        "ready_file": None,
         "faults": {
             "latency_ms": 0,
             "rate_429": 0.25,
@@ -426,3 +429,497 @@ def test_python_dash_m_followup_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"followup {__version__}"
+
+
+# -- errors and exit codes as documented, against the real sandbox ---------------------------
+
+
+def site_env(server: Any, **extra: str) -> dict[str, str]:
+    """The sandbox's FOLLOWUP_* variables (what `followup sandbox` prints), plus `extra`."""
+    from followup.sandbox import control
+
+    return {**control.env_for(server.state, server.url), **extra}
+
+
+def tickets(server: Any) -> int:
+    with server.state.lock:
+        count: int = server.state.db.execute("SELECT COUNT(*) FROM issues").fetchone()[0]
+    return count
+
+
+def by_route(server: Any) -> dict[str, int]:
+    routes: dict[str, int] = server.stats.snapshot()["by_route"]
+    return routes
+
+
+@pytest.mark.parametrize("value", ["abc", "98000001x", "-1", "1 OR 1=1"])
+def test_a_page_id_that_is_not_one_is_wrong_usage(sandbox: Any, value: str) -> None:
+    """`sync --page abc` is a usage error (exit 2) naming the option and what a page id
+    looks like, before any request is made; never `internal error` 1."""
+    result = invoke("sync", "--dry-run", "--page", value, env=site_env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert "--page" in result.output
+    assert "is not a Confluence page id" in result.output
+    assert "internal error" not in result.output
+    assert sandbox.stats.snapshot()["requests"] == 0
+
+
+def test_a_space_key_that_is_not_one_is_wrong_usage(sandbox: Any) -> None:
+    """`--space "SRE OR 1=1"` is a usage error (exit 2) before any request."""
+    result = invoke("sync", "--dry-run", "--space", "SRE OR x", env=site_env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert "is not a Confluence space key" in result.output
+    assert sandbox.stats.snapshot()["requests"] == 0
+
+
+def run_cli(
+    *args: str, env: dict[str, str], unprivileged: bool = False, cwd: Path | None = None
+) -> Any:
+    """`python -m followup ...` as a process. `unprivileged`: without the capabilities
+    that let root write any file (so that a read-only file is read-only for the test
+    even when it runs as root)."""
+    import ctypes
+    import os
+    import subprocess
+
+    def drop_file_capabilities() -> None:
+        if os.geteuid() != 0:
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    root = Path(__file__).resolve().parent.parent
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "followup", *args],
+        env={**base, "PYTHONPATH": str(root), **env},
+        cwd=cwd or root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        preexec_fn=drop_file_capabilities if unprivileged else None,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("where", ["missing folder", "file as folder", "a folder", "read-only"])
+def test_an_output_that_cannot_be_written_stops_the_sync_before_anything_is_written(
+    sandbox: Any, tmp_path: Path, where: str
+) -> None:
+    """`sync --output` into a folder that does not exist, under a file, onto a folder,
+    or onto a read-only file: exit 2 naming --output, before a single request, so no
+    ticket is created and no report is lost."""
+    before = tickets(sandbox)
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    read_only = tmp_path / "report.md"
+    read_only.write_text("the previous report\n")
+    read_only.chmod(0o444)
+    target = {
+        "missing folder": tmp_path / "no-such-folder" / "report.md",
+        "file as folder": tmp_path / "a-file" / "report.md",
+        "a folder": tmp_path / "a-folder",
+        "read-only": read_only,
+    }[where]
+    done = run_cli(
+        "sync",
+        "--format",
+        "markdown",
+        "--output",
+        str(target),
+        env=site_env(sandbox),
+        unprivileged=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--output" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sandbox.stats.snapshot()["requests"] == 0
+    assert tickets(sandbox) == before
+    assert read_only.read_text() == "the previous report\n"
+
+
+def test_a_writable_output_gets_the_report(sandbox: Any, tmp_path: Path) -> None:
+    """(Guard) the check lets a writable file through: the run writes its report there."""
+    target = tmp_path / "report.json"
+    result = invoke(
+        "sync", "--dry-run", "--format", "json", "--output", str(target), env=site_env(sandbox)
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text())["dry_run"] is True
+
+
+NO_MATCH = [
+    (
+        ["--space", "NOPE"],
+        "space NOPE: there is no space with that key (or followup's account cannot see it)",
+    ),
+    (["--space", "OPS"], "space OPS: there is no space with that key"),
+    (
+        ["--page", "123456"],
+        "--page 123456: there is no page with that id (or followup's account cannot see it)",
+    ),
+    (
+        ["--page", "98000007"],
+        "--page 98000007: “Runbook: failing over orders-db” in space SRE is not a postmortem",
+    ),
+    (
+        ["--space", "PAY", "--page", "98000001"],
+        "--page 98000001: “2026-10-07 orders-db replica lag served stale order history” in "
+        "space SRE is outside the spaces this run is limited to (PAY)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "said"),
+    [("sync", args, said) for args, said in NO_MATCH]
+    + [("report", args, said) for args, said in NO_MATCH if "--page" not in args],
+    ids=[
+        *(f"sync-{n}" for n in ("no-space", "project-key", "no-page", "runbook", "other-space")),
+        *(f"report-{n}" for n in ("no-space", "project-key")),
+    ],
+)
+def test_a_filter_that_matches_no_postmortem_says_which_and_exits_2(
+    sandbox: Any, command: str, args: list[str], said: str
+) -> None:
+    """A misspelt space key, a page id that does not exist or is not a postmortem:
+    never "Nothing to do" with exit 0 (a cron job with a typo would succeed forever),
+    but exit 2 naming the filter and why, with nothing written."""
+    extra = ["--dry-run"] if command == "sync" else []
+    result = invoke(command, *extra, *args, env=site_env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert "matched no postmortem page" in result.stderr
+    assert said in " ".join(result.stderr.split())
+    assert "Nothing to do" not in result.output
+    assert sandbox.stats.snapshot()["writes"] == 0
+
+
+def test_filters_in_the_configuration_are_checked_too(sandbox: Any) -> None:
+    """confluence.spaces with a typo (and a sync that is not a dry run) stops with exit 2
+    naming the space, before any ticket is created."""
+    env = site_env(sandbox, FOLLOWUP_CONFLUENCE__SPACES="SRE,PAYY")
+    before = tickets(sandbox)
+    result = invoke("sync", env=env)
+    assert result.exit_code == 2, result.output
+    assert "space PAYY: there is no space with that key" in " ".join(result.stderr.split())
+    assert tickets(sandbox) == before
+    assert sandbox.stats.snapshot()["writes"] == 0
+
+
+def test_matching_filters_cost_no_extra_request(sandbox: Any) -> None:
+    """When every filter matches, nothing is asked about them: no space or page look-up."""
+    result = invoke("sync", "--dry-run", "--space", "SRE", "--space", "PAY", env=site_env(sandbox))
+    assert result.exit_code == 0, result.output
+    routes = by_route(sandbox)
+    assert "GET /wiki/rest/api/space/{spaceKey}" not in routes
+    assert "GET /wiki/rest/api/content/{id}" not in routes
+    result = invoke("sync", "--dry-run", "--page", "98000001", env=site_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "GET /wiki/rest/api/content/{id}" not in by_route(sandbox)
+
+
+def test_the_sandbox_on_a_port_in_use_says_so_and_exits_2(tmp_path: Path) -> None:
+    """`followup sandbox --port N` with N taken: one clear message naming the port and
+    what to do, exit 2, and no database created."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        state = tmp_path / "state" / "sandbox.sqlite3"
+        done = run_cli(
+            "sandbox", "--port", str(port), "--state-path", str(state), env={}, cwd=tmp_path
+        )
+    assert done.returncode == 2, done.stderr
+    first, hint = done.stderr.strip().splitlines()
+    assert first == (
+        f"error: followup sandbox cannot listen on 127.0.0.1:{port}: the port is in use "
+        "(by another sandbox, or another program)"
+    )
+    assert "--port 0 takes any free one" in hint
+    assert not state.parent.exists()
+
+
+def test_the_sandbox_writes_its_url_to_the_ready_file(tmp_path: Path) -> None:
+    """`followup sandbox --port 0 --ready-file F --state-path :memory:` starts on a free
+    port, writes its base URL to F once it answers, and accepts --faults as JSON."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import requests
+
+    ready = tmp_path / "url"
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "followup",
+            "sandbox",
+            "--port",
+            "0",
+            "--state-path",
+            ":memory:",
+            "--ready-file",
+            str(ready),
+            "--faults",
+            '{"search_lag_ms": 250, "rate_429": 0.5}',
+            "--rate-429",
+            "0",
+        ],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120  # only guards against a hung test
+        while not ready.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.05)
+        url = ready.read_text().strip()
+        faults = requests.get(f"{url}/_sandbox/faults", timeout=30).json()
+        assert (faults["search_lag_ms"], faults["rate_429"]) == (250, 0.0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
+def test_bad_fault_json_is_wrong_usage() -> None:
+    """`--faults` that is not JSON, or names an unknown fault, is a usage error (exit 2)."""
+    assert invoke("sandbox", "--faults", "{").exit_code == 2
+    result = invoke("sandbox", "--faults", '{"latency": 5}')
+    assert result.exit_code == 2
+    assert "unknown fault setting" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("FOLLOWUP_JIRA_URL", "FOLLOWUP_JIRA__URL"),
+        ("FOLLOWUP_CONFLUENCE_TOKEN", "FOLLOWUP_CONFLUENCE__TOKEN"),
+        ("FOLLOWUP_SYNC__TIMEOUT_SECONDS", "FOLLOWUP_JIRA__TIMEOUT_SECONDS"),
+        ("FOLLOWUP_JIRA__PROJET", "FOLLOWUP_JIRA__PROJECT"),
+        ("followup_sync_orphans", "FOLLOWUP_SYNC__ORPHANS"),
+    ],
+)
+def test_a_misspelt_variable_is_named_with_the_setting_it_meant(name: str, meant: str) -> None:
+    """A FOLLOWUP_ variable that names no setting (one underscore short, a key in the
+    wrong section, a typo) stops the command with exit 2, naming it and the nearest
+    real setting; it is never silently ignored."""
+    result = invoke("sync", "--dry-run", env={**SITE_ENV, name: "x"})
+    assert result.exit_code == 2, result.output
+    line = " ".join(result.stderr.split())
+    assert f"{name}" in line
+    assert f"unknown setting (did you mean {meant}" in line
+
+
+def test_variables_that_are_not_settings_but_are_expected_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FOLLOWUP_CONFIG, FOLLOWUP_LOG_LEVEL, the test suite's own variables and what
+    Kubernetes injects for a Service named followup-... are not taken for misspelt
+    settings."""
+    seen: dict[str, Any] = {}
+    fake_module(
+        monkeypatch, "followup.runner", "sync_command", lambda s, **kw: seen.update(kw) or 0
+    )
+    env = {
+        **SITE_ENV,
+        "FOLLOWUP_LOG_LEVEL": "warning",
+        "FOLLOWUP_PUSHGATEWAY_SERVICE_HOST": "10.0.0.7",
+        "FOLLOWUP_PUSHGATEWAY_PORT_9091_TCP_ADDR": "10.0.0.7",
+        "FOLLOWUP_SERVICE_PORT": "9091",
+        "FOLLOWUP_SPECS_DIR": "/nowhere",  # the test suite's own
+    }
+    result = invoke("sync", "--dry-run", env=env)
+    assert result.exit_code == 0, result.output
+    assert seen
+
+
+def closed_url() -> str:
+    """The URL of a port nobody listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+COMMANDS = [
+    ["sync"],
+    ["sync", "--dry-run"],
+    ["report"],
+    ["doctor"],
+    ["extract", "--page", "98000001"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("failure", ["rejected credentials", "no answer"])
+def test_rejected_credentials_and_sites_that_do_not_answer_exit_2_everywhere(
+    sandbox: Any, command: list[str], failure: str
+) -> None:
+    """Every command that talks to the sites exits 2, as the README says, when the
+    credentials are refused or a site does not answer; nothing is written."""
+    if failure == "rejected credentials":
+        wrong = "not-the-right-token-0123"
+        env = site_env(sandbox, FOLLOWUP_JIRA__TOKEN=wrong, FOLLOWUP_CONFLUENCE__TOKEN=wrong)
+    else:
+        closed = closed_url()
+        env = site_env(
+            sandbox, FOLLOWUP_JIRA__URL=closed, FOLLOWUP_CONFLUENCE__URL=f"{closed}/wiki"
+        )
+    result = invoke(*command, env=env)
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output
+    assert sandbox.stats.snapshot()["writes"] == 0
+
+
+def test_a_connection_refused_says_nothing_was_sent_and_names_real_settings(
+    sandbox: Any,
+) -> None:
+    """A site that refuses the connection: a short "could not connect" saying nothing
+    was sent (not that the server may have carried out the request), and a hint whose
+    settings all exist."""
+    from followup.settings import Settings
+
+    closed = closed_url()
+    env = site_env(sandbox, FOLLOWUP_JIRA__URL=closed, FOLLOWUP_CONFLUENCE__URL=f"{closed}/wiki")
+    for command in (["sync"], ["report"], ["extract", "--page", "98000001"]):
+        result = invoke(*command, env=env)
+        text = " ".join(result.stderr.split())
+        assert f"could not connect to {closed[len('http://') :]}: Connection refused" in text
+        assert "nothing was sent" in text
+        assert "may or may not have carried out" not in text
+        for section, key in re.findall(r"\b(jira|confluence|sync)\.(\w+)", text):
+            fields = type(getattr(Settings(), section)).model_fields
+            assert key in fields, f"the hint names {section}.{key}, which does not exist"
+
+
+def test_a_timeout_hint_names_a_setting_that_exists() -> None:
+    """The hint for an answer that never came names the timeout setting that exists
+    (jira.timeout_seconds, not sync.timeout_seconds), and says the outcome is unknown."""
+    import requests
+
+    from followup.adapters.http import translate_error
+    from followup.settings import Settings
+
+    error = translate_error(
+        requests.exceptions.ReadTimeout("read timed out"),
+        service="jira",
+        method="POST",
+        url="https://acme.atlassian.net/rest/api/2/issue/bulk",
+    )
+    assert error.ambiguous
+    assert error.hint is not None
+    assert "jira.timeout_seconds" in error.hint
+    assert "timeout_seconds" in type(Settings().jira).model_fields
+    assert "sync.timeout_seconds" not in error.hint
+
+
+def test_a_real_site_needs_a_project(sandbox: Any) -> None:
+    """No silent default project: without jira.project, sync, report and doctor stop
+    with exit 2 naming FOLLOWUP_JIRA__PROJECT, and nothing is created anywhere."""
+    env = site_env(sandbox)
+    del env["FOLLOWUP_JIRA__PROJECT"]
+    before = tickets(sandbox)
+    for command in ("sync", "report"):
+        result = invoke(command, env=env)
+        assert result.exit_code == 2, result.output
+        assert "FOLLOWUP_JIRA__PROJECT / [jira] project: field required" in result.stderr
+    result = invoke("doctor", env=env)
+    assert result.exit_code == 2
+    assert "[FAIL] config: FOLLOWUP_JIRA__PROJECT / [jira] project: field required" in (
+        result.stdout
+    )
+    assert sandbox.stats.snapshot()["requests"] == 0
+    assert tickets(sandbox) == before
+
+
+def test_extract_prints_an_unparseable_page_finding_once(tmp_path: Path) -> None:
+    """A page body that is not storage format: the unparseable-page finding is shown
+    once (under the table), not twice."""
+    page = tmp_path / "broken.xml"
+    page.write_text("<ac:task-list><ac:task><ac:task-body>x</ac:task", encoding="utf-8")
+    result = invoke("extract", str(page))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("unparseable-page") == 1
+
+
+def test_extract_prints_each_item_finding_once(tmp_path: Path) -> None:
+    """An item's findings are listed in full below the table, each once."""
+    page = tmp_path / "p.xml"
+    page.write_text(PAGE.replace('<time datetime="2025-04-01" />', ""), encoding="utf-8")
+    result = invoke("extract", str(page))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("has no due date") == 1
+
+
+def test_report_publish_to_a_missing_page_says_so_once(sandbox: Any) -> None:
+    """`report --publish` to a page id that does not exist: the report is printed, then
+    one error line and one hint (each once), exit 1, and nothing is written."""
+    result = invoke("report", "--publish", "123456", env=site_env(sandbox))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("Follow-up health")
+    assert result.stderr.count("--publish 123456: there is no Confluence page") == 1
+    assert result.stderr.count("hint:") == 1
+    assert sandbox.stats.snapshot()["writes"] == 0
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _help_options(*args: str) -> set[str]:
+    """The long options a command's --help lists."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, *args, "--help"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(re.findall(r"--[a-z][a-z0-9-]+", done.stdout))
+
+
+def test_the_sandbox_options_the_docs_list_exist() -> None:
+    """Every option in docs/sandbox.md's table works with `followup sandbox` and with
+    `python -m followup.sandbox.server`, and every option of `followup sandbox` is
+    documented there or in the README."""
+    doc = (ROOT / "docs" / "sandbox.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Running it") : doc.index("### From Python")]
+    table = set(re.findall(r"^\| `(--[a-z-]+)`", section, flags=re.MULTILINE))
+    assert {"--state-path", "--faults", "--ready-file", "--port"} <= table
+    cli = _help_options("-m", "followup", "sandbox")
+    server = _help_options("-m", "followup.sandbox.server")
+    assert table <= cli, table - cli
+    assert table <= server, table - server
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    undocumented = {o for o in cli - {"--help", "--state"} if o not in section + readme}
+    assert not undocumented
+
+
+@pytest.mark.parametrize("command", ["sync", "report", "extract", "doctor", "sandbox"])
+def test_every_option_of_every_command_is_in_the_readme_or_its_doc(command: str) -> None:
+    """The README (or the doc it points to for the command) names every option the
+    command has: `extract --page` included."""
+    docs = {"sandbox": "docs/sandbox.md", "report": "docs/reporting.md"}
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    if command in docs:
+        text += (ROOT / docs[command]).read_text(encoding="utf-8")
+    options = _help_options("-m", "followup", command) - {"--help"}
+    if command == "sandbox":
+        options -= {"--state"}  # the old name of --state-path
+    assert {o for o in options if o not in text} == set()
+    if command == "extract":
+        assert "`followup extract --page ID`" in text

@@ -325,7 +325,10 @@ def test_hostile_values_are_parameters_never_sql(db: sqlite3.Connection, value: 
     assert db.execute("SELECT count(*) FROM content").fetchone()[0] == len(CONTENT)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.text())
 def test_random_text_raises_only_cql_error(db: sqlite3.Connection, query: str) -> None:
     """Whatever the text, compile_cql either compiles it to runnable SQL or raises CqlError."""
@@ -355,7 +358,10 @@ def queries(draw: st.DrawFn) -> str:
     return text + draw(st.sampled_from(["", " ORDER BY created DESC", " order by title, id"]))
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(queries())
 def test_grammar_shaped_queries_compile_to_valid_sql_or_cql_error(
     db: sqlite3.Connection, query: str

@@ -10,8 +10,12 @@ same properties with many more examples (the longer fuzz run).
 from __future__ import annotations
 
 import contextlib
-import time
+import json
+import os
+import re
+import signal
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -390,15 +394,14 @@ def test_a_page_over_the_size_limit_is_skipped_with_a_finding(
     sandbox_server: RunningSandbox,
 ) -> None:
     """A 5 MB page (over sync.max_page_bytes) is not parsed: a page-too-large finding,
-    the page untouched, no ticket for it, every other page synced, in bounded time."""
+    the page untouched, no ticket for it, every other page synced. (How long such a
+    run takes is measured by bench/, not asserted here.)"""
     site = fresh_demo(sandbox_server)
     body = task_page(["Rotate the keys", "Fix the alert"]) + "<p>" + "padding " * 650_000 + "</p>"
     assert len(body.encode()) > 5_000_000
     big = add_page(site, "A very long postmortem", body)
     version = site.page(big)["version"]["number"]
-    started = time.monotonic()
     result = site.sync()
-    assert time.monotonic() - started < 30
     assert not result.failed
     codes = {(f.code, f.page_id) for f in result.findings}
     assert (FindingCode.PAGE_TOO_LARGE, big) in codes
@@ -411,15 +414,13 @@ def test_a_page_with_ten_thousand_items_is_capped_with_a_finding(
     sandbox_server: RunningSandbox,
 ) -> None:
     """10,000 tasks on one page: a too-many-items finding, tickets for the first
-    sync.max_items_per_page only, the run done in bounded time, and the next run (with
-    the rest of the items still unread) neither re-creates nor reports them as orphans."""
+    sync.max_items_per_page only, and the next run (with the rest of the items still
+    unread) neither re-creates nor reports them as orphans."""
     site = fresh_demo(sandbox_server)
     many = add_page(
         site, "Ten thousand follow-ups", task_page([f"Do thing {n}" for n in range(10_000)])
     )
-    started = time.monotonic()
     result = site.sync(max_items_per_page=500)
-    assert time.monotonic() - started < 60
     assert not result.failed
     assert (FindingCode.TOO_MANY_ITEMS, many) in {(f.code, f.page_id) for f in result.findings}
     mine = [t for t in site.issues() if f"followup-{many}" in t["fields"]["labels"]]
@@ -445,3 +446,220 @@ def test_items_past_the_limit_are_never_treated_as_deleted(sandbox_server: Runni
     mine = [t for t in site.issues() if f"followup-{page}" in t["fields"]["labels"]]
     assert len(mine) == 30
     assert all(t["fields"]["status"]["name"] == "To Do" for t in mine)
+
+
+# -- page text in every output: text, Markdown; a bad run never stops the daemon -------------
+
+HOSTILE_TITLE = "Hostile [bold]title[/bold] <b>bold</b> [/]"
+HOSTILE_TEXTS = [
+    "Close tag [/x] here",
+    "[bold red]loud[/] and [link=https://evil.example/x]click here[/link]",
+    "<script>alert(1)</script> and <img src=x onerror=alert(1)>",
+    "![tracker](https://evil.example/t.png) [a link](https://evil.example/y) www.evil.example",
+    "Terminal \u009b31m CSI and \u202eoverride and **bold** `code` | pipe &amp; done",
+]
+# What a reader must see, character for character, in the text report.
+SHOWN_IN_TEXT = [
+    "Close tag [/x] here",
+    "[bold red]loud[/] and [link=https://evil.example/x]click",
+    "<script>alert(1)</script>",
+    "under [owners]",  # fixed text of the unknown-owner finding, next to page text
+    HOSTILE_TITLE,
+]
+# Characters that must never reach a terminal (ESC, the one-byte CSI, a bidi override).
+UNPRINTABLE = ("\x1b", "\u009b", "\u202e")
+
+
+def hostile_page(site: Site) -> str:
+    body = (
+        task_page(HOSTILE_TEXTS)
+        + table_page([("Rotate [/] keys", "Bob Nobody")])[len("<h2>Action items</h2>") :]
+    )
+    return add_page(site, HOSTILE_TITLE, body)
+
+
+def run_cli(site: Site, *args: str, **env: str) -> tuple[int, str, str]:
+    process = site.cli(*args, env=site.cli_env(**env))
+    out, err = process.communicate(timeout=180)
+    return process.returncode, out, err
+
+
+def test_page_text_in_the_text_report_is_text_and_the_run_completes(
+    sandbox_server: RunningSandbox, tmp_path: Path
+) -> None:
+    """A page whose text and title look like rich markup, HTML and terminal escape
+    sequences: a real `sync --format text` (and the health report) print them as the
+    characters they are, with no control characters; the run creates every ticket
+    once, exits 0 and is recorded as a successful run."""
+    site = fresh_demo(sandbox_server)
+    page = hostile_page(site)
+    prom = tmp_path / "followup.prom"
+    code, out, err = run_cli(
+        site,
+        "sync",
+        "--format",
+        "text",
+        "--metrics-file",
+        str(prom),
+        "--today",
+        "2026-12-01",
+        COLUMNS="400",  # wide enough that no table cell wraps
+    )
+    assert code == 0, err[-3000:]
+    flat = " ".join(out.split())
+    for text in SHOWN_IN_TEXT:
+        assert " ".join(text.split()) in flat, text
+    assert not [c for c in UNPRINTABLE if c in out]
+    assert "internal error" not in err
+    assert "followup_last_run_success 1.0" in prom.read_text()
+    mine = [t for t in site.issues() if f"followup-{page}" in t["fields"]["labels"]]
+    assert len(mine) == len(HOSTILE_TEXTS) + 1  # one ticket per item, each once
+
+    code, out, err = run_cli(
+        site, "report", "--format", "text", "--today", "2026-12-01", COLUMNS="400"
+    )
+    assert code == 0, err[-3000:]
+    assert " ".join(HOSTILE_TITLE.split()) in " ".join(out.split())
+    assert not [c for c in UNPRINTABLE if c in out]
+
+
+def test_page_text_is_never_terminal_styling_even_in_colour(sandbox_server: RunningSandbox) -> None:
+    """Rendered for a colour terminal, markup in page text is shown, not applied: no
+    hyperlink escape (OSC 8), and the words keep their brackets."""
+    from followup.sync_report import to_text
+
+    site = fresh_demo(sandbox_server)
+    hostile_page(site)
+    result = site.sync(dry_run=True)
+    coloured = to_text(result, color=True, width=400)
+    assert "\x1b]8;" not in coloured  # no terminal hyperlink
+    assert "[bold red]loud[/]" in coloured
+    assert "Close tag [/x] here" in coloured
+    assert "\u009b" not in coloured
+    assert "\u202e" not in coloured
+
+
+def _rendered_markdown(markdown: str) -> Any:
+    from lxml import html as lxml_html
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    return lxml_html.fromstring(f"<div>{rendered}</div>")
+
+
+# GitHub turns these into links by themselves in plain Markdown text.
+_AUTOLINK = re.compile(r"(?<![\\])(?:https?:|www\.)|[\w.+-]@[\w-]+\.\w")
+
+
+@pytest.mark.parametrize("command", [["sync", "--dry-run"], ["report"]], ids=["sync", "report"])
+def test_page_text_in_markdown_is_text(sandbox_server: RunningSandbox, command: list[str]) -> None:
+    """In a Markdown report, page text renders as exactly its characters: no raw HTML,
+    no image, link, emphasis, code or strikethrough comes from it, and no URL in it can
+    be autolinked."""
+    site = fresh_demo(sandbox_server)
+    hostile_page(site)
+    code, out, err = run_cli(site, *command, "--format", "markdown", "--today", "2026-12-01")
+    assert code == 0, err[-3000:]
+    tree = _rendered_markdown(out)
+    tags = {element.tag for element in tree.iter()}
+    assert tags <= {"div", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "a"}
+    # The only links are followup's own: to the site's pages and tickets, never one from
+    # the page text (which points at evil.example).
+    for link in tree.iter("a"):
+        assert link.get("href", "").startswith(site.url), link.get("href")
+    text = " ".join(tree.text_content().split())
+    assert " ".join(HOSTILE_TITLE.split()) in text
+    if command[0] == "sync":
+        assert "<script>alert(1)</script> and <img src=x onerror=alert(1)>" in text
+        assert "![tracker](https://evil.example/t.png) [a link](" in text
+    # No autolinkable URL outside followup's own link destinations, `](<https://...>)`.
+    prose = re.sub(r"\]\(<[^>]*>\)", "]", out)
+    assert not _AUTOLINK.search(prose), _AUTOLINK.search(prose)
+
+
+def test_an_internal_error_in_a_watched_run_is_a_failed_run_and_the_watch_goes_on(
+    sandbox_server: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one run of `sync --watch` (here: the report cannot be rendered) is
+    logged with what went wrong, counted as a failed run in the metrics, and the next
+    run goes ahead and succeeds; only a signal ends the watch (exit 0)."""
+    from typer.testing import CliRunner
+
+    from followup import sync_report
+    from followup.cli import app
+
+    site = fresh_demo(sandbox_server)
+    prom = tmp_path / "followup.prom"
+    real = sync_report.render_report
+    calls = 0
+
+    def render(*args: Any, **kwargs: Any) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in the report")
+        signal.raise_signal(signal.SIGTERM)  # the second run is fine: stop after it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("followup.runner.render_report", render)
+    monkeypatch.setattr("followup.watch.next_delay", lambda *a: 0.0)
+    for name in list(os.environ):
+        if name.startswith("FOLLOWUP_"):
+            monkeypatch.delenv(name)
+    result = CliRunner().invoke(
+        app,
+        ["--log-json", "sync", "--watch", "--interval", "1h", "--metrics-file", str(prom)],
+        env=site.env,
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "watch-run-failed"]
+    assert len(failed) == 1
+    assert failed[0]["error"] == "internal error: RuntimeError: a bug in the report"
+    assert [e["outcome"] for e in events if e["event"] == "sync-summary"] == ["failed", "ok"]
+    assert events[-1]["event"] == "watch-stopped"
+    metrics = prom.read_text()
+    assert 'followup_runs_total{outcome="failed"} 1.0' in metrics
+    assert 'followup_runs_total{outcome="ok"} 1.0' in metrics
+    assert "followup_last_run_success 1.0" in metrics
+
+
+def test_an_internal_error_in_one_sync_fails_it_in_the_metrics(
+    sandbox_server: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single `sync` that hits a bug exits 1 with `internal error: ...` and is
+    recorded as a failed run (never as a success)."""
+    from typer.testing import CliRunner
+
+    from followup.cli import app
+
+    site = fresh_demo(sandbox_server)
+    prom = tmp_path / "followup.prom"
+
+    def render(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("a bug in the report")
+
+    monkeypatch.setattr("followup.runner.render_report", render)
+    for name in list(os.environ):
+        if name.startswith("FOLLOWUP_"):
+            monkeypatch.delenv(name)
+    result = CliRunner().invoke(
+        app, ["--log-json", "sync", "--dry-run", "--metrics-file", str(prom)], env=site.env
+    )
+    assert result.exit_code == 1
+    assert "internal error: RuntimeError: a bug in the report" in result.stderr
+    metrics = prom.read_text()
+    assert 'followup_runs_total{outcome="failed"} 1.0' in metrics
+    assert "followup_last_run_success 0.0" in metrics
+
+
+def test_page_text_in_explain_is_text(sandbox_server: RunningSandbox) -> None:
+    """`followup explain` of an item whose text holds markup, a one-byte CSI and a bidi
+    override prints the markup as written and no control character."""
+    site = fresh_demo(sandbox_server)
+    page = hostile_page(site)
+    code, out, err = run_cli(site, "explain", f"{page}:task:5", "--today", "2026-12-01")
+    assert code == 0, err[-3000:]
+    assert "**bold** `code` | pipe" in " ".join(out.split())
+    assert " ".join(HOSTILE_TITLE.split()) in " ".join(out.split())
+    assert not [c for c in UNPRINTABLE if c in out]

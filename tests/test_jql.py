@@ -455,7 +455,10 @@ def test_hostile_text_search_values_are_parameters(db: sqlite3.Connection, value
     db.execute(f"SELECT count(*) FROM issues WHERE {where}", params).fetchone()
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.text())
 def test_random_text_raises_only_jql_error(db: sqlite3.Connection, query: str) -> None:
     """Whatever the text, compile_jql either compiles it to runnable SQL or raises JqlError."""
@@ -492,7 +495,10 @@ def queries(draw: st.DrawFn) -> str:
     return "".join(parts) + order
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(queries(), st.sampled_from(["cloud", "datacenter"]))
 def test_grammar_shaped_queries_compile_to_valid_sql_or_jql_error(
     db: sqlite3.Connection, query: str, flavor: str

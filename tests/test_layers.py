@@ -22,6 +22,7 @@ CORE = sorted(
         PACKAGE / "reminders.py",
         PACKAGE / "health.py",
         PACKAGE / "charts.py",
+        PACKAGE / "escaping.py",
         PACKAGE / "report_html.py",
         *(PACKAGE / "storage_format").glob("*.py"),
     ]

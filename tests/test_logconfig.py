@@ -168,7 +168,7 @@ def test_short_values_are_not_registered() -> None:
 
 
 @given(
-    secret=st.text(alphabet=TOKEN_ALPHABET, min_size=8, max_size=40),
+    secret=st.text(alphabet=TOKEN_ALPHABET, min_size=16, max_size=40),
     before=st.text(max_size=20),
     after=st.text(max_size=20),
 )
@@ -177,3 +177,44 @@ def test_a_registered_secret_is_removed_from_any_text(secret: str, before: str, 
     assume(secret not in REDACTED)
     register_secret(secret)
     assert secret not in redact_text(before + secret + after)
+
+
+@given(
+    secret=st.text(alphabet=TOKEN_ALPHABET, min_size=16, max_size=40),
+    text=st.text(alphabet=string.ascii_letters + " ", max_size=200),
+)
+def test_ordinary_words_are_never_mangled(secret: str, text: str) -> None:
+    """Property: with a token as long as the settings accept, text that does not hold
+    the token comes out of redaction unchanged ("authentication" stays whole)."""
+    assume(secret not in text)
+    register_secret(secret)
+    assert redact_text(text) == text
+    assert redact_text("authentication failed for the user") == (
+        "authentication failed for the user"
+    )
+
+
+def test_a_token_is_redacted_whole_in_its_url_encoded_forms() -> None:
+    """A token with URL-special characters is replaced whole also where it appears
+    URL-encoded (in a query string or a form body), never partly."""
+    secret = "ATATT3x/Ff+GF0=s3cr3t t0ken"
+    register_secret(secret)
+    for form in (
+        secret,
+        "ATATT3x%2FFf%2BGF0%3Ds3cr3t%20t0ken",
+        "ATATT3x%2FFf%2BGF0%3Ds3cr3t+t0ken",
+    ):
+        assert redact_text(f"GET /x?token={form}&a=1") == f"GET /x?token={REDACTED}&a=1"
+
+
+def test_the_console_renderer_drops_control_characters() -> None:
+    """On a terminal, a log value holding an escape sequence (a page title, a site's
+    message) is shown as text: no ESC, no one-byte CSI reaches the terminal."""
+    stream = TtyStream()
+    configure_logging("info", json=False, stream=stream)
+    structlog.get_logger("t").info("page-written", title="Evil \x1b]8;;https://x\x1b\\ \x9b2J")
+    out = stream.getvalue()
+    assert "Evil" in out
+    assert "]8;;https://x" in out  # the text stays, as text
+    assert "\x9b" not in out
+    assert "\x1b]8;" not in out

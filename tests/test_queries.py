@@ -263,7 +263,7 @@ labels = st.text(min_size=1, max_size=30).filter(lambda v: not any(c.isspace() f
 page_id_lists = st.lists(st.integers(1, 10**12).map(str), max_size=4)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(labels, page_id_lists, st.sampled_from([None, "OPS", "PAY_2"]))
 def test_managed_tickets_jql_binds_only_its_values(
     label: str, page_ids: list[str], project: str | None
@@ -361,7 +361,10 @@ def bases(draw: st.DrawFn) -> str:
     return text + draw(st.sampled_from(["", " ORDER BY created", " order by title desc"]))
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(bases(), st.lists(st.sampled_from(["SRE", "PAY", "DATA"]), min_size=1, max_size=2))
 def test_space_restriction_always_holds(
     db: sqlite3.Connection, base: str, spaces: list[str]

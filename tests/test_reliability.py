@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from reliability_support import (
     NEW_TASK,
     TODAY,
@@ -39,7 +38,6 @@ from followup.leases import LEASE_KEY
 from followup.model import FindingCode, Page
 from followup.ports import ConfluencePort, CreateResult, JiraPort, NewTicket, PropertyValue
 from followup.runner import exit_code_for
-from followup.sandbox.seed import DEMO_ADMIN
 from followup.sandbox.server import RunningSandbox
 from followup.sandbox.state import Flavor
 from followup.storage_format import extract
@@ -294,17 +292,20 @@ def test_a_storm_with_real_waits_completes(
 # -- the sandbox itself ----------------------------------------------------------------
 
 
-def test_sandbox_answers_without_the_delayed_ack_stall(sandbox: RunningSandbox) -> None:
-    """Answers with a body come back in milliseconds, not after the ~40 ms a Nagle /
-    delayed-ACK stall adds to each one (which made every fault test ten times slower)."""
-    session = requests.Session()
-    session.auth = (DEMO_ADMIN.email, DEMO_ADMIN.token or "")
-    session.get(f"{sandbox.url}/rest/api/2/serverInfo", timeout=10)  # connect once
-    started = time.monotonic()
-    for _ in range(30):
-        response = session.get(f"{sandbox.url}/rest/api/2/issue/OPS-1", timeout=10)
-        assert response.ok
-    assert time.monotonic() - started < 0.6
+def test_sandbox_answers_without_the_delayed_ack_stall() -> None:
+    """Every connection the sandbox accepts has TCP_NODELAY set, so an answer with a
+    body is not held back ~40 ms by a Nagle / delayed-ACK stall (which made every fault
+    test ten times slower). The mechanism is checked, not a speed: bench/ measures."""
+    from followup.sandbox.server import _bind
+
+    listening = _bind("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(listening.getsockname(), timeout=10)
+        accepted, _ = listening.accept()
+        with client, accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        listening.close()
 
 
 # -- mechanisms: what a refused (not lost) write does -----------------------------------
@@ -887,12 +888,20 @@ def test_a_site_that_does_not_answer_fails_the_run_in_seconds(
     closed = f"http://127.0.0.1:{down.getsockname()[1]}"
     down.close()
     env = site.cli_env(FOLLOWUP_JIRA__URL=closed, FOLLOWUP_CONFLUENCE__URL=f"{closed}/wiki")
-    started = time.monotonic()
-    run = site.cli("sync", "--today", TODAY.isoformat(), env=env)
-    _, err = run.communicate(timeout=60)
+    run = site.cli("--log-json", "sync", "--today", TODAY.isoformat(), env=env)
+    _, err = run.communicate(timeout=120)
     assert run.returncode == 2, err[-2000:]
-    assert time.monotonic() - started < 15
     assert "Connection refused" in err
+    # A few tries with short backoff, counted by the run itself (not timed here).
+    summary = next(
+        json.loads(line)
+        for line in err.splitlines()
+        if line.startswith("{") and json.loads(line)["event"] == "sync-summary"
+    )
+    requests_ = summary["requests"]
+    assert requests_["requests"]["jira"] == {"none": 4}  # four tries in all
+    assert sum(requests_["retries"].values()) <= 3
+    assert sum(requests_["retry_wait_seconds"].values()) <= 5.0
 
 
 # -- failure isolation ------------------------------------------------------------------

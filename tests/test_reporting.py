@@ -519,7 +519,8 @@ def test_cli_passes_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
         "FOLLOWUP_JIRA__URL": "https://acme.atlassian.net",
         "FOLLOWUP_JIRA__EMAIL": "a@example.com",
-        "FOLLOWUP_JIRA__TOKEN": "t",
+        "FOLLOWUP_JIRA__TOKEN": "t0ken-for-the-report-test",
+        "FOLLOWUP_JIRA__PROJECT": "OPS",
         "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
     }
     result = CliRunner().invoke(

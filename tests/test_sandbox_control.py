@@ -65,7 +65,7 @@ def test_stats_reset_zeroes_every_counter(jira_site: JiraSite) -> None:
         "requests": 0,
         "writes": 0,
         "by_route": {},
-        "faults": {"429": 0, "5xx": 0, "dropped": 0},
+        "faults": {"429": 0, "5xx": 0, "dropped": 0, "held": 0},
     }
     assert jira_site.stats()["requests"] == 0
 

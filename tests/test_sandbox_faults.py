@@ -177,7 +177,7 @@ def test_stats_count_faults_with_reads_and_writes(jira_site: JiraSite) -> None:
     stats = jira_site.stats()
     assert stats["requests"] == 2
     assert stats["writes"] == 1
-    assert stats["faults"] == {"429": 1, "5xx": 0, "dropped": 1}
+    assert stats["faults"] == {"429": 1, "5xx": 0, "dropped": 1, "held": 0}
 
 
 @pytest.mark.parametrize(
@@ -196,3 +196,39 @@ def test_faults_restart_their_count_when_reconfigured() -> None:
     assert [faults.after_successful_write() for _ in range(3)] == [None, "close", None]
     faults.configure(FaultConfig(drop_write_numbers=(1,), drop_mode="502"))
     assert faults.after_successful_write() == "502"
+
+
+def test_a_held_route_waits_until_released_and_nothing_happens_meanwhile(
+    jira_site: JiraSite,
+) -> None:
+    """hold_route holds requests to that route (after the first hold_after) before they
+    are handled, until POST /_sandbox/faults/release; other routes go on meanwhile."""
+    import threading
+
+    jira_site.set_faults(hold_route="POST /rest/api/3/issue", hold_after=1)
+    before = _issue_count(jira_site)
+    assert _create(jira_site).status_code == 201  # the first passes
+    answers: list[int] = []
+    worker = threading.Thread(target=lambda: answers.append(_create(jira_site).status_code))
+    worker.start()
+    deadline = time.monotonic() + 60  # only guards against a hung test
+    while jira_site.stats()["faults"]["held"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # Held: not handled yet, while other requests are answered.
+    assert _issue_count(jira_site) == before + 1
+    assert jira_site.session().get(f"{jira_site.url}/rest/api/3/myself").status_code == 200
+    assert answers == []
+    released = requests.post(f"{jira_site.url}/_sandbox/faults/release", timeout=10)
+    assert released.ok
+    worker.join(60)
+    assert answers == [201]
+    assert _issue_count(jira_site) == before + 2
+    assert _create(jira_site).status_code == 201  # no more holding after a release
+    assert jira_site.stats()["faults"]["held"] == 1
+
+
+def test_hold_after_must_not_be_negative() -> None:
+    """A negative hold_after is refused like any other impossible fault setting."""
+    with pytest.raises(FaultConfigError, match="hold_after"):
+        FaultConfig.from_json({"hold_route": "GET /x", "hold_after": -1})

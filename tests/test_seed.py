@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date
 from html.entities import name2codepoint
 
@@ -353,15 +352,6 @@ def test_synthetic_mixes_forms_and_leaves_some_fields_out() -> None:
     assert {FindingCode.MISSING_OWNER, FindingCode.MISSING_DUE_DATE} <= codes
     sizes = [len(page.body) for page in dataset.pages]
     assert 1_000 < sum(sizes) / len(sizes) < 4_500
-
-
-def test_synthetic_is_fast() -> None:
-    """A thousand pages of five items build in well under a second."""
-    start = time.perf_counter()
-    dataset = synthetic_dataset(pages=1000, items_per_page=5, seed=42)
-    elapsed = time.perf_counter() - start
-    assert len(dataset.pages) == 1000
-    assert elapsed < 0.5
 
 
 def test_synthetic_rejects_nonsense_sizes() -> None:

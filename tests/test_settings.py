@@ -22,6 +22,7 @@ SITE_ENV = {
     "FOLLOWUP_JIRA__URL": "https://acme.atlassian.net",
     "FOLLOWUP_JIRA__EMAIL": "bot@acme.example",
     "FOLLOWUP_JIRA__TOKEN": "jira-token-0123456789",
+    "FOLLOWUP_JIRA__PROJECT": "OPS",
     "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
 }
 
@@ -61,7 +62,7 @@ def all_env_names() -> list[str]:
 def test_defaults_need_no_file_and_no_environment() -> None:
     """With nothing configured, every setting has its documented default."""
     settings = load_settings(None, env={})
-    assert settings.jira.project == "OPS"
+    assert settings.jira.project is None  # no default project: a site must name its own
     assert settings.jira.reopen_transitions == ["To Do", "Reopen", "Reopened", "Backlog"]
     assert settings.confluence.cql == 'type = page AND label = "postmortem"'
     assert settings.sync.orphans == "report"
@@ -75,17 +76,17 @@ def test_defaults_need_no_file_and_no_environment() -> None:
 
 def test_example_config_loads_with_tokens_from_the_environment() -> None:
     """config/followup.example.toml is a valid config as shipped."""
-    settings = load_settings(EXAMPLE, env={"FOLLOWUP_JIRA__TOKEN": "example-token-123"})
+    settings = load_settings(EXAMPLE, env={"FOLLOWUP_JIRA__TOKEN": "example-token-123456"})
     settings.require_sites()
     assert settings.confluence.url == "https://acme.atlassian.net/wiki"
     assert settings.confluence.token is not None
-    assert settings.confluence.token.get_secret_value() == "example-token-123"
+    assert settings.confluence.token.get_secret_value() == "example-token-123456"
     assert settings == load_settings(
         None,
         env=SITE_ENV
         | {
             "FOLLOWUP_JIRA__EMAIL": "followup-bot@acme.example",
-            "FOLLOWUP_JIRA__TOKEN": "example-token-123",
+            "FOLLOWUP_JIRA__TOKEN": "example-token-123456",
         },
     )
 
@@ -122,7 +123,7 @@ def test_config_path_comes_from_followup_config(tmp_path: Path) -> None:
 def test_an_explicit_env_mapping_replaces_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """`env=` is the whole environment: os.environ is not read."""
     monkeypatch.setenv("FOLLOWUP_JIRA__PROJECT", "FROMOS")
-    assert load_settings(None, env={}).jira.project == "OPS"
+    assert load_settings(None, env={}).jira.project is None
     assert load_settings(None).jira.project == "FROMOS"
 
 
@@ -178,7 +179,10 @@ def test_owners_bad_json_in_environment_is_a_config_error() -> None:
         ({"FOLLOWUP_SYNC__CONCURRENCY": "0"}, "FOLLOWUP_SYNC__CONCURRENCY / [sync] concurrency"),
         ({"FOLLOWUP_SYNC__LABEL": "follow up"}, "[sync] label: Jira labels cannot contain"),
         ({"FOLLOWUP_JIRA__URL": "acme.atlassian.net"}, "FOLLOWUP_JIRA__URL / [jira] url: must"),
-        ({"FOLLOWUP_JIRA__URLL": "x"}, "[jira] urll: unknown setting (did you mean 'url'?)"),
+        (
+            {"FOLLOWUP_JIRA__URLL": "x"},
+            "[jira] urll: unknown setting (did you mean FOLLOWUP_JIRA__URL / [jira] url?)",
+        ),
         (
             {"FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net"},
             "FOLLOWUP_CONFLUENCE__URL / [confluence] url: must be the Confluence base URL "
@@ -250,7 +254,7 @@ def test_bad_toml_syntax_names_the_line(tmp_path: Path) -> None:
     [
         ('[jira]\nprojekt = "OPS"\n', "FOLLOWUP_JIRA__PROJEKT / [jira] projekt: unknown setting"),
         ("[sync.direction]\nstatus = 'off'\n", "[sync] direction: unknown setting (did you mean"),
-        ("[jirra]\n", "FOLLOWUP_JIRRA / [jirra]: unknown setting (did you mean 'jira'?)"),
+        ("[jirra]\n", "FOLLOWUP_JIRRA / [jirra]: unknown setting (did you mean FOLLOWUP_JIRA"),
         ("dry_run = true\n", "[dry_run]: unknown setting"),
     ],
 )
@@ -294,15 +298,18 @@ def test_confluence_account_defaults_to_jira_account() -> None:
     settings = load_settings(None, env=SITE_ENV)
     assert settings.confluence.email == "bot@acme.example"
     assert settings.confluence.token == settings.jira.token
-    own = load_settings(None, env=SITE_ENV | {"FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-999"})
+    own = load_settings(
+        None, env=SITE_ENV | {"FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-0123456789"}
+    )
     assert own.confluence.token is not None
-    assert own.confluence.token.get_secret_value() == "conf-token-999"
+    assert own.confluence.token.get_secret_value() == "conf-token-0123456789"
 
 
 DC_PAT_ENV = {
     "FOLLOWUP_JIRA__URL": "https://jira.acme.example",
     "FOLLOWUP_JIRA__AUTH": "pat",
     "FOLLOWUP_JIRA__TOKEN": "jira-pat-0123456789",
+    "FOLLOWUP_JIRA__PROJECT": "OPS",
     "FOLLOWUP_CONFLUENCE__URL": "https://wiki.acme.example",
     "FOLLOWUP_CONFLUENCE__TOKEN": "conf-pat-0123456789",
 }
@@ -347,7 +354,13 @@ def test_require_sites_names_every_missing_setting() -> None:
         settings.require_sites()
     message = caught.value.message
     assert "FOLLOWUP_JIRA__URL" not in message
-    for name in ("JIRA__EMAIL", "JIRA__TOKEN", "CONFLUENCE__URL", "CONFLUENCE__TOKEN"):
+    for name in (
+        "JIRA__EMAIL",
+        "JIRA__TOKEN",
+        "JIRA__PROJECT",
+        "CONFLUENCE__URL",
+        "CONFLUENCE__TOKEN",
+    ):
         assert f"FOLLOWUP_{name} / " in message
     assert "FOLLOWUP_JIRA__TOKEN / [jira] token: field required" in message
 
@@ -359,7 +372,7 @@ def test_require_sites_for_one_product() -> None:
         env={
             "FOLLOWUP_CONFLUENCE__URL": "https://acme.atlassian.net/wiki",
             "FOLLOWUP_CONFLUENCE__EMAIL": "a@b.example",
-            "FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-999",
+            "FOLLOWUP_CONFLUENCE__TOKEN": "conf-token-0123456789",
         },
     )
     settings.require_sites("confluence")
@@ -401,6 +414,43 @@ def test_env_names_follow_one_pattern() -> None:
     """Every env name is FOLLOWUP_ + upper-case words joined by double underscores."""
     for name in all_env_names():
         assert re.fullmatch(r"FOLLOWUP_[A-Z0-9_]+", name), name
+
+
+# section.key, not a module path (followup.sync) nor a call (confluence.server_now()).
+_NAMED_SETTING = re.compile(
+    r"(?<![\w./])(jira|confluence|sync|metrics|reminders)\.([a-z_]+(?:\.[a-z_]+)?)\b(?!\()"
+)
+
+
+def test_every_setting_a_message_names_exists() -> None:
+    """Hints, messages and docstrings that name a setting (`jira.timeout_seconds`,
+    `sync.date_order`) name one that exists: a hint pointing at `sync.timeout_seconds`
+    sends a person looking for nothing."""
+    import ast
+
+    def exists(section: str, rest: str) -> bool:
+        model: object = Settings.model_fields[section].annotation
+        for part in rest.split("."):
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                return False
+            if part not in model.model_fields:
+                return False
+            model = model.model_fields[part].annotation
+        return True
+
+    named: list[str] = []
+    unknown: list[str] = []
+    for path in sorted((ROOT / "followup").rglob("*.py")):
+        if "sandbox" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for match in _NAMED_SETTING.finditer(node.value):
+                    named.append(match.group(0))
+                    if not exists(match.group(1), match.group(2)):
+                        unknown.append(f"{path.name}: {match.group(0)}")
+    assert len(named) > 20  # the check sees the hints it is about
+    assert not unknown
 
 
 @pytest.mark.parametrize(

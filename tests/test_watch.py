@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from followup.errors import ConfigError, ServerError
 from followup.sandbox import control
+from followup.sandbox.faults import FaultConfig
 from followup.sandbox.server import RunningSandbox
 from followup.watch import next_delay, watch
 
@@ -153,18 +153,25 @@ def test_a_setting_that_became_invalid_ends_the_watch() -> None:
 # -- the real command, stopped by a signal ---------------------------------------------------
 
 
+HELD_WRITE = "PUT /wiki/rest/api/content/{id}"
+
+
 @pytest.fixture
-def slow_sandbox(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
-    """The demo site, answering each API request after 30 ms, so a run takes a while."""
-    requests.put(f"{sandbox.url}/_sandbox/faults", json={"latency_ms": 30}, timeout=10)
+def held_sandbox(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The demo site, letting a run write its first page and then holding it inside
+    the second page's write until the test releases it: the middle of a run, made
+    deterministically."""
+    sandbox.faults.configure(FaultConfig(hold_route=HELD_WRITE, hold_after=1))
     yield sandbox
-    requests.put(f"{sandbox.url}/_sandbox/faults", json={}, timeout=10)
+    sandbox.faults.clear()  # lets anything still held go
 
 
-def start_sync(server: RunningSandbox, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+def start_sync(
+    server: RunningSandbox, tmp_path: Path, *args: str, **extra_env: str
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "COVERAGE"))}
     env.update(control.env_for(server.state, server.url))
-    env.update({"HOME": str(tmp_path), "FOLLOWUP_SYNC__RATE_LIMIT": "200"})
+    env.update({"HOME": str(tmp_path), "FOLLOWUP_SYNC__RATE_LIMIT": "200", **extra_env})
     return subprocess.Popen(
         [sys.executable, "-m", "followup", "--log-json", "sync", *args],
         cwd=tmp_path,
@@ -175,11 +182,24 @@ def start_sync(server: RunningSandbox, tmp_path: Path, *args: str) -> subprocess
     )
 
 
-def wait_for(condition: Any, timeout: float = 20.0) -> None:
+def wait_for(condition: Any, timeout: float = 120.0) -> None:
+    """Poll until `condition()` holds; the timeout only guards against a hung test."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def read_until(proc: subprocess.Popen[str], event: str) -> list[str]:
+    """The process's log lines on standard error up to and including the first with
+    `event` (blocking: the lines arrive when the process writes them)."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("{") and json.loads(line).get("event") == event:
+            return lines
+    raise AssertionError(f"the process ended without logging {event}: {''.join(lines)[-2000:]}")
 
 
 def metrics(path: Path) -> dict[str, float]:
@@ -201,21 +221,30 @@ def leases(server: RunningSandbox) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", [["--watch", "--interval", "1h"], []], ids=["watch", "once"])
 def test_sigterm_mid_run_finishes_the_page_releases_the_leases_and_exits_0(
-    slow_sandbox: RunningSandbox, tmp_path: Path, mode: list[str]
+    held_sandbox: RunningSandbox, tmp_path: Path, mode: list[str]
 ) -> None:
     """SIGTERM while pages are being written (to --watch, or to a single sync as a pod
-    being stopped): the run stops between pages, every lease it took is released, the
-    process exits 0, and the next run completes the rest."""
-    server = slow_sandbox
+    being stopped): the run finishes the page it is writing and starts no other, every
+    lease it took is released, the process exits 0, and the next run completes the
+    rest. The middle is made deterministically: the second page write is held by the
+    sandbox until the process has acknowledged the signal."""
+    server = held_sandbox
     prom = tmp_path / "followup.prom"
-    proc = start_sync(server, tmp_path, *mode, "--metrics-file", str(prom))
+    # One page at a time, so "the page being written" is exactly one page.
+    proc = start_sync(
+        server, tmp_path, *mode, "--metrics-file", str(prom), FOLLOWUP_SYNC__CONCURRENCY="1"
+    )
     try:
-        # Wait for the first page write: the run is now applying.
-        wait_for(lambda: server.stats.snapshot()["by_route"].get("PUT /wiki/rest/api/content/{id}"))
+        # The first page is written; the run is now inside the second page's write.
+        wait_for(lambda: server.stats.snapshot()["faults"]["held"] == 1)
+        assert server.stats.snapshot()["writes"] > 0
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        before = read_until(proc, "stop-requested")  # the stop is set: release the write
+        server.faults.release()
+        _, rest = proc.communicate(timeout=120)
     finally:
         proc.kill()
+    err = "".join(before) + rest
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     names = [e["event"] for e in events]
@@ -226,8 +255,7 @@ def test_sigterm_mid_run_finishes_the_page_releases_the_leases_and_exits_0(
     taken = leases(server)
     assert taken, "the run took leases"
     assert all(lease["released"] for lease in taken)
-    written = names.count("page-written")
-    assert 1 <= written < 5  # it stopped between pages (5 demo pages need writing)
+    assert names.count("page-written") == 2  # the first page, and the one being written
     assert metrics(prom)["followup_last_run_success"] == 1.0
 
     # What it left is picked up by the next run, without duplicates.
@@ -239,12 +267,12 @@ def test_sigterm_mid_run_finishes_the_page_releases_the_leases_and_exits_0(
         env={**env, "FOLLOWUP_SYNC__RATE_LIMIT": "200"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)["summary"]
     assert summary["create"] == 0  # every ticket was created once, by the stopped run
-    assert summary["page_writes"] == 5 - written
+    assert summary["page_writes"] == 5 - 2  # the demo's 5 pages that need writing
 
 
 def test_sigint_between_runs_exits_0_and_the_last_success_stays_current(

@@ -133,7 +133,7 @@ def from_settings(
         token=j.token.get_secret_value(),
         confluence_email=c.email,
         confluence_token=c.token.get_secret_value(),
-        project=j.project,
+        project=j.project_key,
         issue_type=j.issue_type,
         verify_tls=j.verify_tls,
         confluence_verify_tls=c.verify_tls,

@@ -292,6 +292,17 @@ class ConfluenceAdapter:
         )
         return _property(raw or {"value": value, "version": {"number": version}}, key)
 
+    # -- spaces ----------------------------------------------------------------------
+
+    def space_exists(self, key: str) -> bool:
+        """Whether the account can see a space with this key (`GET /rest/api/space/{key}`:
+        404 when there is none, or when the account may not view it)."""
+        try:
+            self._call("GET", self._api(f"/space/{_seg(key)}"), safety=Safety.IDEMPOTENT)
+        except NotFoundError:
+            return False
+        return True
+
     # -- users -----------------------------------------------------------------------
 
     def get_user(

@@ -36,6 +36,7 @@ from jira.exceptions import JIRAError
 from followup.errors import (
     ApiError,
     CertificateError,
+    ConnectionFailedError,
     ConnectivityError,
     RateLimitedError,
     ServerError,
@@ -351,14 +352,62 @@ def translate_error(
             hint="the site's TLS certificate could not be verified (nothing was sent); "
             "if your CA is private, point REQUESTS_CA_BUNDLE at its certificate",
         )
+    setting = f"{service}.url" if service else "the site's URL"
+    failed = _connection_failure(exc)
+    if failed is not None:
+        # No connection was made, so nothing was sent: say so, briefly, and do not
+        # call the outcome uncertain.
+        return ConnectionFailedError(
+            scrub(f"could not connect to {_host_of(url)}: {failed}", tuple(secrets)),
+            service=service,
+            method=method,
+            path=_path_of(url),
+            hint=f"nothing was sent; check {setting}, DNS, the proxy (HTTPS_PROXY) and "
+            "firewalls, and that the site is up",
+        )
+    timeout = f"{service}.timeout_seconds" if service else "the timeout_seconds settings"
     return ConnectivityError(
         scrub(text, tuple(secrets))[:_MAX_MESSAGE],
         service=service,
         method=method,
         path=_path_of(url),
         hint="the server may or may not have carried out the request; "
-        "check the network, the URL and sync.timeout_seconds",
+        f"check the network, {setting} and {timeout}",
     )
+
+
+def _connection_failure(exc: BaseException) -> str | None:
+    """Why no connection could be made, when that is what `exc` says: refused, a name
+    that does not resolve, or a connect timeout. None for anything that may have
+    happened after the request was sent (a reset, a read timeout, a dropped answer).
+
+    `requests` wraps urllib3's `NewConnectionError` (its `NameResolutionError` included)
+    in a `MaxRetryError` in a `ConnectionError`; `ConnectTimeout` is its own class."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "timed out connecting"
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NameResolutionError):
+            return "the host name does not resolve"
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            # (a subclass of ConnectTimeoutError, so asked first)
+            reason = str(current).rsplit("] ", 1)[-1] if "] " in str(current) else ""
+            return (reason or "the connection was not accepted").strip().rstrip(")\"'")
+        if isinstance(current, urllib3.exceptions.ConnectTimeoutError):
+            return "timed out connecting"
+        stack.extend([*current.args, getattr(current, "reason", None)])
+        stack.extend([current.__cause__, current.__context__])
+    return None
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or url
 
 
 # -- the server's clock ----------------------------------------------------------------

@@ -9,8 +9,8 @@ middleware sits outermost, in front of Starlette's own, and does, in order:
    `GET /rest/api/3/search/jql` or `PUT /wiki/rest/api/content/{id}`; a write is a
    POST/PUT/DELETE/PATCH on those paths that answered 2xx (POSTs that only read, such
    as a JQL search, are not writes);
-2. faults (`faults.py`): latency, 429, 5xx before handling; a lost response after a
-   successful write;
+2. faults (`faults.py`): a hold until released, latency, 429, 5xx before handling; a
+   lost response after a successful write;
 3. authentication (HTTP Basic; on Data Center also a Bearer personal access token):
    401 in the product's error shape when credentials are missing or wrong, 403 for a
    read-only user's write. The user goes into
@@ -224,6 +224,10 @@ class SandboxMiddleware:
         template = route_template(self.routes, scope) or "(unmatched)"
         self.stats.request(f"{method} {template}")
 
+        held = self.faults.should_hold(f"{method} {template}")
+        if held is not None:
+            self.stats.fault("held")
+            await self.faults.wait(held)
         if self.faults.latency_s:
             await asyncio.sleep(self.faults.latency_s)
         refusal = self.faults.refusal()

@@ -12,6 +12,7 @@ are what it is for; `server.py` uses the same helpers at start-up.
     POST /_sandbox/seed          {"pages", "items_per_page", "seed", "replace"}
     GET  /_sandbox/faults        the active fault configuration
     PUT  /_sandbox/faults        replace it (see faults.py)
+    POST /_sandbox/faults/release  let requests held by `hold_route` go
     GET  /_sandbox/health        {"ok": true, "flavor": ...}
 """
 
@@ -158,7 +159,7 @@ def env_for(state: SandboxState, base_url: str) -> dict[str, str]:
 class RequestStats:
     """Counts of API requests by route template, successful writes, and faults. Thread-safe."""
 
-    FAULT_KINDS = ("429", "5xx", "dropped")
+    FAULT_KINDS = ("429", "5xx", "dropped", "held")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -275,6 +276,10 @@ def routes(
         faults.configure(config)
         return JSONResponse(config.to_json())
 
+    async def release(request: Request) -> Response:
+        faults.release()
+        return JSONResponse(faults.config.to_json())
+
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "flavor": state.flavor})
 
@@ -286,6 +291,7 @@ def routes(
         Route("/_sandbox/seed", do_seed, methods=["POST"]),
         Route("/_sandbox/faults", get_faults, methods=["GET"]),
         Route("/_sandbox/faults", put_faults, methods=["PUT"]),
+        Route("/_sandbox/faults/release", release, methods=["POST"]),
         Route("/_sandbox/health", health, methods=["GET"]),
     ]
 

@@ -8,6 +8,11 @@ switched on, so switching one kind on does not reshuffle the others.
 
 Kinds, in the order a request meets them:
 
+- hold: requests to the route `hold_route` (a template as the stats count it, e.g.
+  `PUT /wiki/rest/api/content/{id}`), after the first `hold_after` of them, wait
+  before they are handled until `release()` (`POST /_sandbox/faults/release`). A
+  test uses it to stop a client in the middle of a run, deterministically: the
+  client is inside that request for as long as the test wants;
 - latency: every API request waits `latency_ms` before it is handled;
 - 429: with probability `rate_429`, the request is refused with `Retry-After`
   (`retry_after_s`) before it is handled; nothing happens on the server;
@@ -30,6 +35,7 @@ Kinds, in the order a request meets them:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import threading
@@ -57,6 +63,8 @@ class FaultConfig:
     drop_write_numbers: tuple[int, ...] = ()
     drop_mode: DropMode = "random"
     search_lag_ms: int = 0
+    hold_route: str | None = None
+    hold_after: int = 0
     clock_offset_s: float = 0.0
     seed: int | None = None
 
@@ -81,6 +89,8 @@ class FaultConfig:
                 drop_write_numbers=tuple(int(k) for k in data.get("drop_write_numbers") or ()),
                 drop_mode=data.get("drop_mode", "random"),
                 search_lag_ms=int(data.get("search_lag_ms") or 0),
+                hold_route=None if data.get("hold_route") is None else str(data["hold_route"]),
+                hold_after=int(data.get("hold_after") or 0),
                 clock_offset_s=float(data.get("clock_offset_s") or 0.0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
@@ -98,6 +108,8 @@ class FaultConfig:
             raise FaultConfigError(
                 "latency_ms, retry_after_s and search_lag_ms must not be negative"
             )
+        if self.hold_after < 0:
+            raise FaultConfigError("hold_after must not be negative")
         if not math.isfinite(self.clock_offset_s):
             raise FaultConfigError("clock_offset_s must be a number of seconds")
         if any(k < 1 for k in self.drop_write_numbers):
@@ -129,19 +141,50 @@ class Faults:
         self._rng = random.Random(self._config.seed)
         self._successful_writes = 0
         self._unindexed: dict[int, float] = {}  # issue id -> when searches see it
+        self._hold_seen = 0
+        self._released = threading.Event()
 
     @property
     def config(self) -> FaultConfig:
         return self._config
 
     def configure(self, config: FaultConfig) -> None:
-        """Replace the configuration; restarts the random source and the write count."""
+        """Replace the configuration; restarts the random source and the write count.
+        Requests held under the old configuration are let go."""
         config.check()
         with self._lock:
             self._config = config
             self._rng = random.Random(config.seed)
             self._successful_writes = 0
             self._unindexed.clear()
+            self._hold_seen = 0
+            self._released.set()
+            self._released = threading.Event()
+
+    def should_hold(self, route: str) -> threading.Event | None:
+        """Whether a request to `route` (method and template) is to wait: the event
+        that lets it go, or None."""
+        with self._lock:
+            config = self._config
+            if config.hold_route is None or route != config.hold_route:
+                return None
+            if self._released.is_set():
+                return None
+            self._hold_seen += 1
+            if self._hold_seen <= config.hold_after:
+                return None
+            return self._released
+
+    @staticmethod
+    async def wait(released: threading.Event) -> None:
+        """Wait (without blocking the server's event loop) until `released` is set."""
+        while not released.is_set():
+            await asyncio.sleep(0.005)
+
+    def release(self) -> None:
+        """Let every held request go, and hold no more until faults are set again."""
+        with self._lock:
+            self._released.set()
 
     def clear(self) -> None:
         self.configure(FaultConfig())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from followup.errors import FollowupError
 from followup.sandbox import control
 from followup.sandbox.app import create_app
 from followup.sandbox.control import RequestStats
@@ -47,6 +49,28 @@ def open_state(
     return state
 
 
+class ListenError(FollowupError):
+    """The sandbox cannot listen where it was asked to (exit 2: nothing was started)."""
+
+    exit_code = 2
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        if error.errno == errno.EADDRINUSE:
+            why = "the port is in use (by another sandbox, or another program)"
+            hint = (
+                f"stop whatever listens on port {port}, or choose another port: "
+                f"--port {port + 1 if 0 < port < 65535 else 8090} (--port 0 takes any free one)"
+            )
+        elif error.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges)"
+            hint = "choose a port above 1023, e.g. --port 8089 (--port 0 takes any free one)"
+        else:
+            why = error.strerror or str(error)
+            hint = "check --host (an address of this machine, such as 127.0.0.1) and --port"
+        super().__init__(f"followup sandbox cannot listen on {host}:{port}: {why}", hint=hint)
+        self.errno = error.errno
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -54,8 +78,12 @@ def _bind(host: str, port: int) -> socket.socket:
     # Accepted connections inherit it: without it every answer with a body (headers and
     # body written separately) waits ~40 ms for the client's delayed ACK (Nagle).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -190,9 +218,17 @@ def serve(
     when it is new or empty; an existing one is served as it is. `ready_file`, when
     given, receives the base URL once the server accepts connections.
     """
-    state = open_state(state_path, flavor=flavor, seed=seed)
     fault_set = Faults(FaultConfig.from_json(faults)) if faults else None
-    sock = _bind(host, port)
+    # The port first: a port in use must fail before the database is created or seeded.
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        raise ListenError(host, port, exc) from None
+    try:
+        state = open_state(state_path, flavor=flavor, seed=seed)
+    except BaseException:
+        sock.close()
+        raise
     url = _url(host, sock)
     app = create_app(state, base_url=url, faults=fault_set)
     server = uvicorn.Server(_config(app))
@@ -233,8 +269,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     except KeyboardInterrupt:
         pass
-    except OSError as exc:
-        sys.exit(f"followup sandbox: cannot listen on {args.host}:{args.port}: {exc}")
+    except ListenError as exc:
+        print(f"error: {exc.show()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """An extraction as a terminal table, for `followup extract --format text`.
 
-Pure: builds a `rich` renderable; printing it is the caller's business.
+Pure: builds a `rich` renderable; printing it is the caller's business. Every string
+from the page goes in as `Text` stripped of control characters, never as markup.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from collections.abc import Mapping
 from rich.table import Table
 from rich.text import Text
 
+from followup.escaping import terminal_text
 from followup.model import ActionItem, Extraction, Finding
+
+
+def _text(value: str, style: str = "") -> Text:
+    return Text(terminal_text(value), style=style)
 
 
 def _owner(item: ActionItem, names: Mapping[str, str]) -> str:
@@ -41,22 +47,24 @@ def format_extraction_text(
     title = f"Page {extraction.page_id}: {len(extraction.items)} action item(s)"
     if extraction.summary_badge is not None:
         title += f" [{extraction.summary_badge.title}]"
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=_text(title), title_justify="left", show_lines=False)
     for column in ("Key", "Action", "Owner", "Due", "Done", "Ticket", "Badge", "Findings"):
         table.add_column(column, overflow="fold")
     for item in extraction.items:
         codes = ", ".join(str(finding.code) for finding in by_item.get(item.key, ()))
         table.add_row(
-            Text(item.key.partition(":")[2]),
-            Text(item.text),
-            Text(_owner(item, names or {})),
-            Text(item.due.isoformat() if item.due else ""),
+            _text(item.key.partition(":")[2]),
+            _text(item.text),
+            _text(_owner(item, names or {})),
+            _text(item.due.isoformat() if item.due else ""),
             "yes" if item.done else "",
-            Text(item.ticket or ""),
-            Text(item.badge.title if item.badge else ""),
-            Text(codes, style="yellow") if codes else "",
+            _text(item.ticket or ""),
+            _text(item.badge.title if item.badge else ""),
+            _text(codes, style="yellow") if codes else "",
         )
     if page_level:
-        table.caption = "\n".join(f"{finding.code}: {finding.message}" for finding in page_level)
+        table.caption = Text("\n").join(
+            _text(f"{finding.code}: {finding.message}") for finding in page_level
+        )
         table.caption_justify = "left"
     return table
