@@ -397,6 +397,7 @@ class Engine:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> RunResult:
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
+        configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
         cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
         log.info("discover", run_id=self.run_id, cql=cql)
@@ -410,7 +411,13 @@ class Engine:
             pages = list(self.confluence.find_pages(cql))
             tickets = searching.result()
         # A space or page filter that found nothing is a typo, not "nothing to do".
-        check_filters(self.confluence, pages, spaces=spaces, page_ids=page_ids)
+        check_filters(
+            self.confluence,
+            pages,
+            spaces=spaces,
+            page_ids=page_ids,
+            configured_spaces=configured_spaces,
+        )
         by_page = group_tickets_by_page(tickets, self.policy.label)
         log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
 

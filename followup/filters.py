@@ -5,7 +5,9 @@ for one of them has almost always been given a typo: a misspelt space key, the i
 a page that is not (or no longer) a postmortem. Reporting "nothing to do" would make a
 scheduled job succeed forever while doing nothing, so such a run stops, before
 anything is written, with a `UsageError` (exit 2) saying which filter matched nothing
-and why.
+and why. One exception: a space named in the configuration (`confluence.spaces`) that
+exists but holds no postmortem yet is a team that has not had an incident since it was
+added, not a typo; it is logged as a warning and the run goes on.
 
 Whether a filter matched is read off the pages discovery found, so a run whose filters
 all match costs no request more; only for a filter that matched nothing is the site
@@ -18,11 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import structlog
+
 from followup.errors import NotFoundError, UsageError
 from followup.model import Page
 from followup.ports import ConfluencePort
 
 __all__ = ["Unmatched", "check_filters", "unmatched_filters"]
+
+log = structlog.get_logger("followup.filters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +78,21 @@ def _why_page(confluence: ConfluencePort, page_id: str, spaces: Sequence[str]) -
     )
 
 
-def _why_space(confluence: ConfluencePort, key: str) -> str:
+def _why_space(confluence: ConfluencePort, key: str, *, configured: bool) -> str | None:
+    """Why space `key` matched nothing; None for a configured space that exists (no
+    postmortem written there yet: not an error)."""
     if not confluence.space_exists(key):
         return (
             f"space {key}: there is no space with that key (or followup's account cannot "
             "see it); space keys are shown in the space's address, /spaces/KEY/"
         )
+    if configured:
+        log.warning(
+            "space-without-postmortems",
+            space=key,
+            message=f"space {key} (confluence.spaces) has no page matching confluence.cql yet",
+        )
+        return None
     return (
         f"space {key}: no page there matches confluence.cql (by default, postmortems are "
         "the pages labelled 'postmortem')"
@@ -90,18 +105,24 @@ def check_filters(
     *,
     spaces: Sequence[str] = (),
     page_ids: Sequence[str] = (),
+    configured_spaces: bool = False,
 ) -> None:
     """Raise UsageError naming each filter that matched no page in `pages`, and why
-    (one request per such filter); nothing when every filter matched something."""
+    (one request per such filter); nothing when every filter matched something.
+    `configured_spaces`: the spaces come from `confluence.spaces`, not the command line,
+    so a space that exists but has no postmortem yet is only logged."""
     unmatched = unmatched_filters(pages, spaces=spaces, page_ids=page_ids)
     if not unmatched:
         return
-    reasons = [
+    found = [
         _why_page(confluence, u.value, spaces)
         if u.kind == "page"
-        else _why_space(confluence, u.value)
+        else _why_space(confluence, u.value, configured=configured_spaces)
         for u in unmatched
     ]
+    reasons = [r for r in found if r is not None]
+    if not reasons:
+        return
     if len(reasons) == 1:
         message = f"a filter matched no postmortem page: {reasons[0]}"
     else:

@@ -69,10 +69,11 @@ PUBLISH_MESSAGE = "followup: follow-up health report"
 
 def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -> Health:
     """Discovery and the ticket search exactly as a sync does them, then the figures."""
+    configured_spaces = not spaces
     spaces = tuple(spaces) or engine.config.spaces
     cql = postmortem_cql(engine.config.cql, spaces=spaces)
     pages = list(engine.confluence.find_pages(cql))
-    check_filters(engine.confluence, pages, spaces=spaces)
+    check_filters(engine.confluence, pages, spaces=spaces, configured_spaces=configured_spaces)
     tickets = list(engine.jira.search_tickets(managed_tickets_jql(engine.policy.label)))
     extractions = {page.id: engine.extract_page(page) for page in pages}
     log.info("report-loaded", pages=len(pages), tickets=len(tickets))

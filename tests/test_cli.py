@@ -608,6 +608,24 @@ def test_filters_in_the_configuration_are_checked_too(sandbox: Any) -> None:
     assert sandbox.stats.snapshot()["writes"] == 0
 
 
+def test_a_configured_space_without_postmortems_yet_is_not_an_error(sandbox: Any) -> None:
+    """A space in confluence.spaces that exists but holds no postmortem yet (a team new
+    to followup) is logged as a warning and the run succeeds; the same space given as
+    --space on the command line is still an error."""
+    from followup.sandbox.confluence_api import load
+    from followup.sandbox.dataset import Dataset, SeedSpace
+
+    load(sandbox.state, Dataset(spaces=(SeedSpace("NEW", "A new team"),)))
+    env = site_env(sandbox, FOLLOWUP_CONFLUENCE__SPACES="SRE,NEW")
+    result = invoke("sync", "--dry-run", env=env)
+    assert result.exit_code == 0, result.output
+    assert "space-without-postmortems" in result.stderr
+    assert "space NEW (confluence.spaces) has no page matching" in result.stderr
+    explicit = invoke("sync", "--dry-run", "--space", "NEW", env=site_env(sandbox))
+    assert explicit.exit_code == 2, explicit.output
+    assert "space NEW: no page there matches confluence.cql" in " ".join(explicit.stderr.split())
+
+
 def test_matching_filters_cost_no_extra_request(sandbox: Any) -> None:
     """When every filter matches, nothing is asked about them: no space or page look-up."""
     result = invoke("sync", "--dry-run", "--space", "SRE", "--space", "PAY", env=site_env(sandbox))
