@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 # `make demo FLAVOR=datacenter` runs it against a sandbox acting as Data Center.
 FLAVOR ?= cloud
 demo: $(STAMP)
-	$(BIN)/python -m followup.demo --flavor $(FLAVOR)
+	$(BIN)/python -m followup.commands.demo --flavor $(FLAVOR)
 
 sandbox: $(STAMP)
 	$(BIN)/followup sandbox

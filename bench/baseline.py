@@ -33,8 +33,8 @@ from typing import Any
 
 import requests
 
-from followup.model import ActionItem, ItemChange
-from followup.storage_format import extract, render
+from followup.core.model import ActionItem, ItemChange
+from followup.core.storage_format import extract, render
 
 __all__ = ["BaselineResult", "run_baseline"]
 

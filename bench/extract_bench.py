@@ -7,11 +7,11 @@ by batch, interleaved with the others (so a machine's changing load weighs on al
 alike), and the ratio to the bare parse as the median of each run's own ratio:
 
 - parse:   a bare `lxml.etree.fromstring` of the same page, the floor (the bytes as
-           `followup.storage_format.xml.prepare` makes them: wrapped in a root that
+           `followup.core.storage_format.xml.prepare` makes them: wrapped in a root that
            declares the ac:/ri: prefixes and the HTML entities used, which is the
            least any reader of storage format must do; preparing is not timed);
-- extract: `followup.storage_format.extract`;
-- render:  `followup.storage_format.render` with a change (ticket and badge) per item.
+- extract: `followup.core.storage_format.extract`;
+- render:  `followup.core.storage_format.render` with a change (ticket and badge) per item.
 
     python bench/extract_bench.py [--pages 1000] [--runs 5] [--json FILE]
 """
@@ -33,9 +33,9 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
-from followup.model import Badge, BadgeColour, ItemChange
-from followup.storage_format import extract, render
-from followup.storage_format.xml import prepare
+from followup.core.model import Badge, BadgeColour, ItemChange
+from followup.core.storage_format import extract, render
+from followup.core.storage_format.xml import prepare
 
 TARGET_BYTES = 20_000
 BATCH = 50  # pages timed per step before moving to the next step

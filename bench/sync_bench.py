@@ -265,8 +265,8 @@ def worker(args: argparse.Namespace) -> None:
         ).to_json()
     else:
         from followup.adapters import from_settings
+        from followup.commands.sync import build_engine
         from followup.logconfig import configure_logging
-        from followup.runner import build_engine
         from followup.settings import load_settings
 
         configure_logging("warning", stream=sys.stderr)

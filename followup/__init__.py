@@ -1,6 +1,6 @@
 """followup: one Jira ticket per postmortem action item, kept in step both ways."""
 
-from followup.model import (
+from followup.core.model import (
     ActionItem,
     Badge,
     BadgeColour,

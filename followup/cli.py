@@ -39,12 +39,12 @@ from typer.core import TyperGroup
 
 from followup import __version__
 from followup.errors import ConfigError, FollowupError
-from followup.escaping import terminal_text
 from followup.logconfig import configure_logging, redact_text
+from followup.reports.escaping import terminal_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
 
 if TYPE_CHECKING:
-    from followup.model import Page
+    from followup.core.model import Page
 
 __all__ = ["app", "main"]
 
@@ -362,7 +362,7 @@ def extract(
     if (file is None) == (page is None):
         raise typer.BadParameter("give either a PAGE.xml file or --page ID", param_hint="PAGE.xml")
     settings = _settings(ctx)
-    extract_items = _entry("followup.storage_format", "extract", "extract")
+    extract_items = _entry("followup.core.storage_format", "extract", "extract")
     names: dict[str, str] = {}
     where = ""
     if page is not None:
@@ -419,7 +419,7 @@ def _owner_names(settings: Settings, extraction: Any) -> dict[str, str]:
     """Display names of the page's owners, by the look-ups a sync makes for them
     (one per distinct owner: is the person assignable in the project)."""
     from followup.adapters import from_settings
-    from followup.owners import OwnerResolver
+    from followup.sync.owners import OwnerResolver
 
     adapters = from_settings(settings)
     try:
@@ -451,7 +451,7 @@ def _extraction_json(extraction: Any, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _print_extraction(extraction: Any, names: dict[str, str], *, from_site: bool) -> None:
-    from followup.storage_format import format_extraction_text
+    from followup.core.storage_format import format_extraction_text
 
     console = Console(highlight=False)
     console.print(format_extraction_text(extraction, names=names))
@@ -516,7 +516,7 @@ def parse_interval(value: str) -> float:
 
 def _check_page_ids(values: list[str] | None) -> list[str] | None:
     """`--page`: Confluence page ids are digits (the number in the page's address)."""
-    from followup.queries import check_page_id
+    from followup.core.queries import check_page_id
 
     for value in values or ():
         try:
@@ -531,7 +531,7 @@ def _check_page_ids(values: list[str] | None) -> list[str] | None:
 
 def _check_space_keys(values: list[str] | None) -> list[str] | None:
     """`--space`: Confluence space keys (SRE, or ~name for a personal space)."""
-    from followup.queries import check_space_key
+    from followup.core.queries import check_space_key
 
     for value in values or ():
         try:
@@ -658,7 +658,7 @@ def sync(
 
     settings = load()
     settings.require_sites()
-    sync_command = _entry("followup.runner", "sync_command", "sync")
+    sync_command = _entry("followup.commands.sync", "sync_command", "sync")
     # One registry for the process: --watch's counters grow from run to run.
     metrics = _entry("followup.metrics", "SyncMetrics", "sync")()
 
@@ -679,13 +679,13 @@ def sync(
 
     if not watch:
         # SIGTERM (a pod or unit being stopped) ends the run between pages, cleanly.
-        stop_on_signals = _entry("followup.watch", "stop_on_signals", "sync")
+        stop_on_signals = _entry("followup.commands.watch", "stop_on_signals", "sync")
         stop = threading.Event()
         with stop_on_signals(stop, []):
             code = run_once(settings, stop)
         _exit(code)
     # Settings are read again before each run: a rotated token file is picked up.
-    run_watch = _entry("followup.watch", "watch", "sync --watch")
+    run_watch = _entry("followup.commands.watch", "watch", "sync --watch")
     _exit(run_watch(run_once, load, interval=seconds))
 
 
@@ -711,7 +711,7 @@ def report(
     check_output(output)
     settings = _settings(ctx)
     settings.require_sites()
-    report_command = _entry("followup.reporting", "report_command", "report")
+    report_command = _entry("followup.commands.report", "report_command", "report")
     # `publish` only when asked, so a build whose report_command predates it still runs.
     extra = {"publish": publish} if publish is not None else {}
     _exit(
@@ -729,12 +729,12 @@ def report(
 @app.command(rich_help_panel="Run")
 def doctor(ctx: typer.Context) -> None:
     """Check settings, connectivity, credentials and permissions, one line each."""
-    run_doctor = _entry("followup.doctor", "run_doctor", "doctor")
+    run_doctor = _entry("followup.commands.doctor", "run_doctor", "doctor")
     try:
         settings = _settings(ctx)
     except ConfigError as exc:
         # The checklist's first line fails, saying why (once: not again on stderr); exit 2.
-        _exit(_entry("followup.doctor", "config_failed", "doctor")(exc))
+        _exit(_entry("followup.commands.doctor", "config_failed", "doctor")(exc))
     _exit(run_doctor(settings))
 
 
@@ -761,7 +761,7 @@ def explain(
     base, how they were matched, and the plan. Writes nothing."""
     settings = _settings(ctx)
     settings.require_sites()
-    explain_command = _entry("followup.explain", "explain_command", "explain")
+    explain_command = _entry("followup.commands.explain", "explain_command", "explain")
     _exit(explain_command(settings, key, today=today, fmt=str(fmt)))
 
 
@@ -776,7 +776,7 @@ def resolve(
     (A conflict also clears by itself when someone changes the field again.)"""
     settings = _settings(ctx)
     settings.require_sites()
-    resolve_command = _entry("followup.explain", "resolve_command", "resolve")
+    resolve_command = _entry("followup.commands.explain", "resolve_command", "resolve")
     _exit(resolve_command(settings, key))
 
 

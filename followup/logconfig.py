@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from followup.errors import ConfigError
-from followup.escaping import terminal_text
+from followup.reports.escaping import terminal_text
 
 __all__ = [
     "LEVELS",

@@ -55,12 +55,12 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from followup.model import KEEP, Badge, ItemChange
-from followup.planner import Op
+from followup.core.model import KEEP, Badge, ItemChange
+from followup.core.planner import Op
 
 if TYPE_CHECKING:
-    from followup.engine import RunResult
     from followup.settings import MetricsSettings
+    from followup.sync.engine import RunResult
 
 __all__ = ["SyncMetrics", "item_states"]
 

@@ -1,7 +1,7 @@
 """The two seams of the engine: what it needs from Confluence and from Jira.
 
 The engine depends on these `Protocol`s only. `followup.adapters` implements them
-over HTTP (the `jira` and `atlassian-python-api` clients); `followup.fakes` implements
+over HTTP (the `jira` and `atlassian-python-api` clients); `followup.testing` implements
 them in memory for fast engine tests. Every method raises only `followup.errors`
 errors.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
-from followup.model import Page, Ticket, TicketProperty
+from followup.core.model import Page, Ticket, TicketProperty
 
 Deployment = Literal["cloud", "datacenter"]
 # How a site is signed in to: Basic (email or username, and an API token or password),

@@ -47,11 +47,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from followup.core.queries import check_space_key
+from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ConfigError
 from followup.logconfig import MIN_SECRET_LENGTH, register_secret
 from followup.ports import AuthMethod
-from followup.queries import check_space_key
-from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "CONFIG_ENV_VAR",

@@ -23,15 +23,15 @@ from typing import Any
 import requests
 
 from followup.adapters import Adapters, from_settings
-from followup.engine import Engine, RunResult
-from followup.leases import LEASE_KEY
+from followup.commands.sync import build_engine
+from followup.core.storage_format import extract
 from followup.ports import ConfluencePort, JiraPort
-from followup.runner import build_engine
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
-from followup.storage_format import extract
+from followup.sync.engine import Engine, RunResult
+from followup.sync.leases import LEASE_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 TODAY = DEMO_TODAY

@@ -14,7 +14,7 @@ from sandbox_support import ADMIN, ALICE, BOB, GONE, JiraSite, OpenApiValidator
 
 from followup import errors
 from followup.adapters import JiraAdapter, RateLimiter, RequestStats, RetryBudget, RetryPolicy
-from followup.model import SyncBase, TicketProperty
+from followup.core.model import SyncBase, TicketProperty
 from followup.ports import FieldUpdate, NewTicket
 from followup.sandbox.state import User
 

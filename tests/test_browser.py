@@ -29,8 +29,8 @@ from lxml import etree
 from sandbox_support import reset_server
 
 from followup.adapters import from_settings
-from followup.reporting import report_command
-from followup.runner import build_engine
+from followup.commands.report import report_command
+from followup.commands.sync import build_engine
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY
 from followup.sandbox.server import RunningSandbox

@@ -33,7 +33,7 @@ from sandbox_support import reset_server
 
 from followup import errors
 from followup.adapters import Adapters, build_adapters
-from followup.model import SyncBase, TicketProperty
+from followup.core.model import SyncBase, TicketProperty
 from followup.ports import FieldUpdate, NewTicket
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.seed import DEMO_ADMIN, PRIYA, synthetic_dataset

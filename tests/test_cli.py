@@ -162,7 +162,9 @@ def test_a_bad_config_file_exits_2(tmp_path: Path) -> None:
 
 def test_an_unexpected_exception_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug exits 1 with one 'internal error' line and where the log is; no traceback."""
-    fake_module(monkeypatch, "followup.doctor", "run_doctor", raising(RuntimeError("boom")))
+    fake_module(
+        monkeypatch, "followup.commands.doctor", "run_doctor", raising(RuntimeError("boom"))
+    )
     result = invoke("doctor")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == "internal error: RuntimeError: boom"
@@ -173,7 +175,7 @@ def test_an_unexpected_exception_is_an_internal_error(monkeypatch: pytest.Monkey
 def test_debug_level_shows_the_traceback_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """With --log-level debug the traceback is logged, and a token in it is redacted."""
     error = RuntimeError(f"rejected {TOKEN}")
-    fake_module(monkeypatch, "followup.doctor", "run_doctor", raising(error))
+    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(error))
     result = invoke("--log-level", "debug", "doctor", env=SITE_ENV)
     assert result.exit_code == 1
     assert "internal error: RuntimeError: rejected [REDACTED]" in result.stderr
@@ -192,7 +194,7 @@ def test_followup_errors_use_their_exit_code(
     monkeypatch: pytest.MonkeyPatch, error: Exception, code: int, line: str
 ) -> None:
     """A FollowupError is shown with show() and exits with its own exit code."""
-    fake_module(monkeypatch, "followup.doctor", "run_doctor", raising(error))
+    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(error))
     result = invoke("doctor")
     assert result.exit_code == code
     assert result.stderr.startswith(line)
@@ -201,7 +203,7 @@ def test_followup_errors_use_their_exit_code(
 
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     """KeyboardInterrupt ends the command with 130."""
-    fake_module(monkeypatch, "followup.doctor", "run_doctor", raising(KeyboardInterrupt()))
+    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(KeyboardInterrupt()))
     result = invoke("doctor")
     assert result.exit_code == 130
     assert "interrupted" in result.stderr
@@ -209,7 +211,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_command_missing_from_the_build_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """A command whose module is absent prints 'not available in this build' and exits 2."""
-    monkeypatch.setitem(sys.modules, "followup.doctor", None)
+    monkeypatch.setitem(sys.modules, "followup.commands.doctor", None)
     result = invoke("doctor")
     assert result.exit_code == 2
     assert result.stderr.strip() == "followup doctor: not available in this build"
@@ -217,7 +219,7 @@ def test_a_command_missing_from_the_build_says_so(monkeypatch: pytest.MonkeyPatc
 
 def test_doctor_returns_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """doctor's exit code is the function's return value."""
-    fake_module(monkeypatch, "followup.doctor", "run_doctor", lambda settings: 3)
+    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", lambda settings: 3)
     assert invoke("doctor").exit_code == 3
 
 
@@ -229,7 +231,7 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
         seen.update(options, settings=settings)
         return 3
 
-    fake_module(monkeypatch, "followup.runner", "sync_command", sync_command)
+    fake_module(monkeypatch, "followup.commands.sync", "sync_command", sync_command)
     result = invoke(
         "sync",
         "--dry-run",
@@ -264,7 +266,7 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
 
 def test_sync_requires_site_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """sync without credentials names what is missing and never calls the runner."""
-    fake_module(monkeypatch, "followup.runner", "sync_command", raising(AssertionError()))
+    fake_module(monkeypatch, "followup.commands.sync", "sync_command", raising(AssertionError()))
     result = invoke("sync", "--dry-run")
     assert result.exit_code == 2
     assert "FOLLOWUP_JIRA__TOKEN / [jira] token: field required" in result.stderr
@@ -304,8 +306,8 @@ def test_watch_survives_a_failed_run_and_stops_on_ctrl_c(
         intervals.append(interval)
         return 0.0
 
-    fake_module(monkeypatch, "followup.runner", "sync_command", sync_command)
-    monkeypatch.setattr("followup.watch.next_delay", no_wait)
+    fake_module(monkeypatch, "followup.commands.sync", "sync_command", sync_command)
+    monkeypatch.setattr("followup.commands.watch.next_delay", no_wait)
     result = invoke("sync", "--watch", "--interval", "2m", env=SITE_ENV)
     assert result.exit_code == 130, result.output
     assert outcomes == []
@@ -321,7 +323,7 @@ def test_report_passes_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.update(options)
         return 0
 
-    fake_module(monkeypatch, "followup.reporting", "report_command", report_command)
+    fake_module(monkeypatch, "followup.commands.report", "report_command", report_command)
     result = invoke("report", "--format", "html", "--output", "r.html", env=SITE_ENV)
     assert result.exit_code == 0, result.output
     assert seen == {"fmt": "html", "output": Path("r.html"), "spaces": (), "today": None}
@@ -747,7 +749,7 @@ def test_variables_that_are_not_settings_but_are_expected_pass(
     settings."""
     seen: dict[str, Any] = {}
     fake_module(
-        monkeypatch, "followup.runner", "sync_command", lambda s, **kw: seen.update(kw) or 0
+        monkeypatch, "followup.commands.sync", "sync_command", lambda s, **kw: seen.update(kw) or 0
     )
     env = {
         **SITE_ENV,

@@ -19,10 +19,10 @@ from sandbox_support import reset_server
 from typer.testing import CliRunner, Result
 
 from followup.cli import app
+from followup.core.storage_format import extract
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_PEOPLE, DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
-from followup.storage_format import extract
 
 pytestmark = pytest.mark.usefixtures("clean_env", "reset_logging")
 

@@ -1,4 +1,4 @@
-"""`make demo` (`python -m followup.demo`): the whole story runs, on both flavors."""
+"""`make demo` (`python -m followup.commands.demo`): the whole story runs, on both flavors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from followup import demo
+from followup.commands import demo
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])

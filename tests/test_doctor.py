@@ -14,7 +14,12 @@ from sandbox_support import reset_server
 from typer.testing import CliRunner
 
 from followup.cli import app
-from followup.doctor import macro_link_check, run_doctor, screen_problems, transition_problems
+from followup.commands.doctor import (
+    macro_link_check,
+    run_doctor,
+    screen_problems,
+    transition_problems,
+)
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_VIEWER
 from followup.sandbox.server import RunningSandbox

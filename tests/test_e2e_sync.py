@@ -18,15 +18,15 @@ from typer.testing import CliRunner
 
 from followup.adapters import Adapters, from_settings
 from followup.cli import app
-from followup.engine import Engine, RunResult
-from followup.model import Extraction, FindingCode, Owner
-from followup.runner import build_engine, sync_command
+from followup.commands.sync import build_engine, sync_command
+from followup.core.model import Extraction, FindingCode, Owner
+from followup.core.storage_format import extract
 from followup.sandbox import control
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_PEOPLE, DEMO_TODAY, demo_dataset
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
-from followup.storage_format import extract
+from followup.sync.engine import Engine, RunResult
 
 TODAY = DEMO_TODAY
 PRIYA, TOMASZ = DEMO_PEOPLE[0], DEMO_PEOPLE[1]

@@ -21,12 +21,12 @@ import pytest
 from reliability_support import Site, transition
 from sandbox_support import reset_server
 
-from followup.model import ActionItem, FindingCode
+from followup.core.model import ActionItem, FindingCode
+from followup.core.storage_format import extract
 from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
 from followup.sandbox.seed import AMARA, DEMO_ADMIN, PRIYA, TOMASZ
 from followup.sandbox.server import RunningSandbox
 from followup.sandbox.state import User
-from followup.storage_format import extract
 
 TODAY = date(2026, 11, 26)
 CREATED = datetime(2026, 11, 2, tzinfo=UTC)

@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from followup import leases
-from followup.engine import Engine, EngineConfig, RunResult
+from followup.core.model import FindingCode, Page
+from followup.core.planner import Op, Policy
+from followup.core.storage_format import extract
 from followup.errors import ConnectivityError
-from followup.fakes import FakeConfluence, FakeJira
-from followup.model import FindingCode, Page
-from followup.planner import Op, Policy
 from followup.ports import CreateResult, JiraUser, NewTicket
-from followup.storage_format import extract
+from followup.sync import leases
+from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.testing import FakeConfluence, FakeJira
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -311,7 +311,7 @@ def test_overdue_badge_follows_the_run_date() -> None:
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
 def test_report_renders_in_every_format(fmt: str) -> None:
     """The reconciliation report renders in each format with the counts of the run."""
-    from followup.sync_report import render_report
+    from followup.reports.sync import render_report
 
     jira, conf = make()
     result = run(jira, conf, dry_run=True)

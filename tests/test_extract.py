@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from followup.graphemes import clip, utf16_length
-from followup.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
-from followup.storage_format import extract, format_extraction_text, parse_due_text
-from followup.vocabulary import Vocabulary, words_pattern
+from followup.core.graphemes import clip, utf16_length
+from followup.core.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
+from followup.core.storage_format import extract, format_extraction_text, parse_due_text
+from followup.core.vocabulary import Vocabulary, words_pattern
 
 FIXTURES = Path(__file__).parent / "storage_format"
 PAGE = "4242"

@@ -24,13 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import Site, fresh_demo
 
-from followup.model import Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
-from followup.planner import summary_for
+from followup.core.model import Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
+from followup.core.planner import summary_for
+from followup.core.queries import cql_string, jql_string, managed_tickets_jql, postmortem_cql
+from followup.core.storage_format import StorageFormatError, extract, render
 from followup.ports import JiraPort
-from followup.queries import cql_string, jql_string, managed_tickets_jql, postmortem_cql
 from followup.sandbox.jql import compile_jql
 from followup.sandbox.server import RunningSandbox
-from followup.storage_format import StorageFormatError, extract, render
 
 PAGE = "4242"
 NOW = datetime(2026, 11, 26, 12, 0)
@@ -526,7 +526,7 @@ def test_page_text_in_the_text_report_is_text_and_the_run_completes(
 def test_page_text_is_never_terminal_styling_even_in_colour(sandbox_server: RunningSandbox) -> None:
     """Rendered for a colour terminal, markup in page text is shown, not applied: no
     hyperlink escape (OSC 8), and the words keep their brackets."""
-    from followup.sync_report import to_text
+    from followup.reports.sync import to_text
 
     site = fresh_demo(sandbox_server)
     hostile_page(site)
@@ -585,8 +585,8 @@ def test_an_internal_error_in_a_watched_run_is_a_failed_run_and_the_watch_goes_o
     run goes ahead and succeeds; only a signal ends the watch (exit 0)."""
     from typer.testing import CliRunner
 
-    from followup import sync_report
     from followup.cli import app
+    from followup.reports import sync as sync_report
 
     site = fresh_demo(sandbox_server)
     prom = tmp_path / "followup.prom"
@@ -601,8 +601,8 @@ def test_an_internal_error_in_a_watched_run_is_a_failed_run_and_the_watch_goes_o
         signal.raise_signal(signal.SIGTERM)  # the second run is fine: stop after it
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("followup.runner.render_report", render)
-    monkeypatch.setattr("followup.watch.next_delay", lambda *a: 0.0)
+    monkeypatch.setattr("followup.commands.sync.render_report", render)
+    monkeypatch.setattr("followup.commands.watch.next_delay", lambda *a: 0.0)
     for name in list(os.environ):
         if name.startswith("FOLLOWUP_"):
             monkeypatch.delenv(name)
@@ -639,7 +639,7 @@ def test_an_internal_error_in_one_sync_fails_it_in_the_metrics(
     def render(*args: Any, **kwargs: Any) -> str:
         raise RuntimeError("a bug in the report")
 
-    monkeypatch.setattr("followup.runner.render_report", render)
+    monkeypatch.setattr("followup.commands.sync.render_report", render)
     for name in list(os.environ):
         if name.startswith("FOLLOWUP_"):
             monkeypatch.delenv(name)

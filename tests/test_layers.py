@@ -13,18 +13,11 @@ import followup
 PACKAGE = Path(followup.__file__).parent
 CORE = sorted(
     [
-        PACKAGE / "model.py",
-        PACKAGE / "graphemes.py",
-        PACKAGE / "vocabulary.py",
-        PACKAGE / "planner.py",
-        PACKAGE / "queries.py",
+        *(PACKAGE / "core").rglob("*.py"),
         PACKAGE / "ports.py",
-        PACKAGE / "reminders.py",
-        PACKAGE / "health.py",
-        PACKAGE / "charts.py",
-        PACKAGE / "escaping.py",
-        PACKAGE / "report_html.py",
-        *(PACKAGE / "storage_format").glob("*.py"),
+        PACKAGE / "reports" / "charts.py",
+        PACKAGE / "reports" / "escaping.py",
+        PACKAGE / "reports" / "health_html.py",
     ]
 )
 FORBIDDEN_MODULES = {
@@ -44,7 +37,7 @@ FORBIDDEN_MODULES = {
     "followup.adapters",
     "followup.sandbox",
     "followup.settings",
-    "followup.engine",
+    "followup.sync.engine",
     "followup.cli",
 }
 # Pure string handling inside forbidden packages: comparing a link's host with the

@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from followup.commands.sync import SetupError, sync_command
 from followup.errors import AuthenticationError, FollowupError
 from followup.logconfig import configure_logging
 from followup.metrics import SyncMetrics
-from followup.runner import SetupError, sync_command
 from followup.sandbox import control
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings

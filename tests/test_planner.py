@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from followup.model import (
+from followup.core.model import (
     KEEP,
     ActionItem,
     Badge,
@@ -24,7 +24,7 @@ from followup.model import (
     TicketProperty,
     TicketSite,
 )
-from followup.planner import (
+from followup.core.planner import (
     DONE,
     IN_PROGRESS,
     OVERDUE,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followup.queries import (
+from followup.core.queries import (
     cql_string,
     jql_string,
     managed_tickets_jql,

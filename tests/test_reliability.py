@@ -33,14 +33,14 @@ from reliability_support import (
 )
 
 from followup.adapters import Adapters, build_adapters, from_settings
+from followup.commands.sync import exit_code_for
+from followup.core.model import FindingCode, Page
+from followup.core.storage_format import extract
 from followup.errors import BadRequestError, ConnectivityError, RateLimitedError, ServerError
-from followup.leases import LEASE_KEY
-from followup.model import FindingCode, Page
 from followup.ports import ConfluencePort, CreateResult, JiraPort, NewTicket, PropertyValue
-from followup.runner import exit_code_for
 from followup.sandbox.server import RunningSandbox
 from followup.sandbox.state import Flavor
-from followup.storage_format import extract
+from followup.sync.leases import LEASE_KEY
 
 FLAVORS: tuple[Flavor, ...] = ("cloud", "datacenter")
 Servers = dict[Flavor, RunningSandbox]
@@ -1004,7 +1004,7 @@ def test_a_bug_on_one_page_stops_no_other_page(
 
 
 def test_tenacity_is_used_in_one_module_and_the_libraries_do_not_retry() -> None:
-    """`followup.retry` is the only module that imports tenacity, and both client
+    """`followup.adapters.retry` is the only module that imports tenacity, and both client
     libraries' own retries (the jira session's, atlassian's, urllib3's) are off, so
     retries never multiply and nothing repeats a create behind our back."""
     package = Path(__file__).resolve().parents[1] / "followup"
@@ -1021,7 +1021,7 @@ def test_tenacity_is_used_in_one_module_and_the_libraries_do_not_retry() -> None
             )
             if any(n == "tenacity" or n.startswith("tenacity.") for n in names):
                 importers.add(path.relative_to(package).as_posix())
-    assert importers == {"retry.py"}
+    assert importers == {"adapters/retry.py"}
     adapters = build_adapters(
         jira_url="https://x.example",
         confluence_url="https://x.example/wiki",

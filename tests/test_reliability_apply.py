@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from followup.engine import Engine, EngineConfig, RunResult
+from followup.core.model import Page
+from followup.core.planner import Policy
+from followup.core.reminders import ReminderPolicy
+from followup.core.storage_format import extract
 from followup.errors import BadRequestError, FollowupError, PlanError, ServerError
-from followup.fakes import FakeConfluence, FakeJira
-from followup.model import Page
-from followup.planner import Policy
 from followup.ports import FieldUpdate, JiraUser
-from followup.reminders import ReminderPolicy
-from followup.storage_format import extract
+from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.testing import FakeConfluence, FakeJira
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

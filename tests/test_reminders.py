@@ -12,26 +12,34 @@ import pytest
 import requests
 from sandbox_support import reset_server
 
-import followup.reminders
+import followup.core.reminders
 from followup.adapters import from_settings
-from followup.engine import Engine, EngineConfig, RunResult
-from followup.errors import ForbiddenError
-from followup.fakes import FakeConfluence, FakeJira
-from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
-from followup.planner import Action, Op, OwnerResolution, PagePlan, Policy, plan_page
-from followup.ports import Deployment, JiraUser
-from followup.reminders import (
+from followup.commands.sync import build_engine
+from followup.core.model import (
+    ActionItem,
+    Extraction,
+    Owner,
+    Page,
+    SyncBase,
+    Ticket,
+    TicketProperty,
+)
+from followup.core.planner import Action, Op, OwnerResolution, PagePlan, Policy, plan_page
+from followup.core.reminders import (
     ReminderPolicy,
     ReminderState,
     add_reminders,
     decide,
     mention,
 )
-from followup.runner import build_engine
+from followup.errors import ForbiddenError
+from followup.ports import Deployment, JiraUser
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_TODAY, KENJI, PRIYA
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
+from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.testing import FakeConfluence, FakeJira
 
 DAY0 = date(2026, 11, 1)
 PAGE_ID = "98000001"
@@ -451,14 +459,14 @@ def test_a_reminder_that_failed_is_not_recorded_as_sent() -> None:
 
 
 def test_reminders_module_is_pure() -> None:
-    """followup.reminders imports no adapter, HTTP client, clock or environment."""
-    path = Path(followup.reminders.__file__)
+    """followup.core.reminders imports no adapter, HTTP client, clock or environment."""
+    path = Path(followup.core.reminders.__file__)
     tree = ast.parse(path.read_text(encoding="utf-8"))
     imported = {
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     allowed = {"__future__", "enum", "collections.abc", "dataclasses", "datetime", "typing"}
-    assert imported - allowed <= {"followup.model", "followup.planner", "followup.ports"}
+    assert imported - allowed <= {"followup.core.model", "followup.core.planner", "followup.ports"}
     assert "now" not in {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from followup.model import KEEP, Badge, BadgeColour, ItemChange, Owner, _Keep
-from followup.storage_format import StorageFormatError, extract, render
-from followup.storage_format.extract import read_page
-from followup.storage_format.xml import macro_id, parse, serialise
+from followup.core.model import KEEP, Badge, BadgeColour, ItemChange, Owner, _Keep
+from followup.core.storage_format import StorageFormatError, extract, render
+from followup.core.storage_format.extract import read_page
+from followup.core.storage_format.xml import macro_id, parse, serialise
 
 FIXTURES = Path(__file__).parent / "storage_format"
 GOLDEN = FIXTURES / "golden"

@@ -17,18 +17,12 @@ from lxml import etree
 from sandbox_support import reset_server
 from typer.testing import CliRunner
 
-import followup.charts
-import followup.health
-import followup.report_html
+import followup.core.health
+import followup.reports.charts
+import followup.reports.health_html
 from followup.adapters import ConfluenceAdapter, from_settings
 from followup.cli import app
-from followup.errors import ConflictError, ConnectivityError, PlanError
-from followup.fakes import FakeConfluence
-from followup.health import Health, compute_health
-from followup.model import ActionItem, Extraction, Owner, Page, SyncBase, Ticket, TicketProperty
-from followup.planner import Scope
-from followup.report_html import to_html, to_storage
-from followup.reporting import (
+from followup.commands.report import (
     PUBLISH_MESSAGE,
     publish_report,
     published_digest,
@@ -36,12 +30,26 @@ from followup.reporting import (
     report_command,
     splice_report,
 )
-from followup.runner import build_engine
+from followup.commands.sync import build_engine
+from followup.core.health import Health, compute_health
+from followup.core.model import (
+    ActionItem,
+    Extraction,
+    Owner,
+    Page,
+    SyncBase,
+    Ticket,
+    TicketProperty,
+)
+from followup.core.planner import Scope
+from followup.errors import ConflictError, ConnectivityError, PlanError
+from followup.reports.health_html import to_html, to_storage
 from followup.sandbox import control
 from followup.sandbox.confluence_api import reserialize_storage
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
+from followup.testing import FakeConfluence
 
 TODAY = date(2026, 11, 26)
 
@@ -338,7 +346,7 @@ def test_empty_portfolio() -> None:
 def test_health_modules_are_pure() -> None:
     """The figures, the charts and the HTML/storage rendering do no I/O."""
     forbidden = {"requests", "jira", "atlassian", "os", "time", "socket", "followup.adapters"}
-    for module in (followup.health, followup.charts, followup.report_html):
+    for module in (followup.core.health, followup.reports.charts, followup.reports.health_html):
         tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
             a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
@@ -515,7 +523,7 @@ def test_cli_passes_publish(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.update(options)
         return 0
 
-    monkeypatch.setattr("followup.reporting.report_command", fake)
+    monkeypatch.setattr("followup.commands.report.report_command", fake)
     env = {
         "FOLLOWUP_JIRA__URL": "https://acme.atlassian.net",
         "FOLLOWUP_JIRA__EMAIL": "a@example.com",

@@ -21,15 +21,15 @@ import requests
 from sandbox_support import reset_server
 
 from followup.adapters import Adapters, from_settings
-from followup.engine import RunResult
-from followup.model import ActionItem, TicketProperty
-from followup.planner import Op
+from followup.commands.sync import build_engine
+from followup.core.model import ActionItem, TicketProperty
+from followup.core.planner import Op
 from followup.ports import NewTicket
-from followup.runner import build_engine
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY, synthetic_dataset
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
+from followup.sync.engine import RunResult
 
 PAGES, ITEMS = 50, 5
 TICKETS = PAGES * ITEMS

@@ -23,7 +23,7 @@ from followup.adapters.http import (
     scrub,
     translate_error,
 )
-from followup.retry import RetryBudget, RetryPolicy, Safety
+from followup.adapters.retry import RetryBudget, RetryPolicy, Safety
 
 TOKEN = "s3cr3t-t0ken-value"
 

@@ -9,7 +9,8 @@ from html.entities import name2codepoint
 import pytest
 from lxml import etree
 
-from followup.model import FindingCode
+from followup.core.model import FindingCode
+from followup.core.storage_format import extract
 from followup.sandbox.dataset import Dataset, SeedPage
 from followup.sandbox.seed import (
     DEMO_ADMIN,
@@ -20,7 +21,6 @@ from followup.sandbox.seed import (
     demo_dataset,
     synthetic_dataset,
 )
-from followup.storage_format import extract
 
 AC = "http://atlassian.com/content"
 RI = "http://atlassian.com/resource/identifier"

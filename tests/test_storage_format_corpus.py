@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from followup.model import Badge, BadgeColour, Extraction, ItemChange, Owner
+from followup.core.model import Badge, BadgeColour, Extraction, ItemChange, Owner
+from followup.core.storage_format import extract, render
+from followup.core.storage_format.extract import read_page
+from followup.core.storage_format.xml import parse
+from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.settings import ExtractSettings
-from followup.storage_format import extract, render
-from followup.storage_format.extract import read_page
-from followup.storage_format.xml import parse
-from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 CORPUS = Path(__file__).parent / "storage_format" / "real"
 PAGES = sorted(CORPUS.glob("*.xml"))

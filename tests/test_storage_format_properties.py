@@ -12,10 +12,10 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followup.model import KEEP, Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
-from followup.storage_format import StorageFormatError, extract, render
-from followup.storage_format.extract import own_elements, read_page, task_body
-from followup.storage_format.xml import (
+from followup.core.model import KEEP, Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
+from followup.core.storage_format import StorageFormatError, extract, render
+from followup.core.storage_format.extract import own_elements, read_page, task_body
+from followup.core.storage_format.xml import (
     LINK,
     MACRO_TAGS,
     TASK,

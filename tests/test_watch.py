@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from followup.commands.watch import next_delay, watch
 from followup.errors import ConfigError, ServerError
 from followup.sandbox import control
 from followup.sandbox.faults import FaultConfig
 from followup.sandbox.server import RunningSandbox
-from followup.watch import next_delay, watch
 
 # -- the loop -----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The only code that talks HTTP: `JiraPort` and `ConfluencePort` over the Atlassian
-REST APIs, with one shared rate limiter, one retry policy (`followup.retry`) and one
+REST APIs, with one shared rate limiter, one retry policy (`followup.adapters.retry`) and one
 translation of library errors into `followup.errors`.
 
 Build both adapters together so that they share the limiter, the retry budget and
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from followup.adapters.confluence_adapter import ConfluenceAdapter
 from followup.adapters.http import RateLimiter, RequestStats
 from followup.adapters.jira_adapter import JiraAdapter
+from followup.adapters.retry import RetryBudget, RetryPolicy
 from followup.ports import AuthMethod, Deployment
-from followup.retry import RetryBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from followup.settings import Settings

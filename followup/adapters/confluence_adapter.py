@@ -17,7 +17,7 @@ Library facts this relies on (atlassian-python-api 5.0):
   0); the float is set again on the implementation.
 - `retry_with_header=True` is the default: a 429 with `Retry-After` would be slept
   on and retried once inside the library. It is turned off, like
-  `backoff_and_retry`, so that `followup.retry` is the only place that retries.
+  `backoff_and_retry`, so that `followup.adapters.retry` is the only place that retries.
 - `raise_for_status` flattens every error into `requests.HTTPError` (and a 401
   without a JSON body into a bare "Unauthorized (401)"); requests use
   `advanced_mode=True`, which returns the raw response, and the status goes through
@@ -38,10 +38,10 @@ import requests
 from atlassian import Confluence
 
 from followup.adapters.http import RateLimiter, RequestStats, Transport, credential_secrets
+from followup.adapters.retry import RetryPolicy, Safety
+from followup.core.model import Page
 from followup.errors import BadRequestError, ConflictError, NotFoundError, ServerError
-from followup.model import Page
 from followup.ports import AuthMethod, ConfluenceUser, PropertyValue
-from followup.retry import RetryPolicy, Safety
 
 __all__ = ["PAGE_EXPAND", "ConfluenceAdapter"]
 

@@ -3,7 +3,7 @@ one translation of third-party errors into `followup.errors`, and `Transport`, w
 puts them together around every single request.
 
     adapter method ──► Transport.send(method, url, attempt, safety)
-                          │  RetryPolicy.call (followup.retry): repeat if safe
+                          │  RetryPolicy.call (followup.adapters.retry): repeat if safe
                           │    RateLimiter.acquire      (shared by both adapters)
                           │    attempt()                (the library's session)
                           │    RequestStats.record      (service, status)
@@ -33,6 +33,7 @@ import requests
 import urllib3.exceptions
 from jira.exceptions import JIRAError
 
+from followup.adapters.retry import RetryPolicy, Safety
 from followup.errors import (
     ApiError,
     CertificateError,
@@ -42,7 +43,6 @@ from followup.errors import (
     ServerError,
     error_for_status,
 )
-from followup.retry import RetryPolicy, Safety
 
 __all__ = [
     "RateLimiter",

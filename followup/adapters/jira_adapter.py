@@ -39,6 +39,8 @@ from followup.adapters.http import (
     credential_secrets,
     json_body,
 )
+from followup.adapters.retry import RetryPolicy, Safety
+from followup.core.model import StatusCategory, Ticket, TicketProperty
 from followup.errors import (
     ApiError,
     AuthenticationError,
@@ -47,7 +49,6 @@ from followup.errors import (
     PlanError,
     ServerError,
 )
-from followup.model import StatusCategory, Ticket, TicketProperty
 from followup.ports import (
     AuthMethod,
     CreateResult,
@@ -56,7 +57,6 @@ from followup.ports import (
     JiraUser,
     NewTicket,
 )
-from followup.retry import RetryPolicy, Safety
 
 __all__ = ["PROPERTY_KEY", "SEARCH_FIELDS", "JiraAdapter"]
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from rich.table import Table
 from rich.text import Text
 
-from followup.escaping import terminal_text
-from followup.model import ActionItem, Extraction, Finding
+from followup.core.model import ActionItem, Extraction, Finding
+from followup.reports.escaping import terminal_text
 
 
 def _text(value: str, style: str = "") -> Text:

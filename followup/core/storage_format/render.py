@@ -25,9 +25,9 @@ from datetime import date
 
 from lxml import etree
 
-from followup.model import KEEP, Badge, BadgeColour, ItemChange, Owner, _Keep
-from followup.storage_format.dates import DateOrder
-from followup.storage_format.extract import (
+from followup.core.model import KEEP, Badge, BadgeColour, ItemChange, Owner, _Keep
+from followup.core.storage_format.dates import DateOrder
+from followup.core.storage_format.extract import (
     NO_VALUE_WORDS,
     Located,
     badge_after,
@@ -40,9 +40,9 @@ from followup.storage_format.extract import (
     row_ticket,
     task_body,
 )
-from followup.storage_format.text import TextSpot, TicketRef, find_literal, read_task_body
-from followup.storage_format.typed import format_like
-from followup.storage_format.xml import (
+from followup.core.storage_format.text import TextSpot, TicketRef, find_literal, read_task_body
+from followup.core.storage_format.typed import format_like
+from followup.core.storage_format.xml import (
     MACRO_ID,
     MACRO_TAGS,
     PARAMETER,
@@ -67,7 +67,7 @@ from followup.storage_format.xml import (
     serialise,
     set_macro_parameter,
 )
-from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 _WRAPPERS = ("p", "div")
 

@@ -24,8 +24,8 @@ from typing import cast
 
 from lxml import etree
 
+from followup.core.model import Badge, Owner
 from followup.errors import FollowupError
-from followup.model import Badge, Owner
 
 AC_NS = "http://atlassian.com/content"
 RI_NS = "http://atlassian.com/resource/identifier"

@@ -19,8 +19,8 @@ from datetime import date
 
 from lxml import etree
 
-from followup.graphemes import clip
-from followup.model import (
+from followup.core.graphemes import clip
+from followup.core.model import (
     ActionItem,
     Badge,
     BadgeColour,
@@ -31,8 +31,8 @@ from followup.model import (
     ItemSource,
     Owner,
 )
-from followup.storage_format.dates import DateOrder, parse_due_text, parse_iso_date
-from followup.storage_format.tables import (
+from followup.core.storage_format.dates import DateOrder, parse_due_text, parse_iso_date
+from followup.core.storage_format.tables import (
     Role,
     TableInfo,
     data_row_cells,
@@ -40,7 +40,7 @@ from followup.storage_format.tables import (
     read_table,
     table_of,
 )
-from followup.storage_format.text import (
+from followup.core.storage_format.text import (
     TextSpot,
     TicketRef,
     browse_link_key,
@@ -52,7 +52,7 @@ from followup.storage_format.text import (
     ticket_site,
     visible_text,
 )
-from followup.storage_format.typed import (
+from followup.core.storage_format.typed import (
     leading_date,
     leading_status,
     only_a_note,
@@ -60,7 +60,7 @@ from followup.storage_format.typed import (
     typed_date,
     typed_owner,
 )
-from followup.storage_format.xml import (
+from followup.core.storage_format.xml import (
     HEADINGS,
     LINK,
     MACRO_TAGS,
@@ -81,7 +81,7 @@ from followup.storage_format.xml import (
     mention_owner,
     parse,
 )
-from followup.vocabulary import (
+from followup.core.vocabulary import (
     DEFAULT_VOCABULARY,
     Compiled,
     Vocabulary,

@@ -10,15 +10,15 @@ client. The rules are in docs/storage-format.md.
 - `format_extraction_text(extraction)` shows an extraction as a terminal table.
 - `parse_due_text(text, date_order=...)` reads a due date typed as text.
 
-The words extraction looks for are a `followup.vocabulary.Vocabulary` (English by
+The words extraction looks for are a `followup.core.vocabulary.Vocabulary` (English by
 default), given to `extract` and `render` alike.
 """
 
-from followup.storage_format.dates import parse_due_text
-from followup.storage_format.display import format_extraction_text
-from followup.storage_format.extract import extract
-from followup.storage_format.render import render
-from followup.storage_format.xml import StorageFormatError
+from followup.core.storage_format.dates import parse_due_text
+from followup.core.storage_format.extract import extract
+from followup.core.storage_format.render import render
+from followup.core.storage_format.xml import StorageFormatError
+from followup.reports.extraction import format_extraction_text
 
 __all__ = [
     "StorageFormatError",

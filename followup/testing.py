@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from followup.core.model import Page, StatusCategory, Ticket, TicketProperty
 from followup.errors import ConflictError, NotFoundError, PlanError
-from followup.model import Page, StatusCategory, Ticket, TicketProperty
 from followup.ports import (
     ConfluenceUser,
     CreateResult,

@@ -28,15 +28,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from followup.core.model import ActionItem, Extraction, Finding, Page, Ticket, TicketProperty
+from followup.core.planner import Action, ItemStory, PagePlan, group_tickets_by_page
 from followup.errors import ApiError, FollowupError, NotFoundError
-from followup.escaping import terminal_text
-from followup.model import ActionItem, Extraction, Finding, Page, Ticket, TicketProperty
-from followup.planner import Action, ItemStory, PagePlan, group_tickets_by_page
-from followup.sync_report import Names, browse_url, change_text
+from followup.reports.escaping import terminal_text
+from followup.reports.sync import Names, browse_url, change_text
 
 if TYPE_CHECKING:
-    from followup.engine import Engine
     from followup.settings import Settings
+    from followup.sync.engine import Engine
 
 __all__ = ["Explanation", "UsageError", "explain_command", "resolve_command"]
 
@@ -374,7 +374,7 @@ def to_json(x: Explanation, *, jira_url: str | None) -> dict[str, Any]:
 
 def _engine(settings: Settings) -> tuple[Any, Engine]:
     from followup.adapters import from_settings
-    from followup.runner import SetupError, build_engine
+    from followup.commands.sync import SetupError, build_engine
 
     settings.require_sites()
     try:
@@ -388,7 +388,7 @@ def explain_command(
     settings: Settings, key: str, *, today: date | None = None, fmt: str = "text"
 ) -> int:
     """Print the story of one item (or ticket); write nothing. Exit 0."""
-    from followup.runner import today_in
+    from followup.commands.sync import today_in
 
     adapters, engine = _engine(settings)
     try:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from followup.charts import PALETTE, bar_chart, column_chart, line_chart
-from followup.health import ConflictRow, GroupRow, Health, ItemHealth, PageRef
+from followup.core.health import ConflictRow, GroupRow, Health, ItemHealth, PageRef
+from followup.reports.charts import PALETTE, bar_chart, column_chart, line_chart
 
 __all__ = ["headline", "item_badge", "to_html", "to_storage"]
 

@@ -7,7 +7,7 @@ Every finding names its page by title and links to it, and to its ticket where i
 has one. The HTML form is a summary for a team lead (per page: the items with owner,
 due date, status and what changed; the findings; the raw action rows folded away).
 Page text is untrusted: the terminal gets it as `rich` `Text` (never markup) stripped
-of control characters, Markdown and HTML get it escaped (`followup.escaping`), and
+of control characters, Markdown and HTML get it escaped (`followup.reports.escaping`), and
 only http(s) addresses are linked.
 """
 
@@ -25,10 +25,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from followup.engine import Outcome, PageResult, RunResult
-from followup.escaping import markdown_text, terminal_text
-from followup.model import ActionItem, Finding
-from followup.planner import Action, ItemStory, Op
+from followup.core.model import ActionItem, Finding
+from followup.core.planner import Action, ItemStory, Op
+from followup.reports.escaping import markdown_text, terminal_text
+from followup.sync.engine import Outcome, PageResult, RunResult
 
 Format = Literal["text", "json", "markdown", "html"]
 
@@ -333,7 +333,7 @@ def to_text(
 
 def _md_cell(value: str) -> str:
     """Page text as Markdown text: no markup, links, HTML, autolinks or table breaks
-    from it (`followup.escaping.markdown_text`)."""
+    from it (`followup.reports.escaping.markdown_text`)."""
     return markdown_text(value)
 
 

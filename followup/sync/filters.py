@@ -22,13 +22,13 @@ from typing import Literal
 
 import structlog
 
+from followup.core.model import Page
 from followup.errors import NotFoundError, UsageError
-from followup.model import Page
 from followup.ports import ConfluencePort
 
 __all__ = ["Unmatched", "check_filters", "unmatched_filters"]
 
-log = structlog.get_logger("followup.filters")
+log = structlog.get_logger("followup.sync.filters")
 
 
 @dataclass(frozen=True, slots=True)

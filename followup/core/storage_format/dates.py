@@ -9,7 +9,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from followup.model import FindingCode
+from followup.core.model import FindingCode
 
 DateOrder = Literal["none", "dmy", "mdy"]
 

@@ -14,7 +14,7 @@ Matching rules, the same for every list:
   English plural allowed (`owner` matches "Owners", not "Ownership"); a phrase in a
   script written without spaces (Japanese, Chinese) matches anywhere in the text.
 
-Pure: values in, values out. It lives outside `followup.storage_format` so that the
+Pure: values in, values out. It lives outside `followup.core.storage_format` so that the
 settings can build one without loading the parser.
 """
 

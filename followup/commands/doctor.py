@@ -35,6 +35,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import typer
 
+from followup.adapters.retry import Safety
+from followup.core.queries import jql_string, postmortem_cql
 from followup.errors import (
     ApiError,
     AuthenticationError,
@@ -46,9 +48,7 @@ from followup.errors import (
     ForbiddenError,
     NotFoundError,
 )
-from followup.escaping import terminal_text
-from followup.queries import jql_string, postmortem_cql
-from followup.retry import Safety
+from followup.reports.escaping import terminal_text
 from followup.settings import MIN_TOKEN_LENGTH
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def screen_problems(
 def jira_links(body: str) -> list[tuple[str, str]]:
     """The (server, serverId) pairs the jira macros of a page body name, in page order;
     a body that cannot be read names none."""
-    from followup.storage_format.xml import MACRO_TAGS, macro_name, macro_parameter, parse
+    from followup.core.storage_format.xml import MACRO_TAGS, macro_name, macro_parameter, parse
 
     try:
         root = parse(body)

@@ -37,8 +37,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from followup.model import ActionItem, Page, Ticket, TicketProperty
-from followup.planner import Action, Op, PagePlan, Scope, match_tickets
+from followup.core.model import ActionItem, Page, Ticket, TicketProperty
+from followup.core.planner import Action, Op, PagePlan, Scope, match_tickets
 from followup.ports import Deployment, FieldUpdate
 
 __all__ = [

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from followup.model import Owner, TicketSite
-from followup.storage_format.xml import (
+from followup.core.model import Owner, TicketSite
+from followup.core.storage_format.xml import (
     LINK,
     MACRO_TAGS,
     NAME,

@@ -18,9 +18,9 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from followup.storage_format.text import visible_text
-from followup.storage_format.xml import Element
-from followup.vocabulary import Compiled, Role
+from followup.core.storage_format.text import visible_text
+from followup.core.storage_format.xml import Element
+from followup.core.vocabulary import Compiled, Role
 
 _CELLS = ("td", "th")
 _SECTIONS = ("thead", "tbody", "tfoot")

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_JITTER", "next_delay", "stop_on_signals", "watch"]
 
-log = structlog.get_logger("followup.watch")
+log = structlog.get_logger("followup.commands.watch")
 
 DEFAULT_JITTER = 0.1
 """The wait between runs varies by up to this share of the interval, either way."""

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from followup.vocabulary import Compiled
+from followup.core.vocabulary import Compiled
 
 # The shapes `dates.parse_due_text` reads (checked again by it: a shape is not a date).
 _DATE = (

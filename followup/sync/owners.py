@@ -16,8 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from followup.model import Owner
-from followup.planner import OwnerResolution
+from followup.core.model import Owner
+from followup.core.planner import OwnerResolution
 from followup.ports import ConfluencePort, JiraPort, JiraUser
 
 

@@ -28,10 +28,7 @@ from typing import Any, Literal
 
 import structlog
 
-from followup import leases
-from followup.errors import ApiError, FollowupError
-from followup.filters import check_filters
-from followup.model import (
+from followup.core.model import (
     KEEP,
     ActionItem,
     Extraction,
@@ -42,8 +39,7 @@ from followup.model import (
     Ticket,
     TicketProperty,
 )
-from followup.owners import OwnerResolver
-from followup.planner import (
+from followup.core.planner import (
     Action,
     DescriptionEdit,
     Op,
@@ -56,13 +52,17 @@ from followup.planner import (
     owners_to_resolve,
     plan_page,
 )
+from followup.core.queries import managed_tickets_jql, postmortem_cql
+from followup.core.reminders import ReminderPolicy, add_reminders
+from followup.core.storage_format import extract, render
+from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
-from followup.queries import managed_tickets_jql, postmortem_cql
-from followup.reminders import ReminderPolicy, add_reminders
-from followup.storage_format import extract, render
-from followup.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from followup.sync import leases
+from followup.sync.filters import check_filters
+from followup.sync.owners import OwnerResolver
 
-log = structlog.get_logger("followup.engine")
+log = structlog.get_logger("followup.sync.engine")
 
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed

@@ -5,7 +5,7 @@
 Purely computational: the pages and their extractions (what the sync's discovery
 read), the managed tickets (the sync's one JQL search) and the day to judge against
 go in; a frozen `Health` comes out. No I/O, no clock. Rendering lives in
-`followup.reporting` (text, Markdown, JSON) and `followup.report_html` (HTML with
+`followup.commands.report` (text, Markdown, JSON) and `followup.reports.health_html` (HTML with
 inline SVG charts, Confluence storage format).
 
 Where the page and Jira disagree, Jira is taken as the record (work is tracked
@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from followup.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
-from followup.planner import Scope, group_tickets_by_page, match_tickets
+from followup.core.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
+from followup.core.planner import Scope, group_tickets_by_page, match_tickets
 
 __all__ = [
     "AGE_BUCKETS",

@@ -4,9 +4,9 @@
 
 The reading is the sync's own: the same CQL discovery (`postmortem_cql`), one JQL
 search for the managed tickets (`managed_tickets_jql`), the engine's extraction of
-each page; nothing per item. The figures are `followup.health.compute_health` (pure);
+each page; nothing per item. The figures are `followup.core.health.compute_health` (pure);
 this module renders them as text, Markdown and JSON, hands HTML and storage format to
-`followup.report_html`, and publishes.
+`followup.reports.health_html`, and publishes.
 
 `--publish PAGE_ID` writes the report onto a Confluence page, between two anchor
 macros (`followup-report-start` / `followup-report-end`) so that whatever a person
@@ -35,18 +35,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from followup.core.health import GroupRow, Health, ItemHealth, compute_health
+from followup.core.model import Page
+from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.errors import ApiError, NotFoundError, PlanError, SetupError
-from followup.escaping import markdown_text, terminal_text
-from followup.filters import check_filters
-from followup.health import GroupRow, Health, ItemHealth, compute_health
-from followup.model import Page
 from followup.ports import ConfluencePort
-from followup.queries import managed_tickets_jql, postmortem_cql
-from followup.report_html import headline, item_badge, to_html, to_storage
+from followup.reports.escaping import markdown_text, terminal_text
+from followup.reports.health_html import headline, item_badge, to_html, to_storage
+from followup.sync.filters import check_filters
 
 if TYPE_CHECKING:
-    from followup.engine import Engine
     from followup.settings import Settings
+    from followup.sync.engine import Engine
 
 __all__ = [
     "PublishResult",
@@ -341,7 +341,7 @@ def report_command(
 ) -> int:
     """Compute the health report, print (or write) it, and publish it if asked."""
     from followup.adapters import from_settings
-    from followup.runner import build_engine, today_in
+    from followup.commands.sync import build_engine, today_in
 
     settings.require_sites()
     try:

@@ -5,7 +5,7 @@
 All the functions here are purely computational: no I/O, no clock, no randomness,
 no environment. Everything a decision needs is an argument (the run's date included),
 so the same inputs always give the same plan, and a dry run shows exactly what apply
-will do. Apply (`followup.engine`) executes a plan and decides nothing of its own.
+will do. Apply (`followup.sync.engine`) executes a plan and decides nothing of its own.
 
 Identity (DESIGN.md section 2): an item finds its ticket by, in order, the key written
 on the page; the ticket's `followup` property naming the item; among the page's
@@ -33,8 +33,8 @@ from datetime import date, timedelta
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from followup.graphemes import clip
-from followup.model import (
+from followup.core.graphemes import clip
+from followup.core.model import (
     KEEP,
     ActionItem,
     Badge,

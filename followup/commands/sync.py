@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from followup.engine import Engine, EngineConfig, RunResult
+from followup.core.planner import Directions, Policy, Scope, site_url
+from followup.core.reminders import ReminderPolicy
 from followup.errors import ApiError, FollowupError, SetupError
-from followup.planner import Directions, Policy, Scope, site_url
 from followup.ports import ConfluencePort, Deployment, JiraPort
-from followup.reminders import ReminderPolicy
-from followup.sync_report import Format, render_report
+from followup.reports.sync import Format, render_report
+from followup.sync.engine import Engine, EngineConfig, RunResult
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics

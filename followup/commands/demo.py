@@ -9,7 +9,7 @@
 7. print where to look.
 
 Everything goes over HTTP through the same adapters a real site gets.
-`python -m followup.demo --flavor datacenter` runs it against a sandbox acting as
+`python -m followup.commands.demo --flavor datacenter` runs it against a sandbox acting as
 Jira and Confluence Data Center (`make demo FLAVOR=datacenter`).
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import requests
 from rich.console import Console
 
+from followup.commands.sync import sync_command
 from followup.logconfig import configure_logging
-from followup.runner import sync_command
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY
 from followup.sandbox.server import open_state, start_in_thread
@@ -57,7 +57,7 @@ def _done_transition(url: str, auth: tuple[str, str], key: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m followup.demo", description="followup against a fresh sandbox."
+        prog="python -m followup.commands.demo", description="followup against a fresh sandbox."
     )
     parser.add_argument(
         "--flavor",
