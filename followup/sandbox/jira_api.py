@@ -26,9 +26,9 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox import workflow
 from followup.sandbox.dataset import Dataset, SeedIssue
-from followup.sandbox.jira import catalog, changelog, links, watchers
+from followup.sandbox.jira import catalog, changelog, watchers, workflow
+from followup.sandbox.jira import issue_links as links
 from followup.sandbox.jira.base import (
     DEFAULT_PRIORITY,
     PRIORITIES,

@@ -24,7 +24,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from followup.sandbox import workflow
+from followup.sandbox.jira import workflow
 from followup.sandbox.state import SandboxState, User
 
 Json = Any

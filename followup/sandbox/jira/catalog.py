@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from followup.sandbox import workflow
+from followup.sandbox.jira import workflow
 from followup.sandbox.jira.base import (
     PRIORITIES,
     Ctx,
