@@ -1267,7 +1267,7 @@ def cql_search(state: SandboxState, request: Request, path: str) -> CqlPage:
     cql = request.query_params.get("cql", "")
     if not cql.strip():
         raise Problem(400, "CQL query parameter is required")
-    from followup.sandbox.cql import CqlError, compile_cql
+    from followup.sandbox.confluence.cql import CqlError, compile_cql
 
     try:
         where, params, order = compile_cql(cql, current_user=caller_id(request) or None)

@@ -60,7 +60,7 @@ from followup.sandbox.jira.base import (
     status_of,
     utc_now,
 )
-from followup.sandbox.jql import KEY_NUMBER, JqlError, compile_jql
+from followup.sandbox.jira.jql import KEY_NUMBER, JqlError, compile_jql
 from followup.sandbox.state import SandboxState, User
 
 SCHEMA = """
