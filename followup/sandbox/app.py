@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from followup.sandbox import control, jira_api
+from followup.sandbox import control, jira
 from followup.sandbox.control import RequestStats
 from followup.sandbox.faults import Faults, Refusal
 from followup.sandbox.state import SandboxState
@@ -198,7 +198,7 @@ class SandboxMiddleware:
         self.faults = faults
         self.stats = stats
         self.routes = routes
-        patterns = [jira_api.READ_ONLY_POSTS]
+        patterns = [jira.READ_ONLY_POSTS]
         confluence = control.optional_module("confluence_api")
         extra = getattr(confluence, "READ_ONLY_POSTS", None) if confluence else None
         if isinstance(extra, re.Pattern):
@@ -372,7 +372,7 @@ def create_app(state: SandboxState, *, base_url: str, faults: Faults | None = No
     state.faults = faults
     stats = RequestStats()
     control.init_schemas(state)
-    routes: list[BaseRoute] = list(jira_api.routes(state))
+    routes: list[BaseRoute] = list(jira.routes(state))
     for name in ("confluence_api", "views"):
         module = control.optional_module(name)
         if module is not None:

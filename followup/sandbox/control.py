@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox import jira_api
+from followup.sandbox import jira
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
 from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, SandboxState, User
@@ -54,7 +54,7 @@ def optional_module(name: str) -> ModuleType | None:
 
 def product_modules() -> list[ModuleType]:
     """The product API modules present: Jira always, Confluence when it is there."""
-    modules: list[ModuleType] = [jira_api]
+    modules: list[ModuleType] = [jira]
     confluence = optional_module("confluence_api")
     if confluence is not None:
         modules.append(confluence)

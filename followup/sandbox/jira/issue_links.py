@@ -20,21 +20,16 @@ from typing import Any
 from starlette.responses import Response
 
 from followup.sandbox.jira import changelog
-from followup.sandbox.jira.base import (
-    Ctx,
-    Handler,
-    JiraError,
-    issue_row,
+from followup.sandbox.jira.catalog import (
     issue_type_id,
     issue_type_json,
-    json_response,
-    no_content,
     priority_json,
-    rich_text_in,
     status_json,
     status_of,
-    utc_now,
 )
+from followup.sandbox.jira.context import Ctx, Handler, JiraError, json_response, no_content
+from followup.sandbox.jira.formats import rich_text_in, utc_now
+from followup.sandbox.jira.lookups import issue_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS issue_links (
