@@ -45,7 +45,7 @@ from followup.core.planner import Scope
 from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.reports.health_html import to_html, to_storage
 from followup.sandbox import control
-from followup.sandbox.confluence_api import reserialize_storage
+from followup.sandbox.confluence.storage import reserialize_storage
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings
