@@ -160,11 +160,19 @@ class Lexer:
         tokens.append(Token("eof", "", "", n))
         return tokens
 
-    def _escape(self, i: int) -> tuple[str, int]:
-        decoded = decode_escape(self.text, i, surrogate_pairs=self.surrogate_pairs)
-        if decoded is None:
-            raise self.bad_escape(i)
-        return decoded
+    def _char(self, i: int, *, quoted: bool) -> tuple[str, int]:
+        """What the character at `i` (or the escape starting there) stands for in a
+        quoted string or a bare word, and the index after it."""
+        if self.text[i] == "\\" and (quoted or self.escapes_in_words):
+            decoded = decode_escape(self.text, i, surrogate_pairs=self.surrogate_pairs)
+            if decoded is None:
+                raise self.bad_escape(i)
+            return decoded
+        if quoted:
+            self.check_in_string(i)
+        else:
+            self.check_in_word(i)
+        return self.text[i], i + 1
 
     def _string(self, start: int) -> tuple[Token, int]:
         text, quote = self.text, self.text[start]
@@ -173,16 +181,10 @@ class Lexer:
         while True:
             if i >= len(text):
                 raise self.unterminated(start)
-            c = text[i]
-            if c == quote:
+            if text[i] == quote:
                 return Token("string", "".join(parts), text[start : i + 1], start), i + 1
-            if c == "\\":
-                decoded, i = self._escape(i)
-                parts.append(decoded)
-                continue
-            self.check_in_string(i)
-            parts.append(c)
-            i += 1
+            part, i = self._char(i, quoted=True)
+            parts.append(part)
 
     def _word(self, start: int) -> tuple[Token, int]:
         text = self.text
@@ -192,13 +194,8 @@ class Lexer:
             c = text[i]
             if c.isspace() or c in self.word_stop or self.ends_word(c):
                 break
-            if c == "\\" and self.escapes_in_words:
-                decoded, i = self._escape(i)
-                parts.append(decoded)
-                continue
-            self.check_in_word(i)
-            parts.append(c)
-            i += 1
+            part, i = self._char(i, quoted=False)
+            parts.append(part)
         raw = text[start:i]
         if raw.lower() in self.keywords:
             return Token("kw", raw.lower(), raw, start), i

@@ -34,8 +34,8 @@ from followup.sandbox.confluence.history import history_json, version_json
 from followup.sandbox.confluence.labels import labels_json
 from followup.sandbox.confluence.rows import (
     PageRow,
-    historical,
     load_page,
+    page_at,
     page_version,
     require_page,
     space_row,
@@ -215,11 +215,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         page_id = page_id_param(request)
         number = request.query_params.get("version")
         with state.lock:
-            page = require_page(db, page_id)
-            if number:
-                if not number.isdigit():
-                    raise Problem(400, f"Version is not valid: {number}")
-                page = historical(db, page, int(number))
+            page = page_at(db, page_id, number)
             ctx = Ctx(state, site_of(request))
             return JSONResponse(content_json(ctx, page, expand_param(request), top=True))
 

@@ -29,7 +29,7 @@ from followup.sandbox.confluence.context import (
 )
 from followup.sandbox.confluence.rows import (
     PageRow,
-    historical,
+    page_at,
     page_version,
     require_page,
     space_row,
@@ -166,11 +166,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         with_body = body_format(request)
         number = request.query_params.get("version")
         with state.lock:
-            page = require_page(db, page_id)
-            if number:
-                if not number.isdigit():
-                    raise Problem(400, f"Version is not valid: {number}")
-                page = historical(db, page, int(number))
+            page = page_at(db, page_id, number)
             data = page_json(Ctx(state, site_of(request)), page, with_body=with_body)
         data["_links"]["base"] = site_of(request).base
         return JSONResponse(data)

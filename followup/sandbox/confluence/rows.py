@@ -94,6 +94,16 @@ def historical(db: sqlite3.Connection, page: PageRow, number: int) -> PageRow:
     )
 
 
+def page_at(db: sqlite3.Connection, page_id: int, number: str | None) -> PageRow:
+    """The page, as it is or at the version a `version` parameter names."""
+    page = require_page(db, page_id)
+    if not number:
+        return page
+    if not number.isdigit():
+        raise Problem(400, f"Version is not valid: {number}")
+    return historical(db, page, int(number))
+
+
 def page_version(db: sqlite3.Connection, page: PageRow, number: int | None = None) -> Version:
     number = page.version if number is None else number
     row = db.execute(

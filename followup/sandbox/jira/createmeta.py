@@ -95,6 +95,22 @@ def _createmeta(ctx: Ctx) -> Response:
     return json_response({"expand": "projects", "projects": projects})
 
 
+def _paged(ctx: Ctx, items: list[Any], start: int, limit: int, cloud_key: str) -> Response:
+    """One page of `items`: Cloud names the list `cloud_key`; Data Center names it
+    `values` and says whether it is the last page."""
+    page = items[start : start + limit]
+    key = cloud_key if ctx.cloud else "values"
+    return json_response(
+        {
+            "maxResults": limit,
+            "startAt": start,
+            "total": len(items),
+            key: page,
+            **({} if ctx.cloud else {"isLast": start + limit >= len(items)}),
+        }
+    )
+
+
 def _createmeta_issuetypes(ctx: Ctx) -> Response:
     start, limit = page_params(ctx)
     with ctx.state.lock:
@@ -103,17 +119,7 @@ def _createmeta_issuetypes(ctx: Ctx) -> Response:
         types = [
             issue_type_json(ctx, t["id"], t["name"]) for t in issue_types_of(db, project["key"])
         ]
-    page = types[start : start + limit]
-    key = "issueTypes" if ctx.cloud else "values"
-    return json_response(
-        {
-            "maxResults": limit,
-            "startAt": start,
-            "total": len(types),
-            key: page,
-            **({} if ctx.cloud else {"isLast": start + limit >= len(types)}),
-        }
-    )
+    return _paged(ctx, types, start, limit, "issueTypes")
 
 
 def _createmeta_fields(ctx: Ctx) -> Response:
@@ -125,17 +131,7 @@ def _createmeta_fields(ctx: Ctx) -> Response:
             raise JiraError(400, ["The issue type selected is invalid."])
         meta = _field_metadata(ctx, db, project)
     items = [{"fieldId": k, **v} for k, v in meta.items()]
-    page = items[start : start + limit]
-    key = "fields" if ctx.cloud else "values"
-    return json_response(
-        {
-            "maxResults": limit,
-            "startAt": start,
-            "total": len(items),
-            key: page,
-            **({} if ctx.cloud else {"isLast": start + limit >= len(items)}),
-        }
-    )
+    return _paged(ctx, items, start, limit, "fields")
 
 
 API: tuple[tuple[str, str, Handler], ...] = (
