@@ -30,7 +30,7 @@ from reliability_support import REPO, TODAY, Site
 from sandbox_support import reset_server
 from structlog.testing import capture_logs
 
-from followup.adapters import from_settings
+from followup.commands.sites import from_settings
 from followup.errors import FollowupError
 from followup.sandbox.app import create_app
 from followup.sandbox.seed import DEMO_ADMIN, demo_dataset
@@ -365,7 +365,7 @@ def test_verification_is_on_unless_a_setting_turns_it_off(site: Site) -> None:
     adapters = from_settings(settings)
     try:
         assert adapters.jira._session.verify is True
-        assert adapters.confluence._rest.verify_ssl is True
+        assert adapters.confluence.client.verify_ssl is True
     finally:
         adapters.close()
 
