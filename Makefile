@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: specs demo test check lint types unit test-slow cassettes bench lock clean sandbox browser \
+.PHONY: specs demo test check lint types imports unit test-slow cassettes bench lock clean sandbox browser \
 	image image-test
 
 $(STAMP): pyproject.toml requirements.lock
@@ -23,7 +23,7 @@ sandbox: $(STAMP)
 
 test: check unit
 
-check: lint types
+check: lint types imports
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 types: $(STAMP)
 	$(BIN)/mypy
+
+# The layer contracts in pyproject.toml ([tool.importlinter]); docs/architecture.md.
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 unit: $(STAMP) browser
 	$(BIN)/pytest -q

@@ -264,7 +264,7 @@ def worker(args: argparse.Namespace) -> None:
             args.url, env["FOLLOWUP_JIRA__EMAIL"], env["FOLLOWUP_JIRA__TOKEN"], today=TODAY
         ).to_json()
     else:
-        from followup.adapters import from_settings
+        from followup.commands.sites import from_settings
         from followup.commands.sync import build_engine
         from followup.logconfig import configure_logging
         from followup.settings import load_settings

@@ -1,15 +1,20 @@
 """The `followup` command line: parse, build settings, call one function, render.
 
-This is the one place that turns errors into exit codes:
+This is the one place that turns errors and outcomes into exit codes:
 
-    0    success (`sync --detailed-exitcode` returns the runner's own codes)
-    1    a FollowupError that says so, or an internal error (a bug: "internal error: ...")
-    2    a usage error, a ConfigError, an authentication error, a command not in this build
+    0    success; with `sync --detailed-exitcode`, a dry run with nothing to change
+    1    a run that failed (some actions did not go through; the report lists them), a
+         doctor check that failed, another FollowupError, or an internal error (a bug:
+         "internal error: ...")
+    2    nothing was done because of the usage, the settings, the credentials or a
+         site that cannot be used (`FollowupError.setup_problem`, typer's usage errors,
+         a doctor whose settings, sites or credentials failed)
+    3    `sync --detailed-exitcode`: a dry run with changes pending
     130  interrupted (Ctrl-C)
 
-The functions the commands call live elsewhere and are imported inside the command
-body, so that `followup --help` stays fast and a command whose module is missing from
-a build says so instead of breaking the others.
+Each command imports what it runs inside its own body, plainly (mypy checks every
+call), so that `followup --help` and `followup --version` load no HTTP client, engine
+or sandbox.
 """
 
 # Why typer: options are typed function parameters (the type is the validation and the
@@ -20,12 +25,10 @@ a build says so instead of breaking the others.
 from __future__ import annotations
 
 import enum
-import importlib
 import json
 import re
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,14 +47,53 @@ from followup.reports.escaping import terminal_text
 from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
 
 if TYPE_CHECKING:
-    from followup.core.model import Page
+    from followup.commands.doctor import Checklist
+    from followup.sync.engine import RunResult
 
-__all__ = ["app", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PENDING",
+    "EXIT_SETUP",
+    "app",
+    "exit_code_for_checks",
+    "exit_code_for_error",
+    "exit_code_for_run",
+    "main",
+]
 
 log = structlog.get_logger("followup.cli")
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_SETUP = 2
+EXIT_PENDING = 3
 EXIT_INTERRUPTED = 130
-EXIT_UNAVAILABLE = 2
+
+
+def exit_code_for_error(error: FollowupError) -> int:
+    """2 for an error that stopped followup before it could work, 1 for the others."""
+    return EXIT_SETUP if error.setup_problem else EXIT_FAILED
+
+
+def exit_code_for_run(result: RunResult, *, detailed: bool) -> int:
+    """A sync's exit code: 1 when anything failed; with `detailed`, 3 for a dry run
+    with changes pending; else 0."""
+    if result.failed:
+        return EXIT_FAILED
+    if detailed and result.dry_run and result.pending:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+def exit_code_for_checks(checklist: Checklist) -> int:
+    """The doctor's exit code: as a sync's would be, 2 when a check that any command
+    needs first (the settings, a site answering, the credentials) failed, 1 when
+    another check failed, else 0 (warnings allowed)."""
+    if checklist.setup_failed:
+        return EXIT_SETUP
+    return EXIT_FAILED if checklist.failed else EXIT_OK
 
 
 def _stderr() -> Console:
@@ -86,7 +128,7 @@ class _Group(TyperGroup):
         except FollowupError as exc:
             log.debug("command failed", error=type(exc).__name__, exc_info=True)
             _print_error(f"error: {redact_text(exc.show())}")
-            raise typer.Exit(exc.exit_code) from None
+            raise typer.Exit(exit_code_for_error(exc)) from None
         except KeyboardInterrupt:
             _print_error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -102,7 +144,7 @@ class _Group(TyperGroup):
             )
             _stderr().print(Text(f"  {where}"))
             log.error("internal error", error=summary, exc_info=debug)
-            raise typer.Exit(1) from None
+            raise typer.Exit(EXIT_FAILED) from None
 
 
 app = typer.Typer(
@@ -127,7 +169,7 @@ class LogLevel(enum.StrEnum):
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"followup {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(EXIT_OK)
 
 
 @app.callback()
@@ -172,27 +214,6 @@ def _settings(ctx: typer.Context) -> Settings:
     return load_settings(_globals(ctx).config)
 
 
-def _unavailable(command: str) -> NoReturn:
-    _print_error(f"followup {command}: not available in this build")
-    raise typer.Exit(EXIT_UNAVAILABLE)
-
-
-def _entry(module: str, attr: str, command: str) -> Callable[..., Any]:
-    """`module.attr`, imported now; a build without that module says so and exits 2."""
-    try:
-        loaded = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        # Only the module itself (or a parent) missing means "not in this build"; a
-        # dependency missing inside it is a real error.
-        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-            _unavailable(command)
-        raise
-    function = getattr(loaded, attr, None)
-    if not callable(function):
-        _unavailable(command)
-    return function  # type: ignore[no-any-return]
-
-
 def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
@@ -208,9 +229,6 @@ class Flavor(enum.StrEnum):
 class Seed(enum.StrEnum):
     DEMO = "demo"
     EMPTY = "empty"
-
-
-Probability = Annotated[float, typer.Option(min=0.0, max=1.0)]
 
 
 _FAULT_OPTIONS = {
@@ -294,7 +312,8 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run a local Jira + Confluence stand-in (no account needed). See docs/sandbox.md."""
-    serve = _entry("followup.sandbox.server", "serve", "sandbox")
+    from followup.commands.sandbox import check_faults, sandbox_command
+
     given = {
         "latency_ms": latency_ms,
         "rate_429": rate_429,
@@ -311,16 +330,14 @@ def sandbox(
             source = ctx.get_parameter_source(name)
             if source is not None and source.name != "DEFAULT":  # given on the command line
                 fault_config[_FAULT_OPTIONS[name]] = value
-    from followup.sandbox.faults import FaultConfig
-
     try:
-        FaultConfig.from_json(fault_config)
+        check_faults(fault_config)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
-    serve(
+    sandbox_command(
         host=host,
         port=port,
-        flavor=str(flavor),
+        flavor="datacenter" if flavor is Flavor.DATACENTER else "cloud",
         seed=str(seed),
         state_path=state,
         faults=fault_config,
@@ -359,118 +376,11 @@ def extract(
     fmt: Annotated[ExtractFormat, typer.Option("--format")] = ExtractFormat.TEXT,
 ) -> None:
     """Show the action items and findings followup reads off one page."""
+    from followup.commands.extract import extract_command
+
     if (file is None) == (page is None):
         raise typer.BadParameter("give either a PAGE.xml file or --page ID", param_hint="PAGE.xml")
-    settings = _settings(ctx)
-    extract_items = _entry("followup.core.storage_format", "extract", "extract")
-    names: dict[str, str] = {}
-    where = ""
-    if page is not None:
-        fetched = _fetch_page(settings, page)
-        body, page_id = fetched.body, page
-        where = f"“{fetched.title}” {fetched.url}".rstrip()
-    else:
-        assert file is not None
-        try:
-            body = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{file}: not UTF-8 text ({exc.reason})") from None
-        page_id = page_id or file.stem
-    extraction = extract_items(
-        body,
-        page_id,
-        date_order=settings.sync.date_order,
-        vocabulary=settings.extract.vocabulary(),
-        max_items=settings.sync.max_items_per_page,
-    )
-    if page is not None:
-        names = _owner_names(settings, extraction)
-    if fmt is ExtractFormat.JSON:
-        typer.echo(json.dumps(_extraction_json(extraction, names), indent=2, ensure_ascii=False))
-    else:
-        if where:
-            Console(highlight=False, soft_wrap=True).print(Text(terminal_text(where)))
-        _print_extraction(extraction, names, from_site=page is not None)
-
-
-def _fetch_page(settings: Settings, page_id: str) -> Page:
-    """One page of the configured site, body included."""
-    from followup.adapters import from_settings
-    from followup.errors import ApiError, NotFoundError, SetupError, UsageError
-
-    settings.require_sites()
-    try:
-        adapters = from_settings(settings)
-        try:
-            fetched: Page = adapters.confluence.get_page(page_id)
-        finally:
-            adapters.close()
-    except NotFoundError:
-        raise UsageError(
-            f"--page {page_id}: there is no page with that id (or followup's account cannot see it)"
-        ) from None
-    except ApiError as exc:
-        # A site that does not answer or refuses the credentials: as for every command.
-        raise SetupError(exc.message, hint=exc.hint) from None
-    return fetched
-
-
-def _owner_names(settings: Settings, extraction: Any) -> dict[str, str]:
-    """Display names of the page's owners, by the look-ups a sync makes for them
-    (one per distinct owner: is the person assignable in the project)."""
-    from followup.adapters import from_settings
-    from followup.sync.owners import OwnerResolver
-
-    adapters = from_settings(settings)
-    try:
-        resolver = OwnerResolver(
-            adapters.jira,
-            adapters.confluence,
-            project=settings.jira.project_key,
-            names=dict(settings.owners),
-        )
-        found = resolver.resolve({i.owner for i in extraction.items if i.owner is not None})
-    finally:
-        adapters.close()
-    return {owner.value: res.display for owner, res in found.items() if res.display}
-
-
-def _extraction_json(extraction: Any, names: dict[str, str]) -> dict[str, Any]:
-    items = []
-    for item in extraction.items:
-        data = item.to_json()
-        if item.owner is not None and item.owner.value in names:
-            data["owner_name"] = names[item.owner.value]
-        items.append(data)
-    return {
-        "items": items,
-        "findings": [
-            {"code": str(f.code), "item": f.item, "message": f.message} for f in extraction.findings
-        ],
-    }
-
-
-def _print_extraction(extraction: Any, names: dict[str, str], *, from_site: bool) -> None:
-    from followup.core.storage_format import format_extraction_text
-
-    console = Console(highlight=False)
-    console.print(format_extraction_text(extraction, names=names))
-    # The table shows each item's finding codes, and the findings about the page as a
-    # whole under it; the items' findings follow in full, each once.
-    keys = {item.key for item in extraction.items}
-    for finding in extraction.findings:
-        if finding.item is not None and finding.item in keys:
-            console.print(Text(terminal_text(f"{finding.code}: {finding.message}")))
-    if not extraction.findings:
-        console.print("no findings")
-    mentions = [i for i in extraction.items if i.owner and i.owner.kind != "name"]
-    if not from_site and mentions:
-        console.print(
-            Text(
-                "@mentions are shown by id: a page body names no one; --page ID reads the "
-                "page from the site and shows names."
-            )
-        )
+    extract_command(_settings(ctx), file=file, page=page, page_id=page_id, fmt=str(fmt))
 
 
 # --- sync and report --------------------------------------------------------------
@@ -638,6 +548,11 @@ def sync(
     ] = None,
 ) -> None:
     """Make every action item have one ticket, and page and tickets agree."""
+    from followup.commands.sync import sync_command
+    from followup.commands.watch import stop_on_signals
+    from followup.commands.watch import watch as watch_loop
+    from followup.metrics import SyncMetrics
+
     seconds = parse_interval(interval)
     if watch and today is not None:
         raise typer.BadParameter(
@@ -658,12 +573,11 @@ def sync(
 
     settings = load()
     settings.require_sites()
-    sync_command = _entry("followup.commands.sync", "sync_command", "sync")
     # One registry for the process: --watch's counters grow from run to run.
-    metrics = _entry("followup.metrics", "SyncMetrics", "sync")()
+    metrics = SyncMetrics()
 
     def run_once(current: Settings, stop: threading.Event | None = None) -> int:
-        code: int = sync_command(
+        result = sync_command(
             current,
             dry_run=dry_run,
             fmt=str(fmt),
@@ -671,22 +585,19 @@ def sync(
             spaces=tuple(space or ()),
             pages=tuple(page or ()),
             today=today,
-            detailed_exitcode=detailed_exitcode,
             metrics=metrics,
             stop=stop,
         )
-        return code
+        return exit_code_for_run(result, detailed=detailed_exitcode)
 
     if not watch:
         # SIGTERM (a pod or unit being stopped) ends the run between pages, cleanly.
-        stop_on_signals = _entry("followup.commands.watch", "stop_on_signals", "sync")
         stop = threading.Event()
         with stop_on_signals(stop, []):
             code = run_once(settings, stop)
         _exit(code)
     # Settings are read again before each run: a rotated token file is picked up.
-    run_watch = _entry("followup.commands.watch", "watch", "sync --watch")
-    _exit(run_watch(run_once, load, interval=seconds))
+    _exit(watch_loop(run_once, load, interval=seconds))
 
 
 @app.command(rich_help_panel="Run")
@@ -708,34 +619,32 @@ def report(
 ) -> None:
     """Report the follow-up health of every postmortem: open, done and overdue action
     items, by space, owner and age, completion times. Changes nothing in Jira."""
+    from followup.commands.report import report_command
+
     check_output(output)
     settings = _settings(ctx)
     settings.require_sites()
-    report_command = _entry("followup.commands.report", "report_command", "report")
-    # `publish` only when asked, so a build whose report_command predates it still runs.
-    extra = {"publish": publish} if publish is not None else {}
-    _exit(
-        report_command(
-            settings,
-            fmt=str(fmt),
-            output=output,
-            spaces=tuple(space or ()),
-            today=today,
-            **extra,
-        )
+    report_command(
+        settings,
+        fmt=str(fmt),
+        output=output,
+        spaces=tuple(space or ()),
+        today=today,
+        publish=publish,
     )
 
 
 @app.command(rich_help_panel="Run")
 def doctor(ctx: typer.Context) -> None:
     """Check settings, connectivity, credentials and permissions, one line each."""
-    run_doctor = _entry("followup.commands.doctor", "run_doctor", "doctor")
+    from followup.commands.doctor import config_failed, run_doctor
+
     try:
         settings = _settings(ctx)
     except ConfigError as exc:
-        # The checklist's first line fails, saying why (once: not again on stderr); exit 2.
-        _exit(_entry("followup.commands.doctor", "config_failed", "doctor")(exc))
-    _exit(run_doctor(settings))
+        # The checklist's first line fails, saying why (once: not again on stderr).
+        _exit(exit_code_for_checks(config_failed(exc)))
+    _exit(exit_code_for_checks(run_doctor(settings)))
 
 
 class ExplainFormat(enum.StrEnum):
@@ -759,10 +668,11 @@ def explain(
 ) -> None:
     """Why an item does what it does: the page, what was read, the ticket, the sync
     base, how they were matched, and the plan. Writes nothing."""
+    from followup.commands.explain import explain_command
+
     settings = _settings(ctx)
     settings.require_sites()
-    explain_command = _entry("followup.commands.explain", "explain_command", "explain")
-    _exit(explain_command(settings, key, today=today, fmt=str(fmt)))
+    explain_command(settings, key, today=today, fmt=str(fmt))
 
 
 @app.command(rich_help_panel="Inspect")
@@ -774,10 +684,11 @@ def resolve(
 ) -> None:
     """Mark a ticket's conflicts resolved: the values followup kept are the right ones.
     (A conflict also clears by itself when someone changes the field again.)"""
+    from followup.commands.explain import resolve_command
+
     settings = _settings(ctx)
     settings.require_sites()
-    resolve_command = _entry("followup.commands.explain", "resolve_command", "resolve")
-    _exit(resolve_command(settings, key))
+    resolve_command(settings, key)
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import requests
 
-from followup.adapters import Adapters, from_settings
+from followup.adapters import Adapters
+from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.storage_format import extract
 from followup.ports import ConfluencePort, JiraPort

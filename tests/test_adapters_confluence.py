@@ -251,7 +251,7 @@ def test_bad_token_is_an_authentication_error_without_the_token(
     with pytest.raises(errors.AuthenticationError) as raised:
         list(wiki.find_pages(POSTMORTEMS))
     error = raised.value
-    assert (error.status, error.exit_code) == (401, 2)
+    assert (error.status, error.setup_problem) == (401, True)
     text = error.show() + json.dumps(error.details) + repr(error.args)
     assert token not in text
     assert "Authorization" not in text

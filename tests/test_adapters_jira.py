@@ -423,14 +423,15 @@ def test_find_users_and_assignability(any_site: JiraSite, sleeps: Sleeps) -> Non
 def test_bad_token_is_an_authentication_error_without_the_token(
     jira_site: JiraSite, sleeps: Sleeps
 ) -> None:
-    """401 becomes AuthenticationError (exit 2) whose message never holds the token."""
+    """401 becomes AuthenticationError (a setup problem: exit 2), whose message never
+    holds the token."""
     token = "wrong-token-0123456789"
     jira = adapter(jira_site, sleeps, token=token, user=ADMIN)
     with pytest.raises(errors.AuthenticationError) as raised:
         list(jira.search_tickets("labels = followup"))
     error = raised.value
     assert error.status == 401
-    assert error.exit_code == 2
+    assert error.setup_problem  # the CLI exits 2
     text = error.show() + json.dumps(error.details) + repr(error.args)
     assert token not in text
     assert "Authorization" not in text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from followup import __version__
 from followup.cli import app, parse_interval, parse_today
+from followup.commands.doctor import Check, Checklist, Status
 from followup.errors import AuthenticationError, PlanError, ServerError
 
 pytestmark = pytest.mark.usefixtures("clean_env", "reset_logging")
@@ -47,20 +48,20 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(app, list(args), env=env)
 
 
-def fake_module(
-    monkeypatch: pytest.MonkeyPatch, name: str, attr: str, function: Callable[..., Any]
-) -> None:
-    """Stand in for a module that another part of the code base provides."""
-    module = types.ModuleType(name)
-    setattr(module, attr, function)
-    monkeypatch.setitem(sys.modules, name, module)
-
-
-def raising(error: BaseException) -> Callable[..., int]:
-    def function(*_args: Any, **_kwargs: Any) -> int:
+def raising(error: BaseException) -> Callable[..., Any]:
+    def function(*_args: Any, **_kwargs: Any) -> Any:
         raise error
 
     return function
+
+
+@dataclass
+class FakeRun:
+    """What the CLI reads of a sync's result to choose the exit code."""
+
+    failed: bool = False
+    dry_run: bool = False
+    pending: bool = False
 
 
 def test_help_lists_the_commands() -> None:
@@ -162,9 +163,7 @@ def test_a_bad_config_file_exits_2(tmp_path: Path) -> None:
 
 def test_an_unexpected_exception_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug exits 1 with one 'internal error' line and where the log is; no traceback."""
-    fake_module(
-        monkeypatch, "followup.commands.doctor", "run_doctor", raising(RuntimeError("boom"))
-    )
+    monkeypatch.setattr("followup.commands.doctor.run_doctor", raising(RuntimeError("boom")))
     result = invoke("doctor")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == "internal error: RuntimeError: boom"
@@ -175,7 +174,7 @@ def test_an_unexpected_exception_is_an_internal_error(monkeypatch: pytest.Monkey
 def test_debug_level_shows_the_traceback_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """With --log-level debug the traceback is logged, and a token in it is redacted."""
     error = RuntimeError(f"rejected {TOKEN}")
-    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(error))
+    monkeypatch.setattr("followup.commands.doctor.run_doctor", raising(error))
     result = invoke("--log-level", "debug", "doctor", env=SITE_ENV)
     assert result.exit_code == 1
     assert "internal error: RuntimeError: rejected [REDACTED]" in result.stderr
@@ -194,7 +193,7 @@ def test_followup_errors_use_their_exit_code(
     monkeypatch: pytest.MonkeyPatch, error: Exception, code: int, line: str
 ) -> None:
     """A FollowupError is shown with show() and exits with its own exit code."""
-    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(error))
+    monkeypatch.setattr("followup.commands.doctor.run_doctor", raising(error))
     result = invoke("doctor")
     assert result.exit_code == code
     assert result.stderr.startswith(line)
@@ -203,35 +202,41 @@ def test_followup_errors_use_their_exit_code(
 
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     """KeyboardInterrupt ends the command with 130."""
-    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", raising(KeyboardInterrupt()))
+    monkeypatch.setattr("followup.commands.doctor.run_doctor", raising(KeyboardInterrupt()))
     result = invoke("doctor")
     assert result.exit_code == 130
     assert "interrupted" in result.stderr
 
 
-def test_a_command_missing_from_the_build_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A command whose module is absent prints 'not available in this build' and exits 2."""
-    monkeypatch.setitem(sys.modules, "followup.commands.doctor", None)
-    result = invoke("doctor")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == "followup doctor: not available in this build"
-
-
-def test_doctor_returns_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    """doctor's exit code is the function's return value."""
-    fake_module(monkeypatch, "followup.commands.doctor", "run_doctor", lambda settings: 3)
-    assert invoke("doctor").exit_code == 3
+@pytest.mark.parametrize(
+    ("statuses", "code"),
+    [
+        ({"config": "ok", "CQL": "ok"}, 0),
+        ({"config": "ok", "CQL": "warn", "labels": "skip"}, 0),
+        ({"config": "ok", "CQL": "fail"}, 1),
+        ({"config": "ok", "Jira credentials": "fail", "CQL": "fail"}, 2),
+        ({"config": "ok", "Confluence answers": "fail"}, 2),
+    ],
+)
+def test_the_doctors_checklist_decides_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, statuses: dict[str, Status], code: int
+) -> None:
+    """doctor exits 0 with nothing failed (warnings allowed), 2 when a setting, a site
+    answering or the credentials failed, 1 when another check failed."""
+    checklist = Checklist(tuple(Check(name, status, "") for name, status in statuses.items()))
+    monkeypatch.setattr("followup.commands.doctor.run_doctor", lambda settings: checklist)
+    assert invoke("doctor", env=SITE_ENV).exit_code == code
 
 
 def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     """sync collects its options and hands them to runner.sync_command unchanged."""
     seen: dict[str, Any] = {}
 
-    def sync_command(settings: Any, **options: Any) -> int:
+    def sync_command(settings: Any, **options: Any) -> FakeRun:
         seen.update(options, settings=settings)
-        return 3
+        return FakeRun(dry_run=True, pending=True)
 
-    fake_module(monkeypatch, "followup.commands.sync", "sync_command", sync_command)
+    monkeypatch.setattr("followup.commands.sync.sync_command", sync_command)
     result = invoke(
         "sync",
         "--dry-run",
@@ -260,13 +265,12 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
         "spaces": ("OPS", "SRE"),
         "pages": ("42",),
         "today": date(2025, 3, 14),
-        "detailed_exitcode": True,
     }
 
 
 def test_sync_requires_site_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """sync without credentials names what is missing and never calls the runner."""
-    fake_module(monkeypatch, "followup.commands.sync", "sync_command", raising(AssertionError()))
+    monkeypatch.setattr("followup.commands.sync.sync_command", raising(AssertionError()))
     result = invoke("sync", "--dry-run")
     assert result.exit_code == 2
     assert "FOLLOWUP_JIRA__TOKEN / [jira] token: field required" in result.stderr
@@ -289,14 +293,14 @@ def test_watch_survives_a_failed_run_and_stops_on_ctrl_c(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """--watch runs again after an API failure, waits --interval between runs, ends on ^C."""
-    outcomes: list[BaseException | int] = [
+    outcomes: list[BaseException | FakeRun] = [
         ServerError("down", service="jira", status=503),
-        0,
+        FakeRun(),
         KeyboardInterrupt(),
     ]
     intervals: list[float] = []
 
-    def sync_command(settings: Any, **options: Any) -> int:
+    def sync_command(settings: Any, **options: Any) -> FakeRun:
         outcome = outcomes.pop(0)
         if isinstance(outcome, BaseException):
             raise outcome
@@ -306,7 +310,7 @@ def test_watch_survives_a_failed_run_and_stops_on_ctrl_c(
         intervals.append(interval)
         return 0.0
 
-    fake_module(monkeypatch, "followup.commands.sync", "sync_command", sync_command)
+    monkeypatch.setattr("followup.commands.sync.sync_command", sync_command)
     monkeypatch.setattr("followup.commands.watch.next_delay", no_wait)
     result = invoke("sync", "--watch", "--interval", "2m", env=SITE_ENV)
     assert result.exit_code == 130, result.output
@@ -319,14 +323,19 @@ def test_report_passes_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
     """report hands format, output, spaces and today to reporting.report_command."""
     seen: dict[str, Any] = {}
 
-    def report_command(settings: Any, **options: Any) -> int:
+    def report_command(settings: Any, **options: Any) -> None:
         seen.update(options)
-        return 0
 
-    fake_module(monkeypatch, "followup.commands.report", "report_command", report_command)
+    monkeypatch.setattr("followup.commands.report.report_command", report_command)
     result = invoke("report", "--format", "html", "--output", "r.html", env=SITE_ENV)
     assert result.exit_code == 0, result.output
-    assert seen == {"fmt": "html", "output": Path("r.html"), "spaces": (), "today": None}
+    assert seen == {
+        "fmt": "html",
+        "output": Path("r.html"),
+        "spaces": (),
+        "today": None,
+        "publish": None,
+    }
 
 
 def test_sandbox_passes_its_options_to_serve(
@@ -335,7 +344,7 @@ def test_sandbox_passes_its_options_to_serve(
     """sandbox hands host, port, flavor, seed, state and the fault knobs to serve()
     (the server creates the state's folder, once it has its port)."""
     seen: dict[str, Any] = {}
-    fake_module(monkeypatch, "followup.sandbox.server", "serve", lambda **kw: seen.update(kw))
+    monkeypatch.setattr("followup.commands.sandbox.serve", lambda **kw: seen.update(kw))
     state = tmp_path / "sub" / "s.sqlite3"
     result = invoke(
         "sandbox",
@@ -375,7 +384,7 @@ def test_sandbox_faults_are_what_the_sandbox_accepts(monkeypatch: pytest.MonkeyP
     """The faults dict sandbox builds is a valid FaultConfig (same keys, same types)."""
     faults = pytest.importorskip("followup.sandbox.faults")
     seen: dict[str, Any] = {}
-    fake_module(monkeypatch, "followup.sandbox.server", "serve", lambda **kw: seen.update(kw))
+    monkeypatch.setattr("followup.commands.sandbox.serve", lambda **kw: seen.update(kw))
     args = ["--state", ":memory:", "--latency-ms", "5", "--rate-5xx", "0.1", "--fault-seed", "3"]
     result = invoke("sandbox", *args)
     assert result.exit_code == 0, result.output
@@ -748,8 +757,8 @@ def test_variables_that_are_not_settings_but_are_expected_pass(
     Kubernetes injects for a Service named followup-... are not taken for misspelt
     settings."""
     seen: dict[str, Any] = {}
-    fake_module(
-        monkeypatch, "followup.commands.sync", "sync_command", lambda s, **kw: seen.update(kw) or 0
+    monkeypatch.setattr(
+        "followup.commands.sync.sync_command", lambda s, **kw: seen.update(kw) or FakeRun()
     )
     env = {
         **SITE_ENV,

@@ -13,7 +13,7 @@ import requests
 from sandbox_support import reset_server
 from typer.testing import CliRunner
 
-from followup.cli import app
+from followup.cli import app, exit_code_for_checks
 from followup.commands.doctor import (
     macro_link_check,
     run_doctor,
@@ -42,7 +42,7 @@ def settings_for(server: RunningSandbox, **env: str) -> Settings:
 def doctor(settings: Settings) -> tuple[int, dict[str, tuple[str, str]]]:
     """Exit code, and per check name its status mark and the rest of its lines."""
     out = io.StringIO()
-    code = run_doctor(settings, out=out)
+    code = exit_code_for_checks(run_doctor(settings, out=out))
     lines: dict[str, tuple[str, str]] = {}
     current = ""
     for line in out.getvalue().splitlines():
@@ -274,7 +274,7 @@ def test_missing_settings_fail_the_first_check(clean_env: pytest.MonkeyPatch) ->
     """Without site settings only the config line prints, failed, naming what is
     missing; exit 2 as for any missing setting."""
     out = io.StringIO()
-    assert run_doctor(load_settings(None, env={}), out=out) == 2
+    assert exit_code_for_checks(run_doctor(load_settings(None, env={}), out=out)) == 2
     text = out.getvalue()
     assert text.startswith("[FAIL] config: ")
     assert "FOLLOWUP_JIRA__URL / [jira] url: field required" in text

@@ -16,8 +16,9 @@ import requests
 from sandbox_support import reset_server
 from typer.testing import CliRunner
 
-from followup.adapters import Adapters, from_settings
-from followup.cli import app
+from followup.adapters import Adapters
+from followup.cli import app, exit_code_for_run
+from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine, sync_command
 from followup.core.model import Extraction, FindingCode, Owner
 from followup.core.storage_format import extract
@@ -313,8 +314,7 @@ def test_json_report_counts_match_what_apply_did(site: Site, tmp_path: Path) -> 
     """The JSON report's counts equal the tickets and page writes that happened."""
     out = tmp_path / "report.json"
     pages_before = {p: site.page(p)["version"]["number"] for p in ("98000001", "98000002")}
-    code = sync_command(site.settings, fmt="json", output=out, today=TODAY)
-    assert code == 0
+    assert not sync_command(site.settings, fmt="json", output=out, today=TODAY).failed
     report = json.loads(out.read_text())
     created = [t for t in site.tickets() if t["key"] != "OPS-1"]
     assert report["summary"]["create"] == len(created)
@@ -323,21 +323,15 @@ def test_json_report_counts_match_what_apply_did(site: Site, tmp_path: Path) -> 
     written = {a["page"] for a in report["actions"] if a["op"] == "write-page"}
     for p, v in pages_before.items():
         assert (site.page(p)["version"]["number"] > v) == (p in written)
-    assert (
-        sync_command(
-            site.settings, dry_run=True, detailed_exitcode=True, fmt="json", output=out, today=TODAY
-        )
-        == 0
-    )
+    again = sync_command(site.settings, dry_run=True, fmt="json", output=out, today=TODAY)
+    assert exit_code_for_run(again, detailed=True) == 0
 
 
 def test_detailed_exitcode_signals_pending_changes(site: Site, tmp_path: Path) -> None:
     """A dry run with changes pending exits 3 under --detailed-exitcode."""
     out = tmp_path / "r.txt"
-    assert (
-        sync_command(site.settings, dry_run=True, detailed_exitcode=True, output=out, today=TODAY)
-        == 3
-    )
+    result = sync_command(site.settings, dry_run=True, output=out, today=TODAY)
+    assert exit_code_for_run(result, detailed=True) == 3
     assert "dry run" in out.read_text()
 
 
@@ -488,7 +482,7 @@ def test_datacenter_sync_with_a_personal_access_token(
     assert (site.settings.jira.auth, site.settings.confluence.auth) == ("pat", "pat")
     seen: list[str] = []
     adapters = site.adapters()
-    for session in (adapters.jira._session, adapters.confluence._rest._session):
+    for session in (adapters.jira._session, adapters.confluence.client.session):
         session.hooks["response"].append(
             lambda r, *a, **k: seen.append(r.request.headers.get("Authorization", ""))
         )

@@ -257,7 +257,7 @@ def test_a_foreign_ticket_is_not_even_read(site: Site) -> None:
     paths: list[str] = []
 
     def record(adapters: Any) -> None:
-        for session in (adapters.jira._session, adapters.confluence._rest._session):
+        for session in (adapters.jira._session, adapters.confluence.client.session):
             session.hooks["response"].append(lambda r, *a, **k: paths.append(r.request.url))
 
     result = site.sync(today=TODAY, on_adapters=record)

@@ -10,8 +10,9 @@ from rich.console import Console
 
 from followup.core.graphemes import clip, utf16_length
 from followup.core.model import ActionItem, Badge, BadgeColour, Extraction, FindingCode, Owner
-from followup.core.storage_format import extract, format_extraction_text, parse_due_text
+from followup.core.storage_format import extract, parse_due_text
 from followup.core.vocabulary import Vocabulary, words_pattern
+from followup.reports.extraction import format_extraction_text
 
 FIXTURES = Path(__file__).parent / "storage_format"
 PAGE = "4242"

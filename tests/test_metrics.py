@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from followup.commands.sync import SetupError, sync_command
-from followup.errors import AuthenticationError, FollowupError
+from followup.cli import exit_code_for_error, exit_code_for_run
+from followup.commands.sync import sync_command
+from followup.errors import AuthenticationError, FollowupError, SetupError
 from followup.logconfig import configure_logging
 from followup.metrics import SyncMetrics
 from followup.sandbox import control
@@ -56,7 +57,8 @@ def run(settings: Settings, metrics: SyncMetrics | None = None, **kw: Any) -> in
     import contextlib
 
     with contextlib.redirect_stdout(out):
-        return sync_command(settings, fmt="json", metrics=metrics, **kw)
+        result = sync_command(settings, fmt="json", metrics=metrics, **kw)
+    return exit_code_for_run(result, detailed=False)
 
 
 # -- a real run, read back ---------------------------------------------------------------------
@@ -270,6 +272,7 @@ def test_no_metrics_settings_means_no_metrics(sandbox: RunningSandbox, tmp_path:
 
 
 def test_authentication_errors_are_setup_errors() -> None:
-    """(Guard) the failure the carry-forward test provokes is the runner's SetupError."""
-    assert issubclass(SetupError, Exception)
-    assert AuthenticationError.exit_code == SetupError.exit_code == 2
+    """(Guard) the failure the carry-forward test provokes stops a sync as a setup
+    problem does: exit 2."""
+    error = AuthenticationError("refused", service="jira", status=401)
+    assert exit_code_for_error(error) == exit_code_for_error(SetupError("down")) == 2

@@ -32,8 +32,9 @@ from reliability_support import (
     ticket_on_page,
 )
 
-from followup.adapters import Adapters, build_adapters, from_settings
-from followup.commands.sync import exit_code_for
+from followup.adapters import Adapters, build_adapters
+from followup.cli import exit_code_for_run
+from followup.commands.sites import from_settings
 from followup.core.model import FindingCode, Page
 from followup.core.storage_format import extract
 from followup.errors import BadRequestError, ConnectivityError, RateLimitedError, ServerError
@@ -556,7 +557,7 @@ def test_a_page_edited_before_every_write_is_reported_after_bounded_retries(
     spy = EditsBeforeOurWrite(site, add_note, times=100)
     result = site.sync(wrap_confluence=spy, max_page_retries=2)
     assert result.failed
-    assert exit_code_for(result, detailed=False) == 1
+    assert exit_code_for_run(result, detailed=False) == 1
     failed = {o.action.page_id for o in result.failures}
     assert failed == set(spy.edits)
     assert set(spy.edits.values()) == {3}  # the first write and two retries
@@ -1033,9 +1034,9 @@ def test_tenacity_is_used_in_one_module_and_the_libraries_do_not_retry() -> None
     )
     try:
         assert adapters.jira._session.max_retries == 0
-        assert not adapters.confluence._rest.backoff_and_retry
-        assert not adapters.confluence._rest.retry_with_header
-        for session in (adapters.jira._session, adapters.confluence._rest.session):
+        assert not adapters.confluence.client.backoff_and_retry
+        assert not adapters.confluence.client.retry_with_header
+        for session in (adapters.jira._session, adapters.confluence.client.session):
             assert {a.max_retries.total for a in session.adapters.values()} == {0}
         assert adapters.jira.transport.retry is adapters.confluence.transport.retry
     finally:

@@ -13,7 +13,7 @@ import requests
 from sandbox_support import reset_server
 
 import followup.core.reminders
-from followup.adapters import from_settings
+from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.model import (
     ActionItem,

@@ -20,7 +20,8 @@ import pytest
 import requests
 from sandbox_support import reset_server
 
-from followup.adapters import Adapters, from_settings
+from followup.adapters import Adapters
+from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.model import ActionItem, TicketProperty
 from followup.core.planner import Op

@@ -91,6 +91,9 @@ def policy(clock: FakeClock, *, budget: float = 600.0, **kwargs: object) -> Retr
         (errors.ServerError("bad gateway", status=502), Safety.REJECTED_ONLY, False),
         (rate_limited(), Safety.NEVER, False),
         (errors.ConnectivityError("reset"), Safety.NEVER, False),
+        (errors.ConnectionFailedError("refused"), Safety.IDEMPOTENT, True),
+        (errors.ConnectionFailedError("refused"), Safety.REJECTED_ONLY, False),
+        (errors.CertificateError("self-signed"), Safety.IDEMPOTENT, False),
     ],
 )
 def test_which_errors_are_retried(error: errors.ApiError, safety: Safety, retried: bool) -> None:
@@ -409,7 +412,7 @@ def test_no_answer_is_an_ambiguous_connectivity_error(exc: Exception) -> None:
     )
     assert isinstance(error, errors.ConnectivityError)
     assert error.ambiguous
-    assert errors.is_retryable(error)
+    assert error.retryable
     assert error.status is None
 
 

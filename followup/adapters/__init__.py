@@ -3,9 +3,10 @@ REST APIs, with one shared rate limiter, one retry policy (`followup.adapters.re
 translation of library errors into `followup.errors`.
 
 Build both adapters together so that they share the limiter, the retry budget and
-the request accounting::
+the request accounting (the commands build them from the settings:
+`followup.commands.sites`)::
 
-    adapters = from_settings(settings)          # or build_adapters(...)
+    adapters = build_adapters(jira_url=..., confluence_url=..., email=..., token=..., project=...)
     adapters.jira.search_tickets("labels = followup")
     adapters.stats.snapshot()                   # requests by service and status
 """
@@ -15,16 +16,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from followup.adapters.confluence_adapter import ConfluenceAdapter
 from followup.adapters.http import RateLimiter, RequestStats
 from followup.adapters.jira_adapter import JiraAdapter
 from followup.adapters.retry import RetryBudget, RetryPolicy
 from followup.ports import AuthMethod, Deployment
-
-if TYPE_CHECKING:
-    from followup.settings import Settings
 
 __all__ = [
     "Adapters",
@@ -35,7 +32,6 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "build_adapters",
-    "from_settings",
 ]
 
 
@@ -111,39 +107,3 @@ def build_adapters(
         auth=auth if confluence_auth is None else confluence_auth,
     )
     return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)
-
-
-def from_settings(
-    settings: Settings,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    run_budget_seconds: float | None = None,
-) -> Adapters:
-    """The adapters for `settings` (which must name both sites: call
-    `settings.require_sites()` first for a friendly ConfigError).
-    `run_budget_seconds` overrides `sync.run_budget_seconds` (a doctor waits less)."""
-    settings.require_sites()
-    j, c = settings.jira, settings.confluence
-    if not (j.url and j.token and c.url and c.token):
-        raise AssertionError("require_sites() let an unset site through")
-    return build_adapters(
-        jira_url=j.url,
-        confluence_url=c.url,
-        email=j.email,
-        token=j.token.get_secret_value(),
-        confluence_email=c.email,
-        confluence_token=c.token.get_secret_value(),
-        project=j.project_key,
-        issue_type=j.issue_type,
-        verify_tls=j.verify_tls,
-        confluence_verify_tls=c.verify_tls,
-        timeout=j.timeout_seconds,
-        confluence_timeout=c.timeout_seconds,
-        auth=j.auth or "basic",
-        confluence_auth=c.auth,
-        rate_limit=settings.sync.rate_limit,
-        run_budget_seconds=(
-            settings.sync.run_budget_seconds if run_budget_seconds is None else run_budget_seconds
-        ),
-        sleep=sleep,
-    )

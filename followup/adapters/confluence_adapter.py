@@ -1,20 +1,23 @@
 """`ConfluenceAdapter`: `followup.ports.ConfluencePort` over HTTP, on
 `atlassian-python-api`.
 
-`atlassian.Confluence` provides authentication and the session; the v1 REST paths,
-the cursor pagination and the version handling are built here, and every request
-goes through the shared `Transport` (rate limit, one retry policy, accounting,
-error translation).
+The library's REST client (`atlassian.rest_client.AtlassianRestAPI`, which every
+product class of the library is built on) provides authentication and the session;
+the v1 REST paths, the cursor pagination and the version handling are built here,
+and every request goes through the shared `Transport` (rate limit, one retry policy,
+accounting, error translation).
 
 Library facts this relies on (atlassian-python-api 5.0):
 
-- `Confluence(...)` is a wrapper that picks a Cloud or Server class and forwards
-  attribute *reads* to it (`__getattr__` on `_impl`); attributes must be *set* on
-  that implementation. The Cloud class defaults to the v2 API root and the Server
-  class rewrites relative paths starting with `content/`, `user/`, ...; so every
-  request here uses an absolute URL (`absolute=True`), which neither touches.
+- Nothing of the Confluence classes is used: `atlassian.Confluence` is a wrapper
+  that picks a Cloud or a Server class and forwards attribute reads to it (through
+  a private `_impl`); the Cloud class defaults to the v2 API root and the Server
+  class rewrites relative paths. Every request here is an absolute URL
+  (`absolute=True`), which the two classes send alike, so the adapter holds the
+  base client itself and reaches it only through its public attributes
+  (`request`, `session`, `timeout`, `close`).
 - `AtlassianRestAPI.__init__` truncates `timeout` with `int()` (0.5 s would become
-  0); the float is set again on the implementation.
+  0); the float is set again afterwards.
 - `retry_with_header=True` is the default: a 429 with `Retry-After` would be slept
   on and retried once inside the library. It is turned off, like
   `backoff_and_retry`, so that `followup.adapters.retry` is the only place that retries.
@@ -35,7 +38,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from atlassian import Confluence
+from atlassian.rest_client import AtlassianRestAPI
 
 from followup.adapters.http import RateLimiter, RequestStats, Transport, credential_secrets
 from followup.adapters.retry import RetryPolicy, Safety
@@ -53,8 +56,7 @@ class ConfluenceAdapter:
 
     `url` is the Confluence base URL: `https://acme.atlassian.net/wiki` on Cloud,
     the context root (e.g. `https://confluence.acme.com`) on Data Center. `cloud`
-    None lets the library decide from the host name (it only picks the class that
-    holds the session; the requests are the same).
+    is told to the library's client (None: not said); the requests are the same.
     """
 
     def __init__(
@@ -82,7 +84,7 @@ class ConfluenceAdapter:
         credentials: dict[str, Any] = (
             {"token": token} if auth == "pat" else {"username": email, "password": token}
         )
-        self.client = Confluence(  # type: ignore[no-untyped-call]
+        self.client = AtlassianRestAPI(
             url=self.url,
             **credentials,
             timeout=max(1, int(timeout)),
@@ -91,8 +93,7 @@ class ConfluenceAdapter:
             retry_with_header=False,
             **kwargs,
         )
-        self._rest = getattr(self.client, "_impl", self.client)
-        self._rest.timeout = float(timeout)
+        self.client.timeout = float(timeout)  # type: ignore[assignment]
         self.stats = stats if stats is not None else RequestStats()
         self.transport = Transport(
             "confluence",
@@ -105,7 +106,7 @@ class ConfluenceAdapter:
         self._origin = f"{origin.scheme}://{origin.netloc}"
 
     def close(self) -> None:
-        self._rest.close()
+        self.client.close()
 
     def server_now(self) -> datetime | None:
         return self.transport.clock.now()
@@ -122,7 +123,7 @@ class ConfluenceAdapter:
         safety: Safety,
     ) -> Any:
         def attempt() -> requests.Response:
-            response: requests.Response = self._rest.request(
+            response: requests.Response = self.client.request(
                 method,
                 path=url,
                 params=dict(params) if params else None,

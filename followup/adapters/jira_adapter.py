@@ -19,6 +19,9 @@ Library facts this relies on (jira 3.10):
 - `create_issues` is not used: it sends all issues in one request, resolves the
   project and issue type with extra GETs per issue, re-reads every created issue,
   and keeps only `elementErrors.errors` (dropping `errorMessages`).
+- `JIRA` has no public attribute for its HTTP session; its maintainers point to
+  `JIRA._session` for requests the client has no method for (pycontribs/jira#1711).
+  That is the one private attribute this module reads, in `_http_session`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ _CATEGORIES: Mapping[str, StatusCategory] = {
 _UPDATABLE = frozenset({"summary", "assignee", "duedate", "priority", "description"})
 
 
+def _http_session(client: JIRA) -> requests.Session:
+    """The authenticated session a `JIRA` client made (its `ResilientSession`, with
+    the credentials, TLS settings and headers given to it): the only private
+    attribute of the library followup reads (see the module docstring)."""
+    session: requests.Session = client._session
+    return session
+
+
 class JiraAdapter:
     """Jira Cloud or Data Center (told apart by `serverInfo.deploymentType`).
 
@@ -128,7 +139,7 @@ class JiraAdapter:
             timeout=timeout,
             options={"verify": verify_tls, "check_update": False},
         )
-        self._session: requests.Session = self.client._session
+        self._session = _http_session(self.client)
         self.stats = stats if stats is not None else RequestStats()
         self.transport = Transport(
             "jira",

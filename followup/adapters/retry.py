@@ -37,7 +37,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from followup.errors import ApiError, ConnectivityError, RateLimitedError, is_retryable
+from followup.errors import ApiError, ConnectivityError, RateLimitedError
 
 __all__ = ["RetryBudget", "RetryPolicy", "Safety"]
 
@@ -127,9 +127,14 @@ class RetryPolicy:
         self._rng_lock = threading.Lock()
 
     def should_retry(self, error: BaseException, safety: Safety) -> bool:
-        """Whether `error` may be answered by sending the same request again."""
+        """Whether `error` may be answered by sending the same request again: the error
+        must be `retryable` (`followup.errors`), and the request safe to repeat after
+        it. A request that must not take effect twice is repeated only after a 429,
+        which the server refuses before doing anything."""
+        if not (isinstance(error, ApiError) and error.retryable):
+            return False
         if safety is Safety.IDEMPOTENT:
-            return is_retryable(error)
+            return True
         if safety is Safety.REJECTED_ONLY:
             return isinstance(error, RateLimitedError)
         return False

@@ -8,7 +8,8 @@
 6. sync once more: the task is ticked and its badge turns green;
 7. print where to look.
 
-Everything goes over HTTP through the same adapters a real site gets.
+Everything goes over HTTP through the same adapters a real site gets, the person's
+move to Done included; the request counts are the sandbox's own.
 `python -m followup.commands.demo --flavor datacenter` runs it against a sandbox acting as
 Jira and Confluence Data Center (`make demo FLAVOR=datacenter`).
 """
@@ -22,37 +23,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import requests
 from rich.console import Console
 
+from followup.commands.sites import from_settings
 from followup.commands.sync import sync_command
+from followup.core.queries import managed_tickets_jql
 from followup.logconfig import configure_logging
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY
-from followup.sandbox.server import open_state, start_in_thread
+from followup.sandbox.server import RunningSandbox, open_state, start_in_thread
 from followup.sandbox.state import Flavor
 from followup.settings import load_settings
 
 STATE = Path(".followup/demo.sqlite3")
 
 
-def _stats(url: str) -> dict[str, int]:
-    data = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
+def _stats(server: RunningSandbox) -> dict[str, int]:
+    data = server.stats.snapshot()
     return {"requests": int(data["requests"]), "writes": int(data["writes"])}
-
-
-def _done_transition(url: str, auth: tuple[str, str], key: str) -> str:
-    r = requests.get(f"{url}/rest/api/2/issue/{key}/transitions", auth=auth, timeout=10)
-    r.raise_for_status()
-    tid = next(t["id"] for t in r.json()["transitions"] if t["to"]["name"] == "Done")
-    r = requests.post(
-        f"{url}/rest/api/2/issue/{key}/transitions",
-        json={"transition": {"id": tid}},
-        auth=auth,
-        timeout=10,
-    )
-    r.raise_for_status()
-    return key
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,69 +65,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         env = control.env_for(state, url)
         settings = load_settings(None, env={**env, "FOLLOWUP_SYNC__TIMEZONE": "UTC"})
-        auth = (env["FOLLOWUP_JIRA__EMAIL"], env["FOLLOWUP_JIRA__TOKEN"])
 
-        def step(title: str, **kw: object) -> int:
+        def step(title: str, *, dry_run: bool = False) -> None:
             console.rule(f"[bold]{title}")
-            before = _stats(url)
-            code = sync_command(settings, today=DEMO_TODAY, **kw)  # type: ignore[arg-type]
-            after = _stats(url)
+            before = _stats(server)
+            result = sync_command(settings, today=DEMO_TODAY, dry_run=dry_run)
+            after = _stats(server)
             console.print(
-                f"[dim]exit code {code}; {after['requests'] - before['requests']} API "
+                f"[dim]{'failed; ' if result.failed else ''}"
+                f"{after['requests'] - before['requests']} API "
                 f"requests, {after['writes'] - before['writes']} writes[/dim]"
             )
-            return code
 
         console.print(f"Sandbox (Jira + Confluence, {flavor}) at {url}, demo date {DEMO_TODAY}")
         step("1. Dry run: what followup would do", dry_run=True)
         step("2. Sync: create tickets, write badges")
         step("3. Sync again: nothing has changed, so nothing is written")
 
-        # Data Center has no search/jql: it searches with /rest/api/2/search.
-        search = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
-        r = requests.get(
-            f"{url}{search}",
-            params={"jql": 'labels = "followup" ORDER BY key ASC', "fields": "summary"},
-            auth=auth,
-            timeout=10,
-        )
-        r.raise_for_status()
-        issue = r.json()["issues"][0]
-        key = _done_transition(url, auth, issue["key"])
+        # A person moves a ticket to Done, through the same adapters (Data Center
+        # searches with /rest/api/2/search, Cloud with /rest/api/3/search/jql).
+        person = from_settings(settings)
+        try:
+            ticket = next(
+                iter(person.jira.search_tickets(managed_tickets_jql(settings.sync.label)))
+            )
+            person.jira.transition(ticket.key, ["Done"])
+            page = person.confluence.get_page(ticket.prop.page if ticket.prop else "")
+        finally:
+            person.close()
         console.rule("[bold]4. Someone moves a ticket to Done in Jira")
-        console.print(f"{key} “{issue['fields']['summary']}” -> Done")
+        console.print(f"{ticket.key} “{ticket.summary}” -> Done")
         step("5. Sync: the page follows (task ticked, badge green)")
 
-        page_id = _page_of(url, auth, key)
         console.rule("[bold]Where to look")
         console.print(
             "Browse the result (the sandbox keeps this state):\n"
             f"  .venv/bin/followup sandbox --state-path {STATE}"
             f"{'' if flavor == 'cloud' else ' --flavor datacenter'}\n"
             "then open\n"
-            f"  http://127.0.0.1:8089/wiki/spaces/{page_id[1]}/pages/{page_id[0]}\n"
-            f"  http://127.0.0.1:8089/browse/{key}\n"
+            f"  http://127.0.0.1:8089/wiki/spaces/{page.space_key}/pages/{page.id}\n"
+            f"  http://127.0.0.1:8089/browse/{ticket.key}\n"
             "  http://127.0.0.1:8089/   (every page and issue)"
         )
     finally:
         server.stop()
     return 0
-
-
-def _page_of(url: str, auth: tuple[str, str], key: str) -> tuple[str, str]:
-    r = requests.get(
-        f"{url}/rest/api/2/issue/{key}",
-        params={"properties": "followup", "fields": "labels"},
-        auth=auth,
-        timeout=10,
-    )
-    r.raise_for_status()
-    page_id = str(r.json()["properties"]["followup"]["page"])
-    r = requests.get(
-        f"{url}/wiki/rest/api/content/{page_id}", params={"expand": "space"}, auth=auth, timeout=10
-    )
-    r.raise_for_status()
-    return page_id, str(r.json()["space"]["key"])
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ the doctor creates and deletes the content property `followup-doctor` on one pag
 which is what a sync does with its lease and which changes neither the page body
 nor its version. The output says when it did.
 
-Exit codes, as for every command: 0 when every check passed (warnings allowed); 2
-when followup could not start working at all: the settings do not load or lack a
-site, a site does not answer, or it refuses the credentials; 1 when any other check
-failed (a permission, the project, the workflow, the CQL...).
+The doctor returns its `Checklist`; the CLI turns it into the exit code, as for every
+command: 0 when every check passed (warnings allowed); 2 when followup could not
+start working at all (the settings do not load or lack a site, a site does not
+answer, or it refuses the credentials: `Checklist.setup_failed`); 1 when any other
+check failed (a permission, the project, the workflow, the CQL...).
 
 Everything the sites answer (page titles, names, messages) is printed as plain text,
 stripped of control characters.
@@ -36,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import typer
 
 from followup.adapters.retry import Safety
+from followup.commands.sites import from_settings
 from followup.core.queries import jql_string, postmortem_cql
 from followup.errors import (
     ApiError,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check",
+    "Checklist",
     "config_failed",
     "jira_links",
     "macro_link_check",
@@ -769,50 +772,59 @@ class _Doctor:
         )
 
 
-# Checks whose failure means followup cannot work with the sites at all: exit 2, as a
-# sync that stops for the same reason before writing anything.
+# Checks whose failure means followup cannot work with the sites at all (the CLI
+# exits 2, as for a sync that stops for the same reason before writing anything).
 SETUP_CHECKS = frozenset(
     {"config", "Jira answers", "Confluence answers", "Jira credentials", "Confluence credentials"}
 )
-EXIT_CHECK_FAILED, EXIT_SETUP = 1, 2
 
 
-def _print(checks: Sequence[Check], out: IO[str] | None, *, failed_code: int | None = None) -> int:
-    echo: Callable[[str], None] = (
-        (lambda text: print(text, file=out)) if out is not None else typer.echo
-    )
-    for check in checks:
-        echo(check.render())
-    failed = sum(1 for c in checks if c.status == "fail")
-    warned = sum(1 for c in checks if c.status == "warn")
-    skipped = sum(1 for c in checks if c.status == "skip")
-    passed = sum(1 for c in checks if c.status == "ok")
-    summary = f"{passed} passed, {failed} failed"
-    if warned:
-        summary += f", {warned} warning(s)"
-    if skipped:
-        summary += f", {skipped} skipped"
-    echo(summary)
-    if not failed:
-        return 0
-    if failed_code is not None:
-        return failed_code
-    setup = any(c.status == "fail" and c.name in SETUP_CHECKS for c in checks)
-    return EXIT_SETUP if setup else EXIT_CHECK_FAILED
+@dataclass(frozen=True, slots=True)
+class Checklist:
+    """Every check the doctor ran, in order."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> bool:
+        """Some check failed (warnings and skipped checks do not count)."""
+        return any(c.status == "fail" for c in self.checks)
+
+    @property
+    def setup_failed(self) -> bool:
+        """A check every command needs first failed: the settings, a site answering, or
+        the credentials."""
+        return any(c.status == "fail" and c.name in SETUP_CHECKS for c in self.checks)
+
+    def render(self) -> str:
+        """One line per check (a second with the fix where it is not ok), then a
+        summary line."""
+        counts = {status: sum(1 for c in self.checks if c.status == status) for status in _MARK}
+        summary = f"{counts['ok']} passed, {counts['fail']} failed"
+        if counts["warn"]:
+            summary += f", {counts['warn']} warning(s)"
+        if counts["skip"]:
+            summary += f", {counts['skip']} skipped"
+        return "\n".join([*(c.render() for c in self.checks), summary])
 
 
-def config_failed(error: ConfigError, *, out: IO[str] | None = None) -> int:
-    """The checklist when the settings did not load: its first check fails; exit 2."""
-    check = Check("config", "fail", error.message, error.hint)
-    return _print([check], out, failed_code=error.exit_code)
+def _print(checks: Sequence[Check], out: IO[str] | None) -> Checklist:
+    checklist = Checklist(tuple(checks))
+    if out is not None:
+        print(checklist.render(), file=out)
+    else:
+        typer.echo(checklist.render())
+    return checklist
 
 
-def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
-    """Run every check against the configured sites, print the checklist, return
-    0 when nothing failed, 2 when a setting is missing or a site does not answer or
-    refuses the credentials, 1 when another check failed."""
-    from followup.adapters import from_settings
+def config_failed(error: ConfigError, *, out: IO[str] | None = None) -> Checklist:
+    """The checklist when the settings did not load: its first check fails."""
+    return _print([Check("config", "fail", error.message, error.hint)], out)
 
+
+def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> Checklist:
+    """Run every check against the configured sites, print the checklist (on `out`,
+    default standard output) and return it."""
     try:
         settings.require_sites()
     except ConfigError as exc:
@@ -822,7 +834,8 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> int:
         adapters = from_settings(settings, run_budget_seconds=DOCTOR_RETRY_BUDGET_SECONDS)
     except FollowupError as exc:
         return _print([config, Check("Jira answers", "fail", exc.message, exc.hint)], out)
-    # A doctor answers quickly: one retry at most, where a sync would try six times.
+    # A doctor answers quickly: one retry at most, where a sync would try up to
+    # `max_attempts` times (`followup.adapters.retry.RetryPolicy`).
     adapters.retry.max_attempts = DOCTOR_MAX_ATTEMPTS
     doctor = _Doctor(settings, adapters)
     doctor.add(config)

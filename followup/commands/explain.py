@@ -7,7 +7,8 @@ conflict.
 
 `explain` reads and plans the item's page exactly as a sync does (the page, a search
 for its tickets, the owner look-ups a sync would make) and writes nothing. The
-planner returns its reasons as data (`PagePlan.stories`); this module prints them.
+planner returns its reasons as data (`PagePlan.stories`); this module gathers them into
+an `Explanation`, which `followup.reports.explain` renders.
 
 `resolve` clears the conflicts a ticket's `followup` property remembers, once a
 person has checked that the value followup kept is the right one (a conflict also
@@ -16,63 +17,29 @@ clears by itself when someone changes the field again, on either side).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from followup.core.model import ActionItem, Extraction, Finding, Page, Ticket, TicketProperty
-from followup.core.planner import Action, ItemStory, PagePlan, group_tickets_by_page
-from followup.errors import ApiError, FollowupError, NotFoundError
-from followup.reports.escaping import terminal_text
-from followup.reports.sync import Names, browse_url, change_text
+from followup.adapters import Adapters
+from followup.commands.sites import open_sites
+from followup.commands.sync import build_engine, today_in
+from followup.core.model import Extraction, Finding, Page, Ticket
+from followup.core.planner import Action, PagePlan, group_tickets_by_page
+from followup.errors import NotFoundError, UsageError
+from followup.reports.explain import Explanation, to_json, to_text
 
 if TYPE_CHECKING:
     from followup.settings import Settings
     from followup.sync.engine import Engine
 
-__all__ = ["Explanation", "UsageError", "explain_command", "resolve_command"]
+__all__ = ["explain", "explain_command", "resolve_command"]
 
-MATCH_WORDS = {
-    "page": "by the key on the page",
-    "property": "by the ticket's followup property",
-    "text": "by the item's text",
-    "new": "none: a ticket is created",
-    "missing": "the key on the page names no ticket",
-    "unmanaged": "linked, but not managed",
-    "foreign": "none: the page links a ticket outside followup's scope",
-}
-# How a story ends when nothing is done for its item (the findings say why).
-_LEFT_ALONE = frozenset({"missing", "unmanaged", "foreign"})
 ITEM_KEY = re.compile(r"(?P<page>\d+):(?:task|row):\S+")
 TICKET_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-\d+")
-
-
-class UsageError(FollowupError):
-    """The key names nothing followup tracks: nothing was done (exit 2)."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """Everything `explain` shows about one item (or one ticket without an item)."""
-
-    page: Page
-    item: ActionItem | None
-    ticket: Ticket | None
-    story: ItemStory | None
-    actions: tuple[Action, ...]
-    findings: tuple[Finding, ...]
-    people: dict[str, str]
-    dry_run_note: str = "nothing is written: this is what the next sync would do"
 
 
 def _page_of_ticket(ticket: Ticket, label: str) -> str | None:
@@ -172,224 +139,18 @@ def _explanation(
     )
 
 
-# -- rendering --------------------------------------------------------------------------
-
-
-def _owner(item: ActionItem, names: Names) -> str:
-    if item.owner is None:
-        return "nobody"
-    if item.owner.kind == "name":
-        return item.owner.value
-    shown = names.person(item.owner.value)
-    return f"{shown} (@mention)" if shown != item.owner.value else f"@mention {item.owner.value}"
-
-
-def _reference(item: ActionItem, story: ItemStory | None) -> str:
-    if item.ticket is None:
-        return "none"
-    if story is not None and story.match == "foreign":
-        return f"{item.ticket} (outside followup's scope: not read, not shown)"
-    how = (
-        "a jira macro or smart link: shows its status live" if item.ticket_live else "a link or key"
-    )
-    return f"{item.ticket} ({how})"
-
-
-def _due(item: ActionItem) -> str:
-    if "due" in item.unreadable:
-        return "unreadable (see the findings): the ticket's due date is left as it is"
-    return item.due.isoformat() if item.due else "none"
-
-
-def _done(item: ActionItem) -> str:
-    if "done" in item.unreadable:
-        return "unreadable status (see the findings): the ticket's status is left as it is"
-    return "ticked" if item.done else "not ticked"
-
-
-def _fields(table: Table, rows: list[tuple[str, str]]) -> None:
-    for name, value in rows:
-        table.add_row(Text(name), Text(value))
-
-
-def _kv(title: str) -> Table:
-    table = Table(
-        title=Text(f"\n{title}", style="bold"),
-        title_justify="left",
-        show_header=False,
-        box=None,
-    )
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    return table
-
-
-def _property_rows(prop: TicketProperty | None, names: Names) -> list[tuple[str, str]]:
-    if prop is None:
-        return [("property", "none: the ticket was linked by hand and is not synced yet")]
-    base = prop.base
-    rows = [("item", prop.item), ("page", prop.page)]
-    if prop.origin == "adopted":
-        rows.append(
-            (
-                "origin",
-                "adopted (linked on the page by hand): Jira leads it unless "
-                'sync.adopted_tickets = "two-way"',
-            )
-        )
-    if base is None:
-        rows.append(("base", "none (adopted, or unreadable): the next sync records one"))
-    else:
-        rows += [
-            ("summary", base.summary),
-            ("assignee", str(names.person(base.assignee)) if base.assignee else "nobody"),
-            ("due", base.due.isoformat() if base.due else "none"),
-            ("done", "yes" if base.done else "no"),
-            ("page owner", str(names.person(base.page_owner)) if base.page_owner else "none"),
-        ]
-    for c in prop.conflicts:
-        rows.append(
-            (
-                "conflict",
-                f"{c.field}, found {c.since}: page {c.page}, Jira {c.jira}; kept "
-                f"{'Jira' if c.kept == 'jira' else 'the page'}'s value (unresolved)",
-            )
-        )
-    if prop.done_before_tracking:
-        rows.append(("note", "ticked on the page before it had a ticket"))
-    return rows
-
-
-def to_text(x: Explanation, *, jira_url: str | None, width: int = 120) -> str:
-    names = Names(x.people)
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, highlight=False)
-    what = x.item.key if x.item else (x.ticket.key if x.ticket else "")
-    console.print(Text(f"{what} on “{x.page.title}”"))
-    console.print(Text(f"  {x.page.url or x.page.id} (page {x.page.id}, version {x.page.version})"))
-    if x.item is not None:
-        page = _kv("What the page says")
-        _fields(
-            page,
-            [
-                ("text", x.item.text),
-                ("owner", _owner(x.item, names)),
-                ("due", _due(x.item)),
-                ("done", _done(x.item)),
-                ("ticket", _reference(x.item, x.story)),
-                ("badge", x.item.badge.title if x.item.badge else "none"),
-            ],
-        )
-        console.print(page)
-    else:
-        console.print(Text("\nThe page no longer shows an item for this ticket."))
-    if x.ticket is not None:
-        t = x.ticket
-        ticket = _kv(f"The ticket {t.key} {browse_url(jira_url, t.key)}".rstrip())
-        _fields(
-            ticket,
-            [
-                ("summary", t.summary),
-                ("assignee", str(names.person(t.assignee)) if t.assignee else "nobody"),
-                ("due", t.due.isoformat() if t.due else "none"),
-                ("status", t.status + (f" ({t.resolution})" if t.resolution else "")),
-                ("labels", ", ".join(t.labels) or "none"),
-            ],
-        )
-        console.print(ticket)
-        base = _kv("The sync base (the ticket's followup property, as last synced)")
-        _fields(base, _property_rows(t.prop, names))
-        console.print(base)
-    if x.story is not None:
-        found = _kv("How the ticket was found")
-        _fields(found, [(MATCH_WORDS.get(x.story.match, x.story.match), x.story.why)])
-        console.print(found)
-        if x.story.notes:
-            decided = _kv("Field by field")
-            _fields(decided, list(x.story.notes))
-            console.print(decided)
-    if x.actions:
-        plan = Table(title=Text(f"\nThe plan ({x.dry_run_note})"), title_justify="left")
-        for column in ("op", "field", "change", "reason"):
-            plan.add_column(column, overflow="fold")
-        for a in x.actions:
-            plan.add_row(
-                Text(str(a.op)),
-                Text(a.field or ""),
-                Text(change_text(a, names)),
-                Text(names.text(a.reason)),
-            )
-        console.print(plan)
-    elif x.item is None:
-        console.print(Text("\nThe plan: nothing is done to this ticket (see the findings)."))
-    elif x.story is not None and x.story.match in _LEFT_ALONE:
-        console.print(Text("\nThe plan: nothing is done for this item (see the findings)."))
-    elif x.findings:  # e.g. a page value Jira, leading an adopted ticket, did not take
-        console.print(Text("\nThe plan: nothing to do for this item (see the findings)."))
-    else:
-        console.print(Text("\nThe plan: nothing to do for this item; page and ticket agree."))
-    if x.findings:
-        findings = Table(title=Text("\nFindings"), title_justify="left")
-        findings.add_column("code", no_wrap=True)
-        findings.add_column("message", overflow="fold")
-        for f in x.findings:
-            findings.add_row(Text(str(f.code)), Text(f.message))
-        console.print(findings)
-    # Page and site text are shown as text: no control character reaches a terminal.
-    return terminal_text(buf.getvalue(), keep_lines=True)
-
-
-def to_json(x: Explanation, *, jira_url: str | None) -> dict[str, Any]:
-    t = x.ticket
-    return {
-        "page": {
-            "id": x.page.id,
-            "title": x.page.title,
-            "url": x.page.url,
-            "version": x.page.version,
-        },
-        "item": {**x.item.to_json(), "unreadable": sorted(x.item.unreadable)} if x.item else None,
-        "ticket": {
-            "key": t.key,
-            "url": browse_url(jira_url, t.key),
-            "summary": t.summary,
-            "assignee": t.assignee,
-            "due": t.due.isoformat() if t.due else None,
-            "status": t.status,
-            "resolution": t.resolution,
-            "labels": list(t.labels),
-            "property": t.prop.to_json() if t.prop else None,
-        }
-        if t is not None
-        else None,
-        "story": x.story.to_json() if x.story else None,
-        "actions": [a.to_json() for a in x.actions],
-        "findings": [f.to_json() for f in x.findings],
-        "people": x.people,
-    }
-
-
 # -- the commands -----------------------------------------------------------------------
 
 
-def _engine(settings: Settings) -> tuple[Any, Engine]:
-    from followup.adapters import from_settings
-    from followup.commands.sync import SetupError, build_engine
-
-    settings.require_sites()
-    try:
-        adapters = from_settings(settings)
-    except ApiError as exc:
-        raise SetupError(exc.message, hint=exc.hint) from None
+def _engine(settings: Settings) -> tuple[Adapters, Engine]:
+    adapters = open_sites(settings)
     return adapters, build_engine(settings, adapters.jira, adapters.confluence)
 
 
 def explain_command(
     settings: Settings, key: str, *, today: date | None = None, fmt: str = "text"
-) -> int:
-    """Print the story of one item (or ticket); write nothing. Exit 0."""
-    from followup.commands.sync import today_in
-
+) -> None:
+    """Print the story of one item (or ticket); write nothing."""
     adapters, engine = _engine(settings)
     try:
         x = explain(engine, key, today=today or today_in(settings))
@@ -401,10 +162,9 @@ def explain_command(
         )
     else:
         sys.stdout.write(to_text(x, jira_url=settings.jira.url))
-    return 0
 
 
-def resolve_command(settings: Settings, key: str) -> int:
+def resolve_command(settings: Settings, key: str) -> None:
     """Clear the conflicts a ticket's property remembers; print what was cleared."""
     adapters, engine = _engine(settings)
     try:
@@ -412,7 +172,7 @@ def resolve_command(settings: Settings, key: str) -> int:
         prop = ticket.prop
         if prop is None or not prop.conflicts:
             sys.stdout.write(f"{ticket.key} has no conflict waiting: nothing to do.\n")
-            return 0
+            return
         engine.jira.set_property(ticket.key, replace(prop, conflicts=()))
     finally:
         adapters.close()
@@ -421,7 +181,6 @@ def resolve_command(settings: Settings, key: str) -> int:
             f"{ticket.key}: {c.field} conflict of {c.since} marked resolved (page: {c.page}, "
             f"Jira: {c.jira}; {'Jira' if c.kept == 'jira' else 'the page'}'s value stays).\n"
         )
-    return 0
 
 
 def _ticket_for(engine: Engine, key: str) -> Ticket:

@@ -5,8 +5,8 @@
 The reading is the sync's own: the same CQL discovery (`postmortem_cql`), one JQL
 search for the managed tickets (`managed_tickets_jql`), the engine's extraction of
 each page; nothing per item. The figures are `followup.core.health.compute_health` (pure);
-this module renders them as text, Markdown and JSON, hands HTML and storage format to
-`followup.reports.health_html`, and publishes.
+`followup.reports.health` renders them (text, Markdown, JSON; HTML and storage format
+in `followup.reports.health_html`); this module reads, renders and publishes.
 
 `--publish PAGE_ID` writes the report onto a Confluence page, between two anchor
 macros (`followup-report-start` / `followup-report-end`) so that whatever a person
@@ -20,28 +20,25 @@ report, so publishing an unchanged report writes nothing.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import structlog
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from followup.core.health import GroupRow, Health, ItemHealth, compute_health
+from followup.commands.sites import open_sites
+from followup.commands.sync import build_engine, today_in
+from followup.core.health import Health, compute_health
 from followup.core.model import Page
 from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.errors import ApiError, NotFoundError, PlanError, SetupError
 from followup.ports import ConfluencePort
-from followup.reports.escaping import markdown_text, terminal_text
-from followup.reports.health_html import headline, item_badge, to_html, to_storage
+from followup.reports.health import HealthFormat, render_health
+from followup.reports.health_html import to_storage
 from followup.sync.filters import check_filters
 
 if TYPE_CHECKING:
@@ -52,14 +49,12 @@ __all__ = [
     "PublishResult",
     "collect_health",
     "publish_report",
-    "render_health",
     "report_command",
     "splice_report",
 ]
 
 log = structlog.get_logger("followup.report")
 
-HealthFormat = Literal["text", "json", "markdown", "html"]
 START, END, DIGEST = "followup-report-start", "followup-report-end", "followup-report-digest-"
 PUBLISH_MESSAGE = "followup: follow-up health report"
 
@@ -80,174 +75,6 @@ def collect_health(engine: Engine, *, today: date, spaces: Sequence[str] = ()) -
     return compute_health(
         pages, extractions, tickets, today, label=engine.policy.label, scope=engine.policy.scope
     )
-
-
-# -- text, Markdown, JSON -------------------------------------------------------------
-
-
-def _group_rows(rows: Sequence[GroupRow]) -> list[list[str]]:
-    return [
-        [
-            r.label,
-            str(r.counts.open),
-            str(r.counts.done),
-            str(r.counts.overdue),
-            str(r.counts.no_owner),
-            str(r.counts.no_due),
-            str(r.counts.total),
-        ]
-        for r in rows
-    ]
-
-
-_GROUP_HEAD = ("open", "done", "overdue", "no owner", "no due", "total")
-_ITEM_HEAD = ("status", "action item", "postmortem", "owner", "ticket", "due", "days")
-
-
-def _item_rows(items: Sequence[ItemHealth], *, late: bool) -> list[list[str]]:
-    rows = []
-    for i in items:
-        days = (
-            str((i.resolved - i.due).days)
-            if late and i.resolved and i.due
-            else str(i.days_overdue or "")
-        )
-        rows.append(
-            [
-                item_badge(i)[0],
-                i.text,
-                i.page.title,
-                i.owner or "(no owner)",
-                i.ticket or "",
-                i.due.isoformat() if i.due else "",
-                days,
-            ]
-        )
-    return rows
-
-
-def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]], str]]:
-    """(title, header, rows, text when empty) of every table, in report order."""
-    return [
-        (
-            "Headline",
-            ("figure", "value"),
-            [[label, value] for label, value, _ in headline(health)],
-            "",
-        ),
-        (
-            "Oldest overdue items",
-            _ITEM_HEAD,
-            _item_rows(health.oldest_overdue, late=False),
-            "Nothing is overdue.",
-        ),
-        (
-            "Unresolved conflicts",
-            ("action item", "postmortem", "ticket", "field", "page said", "Jira said", "kept"),
-            [
-                [
-                    c.item.text,
-                    c.item.page.title,
-                    c.item.ticket or "",
-                    c.field,
-                    c.page,
-                    c.jira,
-                    f"{c.kept} (since {c.since})",
-                ]
-                for c in health.conflicts
-            ],
-            "No conflict is waiting for a person.",
-        ),
-        ("By space", ("space", *_GROUP_HEAD), _group_rows(health.by_space), "No action items."),
-        ("By owner", ("owner", *_GROUP_HEAD), _group_rows(health.by_owner), "No action items."),
-        (
-            "By postmortem",
-            ("postmortem", *_GROUP_HEAD),
-            _group_rows(health.by_postmortem),
-            "No action items.",
-        ),
-        (
-            "Open items by age",
-            ("age since the postmortem", "open"),
-            [[label, str(n)] for label, n in health.age_buckets],
-            "",
-        ),
-        (
-            "Done late",
-            (*_ITEM_HEAD[:-1], "days late"),
-            _item_rows(health.done_late, late=True),
-            "Nothing was done after its due date.",
-        ),
-        (
-            "Postmortems without action items",
-            ("postmortem", "space", "note"),
-            [[p.title, p.space, p.note] for p in health.no_action_items],
-            "Every postmortem has action items.",
-        ),
-    ]
-
-
-def _title(health: Health) -> str:
-    t = health.totals
-    return (
-        f"Follow-up health {health.today.isoformat()}: {t.total} action items from "
-        f"{health.pages} postmortems; {t.open} open, {t.done} done, {t.overdue} overdue"
-    )
-
-
-def to_text(health: Health, *, width: int = 140, color: bool = False) -> str:
-    buf = io.StringIO()
-    console = Console(
-        file=buf, width=width, force_terminal=color, color_system="auto" if color else None
-    )
-    console.print(Text(_title(health)), highlight=False)
-    for title, head, rows, empty in _sections(health):
-        if not rows:
-            console.print(Text(f"{title}: {empty}"), highlight=False)
-            continue
-        table = Table(title=title, title_justify="left")
-        for column in head:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            # Cells hold page text (titles, items, owner names): never markup.
-            table.add_row(*(Text(terminal_text(cell)) for cell in row))
-        console.print(table)
-    return buf.getvalue()
-
-
-def _md(value: str) -> str:
-    return markdown_text(value)
-
-
-def to_markdown(health: Health) -> str:
-    lines = [f"# Follow-up health — {health.today.isoformat()}", "", _title(health), ""]
-    for title, head, rows, empty in _sections(health):
-        lines += [f"## {title}", ""]
-        if not rows:
-            lines += [empty, ""]
-            continue
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def render_health(
-    health: Health,
-    fmt: HealthFormat,
-    *,
-    jira_url: str | None = None,
-    color: bool = False,
-    width: int = 140,
-) -> str:
-    if fmt == "json":
-        return json.dumps(health.to_json(), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "markdown":
-        return to_markdown(health)
-    if fmt == "html":
-        return to_html(health, jira_url=jira_url)
-    return to_text(health, color=color, width=width)
 
 
 # -- publishing ------------------------------------------------------------------------
@@ -338,16 +165,9 @@ def report_command(
     spaces: Sequence[str] = (),
     today: date | None = None,
     publish: str | None = None,
-) -> int:
+) -> None:
     """Compute the health report, print (or write) it, and publish it if asked."""
-    from followup.adapters import from_settings
-    from followup.commands.sync import build_engine, today_in
-
-    settings.require_sites()
-    try:
-        adapters = from_settings(settings)
-    except ApiError as exc:
-        raise SetupError(exc.message, hint=exc.hint) from None
+    adapters = open_sites(settings)
     jira_url = settings.jira.url
     try:
         try:
@@ -391,4 +211,3 @@ def report_command(
             )
     finally:
         adapters.close()
-    return 0

@@ -1,9 +1,8 @@
-"""`followup sync` end to end: settings -> adapters -> engine -> report -> exit code.
+"""`followup sync` end to end: settings -> adapters -> engine -> report.
 
-Exit codes: 0 done (or, with --detailed-exitcode, a dry run with nothing to do);
-1 some actions failed (the others were applied; the report lists the failures);
-2 a setting, the credentials or a site failed before anything was written;
-3 with --detailed-exitcode, a dry run with changes pending.
+`sync_command` returns the run's result; the CLI (`followup.cli`) turns it into the
+exit code. A setting, the credentials or a site that fails before anything was
+written raises `followup.errors.SetupError`.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from followup.commands.sites import open_sites
 from followup.core.planner import Directions, Policy, Scope, site_url
 from followup.core.reminders import ReminderPolicy
 from followup.errors import ApiError, FollowupError, SetupError
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from followup.settings import Settings
 
 log = structlog.get_logger("followup.sync")
-
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_PENDING = 0, 1, 2, 3
 
 
 def scope_from_settings(settings: Settings) -> Scope:
@@ -154,14 +152,6 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
             bar.stop()
 
 
-def exit_code_for(result: RunResult, *, detailed: bool) -> int:
-    if result.failed:
-        return EXIT_FAILED
-    if detailed and result.dry_run and result.pending:
-        return EXIT_PENDING
-    return EXIT_OK
-
-
 def sync_command(
     settings: Settings,
     *,
@@ -171,18 +161,15 @@ def sync_command(
     spaces: Sequence[str] = (),
     pages: Sequence[str] = (),
     today: date | None = None,
-    detailed_exitcode: bool = False,
     metrics: SyncMetrics | None = None,
     stop: threading.Event | None = None,
-) -> int:
-    """Run one sync and print (or write) its report; return the exit code.
+) -> RunResult:
+    """Run one sync and print (or write) its report; return its result.
 
     Every run, failed or not, ends with one `sync-summary` log line and, when
     `[metrics]` names a textfile or a Pushgateway, its metrics published (`metrics`:
     the process's `SyncMetrics`, so that `--watch` accumulates; a fresh one by
     default). `stop` set: stop between pages (see `Engine`)."""
-    from followup.adapters import from_settings
-
     settings.require_sites()
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
@@ -191,10 +178,7 @@ def sync_command(
     error: str | None = None
     try:
         with structlog.contextvars.bound_contextvars(run_id=run_id):
-            try:
-                adapters = from_settings(settings)
-            except ApiError as exc:
-                raise SetupError(exc.message, hint=exc.hint) from None
+            adapters = open_sites(settings)
             try:
                 try:
                     engine = build_engine(
@@ -228,7 +212,7 @@ def sync_command(
     finally:
         _finish(settings, metrics, run_id, dry_run, result, requests, error, started)
     assert result is not None
-    return exit_code_for(result, detailed=detailed_exitcode)
+    return result
 
 
 def _render(result: RunResult, fmt: str, output: Path | None, *, jira_url: str | None) -> str:
@@ -303,4 +287,4 @@ def _finish(
     recorder.publish(target)
 
 
-__all__ = ["Format", "SetupError", "build_engine", "sync_command"]
+__all__ = ["Format", "build_engine", "sync_command"]

@@ -1,14 +1,17 @@
-"""An extraction as a terminal table, for `followup extract --format text`.
+"""An extraction as `followup extract` shows it: a terminal table, or JSON.
 
-Pure: builds a `rich` renderable; printing it is the caller's business. Every string
-from the page goes in as `Text` stripped of control characters, never as markup.
+Pure: builds `rich` renderables and plain data; printing them is the caller's
+business. Every string from the page goes in as `Text` stripped of control
+characters, never as markup.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -68,3 +71,45 @@ def format_extraction_text(
         )
         table.caption_justify = "left"
     return table
+
+
+def extraction_json(extraction: Extraction, names: Mapping[str, str]) -> dict[str, Any]:
+    """`followup extract --format json`: the items (with `owner_name` where a display
+    name is known) and the findings."""
+    items = []
+    for item in extraction.items:
+        data = item.to_json()
+        if item.owner is not None and item.owner.value in names:
+            data["owner_name"] = names[item.owner.value]
+        items.append(data)
+    return {
+        "items": items,
+        "findings": [
+            {"code": str(f.code), "item": f.item, "message": f.message} for f in extraction.findings
+        ],
+    }
+
+
+def extraction_text(
+    extraction: Extraction, names: Mapping[str, str], *, from_site: bool
+) -> list[RenderableType]:
+    """`followup extract`: the table, then each item's findings in full (each once), and
+    a note when mentions are shown by id because the page came from a file."""
+    out: list[RenderableType] = [format_extraction_text(extraction, names=names)]
+    # The table shows each item's finding codes, and the findings about the page as a
+    # whole under it; the items' findings follow in full, each once.
+    keys = {item.key for item in extraction.items}
+    for finding in extraction.findings:
+        if finding.item is not None and finding.item in keys:
+            out.append(_text(f"{finding.code}: {finding.message}"))
+    if not extraction.findings:
+        out.append("no findings")
+    mentions = [i for i in extraction.items if i.owner and i.owner.kind != "name"]
+    if not from_site and mentions:
+        out.append(
+            Text(
+                "@mentions are shown by id: a page body names no one; --page ID reads the "
+                "page from the site and shows names."
+            )
+        )
+    return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
 import os
 import socket
@@ -25,7 +24,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from followup.errors import FollowupError
+from followup.errors import ListenError
 from followup.sandbox import control
 from followup.sandbox.app import create_app
 from followup.sandbox.control import RequestStats
@@ -47,28 +46,6 @@ def open_state(
     if seed is not None and control.is_empty(state):
         control.load_dataset(state, control.named_dataset(seed, flavor))
     return state
-
-
-class ListenError(FollowupError):
-    """The sandbox cannot listen where it was asked to (exit 2: nothing was started)."""
-
-    exit_code = 2
-
-    def __init__(self, host: str, port: int, error: OSError) -> None:
-        if error.errno == errno.EADDRINUSE:
-            why = "the port is in use (by another sandbox, or another program)"
-            hint = (
-                f"stop whatever listens on port {port}, or choose another port: "
-                f"--port {port + 1 if 0 < port < 65535 else 8090} (--port 0 takes any free one)"
-            )
-        elif error.errno == errno.EACCES:
-            why = "permission denied (ports below 1024 need privileges)"
-            hint = "choose a port above 1023, e.g. --port 8089 (--port 0 takes any free one)"
-        else:
-            why = error.strerror or str(error)
-            hint = "check --host (an address of this machine, such as 127.0.0.1) and --port"
-        super().__init__(f"followup sandbox cannot listen on {host}:{port}: {why}", hint=hint)
-        self.errno = error.errno
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -271,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass
     except ListenError as exc:
         print(f"error: {exc.show()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        sys.exit(2)  # nothing was started: as argparse exits for a usage error
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from html.entities import name2codepoint
 
 from lxml import etree
 
+# One error for a body that is not storage format, whoever reads it (followup.errors).
+from followup.errors import StorageFormatError
 from followup.sandbox.state import JIRA_SERVER_ID
 
 __all__ = [
@@ -70,10 +72,6 @@ _OPEN = (
 )
 _CLOSE = "</storage>"
 _LINE = re.compile(r"\bline ([0-9]+)")
-
-
-class StorageFormatError(ValueError):
-    """The body is not well-formed storage format. `str()` says where and why."""
 
 
 def _parser() -> etree.XMLParser:

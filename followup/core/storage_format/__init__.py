@@ -7,7 +7,6 @@ client. The rules are in docs/storage-format.md.
 - `extract(body, page_id)` reads the action items and findings of a page.
 - `render(body, page_id, changes, summary=...)` writes tickets, badges, ticks, owners,
   due dates and the page summary lozenge back into a page body.
-- `format_extraction_text(extraction)` shows an extraction as a terminal table.
 - `parse_due_text(text, date_order=...)` reads a due date typed as text.
 
 The words extraction looks for are a `followup.core.vocabulary.Vocabulary` (English by
@@ -18,12 +17,10 @@ from followup.core.storage_format.dates import parse_due_text
 from followup.core.storage_format.extract import extract
 from followup.core.storage_format.render import render
 from followup.core.storage_format.xml import StorageFormatError
-from followup.reports.extraction import format_extraction_text
 
 __all__ = [
     "StorageFormatError",
     "extract",
-    "format_extraction_text",
     "parse_due_text",
     "render",
 ]

@@ -25,7 +25,7 @@ from typing import cast
 from lxml import etree
 
 from followup.core.model import Badge, Owner
-from followup.errors import FollowupError
+from followup.errors import StorageFormatError as StorageFormatError  # raised here
 
 AC_NS = "http://atlassian.com/content"
 RI_NS = "http://atlassian.com/resource/identifier"
@@ -66,10 +66,6 @@ HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # A fixed namespace for the ids of the macros followup writes (uuid5 of it and the
 # page id, item key and role), so that re-rendering finds and replaces them.
 _MACRO_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/followup/followup/macro")
-
-
-class StorageFormatError(FollowupError):
-    """A page body is not storage format that followup can read, so it cannot be edited."""
 
 
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
