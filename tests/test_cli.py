@@ -623,7 +623,7 @@ def test_a_configured_space_without_postmortems_yet_is_not_an_error(sandbox: Any
     """A space in confluence.spaces that exists but holds no postmortem yet (a team new
     to followup) is logged as a warning and the run succeeds; the same space given as
     --space on the command line is still an error."""
-    from followup.sandbox.confluence_api import load
+    from followup.sandbox.confluence import load
     from followup.sandbox.dataset import Dataset, SeedSpace
 
     load(sandbox.state, Dataset(spaces=(SeedSpace("NEW", "A new team"),)))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followup.sandbox.cql import CqlError, compile_cql
+from followup.sandbox.confluence.cql import CqlError, compile_cql
 
 NOW = datetime(2026, 11, 26, 12, 0)
 PRIYA = "712020:3f9a8c2e-4b1d-4e6a-9c7f-2d8e1b5a6c40"

@@ -29,7 +29,7 @@ from followup.core.planner import summary_for
 from followup.core.queries import cql_string, jql_string, managed_tickets_jql, postmortem_cql
 from followup.core.storage_format import StorageFormatError, extract, render
 from followup.ports import JiraPort
-from followup.sandbox.jql import compile_jql
+from followup.sandbox.jira.jql import compile_jql
 from followup.sandbox.server import RunningSandbox
 
 PAGE = "4242"

@@ -17,8 +17,8 @@ from followup.core.queries import (
     page_label,
     postmortem_cql,
 )
-from followup.sandbox.cql import compile_cql
-from followup.sandbox.jql import compile_jql
+from followup.sandbox.confluence.cql import compile_cql
+from followup.sandbox.jira.jql import compile_jql
 
 NOW = datetime(2026, 11, 26, 12, 0)
 

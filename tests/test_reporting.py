@@ -46,7 +46,7 @@ from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.reports.health import render_health
 from followup.reports.health_html import to_html, to_storage
 from followup.sandbox import control
-from followup.sandbox.confluence_api import reserialize_storage
+from followup.sandbox.confluence.storage import reserialize_storage
 from followup.sandbox.seed import DEMO_ADMIN, DEMO_TODAY
 from followup.sandbox.server import RunningSandbox
 from followup.settings import Settings, load_settings

@@ -17,13 +17,10 @@ from atlassian import ConfluenceServer, ConfluenceV2
 from lxml import etree
 from requests import HTTPError
 
-from followup.sandbox import confluence_api
-from followup.sandbox.confluence_api import (
-    SEARCH_LIMIT_CAP,
-    SEARCH_LIMIT_CAP_WITH_BODY,
-    V2_LIMIT_CAP,
-    reserialize_storage,
-)
+from followup.sandbox import confluence
+from followup.sandbox.confluence.content import SEARCH_LIMIT_CAP, SEARCH_LIMIT_CAP_WITH_BODY
+from followup.sandbox.confluence.pages_v2 import V2_LIMIT_CAP
+from followup.sandbox.confluence.storage import reserialize_storage
 from followup.sandbox.dataset import Dataset, SeedPage, SeedSpace
 from followup.sandbox.server import start_in_thread
 from followup.sandbox.state import Flavor, SandboxState, User
@@ -78,8 +75,8 @@ def _dataset() -> Dataset:
 
 def _state(flavor: Flavor = "cloud") -> SandboxState:
     state = SandboxState(flavor=flavor)
-    confluence_api.init_schema(state.db)
-    confluence_api.load(state, _dataset())
+    confluence.init_schema(state.db)
+    confluence.load(state, _dataset())
     return state
 
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sandbox_support import OpenApiValidator, reset_server
 
-from followup.sandbox.confluence_api import safe_title_for_url, tiny_id, webui_path
+from followup.sandbox.confluence.web import safe_title_for_url, tiny_id, webui_path
 from followup.sandbox.seed import (
     DEMO_ADMIN,
     PAGE_KAFKA,

@@ -20,8 +20,8 @@ from sandbox_support import (
     require_specs,
 )
 
-from followup.sandbox.jira.base import adf_to_text, text_to_adf
-from followup.sandbox.jira_api import SEARCH_REMOVED_MESSAGE
+from followup.sandbox.jira.formats import adf_to_text, text_to_adf
+from followup.sandbox.jira.search import SEARCH_REMOVED_MESSAGE
 
 pytest_plugins = ["sandbox_support"]
 

@@ -392,11 +392,11 @@ def test_views_work_without_the_jira_tables() -> None:
     """A Confluence-only database still renders pages; jira macros show NOT FOUND."""
     from starlette.applications import Starlette
 
-    from followup.sandbox import confluence_api, views
+    from followup.sandbox import confluence, views
 
     state = SandboxState()
-    confluence_api.init_schema(state.db)
-    confluence_api.load(
+    confluence.init_schema(state.db)
+    confluence.load(
         state,
         Dataset(
             users=(ALICE,),

@@ -1,8 +1,8 @@
 """Assembly of the sandbox: the routes of every module, and the middleware in front.
 
-`create_app` mounts the Jira routes, the Confluence routes and the HTML views (each
-when its module is present) and the `/_sandbox` control plane. One pure-ASGI
-middleware sits outermost, in front of Starlette's own, and does, in order:
+`create_app` mounts the Jira routes (`jira/`), the Confluence routes (`confluence/`),
+the HTML views (`views.py`) and the `/_sandbox` control plane (`control.py`). One
+pure-ASGI middleware sits outermost, in front of Starlette's own, and does, in order:
 
 1. counting: every request to an Atlassian API path (`/rest/...`, `/wiki/rest/...`,
    `/wiki/api/...`) is counted under its route template, e.g.
@@ -18,9 +18,9 @@ middleware sits outermost, in front of Starlette's own, and does, in order:
 
 The HTML views and `/_sandbox/*` see neither faults nor authentication. A path or
 method no route takes is answered in the product's JSON error shape (`unmatched_answer`).
-Module contract: `routes(state) -> list[BaseRoute]`; product modules also have
-`init_schema(db)` (idempotent) and `load(state, dataset)`, and may export
-`READ_ONLY_POSTS` (a compiled regex of POST paths that do not write).
+Module contract: `routes(state) -> list[BaseRoute]`; the product packages also have
+`init_schema(db)` (idempotent), `load(state, dataset)` and `READ_ONLY_POSTS` (a
+compiled regex of POST paths that do not write).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from followup.sandbox import control, jira_api
+from followup.sandbox import confluence, control, jira, views
 from followup.sandbox.control import RequestStats
 from followup.sandbox.faults import Faults, Refusal
 from followup.sandbox.state import SandboxState
@@ -198,12 +198,7 @@ class SandboxMiddleware:
         self.faults = faults
         self.stats = stats
         self.routes = routes
-        patterns = [jira_api.READ_ONLY_POSTS]
-        confluence = control.optional_module("confluence_api")
-        extra = getattr(confluence, "READ_ONLY_POSTS", None) if confluence else None
-        if isinstance(extra, re.Pattern):
-            patterns.append(extra)
-        self.read_only_posts = tuple(patterns)
+        self.read_only_posts = (jira.READ_ONLY_POSTS, confluence.READ_ONLY_POSTS)
 
     def is_write(self, method: str, path: str) -> bool:
         if method not in _WRITE_METHODS:
@@ -372,12 +367,12 @@ def create_app(state: SandboxState, *, base_url: str, faults: Faults | None = No
     state.faults = faults
     stats = RequestStats()
     control.init_schemas(state)
-    routes: list[BaseRoute] = list(jira_api.routes(state))
-    for name in ("confluence_api", "views"):
-        module = control.optional_module(name)
-        if module is not None:
-            routes.extend(module.routes(state))
-    routes.extend(control.routes(state, faults=faults, stats=stats, base_url=base_url))
+    routes: list[BaseRoute] = [
+        *jira.routes(state),
+        *confluence.routes(state),
+        *views.routes(state),
+        *control.routes(state, faults=faults, stats=stats, base_url=base_url),
+    ]
     app = SandboxApp(sandbox=state, faults=faults, stats=stats, routes=routes)
     app.state.sandbox = state
     app.state.base_url = base_url.rstrip("/")

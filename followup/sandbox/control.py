@@ -1,7 +1,7 @@
 """The control plane under `/_sandbox/`: not part of any Atlassian API.
 
 Tests and benchmarks use it to reset and seed the sandbox, to set faults and to count
-API calls. It also owns the sandbox's lifecycle helpers (which product modules exist,
+API calls. It also owns the sandbox's lifecycle helpers (the product modules,
 creating their tables, loading a dataset, wiping everything), because reset and seed
 are what it is for; `server.py` uses the same helpers at start-up.
 
@@ -18,7 +18,6 @@ are what it is for; `server.py` uses the same helpers at start-up.
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 from collections import Counter
@@ -30,9 +29,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox import jira_api
+from followup.sandbox import confluence, jira
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
+from followup.sandbox.seed import demo_dataset, synthetic_dataset
 from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, SandboxState, User
 
 DEFAULT_PROJECT = "OPS"
@@ -41,30 +41,14 @@ DEFAULT_PROJECT = "OPS"
 # -- lifecycle -------------------------------------------------------------------------------
 
 
-def optional_module(name: str) -> ModuleType | None:
-    """`followup.sandbox.<name>` if it exists (a missing module is skipped, a broken one raises)."""
-    full = f"followup.sandbox.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
-
-
-def product_modules() -> list[ModuleType]:
-    """The product API modules present: Jira always, Confluence when it is there."""
-    modules: list[ModuleType] = [jira_api]
-    confluence = optional_module("confluence_api")
-    if confluence is not None:
-        modules.append(confluence)
-    return modules
+#: The product API modules, each with `init_schema(db)` and `load(state, dataset)`.
+PRODUCTS: tuple[ModuleType, ...] = (jira, confluence)
 
 
 def init_schemas(state: SandboxState) -> None:
     """Create every product module's tables (idempotent)."""
     with state.lock:
-        for module in product_modules():
+        for module in PRODUCTS:
             module.init_schema(state.db)
 
 
@@ -72,7 +56,7 @@ def load_dataset(state: SandboxState, dataset: Dataset) -> None:
     """Add the dataset's users, then let each product module load its half."""
     for user in dataset.users:
         state.add_user(user)
-    for module in product_modules():
+    for module in PRODUCTS:
         module.load(state, dataset)
 
 
@@ -92,17 +76,13 @@ def wipe(state: SandboxState) -> None:
 
 
 def named_dataset(seed: str, flavor: Flavor = "cloud") -> Dataset:
-    """The dataset a seed name stands for: "demo" (from seed.py, if present, as the
-    flavor's site holds it) or "empty"."""
+    """The dataset a seed name stands for: "demo" (from seed.py, as the flavor's site
+    holds it) or "empty"."""
     if seed == "empty":
         return Dataset()
     if seed != "demo":
         raise ValueError(f"unknown seed {seed!r}: use 'demo' or 'empty'")
-    module = optional_module("seed")
-    if module is None:
-        return Dataset()
-    dataset: Dataset = module.demo_dataset(flavor)
-    return dataset
+    return demo_dataset(flavor)
 
 
 def is_empty(state: SandboxState) -> bool:
@@ -249,10 +229,7 @@ def routes(
             replace = bool(body.get("replace", True))
         except (ValueError, TypeError) as exc:
             return _error(400, f"invalid seed request: {exc}")
-        module = optional_module("seed")
-        if module is None:
-            return _error(501, "this sandbox build has no seed module")
-        dataset: Dataset = module.synthetic_dataset(
+        dataset = synthetic_dataset(
             pages=pages, items_per_page=items, seed=rng_seed, flavor=state.flavor
         )
 

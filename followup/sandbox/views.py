@@ -8,7 +8,7 @@
   remote links, comments and entity properties.
 
 No authentication, no JavaScript; server-rendered HTML with inline CSS. Everything
-from the database is escaped. The Jira tables belong to `jira_api`; a view works
+from the database is escaped. The Jira tables belong to `jira/tables.py`; a view works
 (showing less) when they are missing.
 """
 
@@ -400,7 +400,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             links = _related(db, "remote_links", issue["id"])
             comments = _related(db, "comments", issue["id"])
             properties = _related(db, "issue_properties", issue["id"])
-        # the columns of jira_api's `issues` table
+        # the columns of the `issues` table (jira/tables.py)
         facts = [
             ("Status", _issue_lozenge(issue["status"] or "", issue["status_category"] or "")),
             ("Resolution", _e(issue["resolution"]) if issue["resolution"] else "Unresolved"),

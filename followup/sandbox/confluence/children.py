@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox.confluence_api import (
-    PageRow,
+from followup.sandbox.confluence.content import content_json
+from followup.sandbox.confluence.context import (
+    Ctx,
     Problem,
-    Shapes,
     Site,
     expand_param,
     guard,
@@ -33,10 +33,10 @@ from followup.sandbox.confluence_api import (
     limit_param,
     listing_json,
     page_id_param,
-    require_page,
     site_of,
     v1_error,
 )
+from followup.sandbox.confluence.rows import PageRow, require_page
 from followup.sandbox.state import SandboxState
 
 CHILD_LIMIT_DEFAULT = 25
@@ -58,7 +58,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return [PageRow.from_row(row) for row in rows]
 
     def children_of(
-        shapes: Shapes,
+        ctx: Ctx,
         site: Site,
         page_id: int,
         kind: str,
@@ -70,7 +70,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         """One page of the `kind` children of the page (call with `state.lock` held)."""
         path = f"/rest/api/content/{page_id}/child/{kind}"
         pages = child_pages(page_id, start, limit) if kind == "page" else []
-        results = [shapes.content(page, expand) for page in pages[:limit]]
+        results = [content_json(ctx, page, expand) for page in pages[:limit]]
         more = len(pages) > limit
         return listing_json(
             site,
@@ -92,7 +92,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         with state.lock:
             require_page(db, page_id)
             data = children_of(
-                Shapes(state, site),
+                Ctx(state, site),
                 site,
                 page_id,
                 kind,
@@ -110,12 +110,12 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         expandable: dict[str, str] = {}
         with state.lock:
             require_page(db, page_id)
-            shapes = Shapes(state, site)
+            ctx = Ctx(state, site)
             for kind in CHILD_TYPES:
                 if kind in expand:
                     prefix = f"{kind}."
                     inner = frozenset(e[len(prefix) :] for e in expand if e.startswith(prefix))
-                    data[kind] = children_of(shapes, site, page_id, kind, inner)
+                    data[kind] = children_of(ctx, site, page_id, kind, inner)
                 else:
                     expandable[kind] = f"/rest/api/content/{page_id}/child/{kind}"
         data["_expandable"] = expandable

@@ -16,27 +16,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox.confluence_api import (
+from followup.sandbox.confluence.context import (
+    Ctx,
     Problem,
-    Shapes,
     expand_param,
     guard,
     int_param,
     limit_param,
     listing,
     site_of,
-    space_row,
     v1_error,
 )
+from followup.sandbox.confluence.rows import space_row
 from followup.sandbox.state import SandboxState
 
 SPACE_LIMIT_DEFAULT = 25
 SPACE_LIMIT_CAP = 500  # the sandbox's own cap: Atlassian documents none for this list
 
 
-def space_json(shapes: Shapes, key: str, expand: frozenset[str]) -> dict[str, Any]:
+def space_json(ctx: Ctx, key: str, expand: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A space as the API shows it, with `description` when it is expanded."""
-    data = shapes.space(key)
+    data = _space(ctx, key)
     if "description" in expand:
         description: dict[str, Any] = {"_expandable": {"view": "", "plain": ""}}
         for form in ("plain", "view"):
@@ -46,6 +46,36 @@ def space_json(shapes: Shapes, key: str, expand: frozenset[str]) -> dict[str, An
         data["description"] = description
         del data["_expandable"]["description"]
     return data
+
+
+def _space(ctx: Ctx, key: str) -> dict[str, Any]:
+    row = space_row(ctx.db, key)
+    return {
+        "id": row["id"] if row else 0,
+        "key": key,
+        "name": row["name"] if row else key,
+        "type": "global",
+        "status": "current",
+        "_expandable": {
+            "settings": f"/rest/api/space/{key}/settings",
+            "metadata": "",
+            "operations": "",
+            "lookAndFeel": f"/rest/api/settings/lookandfeel?spaceKey={key}",
+            "identifiers": "",
+            "permissions": "",
+            "icon": "",
+            "description": "",
+            "theme": f"/rest/api/space/{key}/theme",
+            "history": "",
+            "homepage": "",
+        },
+        "_links": {
+            # Data Center: /display/KEY (recorded from Confluence Server, the space
+            # list in Virtomize/confluence-go-api's mocks/spaces.json).
+            "webui": f"/display/{key}" if ctx.dc else f"/spaces/{key}",
+            "self": f"{ctx.site.base}/rest/api/space/{key}",
+        },
+    }
 
 
 def routes(state: SandboxState) -> list[BaseRoute]:
@@ -73,8 +103,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 " LIMIT ? OFFSET ?",
                 [*values, limit + 1, start],
             ).fetchall()
-            shapes = Shapes(state, site)
-            results = [space_json(shapes, row["key"], expand) for row in rows[:limit]]
+            ctx = Ctx(state, site)
+            results = [space_json(ctx, row["key"], expand) for row in rows[:limit]]
         kept = [(k, v) for k, v in params.multi_items() if k not in ("start", "limit")]
         next_path = None
         if len(rows) > limit:
@@ -95,7 +125,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         with state.lock:
             if space_row(db, key) is None:
                 raise Problem(404, f"No space with key : {key}")
-            data = space_json(Shapes(state, site), key, expand_param(request))
+            data = space_json(Ctx(state, site), key, expand_param(request))
         data["_links"].update({"base": site.base, "context": site.context})
         return JSONResponse(data)
 

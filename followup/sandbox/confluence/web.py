@@ -1,4 +1,5 @@
-"""The addresses a person follows from an API answer, leading to the HTML views.
+"""The addresses a person follows from an API answer, leading to the HTML views: how
+answers write them (`webui_path`, `tiny_id`) and the redirects that lead there.
 
 `_links.webui` is relative to `_links.base` (`<origin>/wiki`): on Cloud it is
 `/spaces/KEY/pages/ID`, which the views serve; on Data Center it is
@@ -12,12 +13,55 @@ from __future__ import annotations
 
 import base64
 import binascii
+import string
+from urllib.parse import quote_plus
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup.sandbox.state import SandboxState
+
+# What Confluence Data Center will not put in a /display/KEY/Title address
+# (Confluence's UrlUtils.isSafeTitleForUrl).
+_UNSAFE_IN_URL = frozenset('+?%&"/\\;#')
+
+
+def safe_title_for_url(title: str) -> bool:
+    """Whether Data Center addresses a page by its title: not empty, under 150
+    characters, all ASCII, none of `+?%&"/\\;#`, not ending in punctuation, not "."."""
+    return (
+        0 < len(title) < 150
+        and title != "."
+        and title[-1] not in string.punctuation
+        and all(ord(c) < 128 and c not in _UNSAFE_IN_URL for c in title)
+    )
+
+
+def url_encode(text: str) -> str:
+    """`text` encoded as Java's URLEncoder does (space as `+`; only letters, digits and
+    `.-*_` left as they are), which is how Confluence writes titles into addresses."""
+    return quote_plus(text, safe="*").replace("~", "%7E")
+
+
+def webui_path(flavor: str, space_key: str, page_id: int, title: str) -> str:
+    """A page's `_links.webui`, relative to `_links.base`.
+
+    Cloud: `/spaces/KEY/pages/ID`. Data Center: `/display/KEY/Title+Words` when the
+    title is safe in an address, else `/pages/viewpage.action?pageId=ID`, as
+    Confluence Data Center builds them (and as its answers show: "/display/FS/Page+1"
+    in Atlassian's Confluence REST API examples).
+    """
+    if flavor == "cloud":
+        return f"/spaces/{space_key}/pages/{page_id}"
+    if safe_title_for_url(title):
+        return f"/display/{url_encode(space_key)}/{url_encode(title)}"
+    return f"/pages/viewpage.action?pageId={page_id}"
+
+
+def tiny_id(page_id: int) -> str:
+    raw = page_id.to_bytes(8, "little").rstrip(b"\0")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def _page_view(space_key: str, page_id: int) -> RedirectResponse:

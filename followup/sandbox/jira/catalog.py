@@ -1,6 +1,7 @@
 """The catalog every issue refers to: issue types, statuses, status categories,
-priorities and resolutions, each as a list and one by id (the `self` links of an issue's
-fields point at the latter).
+priorities and resolutions. Their JSON shapes (which issues and other answers embed),
+and each as a list and one by id (the `self` links of an issue's fields point at the
+latter).
 
 A missing one is a 404 with Jira's message ("The issue type with id '99' does not
 exist"). Statuses are also found by name, as `status/{idOrName}` does.
@@ -8,21 +9,110 @@ exist"). Statuses are also found by name, as `status/{idOrName}` does.
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+from typing import Any
+
 from starlette.responses import Response
 
-from followup.sandbox import workflow
-from followup.sandbox.jira.base import (
-    PRIORITIES,
-    Ctx,
-    Handler,
-    JiraError,
-    issue_type_json,
-    json_response,
-    priority_json,
-    resolution_json,
-    status_category_json,
-    status_json,
+from followup.sandbox.jira import workflow
+from followup.sandbox.jira.context import Ctx, Handler, JiraError, Json, json_response
+
+ISSUE_TYPE_IDS: dict[str, str] = {
+    "Epic": "10000",
+    "Task": "10001",
+    "Bug": "10002",
+    "Story": "10003",
+    "Sub-task": "10004",
+}
+
+
+PRIORITIES: tuple[tuple[str, str, str], ...] = (  # id, name, colour
+    ("1", "Highest", "#d04437"),
+    ("2", "High", "#f15C75"),
+    ("3", "Medium", "#f79232"),
+    ("4", "Low", "#707070"),
+    ("5", "Lowest", "#999999"),
 )
+
+
+DEFAULT_PRIORITY = "Medium"
+
+
+def issue_type_id(name: str) -> str:
+    if name in ISSUE_TYPE_IDS:
+        return ISSUE_TYPE_IDS[name]
+    digest = int(hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:6], 16) % 9000
+    return str(10100 + digest)
+
+
+def status_of(row: sqlite3.Row) -> workflow.Status:
+    return workflow.status_named(row["status"]) or workflow.TO_DO
+
+
+def issue_type_json(ctx: Ctx, type_id: str, name: str) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/issuetype/{type_id}",
+        "id": type_id,
+        "description": f"A {name.lower()}." if name else "",
+        "iconUrl": f"{ctx.base_url}/images/icons/issuetypes/{name.lower()}.svg",
+        "name": name,
+        "subtask": name == "Sub-task",
+        "avatarId": 10318,
+        "hierarchyLevel": -1 if name == "Sub-task" else (1 if name == "Epic" else 0),
+    }
+
+
+def status_json(ctx: Ctx, status: workflow.Status) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/status/{status.id}",
+        "description": "",
+        "iconUrl": f"{ctx.base_url}/images/icons/statuses/generic.png",
+        "name": status.name,
+        "id": status.id,
+        "statusCategory": status_category_json(ctx, status.category),
+    }
+
+
+def status_category_json(ctx: Ctx, category: workflow.StatusCategory) -> dict[str, Any]:
+    return {
+        "self": f"{ctx.api}/statuscategory/{category.id}",
+        "id": category.id,
+        "key": category.key,
+        "colorName": category.color_name,
+        "name": category.name,
+    }
+
+
+def priority_json(ctx: Ctx, name: str) -> dict[str, Any]:
+    for priority_id, priority_name, colour in PRIORITIES:
+        if priority_name == name:
+            return {
+                "self": f"{ctx.api}/priority/{priority_id}",
+                "iconUrl": f"{ctx.base_url}/images/icons/priorities/{name.lower()}.svg",
+                "name": name,
+                "id": priority_id,
+                "statusColor": colour,
+                "description": f"{name} priority.",
+            }
+    return {"name": name}
+
+
+def resolution_json(ctx: Ctx, name: str | None) -> Json:
+    if name is None:
+        return None
+    resolution = workflow.resolution_named(name)
+    if resolution is None:
+        return {"name": name}
+    return {
+        "self": f"{ctx.api}/resolution/{resolution.id}",
+        "id": resolution.id,
+        "description": resolution.description,
+        "name": resolution.name,
+    }
+
+
+# -- handlers ---------------------------------------------------------------------------
 
 
 def _missing(kind: str, ident: str) -> JiraError:

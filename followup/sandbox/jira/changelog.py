@@ -24,14 +24,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from followup.sandbox.jira.base import (
-    Ctx,
-    Handler,
-    issue_row,
-    jira_time,
-    json_response,
-    page_params,
-)
+from followup.sandbox.jira.context import Ctx, Handler, json_response, page_params
+from followup.sandbox.jira.formats import jira_time
+from followup.sandbox.jira.lookups import issue_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changelog (

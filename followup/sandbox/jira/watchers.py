@@ -16,14 +16,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from followup.sandbox.jira.base import (
-    Ctx,
-    Handler,
-    JiraError,
-    issue_row,
-    json_response,
-    no_content,
-)
+from followup.sandbox.jira.context import Ctx, Handler, JiraError, json_response, no_content
+from followup.sandbox.jira.lookups import issue_row
 from followup.sandbox.state import User
 
 SCHEMA = """

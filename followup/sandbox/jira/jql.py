@@ -43,8 +43,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Literal
+
+from followup.sandbox.querylang import (
+    ABSOLUTE_DATE,
+    DATE_FUNCTIONS,
+    MAX_PARAMS,
+    Empty,
+    Func,
+    Lexer,
+    Messages,
+    Operand,
+    Parser,
+    Single,
+    SortKey,
+    Token,
+    Value,
+    ValueList,
+    date_function_moment,
+    like_all,
+    minute,
+    naive_utc,
+    period,
+    search_terms,
+)
 
 __all__ = ["KEY_NUMBER", "JqlError", "compile_jql"]
 
@@ -57,12 +81,16 @@ class JqlError(ValueError):
         self.message = message
 
 
+def _syntax(query: str, pos: int, message: str) -> JqlError:
+    line = query.count("\n", 0, pos) + 1
+    column = pos - (query.rfind("\n", 0, pos) + 1) + 1
+    return JqlError(f"Error in the JQL Query: {message} (line {line}, character {column})")
+
+
 # -- lexing -------------------------------------------------------------------------
 
 # Jira's lexer: these characters may not appear unquoted (JqlStringSupportImpl).
 _RESERVED_CHARS = frozenset("{}*/%+^$#@?;[]")
-# Characters that end a bare word (operators, punctuation, quotes).
-_WORD_STOP = frozenset("\"'(),=!<>~&|") | _RESERVED_CHARS
 
 # JqlStringSupportImpl.RESERVED_WORDS: bare values must not be one of these.
 _RESERVED_WORDS_TEXT = """
@@ -83,16 +111,6 @@ _RESERVED_WORDS_TEXT = """
 """
 _RESERVED_WORDS = frozenset(_RESERVED_WORDS_TEXT.split())
 
-# Words the grammar itself uses. Everything else reserved is only forbidden as a value.
-_KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"}
-)
-
-_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "'": "'", "\\": "\\", " ": " "}
-
-TokenKind = Literal["word", "string", "op", "kw", "(", ")", ",", "eof"]
-_PUNCTUATION: dict[str, TokenKind] = {"(": "(", ")": ")", ",": ","}
-
 
 def _is_jql_control(ch: str) -> bool:
     """Jira's `isJqlControl`: characters that may appear in a query only escaped."""
@@ -108,172 +126,56 @@ def _is_jql_control(ch: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: TokenKind
-    value: str  # decoded text; the lower-cased keyword for "kw"
-    raw: str  # as written, for messages
-    pos: int
+class _JqlLexer(Lexer):
+    # Words the grammar itself uses. Everything else reserved is only forbidden as a value.
+    keywords = frozenset(
+        {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"}
+    )
+    word_stop = frozenset("\"'(),=!<>~&|") | _RESERVED_CHARS
+    symbols = MappingProxyType({"&&": "and", "||": "or", "!": "not", "&": "and", "|": "or"})
+    surrogate_pairs = True
+    escapes_in_words = True
 
+    def is_space(self, ch: str) -> bool:
+        return ch in " \t\n\r\f\u3000" or (ch.isspace() and not _is_jql_control(ch))
 
-def _where(query: str, pos: int) -> str:
-    line = query.count("\n", 0, pos) + 1
-    column = pos - (query.rfind("\n", 0, pos) + 1) + 1
-    return f"(line {line}, character {column})"
+    def ends_word(self, ch: str) -> bool:
+        return _is_jql_control(ch)
 
-
-def _syntax(query: str, pos: int, message: str) -> JqlError:
-    return JqlError(f"Error in the JQL Query: {message} {_where(query, pos)}")
-
-
-def _describe(tok: _Token) -> str:
-    return "end of query" if tok.kind == "eof" else tok.raw
-
-
-def _decode_escape(query: str, i: int) -> tuple[str, int]:
-    """Decode the escape starting at `query[i] == '\\'`; return (text, next index)."""
-    if i + 1 >= len(query):
-        raise _syntax(query, i, "The escape sequence '\\' is invalid.")
-    ch = query[i + 1]
-    if ch in _ESCAPES:
-        return _ESCAPES[ch], i + 2
-    if ch == "u":
-        digits = query[i + 2 : i + 6]
-        if len(digits) == 4 and all(d in "0123456789abcdefABCDEF" for d in digits):
-            code = int(digits, 16)
-            if 0xD800 <= code <= 0xDBFF:  # a UTF-16 pair written as two escapes
-                low = query[i + 6 : i + 12]
-                if re.fullmatch(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}", low):
-                    pair = 0x10000 + ((code - 0xD800) << 10) + (int(low[2:], 16) - 0xDC00)
-                    return chr(pair), i + 12
-            elif not 0xDC00 <= code <= 0xDFFF:
-                return chr(code), i + 6
-        seq = query[i : i + 6]
-        raise _syntax(query, i, f"The escape sequence '{seq}' is invalid.")
-    raise _syntax(query, i, f"The escape sequence '\\{ch}' is invalid.")
-
-
-def _lex(query: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, n = 0, len(query)
-    while i < n:
-        ch = query[i]
-        if ch in " \t\n\r\f\u3000" or (ch.isspace() and not _is_jql_control(ch)):
-            i += 1
-            continue
-        start = i
-        if ch in "\"'":
-            out: list[str] = []
-            i += 1
-            while True:
-                if i >= n:
-                    text = query[start + 1 :]
-                    raise _syntax(
-                        query, start, f"The quoted string '{text}' has not been completed."
-                    )
-                c = query[i]
-                if c == ch:
-                    i += 1
-                    break
-                if c == "\\":
-                    decoded, i = _decode_escape(query, i)
-                    out.append(decoded)
-                    continue
-                if _is_jql_control(c):
-                    raise _syntax(
-                        query,
-                        i,
-                        f"The character '\\u{ord(c):04x}' is not allowed in a string;"
-                        f" use the escape '\\u{ord(c):04x}' instead.",
-                    )
-                out.append(c)
-                i += 1
-            tokens.append(_Token("string", "".join(out), query[start:i], start))
-            continue
-        if ch in _PUNCTUATION:
-            tokens.append(_Token(_PUNCTUATION[ch], ch, ch, start))
-            i += 1
-            continue
-        two = query[i : i + 2]
-        if two in ("!=", "!~", "<=", ">="):
-            tokens.append(_Token("op", two, two, start))
-            i += 2
-            continue
-        if ch in "=<>~":
-            tokens.append(_Token("op", ch, ch, start))
-            i += 1
-            continue
-        if ch in "!&|":
-            length = 2 if two in ("&&", "||") else 1
-            word = {"!": "not", "&": "and", "|": "or"}[ch]
-            tokens.append(_Token("kw", word, query[i : i + length], start))
-            i += length
-            continue
+    def check_word_start(self, i: int) -> None:
+        ch = self.text[i]
         if ch in _RESERVED_CHARS:
             raise _syntax(
-                query,
+                self.text,
                 i,
                 f"The character '{ch}' is a reserved JQL character. You must enclose it"
                 f" in a string or use the escape '\\u{ord(ch):04x}' instead.",
             )
         if _is_jql_control(ch):
             raise _syntax(
-                query,
+                self.text,
                 i,
                 f"The character '\\u{ord(ch):04x}' is not allowed in a query;"
                 f" use the escape '\\u{ord(ch):04x}' inside a string instead.",
             )
-        out = []
-        while i < n:
-            c = query[i]
-            if c.isspace() or c in _WORD_STOP or _is_jql_control(c):
-                break
-            if c == "\\":
-                decoded, i = _decode_escape(query, i)
-                out.append(decoded)
-                continue
-            out.append(c)
-            i += 1
-        raw = query[start:i]
-        if raw.lower() in _KEYWORDS:
-            tokens.append(_Token("kw", raw.lower(), raw, start))
-        else:
-            tokens.append(_Token("word", "".join(out), raw, start))
-    tokens.append(_Token("eof", "", "", n))
-    return tokens
 
+    def check_in_string(self, i: int) -> None:
+        c = self.text[i]
+        if _is_jql_control(c):
+            raise _syntax(
+                self.text,
+                i,
+                f"The character '\\u{ord(c):04x}' is not allowed in a string;"
+                f" use the escape '\\u{ord(c):04x}' instead.",
+            )
 
-# -- the parse tree of an operand -----------------------------------------------------
+    def unterminated(self, start: int) -> JqlError:
+        text = self.text[start + 1 :]
+        return _syntax(self.text, start, f"The quoted string '{text}' has not been completed.")
 
-
-@dataclass(frozen=True, slots=True)
-class _Value:
-    value: str
-    raw: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Empty:
-    raw: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Func:
-    name: str
-    args: tuple[str, ...]
-    raw: str
-
-
-_Single = _Value | _Empty | _Func
-
-
-@dataclass(frozen=True, slots=True)
-class _List:
-    items: tuple[_Single, ...]
-    raw: str
-
-
-_Operand = _Single | _List
+    def bad_escape(self, i: int) -> JqlError:
+        seq = self.text[i : i + 6] if self.text[i + 1 : i + 2] == "u" else self.text[i : i + 2]
+        return _syntax(self.text, i, f"The escape sequence '{seq}' is invalid.")
 
 
 # -- fields ---------------------------------------------------------------------------
@@ -311,19 +213,13 @@ _OPS_BY_KIND: dict[_FieldKind, frozenset[str]] = {
     "alltext": _TEXT_OPS,
 }
 
-_KEY_NUMBER = "CAST(substr(issues.key, length(issues.project) + 2) AS INTEGER)"
-# What `ORDER BY key` sorts by after the project; jira_api indexes it and pages after it.
-KEY_NUMBER = _KEY_NUMBER
+# What `ORDER BY key` sorts by after the project; the search indexes it and pages after it.
+KEY_NUMBER = "CAST(substr(issues.key, length(issues.project) + 2) AS INTEGER)"
 _PRIORITY_RANK = (
     "CASE issues.priority WHEN 'Lowest' THEN 1 WHEN 'Low' THEN 2 WHEN 'Medium' THEN 3"
     " WHEN 'High' THEN 4 WHEN 'Highest' THEN 5 ELSE 0 END"
 )
 _ALL_TEXT = "(coalesce(issues.summary, '') || char(10) || coalesce(issues.description, ''))"
-
-
-def _minute(column: str) -> str:
-    """A stored ISO 8601 UTC timestamp cut to `YYYY-MM-DD HH:MM`, comparable as text."""
-    return f"substr(replace({column}, 'T', ' '), 1, 16)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,53 +228,47 @@ class _Field:
     column: str = ""  # SQL expression (a constant of this module)
     empty_ok: bool = True
     nocase: bool = False
-    sort: tuple[str, ...] = ()  # SQL expressions to ORDER BY; () = not sortable
-    nullable_sort: bool = False
-    default_desc: bool = False
+    sort: SortKey | None = None  # None: not sortable
 
 
-_KEY = _Field("key", "issues.key", empty_ok=False, sort=("issues.project", _KEY_NUMBER))
-_DUE = _Field("date", "issues.duedate", sort=("issues.duedate",), nullable_sort=True)
+def _sort(*columns: str, desc: bool = False, nulls: bool = False) -> SortKey:
+    return SortKey(columns, descending=desc, nulls=nulls)
+
+
+_KEY = _Field(
+    "key", "issues.key", empty_ok=False, sort=SortKey(("issues.project", KEY_NUMBER), unique=True)
+)
+_DUE = _Field("date", "issues.duedate", sort=_sort("issues.duedate", nulls=True))
 _CREATED = _Field(
-    "datetime",
-    _minute("issues.created"),
-    empty_ok=False,
-    sort=("issues.created",),
-    default_desc=True,
+    "datetime", minute("issues.created"), empty_ok=False, sort=_sort("issues.created", desc=True)
 )
 _UPDATED = _Field(
-    "datetime",
-    _minute("issues.updated"),
-    empty_ok=False,
-    sort=("issues.updated",),
-    default_desc=True,
+    "datetime", minute("issues.updated"), empty_ok=False, sort=_sort("issues.updated", desc=True)
 )
 _RESOLVED = _Field(
     "datetime",
-    _minute("issues.resolutiondate"),
-    sort=("issues.resolutiondate",),
-    nullable_sort=True,
-    default_desc=True,
+    minute("issues.resolutiondate"),
+    sort=_sort("issues.resolutiondate", desc=True, nulls=True),
 )
 _ISSUETYPE = _Field(
-    "plain", "issues.issuetype", empty_ok=False, nocase=True, sort=("issues.issuetype",)
+    "plain", "issues.issuetype", empty_ok=False, nocase=True, sort=_sort("issues.issuetype")
 )
 
 _FIELDS: dict[str, _Field] = {
-    "project": _Field("project", "issues.project", empty_ok=False, sort=("issues.project",)),
+    "project": _Field("project", "issues.project", empty_ok=False, sort=_sort("issues.project")),
     "key": _KEY,
     "issue": _KEY,
     "issuekey": _KEY,
     "id": _KEY,
     "labels": _Field("labels"),
     "status": _Field(
-        "plain", "issues.status", empty_ok=False, nocase=True, sort=("issues.status",)
+        "plain", "issues.status", empty_ok=False, nocase=True, sort=_sort("issues.status")
     ),
     "statuscategory": _Field(
         "statuscategory",
         "issues.status_category",
         empty_ok=False,
-        sort=(
+        sort=_sort(
             "CASE issues.status_category WHEN 'new' THEN 1"
             " WHEN 'indeterminate' THEN 2 WHEN 'done' THEN 3 ELSE 0 END",
         ),
@@ -386,20 +276,12 @@ _FIELDS: dict[str, _Field] = {
     "issuetype": _ISSUETYPE,
     "type": _ISSUETYPE,
     "priority": _Field(
-        "plain",
-        "issues.priority",
-        nocase=True,
-        sort=(_PRIORITY_RANK,),
-        default_desc=True,
+        "plain", "issues.priority", nocase=True, sort=_sort(_PRIORITY_RANK, desc=True)
     ),
-    "assignee": _Field("user", "issues.assignee", sort=("issues.assignee",), nullable_sort=True),
-    "reporter": _Field("user", "issues.reporter", sort=("issues.reporter",), nullable_sort=True),
+    "assignee": _Field("user", "issues.assignee", sort=_sort("issues.assignee", nulls=True)),
+    "reporter": _Field("user", "issues.reporter", sort=_sort("issues.reporter", nulls=True)),
     "resolution": _Field(
-        "resolution",
-        "issues.resolution",
-        nocase=True,
-        sort=("issues.resolution",),
-        nullable_sort=True,
+        "resolution", "issues.resolution", nocase=True, sort=_sort("issues.resolution", nulls=True)
     ),
     "duedate": _DUE,
     "due": _DUE,
@@ -409,7 +291,7 @@ _FIELDS: dict[str, _Field] = {
     "updateddate": _UPDATED,
     "resolutiondate": _RESOLVED,
     "resolved": _RESOLVED,
-    "summary": _Field("text", "issues.summary", sort=("issues.summary",)),
+    "summary": _Field("text", "issues.summary", sort=_sort("issues.summary")),
     "description": _Field("text", "issues.description"),
     "text": _Field("alltext", _ALL_TEXT),
 }
@@ -427,17 +309,9 @@ _STATUS_CATEGORIES = {
 }
 
 _USER_FUNCTIONS = frozenset({"currentuser"})
-_DATE_FUNCTIONS = frozenset(
-    {"now", "startofday", "endofday", "startofweek", "endofweek", "startofmonth", "endofmonth"}
-)
-_FUNCTION_NAMES = _USER_FUNCTIONS | _DATE_FUNCTIONS
+_FUNCTION_NAMES = _USER_FUNCTIONS | DATE_FUNCTIONS
 
 _ISSUE_KEY = re.compile(r"([A-Za-z][A-Za-z0-9_]*)-([0-9]{1,18})")
-_ABSOLUTE_DATE = re.compile(
-    r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?:[ T]([0-9]{1,2}):([0-9]{2}))?"
-)
-_PERIOD = re.compile(r"([-+]?)\s*((?:[0-9]{1,6}\s*[wdhmWDHM]\s*)+)")
-_PERIOD_PART = re.compile(r"([0-9]+)\s*([wdhmWDHM])")
 _DATE_FORMATS = (
     "Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd',"
     " 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
@@ -454,7 +328,6 @@ _Atom = str | int | tuple[str, int] | _Nobody | None  # None = EMPTY
 
 @dataclass(slots=True)
 class _Context:
-    query: str
     flavor: str
     current_user: str | None
     now: datetime
@@ -466,20 +339,8 @@ def _placeholders(values: list[object], ctx: _Context) -> str:
     return ", ".join("?" for _ in values)
 
 
-def _period(text: str) -> timedelta | None:
-    match = _PERIOD.fullmatch(text.strip())
-    if not match:
-        return None
-    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-    total = timedelta()
-    for amount, unit in _PERIOD_PART.findall(match.group(2)):
-        total += timedelta(**{units[unit.lower()]: int(amount)})
-    return -total if match.group(1) == "-" else total
-
-
-def _date_function(func: _Func, name: str, ctx: _Context) -> datetime:
-    fname = func.name.lower()
-    if fname == "now":
+def _date_function(func: Func, ctx: _Context) -> datetime:
+    if func.name.lower() == "now":
         if func.args:
             raise JqlError(f"Function 'now' expected '0' arguments but got '{len(func.args)}'.")
         return ctx.now
@@ -490,40 +351,30 @@ def _date_function(func: _Func, name: str, ctx: _Context) -> datetime:
         )
     offset = timedelta()
     if func.args:
-        parsed = _period(func.args[0])
+        parsed = period(func.args[0])
         if parsed is None:
             raise JqlError(
                 f"Duration for function '{func.name}' should have the format"
                 f" (+/-)n(w|d|h|m), e.g. -1w or 2d, but was '{func.args[0]}'."
             )
         offset = parsed
-    today = datetime(ctx.now.year, ctx.now.month, ctx.now.day)
-    if fname in ("startofday", "endofday"):
-        start = today
-        length = timedelta(days=1)
-    elif fname in ("startofweek", "endofweek"):
-        start = today - timedelta(days=today.weekday())
-        length = timedelta(days=7)
-    else:
-        start = today.replace(day=1)
-        following = (start + timedelta(days=32)).replace(day=1)
-        length = following - start
-    moment = start if fname.startswith("start") else start + length - timedelta(minutes=1)
-    return moment + offset
+    return date_function_moment(func.name, ctx.now, offset)
 
 
-def _date_atom(item: _Single, spec: _Field, name: str, ctx: _Context) -> str:
-    if isinstance(item, _Func):
-        moment = _date_function(item, name, ctx)
+def _date_atom(item: Single, spec: _Field, name: str, ctx: _Context) -> str:
+    if isinstance(item, Func):
+        moment = _date_function(item, ctx)
     else:
-        assert isinstance(item, _Value)
+        assert isinstance(item, Value)
         text = item.value.strip()
-        match = _ABSOLUTE_DATE.fullmatch(text)
-        delta = None if match else _period(text)
+        match = ABSOLUTE_DATE.fullmatch(text)
+        delta = None if match else period(text)
         try:
             if match:
-                year, month, day, hour, minute = match.groups()
-                moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+                year, month, day, hour, minute_ = match.groups()
+                moment = datetime(
+                    int(year), int(month), int(day), int(hour or 0), int(minute_ or 0)
+                )
             elif delta is not None:
                 moment = ctx.now + delta
             else:
@@ -537,11 +388,11 @@ def _date_atom(item: _Single, spec: _Field, name: str, ctx: _Context) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _atom(item: _Single, spec: _Field, name: str, ctx: _Context) -> _Atom:
+def _atom(item: Single, spec: _Field, name: str, ctx: _Context) -> _Atom:
     """One operand value, converted to what the column holds."""
-    if isinstance(item, _Empty):
+    if isinstance(item, Empty):
         return None
-    if isinstance(item, _Func):
+    if isinstance(item, Func):
         fname = item.name.lower()
         if fname not in _FUNCTION_NAMES:
             raise JqlError(f"Unable to find JQL function '{item.raw}'.")
@@ -551,7 +402,7 @@ def _atom(item: _Single, spec: _Field, name: str, ctx: _Context) -> _Atom:
                     f"Function '{item.name}' expected '0' arguments but got '{len(item.args)}'."
                 )
             return ctx.current_user if ctx.current_user is not None else _NOBODY
-        if spec.kind in ("date", "datetime") and fname in _DATE_FUNCTIONS:
+        if spec.kind in ("date", "datetime") and fname in DATE_FUNCTIONS:
             return _date_atom(item, spec, name, ctx)
         raise JqlError(
             f"A value provided by the function '{item.name}' is invalid for the field '{name}'."
@@ -643,7 +494,7 @@ def _key_sql(op: str, atoms: list[_Atom], ctx: _Context) -> str:
         project, number = atom
         return (
             f"(issues.project = {_placeholders([project], ctx)}"
-            f" AND {_KEY_NUMBER} {op} {_placeholders([number], ctx)})"
+            f" AND {KEY_NUMBER} {op} {_placeholders([number], ctx)})"
         )
     keys: list[object] = [f"{a[0]}-{a[1]}" for a in atoms if isinstance(a, tuple)]
     ids: list[object] = [a for a in atoms if isinstance(a, int)]
@@ -656,11 +507,6 @@ def _key_sql(op: str, atoms: list[_Atom], ctx: _Context) -> str:
     return matched if op in ("=", "in") else f"(NOT ({matched}))"
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return "%" + escaped.replace("*", "%").replace("?", "_") + "%"
-
-
 def _text_sql(column: str, op: str, atoms: list[_Atom], name: str, ctx: _Context) -> str:
     if op in _EMPTY_OPS:
         if op == "is":
@@ -669,49 +515,41 @@ def _text_sql(column: str, op: str, atoms: list[_Atom], name: str, ctx: _Context
     (atom,) = atoms
     if atom is None:
         raise JqlError(f"The operator '{op}' does not support searching for EMPTY values.")
-    text = str(atom).strip()
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        terms = [text[1:-1]]
-    else:
-        terms = text.split()
-    if not terms or not any(t.strip("*? ") for t in terms):
+    terms = search_terms(str(atom))
+    if terms is None:
         raise JqlError(f"The field '{name}' does not support searching for an empty string.")
-    tests = []
-    for term in terms:
-        ctx.params.append(_like_pattern(term))
-        tests.append(f"{column} LIKE ? ESCAPE '\\'")
-    matched = " AND ".join(tests)
+    matched = like_all(column, terms, ctx.params)
     if op == "~":
         return f"({column} IS NOT NULL AND {matched})"
     return f"({column} IS NOT NULL AND NOT ({matched}))"
 
 
-def _clause_sql(name: str, op: str, operand: _Operand, ctx: _Context) -> str:
+def _clause_sql(name: str, op: str, operand: Operand, ctx: _Context) -> str:
     spec = _FIELDS.get(name.lower())
     if spec is None:
         raise JqlError(f"Field '{name}' does not exist or you do not have permission to view it.")
     if op not in _OPS_BY_KIND[spec.kind]:
         raise JqlError(f"The operator '{op}' is not supported by the '{name}' field.")
     if op in ("in", "not in"):
-        if not isinstance(operand, _List):
+        if not isinstance(operand, ValueList):
             raise JqlError(
                 f"Operator '{op}' does not support the non-list value '{operand.raw}'"
                 f" for field '{name}'."
             )
-        items: tuple[_Single, ...] = operand.items
+        items: tuple[Single, ...] = operand.items
     else:
-        if isinstance(operand, _List):
+        if isinstance(operand, ValueList):
             raise JqlError(
                 f"Operator '{op}' does not support the list value '{operand.raw}'"
                 f" for field '{name}'."
             )
         items = (operand,)
-    if op in _EMPTY_OPS and not isinstance(operand, _Empty):
+    if op in _EMPTY_OPS and not isinstance(operand, Empty):
         raise JqlError(
             f"The operator '{op}' only supports searching for EMPTY values"
             f" ('EMPTY' or 'null'), not '{operand.raw}'."
         )
-    has_empty = op in _EMPTY_OPS or any(isinstance(item, _Empty) for item in items)
+    has_empty = op in _EMPTY_OPS or any(isinstance(item, Empty) for item in items)
     if has_empty and (op in _RANGE_OPS or op in _TEXT_OPS):
         raise JqlError(f"The operator '{op}' does not support searching for EMPTY values.")
     if has_empty and not spec.empty_ok:
@@ -750,209 +588,67 @@ def _datacenter_user_sql(column: str, op: str, atoms: list[_Atom], ctx: _Context
 
 # -- parsing --------------------------------------------------------------------------
 
-# Limits that keep every accepted query within SQLite's expression depth (1000) and
-# parameter count (32766); Jira has comparable limits of its own.
-_MAX_DEPTH = 50
-_MAX_CLAUSES = 300
-_MAX_VALUES = 10_000
-_MAX_PARAMS = 30_000
-
 _VALID_OPERATORS = (
     "The valid operators are '=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN',"
     " 'IS' and 'IS NOT'."
 )
 
 
-class _Parser:
-    def __init__(self, ctx: _Context) -> None:
+class _JqlParser(Parser):
+    messages = Messages(
+        trailing="Expecting either 'OR' or 'AND' but got '{got}'.",
+        trailing_after_order="Expecting either ',' or 'end of query' but got '{got}'.",
+        empty=None,
+        too_deep="The query nests more than {limit} levels deep.",
+        too_many_clauses="The query has more than {limit} clauses.",
+        too_many_values="A list may hold at most {limit} values.",
+        close="Expecting ')' but got '{got}'.",
+        list_separator="Expecting ',' or ')' but got '{got}'.",
+        field="Expecting a field name but got '{got}'.",
+        operator="Expecting operator but got '{got}'. " + _VALID_OPERATORS,
+        not_in="Expecting 'IN' but got '{got}'.",
+        value="Expecting either a value, list or function but got '{got}'.",
+        argument="Expecting a function argument but got '{got}'.",
+        by="Expecting 'BY' but got '{got}'.",
+    )
+    tie_breaker = "issues.id ASC"
+
+    def __init__(self, query: str, ctx: _Context) -> None:
+        super().__init__(_JqlLexer(query).tokens())
+        self.query_text = query
         self.ctx = ctx
-        self.tokens = _lex(ctx.query)
-        self.i = 0
-        self.depth = 0
-        self.clauses = 0
 
-    def peek(self) -> _Token:
-        return self.tokens[self.i]
+    def error(self, tok: Token, message: str) -> JqlError:
+        return _syntax(self.query_text, tok.pos, message)
 
-    def advance(self) -> _Token:
-        tok = self.tokens[self.i]
-        if tok.kind != "eof":
-            self.i += 1
-        return tok
-
-    def at_kw(self, word: str) -> bool:
-        tok = self.peek()
-        return tok.kind == "kw" and tok.value == word
-
-    def fail(self, tok: _Token, message: str) -> JqlError:
-        return _syntax(self.ctx.query, tok.pos, message)
-
-    def query(self) -> tuple[str, str]:
-        where = "1"
-        if self.peek().kind != "eof" and not self.at_kw("order"):
-            where = self.or_expr()
-        order = self.order_by() if self.at_kw("order") else ""
-        tok = self.peek()
-        if tok.kind != "eof":
-            if order:
-                raise self.fail(tok, f"Expecting either ',' or 'end of query' but got '{tok.raw}'.")
-            raise self.fail(tok, f"Expecting either 'OR' or 'AND' but got '{tok.raw}'.")
-        return where, order
-
-    def or_expr(self) -> str:
-        parts = [self.and_expr()]
-        while self.at_kw("or"):
-            self.advance()
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-
-    def and_expr(self) -> str:
-        parts = [self.not_expr()]
-        while self.at_kw("and"):
-            self.advance()
-            parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-
-    def not_expr(self) -> str:
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise self.fail(self.peek(), f"The query nests more than {_MAX_DEPTH} levels deep.")
-        try:
-            if self.at_kw("not"):
-                self.advance()
-                return f"(NOT {self.not_expr()})"
-            if self.peek().kind == "(":
-                self.advance()
-                inner = self.or_expr()
-                tok = self.advance()
-                if tok.kind != ")":
-                    raise self.fail(tok, f"Expecting ')' but got '{_describe(tok)}'.")
-                return inner
-            return self.clause()
-        finally:
-            self.depth -= 1
-
-    def field_name(self) -> _Token:
-        tok = self.advance()
-        if tok.kind not in ("word", "string"):
-            raise self.fail(tok, f"Expecting a field name but got '{_describe(tok)}'.")
-        return tok
-
-    def operator(self) -> str:
-        tok = self.advance()
-        if tok.kind == "op":
-            return tok.value
-        if tok.kind == "kw" and tok.value == "in":
-            return "in"
-        if tok.kind == "kw" and tok.value == "not":
-            nxt = self.advance()
-            if nxt.kind == "kw" and nxt.value == "in":
-                return "not in"
-            raise self.fail(nxt, f"Expecting 'IN' but got '{_describe(nxt)}'.")
-        if tok.kind == "kw" and tok.value == "is":
-            if self.at_kw("not"):
-                self.advance()
-                return "is not"
-            return "is"
-        raise self.fail(tok, f"Expecting operator but got '{_describe(tok)}'. {_VALID_OPERATORS}")
-
-    def single(self) -> _Single:
-        tok = self.advance()
-        if tok.kind == "string":
-            return _Value(tok.value, tok.raw)
+    def value(self, tok: Token) -> Single:
         if tok.kind == "kw" and tok.value in ("empty", "null"):
-            return _Empty(tok.raw)
-        if tok.kind == "word":
-            if self.peek().kind == "(":
-                return self.function(tok)
-            if tok.raw.lower() in _RESERVED_WORDS:
-                raise self.fail(
-                    tok,
-                    f"'{tok.raw}' is a reserved JQL word. You must surround it in quotation"
-                    " marks to use it in a query.",
-                )
-            return _Value(tok.value, tok.raw)
-        got = _describe(tok)
-        hint = ""
+            return Empty(tok.raw)
+        if tok.kind == "word" and tok.raw.lower() in _RESERVED_WORDS:
+            raise self.error(
+                tok,
+                f"'{tok.raw}' is a reserved JQL word. You must surround it in quotation"
+                " marks to use it in a query.",
+            )
         if tok.kind == "kw":
             hint = f" You must surround '{tok.raw}' in quotation marks to use it as a value."
-        raise self.fail(tok, f"Expecting either a value, list or function but got '{got}'.{hint}")
+            raise self.error(tok, self.messages.value.format(got=tok.raw) + hint)
+        return super().value(tok)
 
-    def function(self, name: _Token) -> _Func:
-        self.advance()  # "("
-        args: list[str] = []
-        raws: list[str] = []
-        if self.peek().kind != ")":
-            while True:
-                tok = self.advance()
-                if tok.kind not in ("word", "string"):
-                    raise self.fail(
-                        tok, f"Expecting a function argument but got '{_describe(tok)}'."
-                    )
-                args.append(tok.value)
-                raws.append(tok.raw)
-                if self.peek().kind != ",":
-                    break
-                self.advance()
-        tok = self.advance()
-        if tok.kind != ")":
-            raise self.fail(tok, f"Expecting ')' but got '{_describe(tok)}'.")
-        return _Func(name.value, tuple(args), f"{name.raw}({', '.join(raws)})")
+    def compile_clause(self, field: str, op: str, operand: Operand) -> str:
+        return _clause_sql(field, op, operand, self.ctx)
 
-    def operand(self) -> _Operand:
-        if self.peek().kind != "(":
-            return self.single()
-        self.advance()
-        items = [self.single()]
-        while True:
-            tok = self.advance()
-            if tok.kind == ")":
-                break
-            if tok.kind != ",":
-                raise self.fail(tok, f"Expecting ',' or ')' but got '{_describe(tok)}'.")
-            if len(items) >= _MAX_VALUES:
-                raise self.fail(tok, f"A list may hold at most {_MAX_VALUES} values.")
-            items.append(self.single())
-        return _List(tuple(items), "(" + ", ".join(item.raw for item in items) + ")")
-
-    def clause(self) -> str:
-        self.clauses += 1
-        if self.clauses > _MAX_CLAUSES:
-            raise self.fail(self.peek(), f"The query has more than {_MAX_CLAUSES} clauses.")
-        name = self.field_name()
-        op = self.operator()
-        operand = self.operand()
-        return _clause_sql(name.value, op, operand, self.ctx)
-
-    def order_by(self) -> str:
-        self.advance()  # ORDER
-        tok = self.advance()
-        if not (tok.kind == "kw" and tok.value == "by"):
-            raise self.fail(tok, f"Expecting 'BY' but got '{_describe(tok)}'.")
-        terms: list[str] = []
-        last_unique = False
-        while True:
-            name = self.field_name()
-            spec = _FIELDS.get(name.value.lower())
-            if spec is None:
-                raise JqlError(
-                    f"Field '{name.value}' does not exist or you do not have permission to view it."
-                )
-            if not spec.sort:
-                raise JqlError(f"Not able to sort using field '{name.value}'.")
-            desc = spec.default_desc
-            if self.at_kw("asc") or self.at_kw("desc"):
-                desc = self.advance().value == "desc"
-            direction = "DESC" if desc else "ASC"
-            nulls = (" NULLS FIRST" if desc else " NULLS LAST") if spec.nullable_sort else ""
-            terms.extend(f"{column} {direction}{nulls}" for column in spec.sort)
-            last_unique = spec is _KEY
-            if self.peek().kind != ",":
-                break
-            self.advance()
-        if not last_unique:
-            terms.append("issues.id ASC")  # a stable order for paging through ties
-        return "ORDER BY " + ", ".join(terms)
+    def sort_key(self, tok: Token) -> SortKey:
+        if tok.kind not in ("word", "string"):
+            raise self.unexpected(tok, self.messages.field)
+        spec = _FIELDS.get(tok.value.lower())
+        if spec is None:
+            raise JqlError(
+                f"Field '{tok.value}' does not exist or you do not have permission to view it."
+            )
+        if spec.sort is None:
+            raise JqlError(f"Not able to sort using field '{tok.value}'.")
+        return spec.sort
 
 
 def compile_jql(
@@ -973,12 +669,8 @@ def compile_jql(
     """
     if flavor not in ("cloud", "datacenter"):
         raise ValueError(f"unknown flavor {flavor!r}: expected 'cloud' or 'datacenter'")
-    if now is None:
-        now = datetime.now(UTC)
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC).replace(tzinfo=None)
-    ctx = _Context(query=query, flavor=flavor, current_user=current_user, now=now)
-    where, order = _Parser(ctx).query()
-    if len(ctx.params) > _MAX_PARAMS:
-        raise JqlError(f"The query has more than {_MAX_PARAMS} values.")
+    ctx = _Context(flavor=flavor, current_user=current_user, now=naive_utc(now))
+    where, order = _JqlParser(query, ctx).query()
+    if len(ctx.params) > MAX_PARAMS:
+        raise JqlError(f"The query has more than {MAX_PARAMS} values.")
     return where, ctx.params, order

@@ -20,21 +20,16 @@ from typing import Any
 from starlette.responses import Response
 
 from followup.sandbox.jira import changelog
-from followup.sandbox.jira.base import (
-    Ctx,
-    Handler,
-    JiraError,
-    issue_row,
+from followup.sandbox.jira.catalog import (
     issue_type_id,
     issue_type_json,
-    json_response,
-    no_content,
     priority_json,
-    rich_text_in,
     status_json,
     status_of,
-    utc_now,
 )
+from followup.sandbox.jira.context import Ctx, Handler, JiraError, json_response, no_content
+from followup.sandbox.jira.formats import rich_text_in, utc_now
+from followup.sandbox.jira.lookups import issue_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS issue_links (
@@ -179,6 +174,25 @@ def _link_change(label: str, other: str, *, removed: bool) -> changelog.Change:
     return changelog.Change("Link", None, None, other, text)
 
 
+def _record_link(
+    ctx: Ctx,
+    db: sqlite3.Connection,
+    link_type: LinkType,
+    outward: sqlite3.Row,
+    inward: sqlite3.Row,
+    now: str,
+    *,
+    removed: bool,
+) -> None:
+    """Record a link made or removed in both issues' changelogs, each naming the other."""
+    for issue, label, other in (
+        (outward, link_type.outward, inward),
+        (inward, link_type.inward, outward),
+    ):
+        change = _link_change(label, other["key"], removed=removed)
+        changelog.record(db, int(issue["id"]), ctx.user.account_id, now, [change])
+
+
 def _create_link(ctx: Ctx) -> Response:
     body = ctx.body if isinstance(ctx.body, dict) else {}
     link_type = _link_type_of(body.get("type"))
@@ -206,21 +220,7 @@ def _create_link(ctx: Ctx) -> Response:
                 "INSERT INTO issue_links (id, type_id, outward, inward) VALUES (?,?,?,?)",
                 (link_id, link_type.id, outward["id"], inward["id"]),
             )
-            author = ctx.user.account_id
-            changelog.record(
-                db,
-                int(outward["id"]),
-                author,
-                now,
-                [_link_change(link_type.outward, inward["key"], removed=False)],
-            )
-            changelog.record(
-                db,
-                int(inward["id"]),
-                author,
-                now,
-                [_link_change(link_type.inward, outward["key"], removed=False)],
-            )
+            _record_link(ctx, db, link_type, outward, inward, now, removed=False)
         if stored_comment is not None:
             db.execute(
                 "INSERT INTO comments (issue_id, author, body, created) VALUES (?,?,?,?)",
@@ -266,21 +266,7 @@ def _delete_link(ctx: Ctx) -> Response:
         inward = issue_row(db, str(link["inward"]))
         outward = issue_row(db, str(link["outward"]))
         db.execute("DELETE FROM issue_links WHERE id = ?", (link["id"],))
-        author = ctx.user.account_id
-        changelog.record(
-            db,
-            int(outward["id"]),
-            author,
-            now,
-            [_link_change(link_type.outward, inward["key"], removed=True)],
-        )
-        changelog.record(
-            db,
-            int(inward["id"]),
-            author,
-            now,
-            [_link_change(link_type.inward, outward["key"], removed=True)],
-        )
+        _record_link(ctx, db, link_type, outward, inward, now, removed=True)
     return no_content()
 
 
