@@ -172,6 +172,9 @@ def test_markup_soup_never_escapes_extract_or_render(body: str) -> None:
 
 
 def _text_is_text(text: str) -> None:
+    # Words on both sides keep the text from being read as a typed owner ("@name" at a
+    # task's start, "@Name Surname" at its end): the property is about markup.
+    text = f"Fix {text} now"
     body = task_page([text])
     [item] = extract(body, PAGE).items
     assert item.text == shown(text)
