@@ -35,7 +35,7 @@ from followup.sync.engine import RunResult
 PAGES, ITEMS = 50, 5
 TICKETS = PAGES * ITEMS
 TODAY = DEMO_TODAY
-BODY_PAGE = 25  # pages with bodies the sandbox returns per search, as Confluence Cloud
+V2_PAGE = 250  # pages with bodies per v2 request (Cloud; a CQL search gives 25)
 SEARCH_PAGE = 100  # issues per JQL search page
 CREATE_CHUNK = 50
 LEASE_BATCH = 50  # pages per JQL when the creating pages are searched again
@@ -44,7 +44,9 @@ PAGE_EDITS, DUE_EDITS, DONE_EDITS = 5, 3, 2  # the changes before the incrementa
 # Routes as the sandbox counts them.
 SERVER_INFO = "GET /rest/api/2/serverInfo"
 JQL = "GET /rest/api/3/search/jql"
-CQL = "GET /wiki/rest/api/content/search"
+LABEL = "GET /wiki/rest/api/label"  # the label's id, once per run
+V2_SPACES = "GET /wiki/api/v2/spaces"  # the found pages' space keys, once per run here
+V2_PAGES = "GET /wiki/api/v2/labels/{id}/pages"
 BULK = "POST /rest/api/2/issue/bulk"
 LINK = "POST /rest/api/2/issue/{issueIdOrKey}/remotelink"
 EDIT = "PUT /rest/api/2/issue/{issueIdOrKey}"
@@ -59,7 +61,10 @@ LEASE_CREATE = "POST /wiki/rest/api/content/{id}/property"
 LEASE_READ = "GET /wiki/rest/api/content/{id}/property/{key}"
 LEASE_WRITE = "PUT /wiki/rest/api/content/{id}/property/{key}"
 
-FLOOR = {SERVER_INFO: 1, CQL: math.ceil(PAGES / BODY_PAGE), JQL: math.ceil(TICKETS / SEARCH_PAGE)}
+# Discovery on Cloud: the label's id, then its pages with their bodies 250 at a time,
+# and the keys of the spaces they are in (the v2 pages carry only a space id).
+DISCOVERY = {LABEL: 1, V2_PAGES: math.ceil(PAGES / V2_PAGE), V2_SPACES: 1}
+FLOOR = {SERVER_INFO: 1, **DISCOVERY, JQL: math.ceil(TICKETS / SEARCH_PAGE)}
 
 
 @dataclass
@@ -203,12 +208,13 @@ def _owner_lookups(run: Run) -> Counter[str]:
 
 
 def test_steady_state_costs_the_floor_and_nothing_per_page_or_item(scenario: Scenario) -> None:
-    """Nothing changed: one search of the pages with bodies, one of the tickets with
-    their property, serverInfo; no lease, no owner look-up, no ticket read, no write."""
+    """Nothing changed: the pages with their bodies (the label's id, one v2 request per
+    250 pages, the spaces' keys), one search of the tickets with their property,
+    serverInfo; no lease, no owner look-up, no ticket read, no write."""
     steady = scenario.steady
     assert steady.result.actions == []
     assert steady.routes == Counter(FLOOR)
-    assert steady.total == 6
+    assert steady.total == 7
 
 
 def test_first_run_costs_bulk_creates_links_writes_and_leases(scenario: Scenario) -> None:
@@ -226,7 +232,7 @@ def test_first_run_costs_bulk_creates_links_writes_and_leases(scenario: Scenario
     expected = Counter(
         {
             SERVER_INFO: 1,
-            CQL: math.ceil(PAGES / BODY_PAGE),
+            **DISCOVERY,
             # The search before planning finds nothing; then the creating pages again.
             JQL: 1 + math.ceil(PAGES / LEASE_BATCH),
             BULK: math.ceil(TICKETS / CREATE_CHUNK),
@@ -271,7 +277,7 @@ def test_incremental_run_costs_the_floor_plus_a_constant_per_change(scenario: Sc
 def test_demo_site_steady_state_makes_no_lookups(sandbox_server: RunningSandbox) -> None:
     """The demo's awkward cases (a hand-linked ticket adopted, owners no Jira account
     matches, typed and ambiguous dates, a draft without items) cost nothing per item
-    once synced: the second run is three requests, whatever the owners and links."""
+    once synced: the second run is five requests, whatever the owners and links."""
     reset_server(sandbox_server)
     try:
         settings = _settings(sandbox_server)
@@ -279,7 +285,9 @@ def test_demo_site_steady_state_makes_no_lookups(sandbox_server: RunningSandbox)
         assert first.routes[USER_SEARCH] > 0  # names were looked up once
         steady = _sync(sandbox_server, settings)
         assert steady.result.actions == []
-        assert steady.routes == Counter({SERVER_INFO: 1, CQL: 1, JQL: 1})
+        assert steady.routes == Counter(
+            {SERVER_INFO: 1, LABEL: 1, V2_PAGES: 1, V2_SPACES: 1, JQL: 1}
+        )
     finally:
         reset_server(sandbox_server)
 

@@ -105,5 +105,8 @@ def build_adapters(
         retry=retry,
         stats=stats,
         auth=auth if confluence_auth is None else confluence_auth,
+        # Whether Confluence's v2 API may serve discovery: as Jira's deployment says
+        # (read once per run anyway), unless `confluence_cloud` says it.
+        deployment=lambda: jira.deployment,
     )
     return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)

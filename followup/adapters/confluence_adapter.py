@@ -28,27 +28,53 @@ Library facts this relies on (atlassian-python-api 5.0):
 - The library's v1 `update_page` reads the current version itself and writes
   version + 1, which silently overwrites an edit made since *our* read; the PUT
   here sends `page.version + 1` as read, so a concurrent edit gives 409.
+
+Discovery on Cloud: a CQL search with bodies returns at most 25 pages per request;
+where the query is a plain label query (`followup.core.label_query`), the v2 API
+returns them with their bodies 250 at a time (`GET /wiki/api/v2/labels/{id}/pages`,
+the label's id from `GET /wiki/rest/api/label?name=`, spaces' ids and keys from
+`GET /wiki/api/v2/spaces`), paged by the `Link` header. Data Center has no v2 and
+keeps CQL, as does any query that is more than a label and spaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import structlog
 from atlassian.rest_client import AtlassianRestAPI
 
-from followup.adapters.http import RateLimiter, RequestStats, Transport, credential_secrets
+from followup.adapters.http import (
+    RateLimiter,
+    RequestStats,
+    Transport,
+    credential_secrets,
+    response_json,
+)
 from followup.adapters.retry import RetryPolicy, Safety
+from followup.core.label_query import LabelQuery, label_query
 from followup.core.model import Page
 from followup.errors import BadRequestError, ConflictError, NotFoundError, ServerError
-from followup.ports import AuthMethod, ConfluenceUser, PropertyValue
+from followup.ports import AuthMethod, ConfluenceUser, Deployment, PropertyValue
 
-__all__ = ["PAGE_EXPAND", "ConfluenceAdapter"]
+__all__ = ["PAGE_EXPAND", "V2_PAGE_LIMIT", "ConfluenceAdapter"]
+
+log = structlog.get_logger("followup.adapters.confluence")
 
 PAGE_EXPAND = "body.storage,version,space,history"
+# What the v2 lists allow (`limit` maximum 250 in the v2 OpenAPI document); the
+# server may grant fewer, and the pages are followed to the end whatever it grants.
+V2_PAGE_LIMIT = 250
+V2_LABEL_SPACES_MAX = 100  # `space-id` of labels/{id}/pages takes at most 100 ids
+V2_SPACES_MAX = 250  # `ids` and `keys` of /spaces take at most 250
+
+
+class _V2Unavailable(Exception):
+    """The v2 discovery cannot answer this query here: CQL answers it instead."""
 
 
 class ConfluenceAdapter:
@@ -56,7 +82,10 @@ class ConfluenceAdapter:
 
     `url` is the Confluence base URL: `https://acme.atlassian.net/wiki` on Cloud,
     the context root (e.g. `https://confluence.acme.com`) on Data Center. `cloud`
-    is told to the library's client (None: not said); the requests are the same.
+    is told to the library's client (None: not said). Discovery uses Cloud's v2
+    API when `cloud` is True, or when it is None and `deployment` (a function, asked
+    once, at the first discovery) says "cloud": the Jira site's deployment, which
+    followup reads anyway, stands for Confluence's when nothing else is said.
     """
 
     def __init__(
@@ -73,9 +102,12 @@ class ConfluenceAdapter:
         stats: RequestStats | None = None,
         page_size: int = 50,
         auth: AuthMethod = "basic",
+        deployment: Callable[[], Deployment] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.page_size = page_size
+        self._cloud = cloud
+        self._deployment = deployment
         kwargs: dict[str, Any] = {}
         if cloud is not None:
             kwargs["cloud"] = cloud
@@ -113,15 +145,13 @@ class ConfluenceAdapter:
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _call(
+    def _attempt(
         self,
         method: str,
         url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        safety: Safety,
-    ) -> Any:
+        params: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Callable[[], requests.Response]:
         def attempt() -> requests.Response:
             response: requests.Response = self.client.request(
                 method,
@@ -133,7 +163,31 @@ class ConfluenceAdapter:
             )
             return response
 
+        return attempt
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        safety: Safety,
+    ) -> Any:
+        attempt = self._attempt(method, url, params, body)
         return self.transport.send_json(method, url, attempt, safety=safety)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        safety: Safety,
+    ) -> requests.Response:
+        """`_call`, for an answer whose headers matter (a v2 list's `Link`)."""
+        attempt = self._attempt(method, url, params, None)
+        return self.transport.send(method, url, attempt, safety=safety)
 
     def _api(self, path: str) -> str:
         return f"{self.url}/rest/api{path}"
@@ -154,6 +208,24 @@ class ConfluenceAdapter:
     # -- pages ---------------------------------------------------------------------
 
     def find_pages(self, cql: str) -> Iterator[Page]:
+        """Every page the CQL matches, each once. On Cloud, a plain label query is
+        answered by the v2 API (up to 250 pages with bodies per request); otherwise,
+        or when the v2 API cannot answer it, by the CQL search."""
+        query = label_query(cql) if self._v2_discovery() else None
+        if query is not None:
+            try:
+                yield from self._find_by_label(query)
+                return
+            except _V2Unavailable as why:
+                log.info("discovery-by-cql", reason=str(why))
+        yield from self._find_by_cql(cql)
+
+    def _v2_discovery(self) -> bool:
+        if self._cloud is None:
+            self._cloud = self._deployment is not None and self._deployment() == "cloud"
+        return self._cloud
+
+    def _find_by_cql(self, cql: str) -> Iterator[Page]:
         """Every page the CQL matches, each once, following `_links.next` to the end
         (the server may return fewer results than `limit`, and caps it)."""
         url: str | None = self._api("/content/search")
@@ -185,6 +257,154 @@ class ConfluenceAdapter:
                 )
             seen_links.add(next_link)
             url, params = self._next_url(next_link), None
+
+    # -- discovery through the v2 API (Cloud) ------------------------------------------
+
+    def _v2(self, path: str) -> str:
+        return f"{self.url}/api/v2{path}"
+
+    def _v2_next_url(self, link: str) -> str:
+        """The URL of a v2 next link: a path from the site's root (`/wiki/api/v2/...`,
+        as the `Link` header and `_links.next` give it), joined to our origin, never
+        to a host the answer names (see `_next_url`)."""
+        if link.startswith(("http://", "https://")):
+            parts = urlsplit(link)
+            link = f"{parts.path}{'?' + parts.query if parts.query else ''}"
+        base_path = urlsplit(self.url).path.rstrip("/")
+        if base_path and not link.startswith(base_path + "/"):
+            return f"{self.url}/{link.lstrip('/')}"
+        return f"{self._origin}/{link.lstrip('/')}"
+
+    def _v2_list(self, url: str, params: Mapping[str, Any] | None) -> Iterator[Mapping[str, Any]]:
+        """The answers of a v2 list, one per request, following the `Link` header's
+        next (or `_links.next`) to the end."""
+        seen: set[str] = set()
+        next_url: str | None = url
+        while next_url is not None:
+            response = self._send("GET", next_url, params=params, safety=Safety.IDEMPOTENT)
+            data = response_json(response)
+            if not isinstance(data, dict):
+                raise ServerError(
+                    "the v2 list answer is not a JSON object",
+                    service="confluence",
+                    status=response.status_code,
+                    method="GET",
+                    path=urlsplit(next_url).path,
+                )
+            yield data
+            link = (response.links.get("next") or {}).get("url") or (data.get("_links") or {}).get(
+                "next"
+            )
+            if not link:
+                return
+            if link in seen:
+                raise ServerError(
+                    "the v2 list returned the same next link twice",
+                    service="confluence",
+                    method="GET",
+                    path=urlsplit(next_url).path,
+                )
+            seen.add(link)
+            next_url, params = self._v2_next_url(str(link)), None
+
+    def _label_id(self, label: str) -> str:
+        """The id of a label, from `GET /wiki/rest/api/label?name=` (the v2 API has no
+        look-up by name). A label no content carries, or an answer without an id,
+        leaves the query to CQL."""
+        try:
+            raw = self._call(
+                "GET",
+                self._api("/label"),
+                params={"name": label, "type": "page", "limit": 1},
+                safety=Safety.IDEMPOTENT,
+            )
+        except (NotFoundError, BadRequestError) as exc:
+            raise _V2Unavailable(f"label look-up: {exc.message}") from None
+        label_id = str(((raw or {}).get("label") or {}).get("id") or "")
+        if not label_id.isdigit():
+            raise _V2Unavailable("label look-up: the answer has no label id")
+        return label_id
+
+    def _spaces(self, *, ids: Sequence[str] = (), keys: Sequence[str] = ()) -> dict[str, str]:
+        """Space id -> key for the spaces with these ids or keys, at most 250 a request."""
+        found: dict[str, str] = {}
+        name, values = ("ids", list(ids)) if ids else ("keys", list(keys))
+        for at in range(0, len(values), V2_SPACES_MAX):
+            chunk = values[at : at + V2_SPACES_MAX]
+            params = {name: ",".join(chunk), "limit": V2_PAGE_LIMIT}
+            for data in self._v2_list(self._v2("/spaces"), params):
+                for raw in data.get("results") or []:
+                    if isinstance(raw, dict) and raw.get("id") is not None and raw.get("key"):
+                        found[str(raw["id"])] = str(raw["key"])
+        return found
+
+    def _find_by_label(self, query: LabelQuery) -> Iterator[Page]:
+        """The current pages carrying `query.label` (in `query.spaces`), with their
+        bodies, through `GET /wiki/api/v2/labels/{id}/pages`. Raises `_V2Unavailable`
+        before the first page when only CQL can answer exactly."""
+        if len(query.spaces) > V2_LABEL_SPACES_MAX:
+            raise _V2Unavailable(f"more than {V2_LABEL_SPACES_MAX} spaces")
+        label_id = self._label_id(query.label)
+        params: dict[str, Any] = {"body-format": "storage", "limit": V2_PAGE_LIMIT}
+        space_keys: dict[str, str] = {}
+        if query.spaces:
+            try:
+                space_keys = self._spaces(keys=list(query.spaces))
+            except (NotFoundError, BadRequestError) as exc:
+                raise _V2Unavailable(f"space look-up: {exc.message}") from None
+            if set(space_keys.values()) != set(query.spaces):
+                # A key written otherwise than the space's own (CQL may match it
+                # regardless of case), or a space that does not exist: CQL decides.
+                raise _V2Unavailable("a configured space key did not resolve exactly")
+            params["space-id"] = ",".join(sorted(space_keys, key=int))
+        log.info(
+            "discovery-by-label", label=query.label, label_id=label_id, spaces=list(query.spaces)
+        )
+        pages = self._v2_list(self._v2(f"/labels/{_seg(label_id)}/pages"), params)
+        seen: set[str] = set()
+        first = True
+        while True:
+            try:
+                data = next(pages)
+            except StopIteration:
+                return
+            except (NotFoundError, BadRequestError) as exc:
+                if not first:
+                    raise
+                raise _V2Unavailable(f"v2 pages by label: {exc.message}") from None
+            first = False
+            base = (data.get("_links") or {}).get("base")
+            batch = [
+                raw
+                for raw in data.get("results") or []
+                if isinstance(raw, dict) and raw.get("status", "current") == "current"
+            ]
+            unknown = sorted(
+                {str(raw.get("spaceId")) for raw in batch} - set(space_keys) - {"None"}
+            )
+            if unknown:
+                space_keys.update(self._spaces(ids=unknown))
+            for raw in batch:
+                page_id = str(raw.get("id") or "")
+                if not page_id or page_id in seen:
+                    continue
+                seen.add(page_id)
+                yield self._v2_page(raw, base, space_keys.get(str(raw.get("spaceId")), ""))
+
+    def _v2_page(self, raw: Mapping[str, Any], base: str | None, space_key: str) -> Page:
+        links = raw.get("_links") or {}
+        base = base or self.url
+        webui = links.get("webui") or ""
+        return Page(
+            id=str(raw.get("id", "")),
+            title=str(raw.get("title") or ""),
+            space_key=space_key,
+            version=int((raw.get("version") or {}).get("number") or 0),
+            body=str(((raw.get("body") or {}).get("storage") or {}).get("value") or ""),
+            url=f"{base}{webui}" if webui else "",
+            created=_datetime(raw.get("createdAt")),
+            author=raw.get("authorId") or None,
+        )
 
     def get_page(self, page_id: str) -> Page:
         raw = self._call(

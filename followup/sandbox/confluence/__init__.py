@@ -19,6 +19,7 @@ The product module contract (`app.py`, `control.py`): `init_schema`, `load`, `ro
     content      content: list, read, create, update; a page's JSON
     history      a page's history and versions
     labels       a page's labels
+    labels_v2    the label lookup, and Cloud's v2 pages by label and spaces
     properties   content properties
     search       the CQL searches (cql: CQL -> SQL)
     children     a page's child pages, comments and attachments
@@ -38,6 +39,7 @@ from followup.sandbox.confluence import (
     content,
     history,
     labels,
+    labels_v2,
     pages_v2,
     permissions,
     properties,
@@ -58,6 +60,7 @@ _RESOURCES = (
     content,
     history,
     labels,
+    labels_v2,
     properties,
     users,
     permissions,

@@ -27,7 +27,7 @@ from followup.sandbox.confluence.writes import apply_metadata
 from followup.sandbox.state import SandboxState
 
 
-def _label_id(label: str) -> str:
+def label_id(label: str) -> str:
     return str(1000000 + zlib.crc32(label.encode("utf-8")) % 900000000)
 
 
@@ -42,7 +42,7 @@ def labels_json(ctx: Ctx, page: PageRow) -> dict[str, Any]:
     names = _page_labels(ctx.db, page.id)
     return {
         "results": [
-            {"prefix": "global", "name": name, "id": _label_id(name), "label": name}
+            {"prefix": "global", "name": name, "id": label_id(name), "label": name}
             for name in names
         ],
         "start": 0,
