@@ -20,12 +20,16 @@ from dataclasses import dataclass
 from followup.adapters.confluence_adapter import ConfluenceAdapter
 from followup.adapters.http import RateLimiter, RequestStats
 from followup.adapters.jira_adapter import JiraAdapter
+from followup.adapters.ratelimits import CLOUD_LIMITS, CloudLimits, EndpointLimiter
 from followup.adapters.retry import RetryBudget, RetryPolicy
 from followup.ports import AuthMethod, Deployment
 
 __all__ = [
+    "CLOUD_LIMITS",
     "Adapters",
+    "CloudLimits",
     "ConfluenceAdapter",
+    "EndpointLimiter",
     "JiraAdapter",
     "RateLimiter",
     "RequestStats",
@@ -44,6 +48,7 @@ class Adapters:
     limiter: RateLimiter
     retry: RetryPolicy
     stats: RequestStats
+    pacer: EndpointLimiter | None = None
 
     def close(self) -> None:
         self.jira.close()
@@ -71,13 +76,22 @@ def build_adapters(
     auth: AuthMethod = "basic",
     confluence_auth: AuthMethod | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    cloud_limits: CloudLimits | None = CLOUD_LIMITS,
 ) -> Adapters:
     """Both adapters, sharing one `RateLimiter(rate_limit)`, one `RetryPolicy` whose
     `RetryBudget(run_budget_seconds)` bounds the waiting of the whole run, and one
-    `RequestStats`. `sleep` is used for every wait (inject a fake in tests).
+    `RequestStats`, and one `EndpointLimiter` keeping `cloud_limits` (Atlassian's
+    per-endpoint and per-issue limits; None: not kept, only `rate_limit` paces).
+    `sleep` is used for every wait and `clock` for pacing (inject fakes in tests).
     `auth` "pat" signs in with a Data Center personal access token (no email);
     Confluence signs in as Jira does unless `confluence_auth` says otherwise."""
-    limiter = RateLimiter(rate_limit, sleep=sleep)
+    limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+    pacer = (
+        EndpointLimiter(cloud_limits, clock=clock, sleep=sleep)
+        if cloud_limits is not None
+        else None
+    )
     retry = RetryPolicy(budget=RetryBudget(run_budget_seconds), sleep=sleep)
     stats = RequestStats()
     jira = JiraAdapter(
@@ -91,6 +105,7 @@ def build_adapters(
         limiter=limiter,
         retry=retry,
         stats=stats,
+        pacer=pacer,
         deployment=jira_deployment,
         auth=auth,
     )
@@ -104,9 +119,12 @@ def build_adapters(
         limiter=limiter,
         retry=retry,
         stats=stats,
+        pacer=pacer,
         auth=auth if confluence_auth is None else confluence_auth,
         # Whether Confluence's v2 API may serve discovery: as Jira's deployment says
         # (read once per run anyway), unless `confluence_cloud` says it.
         deployment=lambda: jira.deployment,
     )
-    return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)
+    return Adapters(
+        jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats, pacer=pacer
+    )

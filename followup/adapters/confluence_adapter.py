@@ -55,6 +55,7 @@ from followup.adapters.http import (
     credential_secrets,
     response_json,
 )
+from followup.adapters.ratelimits import EndpointLimiter
 from followup.adapters.retry import RetryPolicy, Safety
 from followup.core.label_query import LabelQuery, label_query
 from followup.core.model import Page
@@ -100,6 +101,7 @@ class ConfluenceAdapter:
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         stats: RequestStats | None = None,
+        pacer: EndpointLimiter | None = None,
         page_size: int = 50,
         auth: AuthMethod = "basic",
         deployment: Callable[[], Deployment] | None = None,
@@ -133,6 +135,7 @@ class ConfluenceAdapter:
             retry=retry if retry is not None else RetryPolicy(),
             stats=self.stats,
             secrets=credential_secrets(None if auth == "pat" else email, token),
+            pacer=pacer,
         )
         origin = urlsplit(self.url)
         self._origin = f"{origin.scheme}://{origin.netloc}"

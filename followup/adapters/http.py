@@ -5,8 +5,11 @@ puts them together around every single request.
     adapter method ──► Transport.send(method, url, attempt, safety)
                           │  RetryPolicy.call (followup.adapters.retry): repeat if safe
                           │    RateLimiter.acquire      (shared by both adapters)
+                          │    EndpointLimiter.before   (Atlassian's per-endpoint and
+                          │                              per-issue limits: .ratelimits)
                           │    attempt()                (the library's session)
                           │    RequestStats.record      (service, status)
+                          │    EndpointLimiter.after    (429 scopes, NearLimit)
                           │    translate_error / error_from_response
                           ▼
                        requests.Response (2xx) or a followup.errors.ApiError
@@ -33,6 +36,7 @@ import requests
 import urllib3.exceptions
 from jira.exceptions import JIRAError
 
+from followup.adapters.ratelimits import EndpointLimiter
 from followup.adapters.retry import RetryPolicy, Safety
 from followup.errors import (
     ApiError,
@@ -468,9 +472,11 @@ class Transport:
         retry: RetryPolicy,
         stats: RequestStats,
         secrets: Iterable[str] = (),
+        pacer: EndpointLimiter | None = None,
     ) -> None:
         self.service = service
         self.limiter = limiter
+        self.pacer = pacer
         self.retry = retry
         self.stats = stats
         self.clock = ServerClock()
@@ -489,22 +495,31 @@ class Transport:
     ) -> requests.Response:
         def once() -> requests.Response:
             self.limiter.acquire()
+            if self.pacer is not None:
+                self.pacer.before(self.service, method, url)
             try:
                 response = attempt()
             except _LIBRARY_ERRORS as exc:
                 error = translate_error(
                     exc, service=self.service, method=method, url=url, secrets=self._secrets
                 )
-                self._account(error.status, error)
+                answered = getattr(exc, "response", None)
+                self._account(
+                    method,
+                    url,
+                    error.status,
+                    error,
+                    answered if isinstance(answered, requests.Response) else None,
+                )
                 raise error from None
             self.clock.observe(response)
             if response.status_code >= 400:
                 error = error_from_response(
                     response, service=self.service, method=method, url=url, secrets=self._secrets
                 )
-                self._account(response.status_code, error)
+                self._account(method, url, response.status_code, error, response)
                 raise error
-            self._account(response.status_code, None)
+            self._account(method, url, response.status_code, None, response)
             return response
 
         def on_retry(error: BaseException, wait: float) -> None:
@@ -536,10 +551,29 @@ class Transport:
                 path=_path_of(url),
             ) from None
 
-    def _account(self, status: int | None, error: ApiError | None) -> None:
+    def _account(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        error: ApiError | None,
+        response: requests.Response | None,
+    ) -> None:
         self.stats.record(self.service, status)
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        scope = None
+        if self.pacer is not None:
+            headers = response.headers if response is not None else None
+            scope = self.pacer.after(
+                self.service, method, url, status, headers, retry_after=retry_after
+            )
         if isinstance(error, RateLimitedError):
-            self.limiter.on_throttle(error.retry_after)
+            if self.pacer is None:
+                self.limiter.on_throttle(retry_after)
+            elif scope == "site":
+                # A limit on the whole site (a quota, or one a Data Center admin set):
+                # the run's overall rate comes down too; the pacer holds the site.
+                self.limiter.on_throttle()
         elif error is None:
             self.limiter.on_success()
 

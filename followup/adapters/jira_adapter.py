@@ -42,6 +42,7 @@ from followup.adapters.http import (
     credential_secrets,
     json_body,
 )
+from followup.adapters.ratelimits import EndpointLimiter
 from followup.adapters.retry import RetryPolicy, Safety
 from followup.core.model import StatusCategory, Ticket, TicketProperty
 from followup.errors import (
@@ -118,6 +119,7 @@ class JiraAdapter:
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         stats: RequestStats | None = None,
+        pacer: EndpointLimiter | None = None,
         deployment: Deployment | None = None,
         page_size: int = 100,
         auth: AuthMethod = "basic",
@@ -147,6 +149,7 @@ class JiraAdapter:
             retry=retry if retry is not None else RetryPolicy(),
             stats=self.stats,
             secrets=credential_secrets(None if auth == "pat" else email, token),
+            pacer=pacer,
         )
         self._deployment: Deployment | None = deployment
         self._deployment_lock = threading.Lock()

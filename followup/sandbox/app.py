@@ -9,8 +9,9 @@ pure-ASGI middleware sits outermost, in front of Starlette's own, and does, in o
    `GET /rest/api/3/search/jql` or `PUT /wiki/rest/api/content/{id}`; a write is a
    POST/PUT/DELETE/PATCH on those paths that answered 2xx (POSTs that only read, such
    as a JQL search, are not writes);
-2. faults (`faults.py`): a hold until released, latency, 429, 5xx before handling; a
-   lost response after a successful write;
+2. faults (`faults.py`): a hold until released, latency, Atlassian's rate limits
+   (`ratelimits.py`), 429, 5xx before handling; a lost response after a successful
+   write;
 3. authentication (HTTP Basic; on Data Center also a Bearer personal access token):
    401 in the product's error shape when credentials are missing or wrong, 403 for a
    read-only user's write. The user goes into
@@ -136,14 +137,16 @@ def bad_gateway() -> list[Message]:
     ]
 
 
-def _refusal_messages(product: Product, refusal: Refusal) -> list[Message]:
+def _refusal_messages(
+    product: Product, refusal: Refusal, reason: str | None = None
+) -> list[Message]:
     headers: dict[str, str] = {}
     if refusal.retry_after_s is not None:
         headers["Retry-After"] = str(refusal.retry_after_s)
     if refusal.status == 429:
         reset = datetime.now(UTC) + timedelta(seconds=refusal.retry_after_s or 0)
         headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%MZ")
-        headers["RateLimit-Reason"] = (
+        headers["RateLimit-Reason"] = reason or (
             "jira-quota-global-based" if product == "jira" else "confluence-quota-global-based"
         )
         message = "Rate limit exceeded."
@@ -209,7 +212,8 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw, send = send, self._dated(send)
+        extra: dict[str, str] = {}
+        raw, send = send, self._dated(send, extra)
         path: str = scope["path"]
         product = product_of(path)
         if product is None:
@@ -225,6 +229,14 @@ class SandboxMiddleware:
             await self.faults.wait(held)
         if self.faults.latency_s:
             await asyncio.sleep(self.faults.latency_s)
+        limited = self.faults.rate_limit(product, method, f"{method} {template}", path)
+        if limited is not None and limited.status == 429:
+            self.stats.fault("429")
+            refused = Refusal(429, limited.retry_after_s)
+            await _send_all(send, _refusal_messages(product, refused, limited.reason))
+            return
+        if limited is not None:
+            extra.update(limited.headers)
         refusal = self.faults.refusal()
         if refusal is not None:
             self.stats.fault("429" if refusal.status == 429 else "5xx")
@@ -250,14 +262,16 @@ class SandboxMiddleware:
             return
         await self._write(scope, receive, send, raw)
 
-    def _dated(self, send: Send) -> Send:
+    def _dated(self, send: Send, extra: dict[str, str]) -> Send:
         """`send` that gives every answer a `Date` header from the sandbox's clock
-        (the real time, or as `clock_offset_s` sets it); uvicorn's own is off."""
+        (the real time, or as `clock_offset_s` sets it; uvicorn's own is off), and the
+        `extra` headers (the rate limits' counts) set by then."""
 
         async def dated(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"date"]
                 headers.append((b"date", self.faults.http_date().encode("latin-1")))
+                headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
                 message = {**message, "headers": headers}
             await send(message)
 

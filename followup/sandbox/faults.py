@@ -14,6 +14,10 @@ Kinds, in the order a request meets them:
   test uses it to stop a client in the middle of a run, deterministically: the
   client is inside that request for as long as the test wants;
 - latency: every API request waits `latency_ms` before it is handled;
+- rate limits: with `rate_limits` on, Atlassian Cloud's published per-endpoint and
+  per-issue write limits (`ratelimits.py`, every figure times `rate_limit_scale`):
+  a request over them is refused with 429, `Retry-After` and `RateLimit-Reason`, and
+  answers carry `X-RateLimit-*` headers. Its clock is `Faults.clock`;
 - 429: with probability `rate_429`, the request is refused with `Retry-After`
   (`retry_after_s`) before it is handled; nothing happens on the server;
 - 5xx: with probability `rate_5xx`, the request is refused with a 503 (with
@@ -40,9 +44,12 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from typing import Any, Literal
+
+from followup.sandbox.ratelimits import Decision, RateLimits
 
 DropMode = Literal["close", "502", "random"]
 DropAction = Literal["close", "502"]
@@ -66,6 +73,8 @@ class FaultConfig:
     hold_route: str | None = None
     hold_after: int = 0
     clock_offset_s: float = 0.0
+    rate_limits: bool = False
+    rate_limit_scale: float = 1.0
     seed: int | None = None
 
     @classmethod
@@ -92,6 +101,8 @@ class FaultConfig:
                 hold_route=None if data.get("hold_route") is None else str(data["hold_route"]),
                 hold_after=int(data.get("hold_after") or 0),
                 clock_offset_s=float(data.get("clock_offset_s") or 0.0),
+                rate_limits=_flag(data.get("rate_limits", False)),
+                rate_limit_scale=float(data.get("rate_limit_scale", 1.0)),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -112,6 +123,8 @@ class FaultConfig:
             raise FaultConfigError("hold_after must not be negative")
         if not math.isfinite(self.clock_offset_s):
             raise FaultConfigError("clock_offset_s must be a number of seconds")
+        if not (math.isfinite(self.rate_limit_scale) and self.rate_limit_scale > 0):
+            raise FaultConfigError("rate_limit_scale must be a positive number")
         if any(k < 1 for k in self.drop_write_numbers):
             raise FaultConfigError("drop_write_numbers are 1-based positions")
         if self.drop_mode not in _DROP_MODES:
@@ -121,6 +134,12 @@ class FaultConfig:
         data = asdict(self)
         data["drop_write_numbers"] = list(self.drop_write_numbers)
         return data
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise FaultConfigError(f"rate_limits must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +157,9 @@ class Faults:
         self._lock = threading.Lock()
         self._config = config or FaultConfig()
         self._config.check()
+        # The rate limits' clock: a test may put its own here (one the client shares).
+        self.clock: Callable[[], float] = time.monotonic
+        self._limits = self._rate_limits(self._config)
         self._rng = random.Random(self._config.seed)
         self._successful_writes = 0
         self._unindexed: dict[int, float] = {}  # issue id -> when searches see it
@@ -154,12 +176,23 @@ class Faults:
         config.check()
         with self._lock:
             self._config = config
+            self._limits = self._rate_limits(config)
             self._rng = random.Random(config.seed)
             self._successful_writes = 0
             self._unindexed.clear()
             self._hold_seen = 0
             self._released.set()
             self._released = threading.Event()
+
+    def _rate_limits(self, config: FaultConfig) -> RateLimits | None:
+        if not config.rate_limits:
+            return None
+        return RateLimits(scale=config.rate_limit_scale, clock=lambda: self.clock())
+
+    def rate_limit(self, product: str, method: str, route: str, path: str) -> Decision | None:
+        """What the emulated rate limits say of a request (None when they are off)."""
+        limits = self._limits
+        return limits.check(product, method, route, path) if limits is not None else None
 
     def should_hold(self, route: str) -> threading.Event | None:
         """Whether a request to `route` (method and template) is to wait: the event
