@@ -16,8 +16,9 @@ import requests
 import structlog
 from sandbox_support import reset_server
 
-from followup.adapters import CLOUD_LIMITS, EndpointLimiter, build_adapters
+from followup.adapters import CLOUD_LIMITS, EndpointLimiter
 from followup.adapters.ratelimits import endpoint_of, issue_of_write
+from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.sandbox import control
 from followup.sandbox.faults import FaultConfig, FaultConfigError
@@ -253,20 +254,11 @@ def _first_run(server: RunningSandbox, *, keep_limits: bool) -> tuple[int, Count
     settings = load_settings(None, env=control.env_for(server.state, server.url))
     # The run's overall rate out of the way: the published limits are under test.
     settings.sync.rate_limit = 1_000_000.0
-    s, j, c = settings.sync, settings.jira, settings.confluence
-    assert j.url
-    assert j.token
-    assert c.url
-    adapters = build_adapters(
-        jira_url=j.url,
-        confluence_url=c.url,
-        email=j.email,
-        token=j.token.get_secret_value(),
-        project=j.project_key,
-        rate_limit=s.rate_limit,
-        run_budget_seconds=100_000,
+    adapters = from_settings(
+        settings,
         sleep=clock.sleep,
         clock=clock,
+        run_budget_seconds=100_000,
         cloud_limits=CLOUD_LIMITS if keep_limits else None,
     )
     try:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from followup.adapters import Adapters, build_adapters
+from followup.adapters import CLOUD_LIMITS, Adapters, CloudLimits, build_adapters
 from followup.errors import ApiError, SetupError
 
 if TYPE_CHECKING:
@@ -24,11 +24,15 @@ def from_settings(
     settings: Settings,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     run_budget_seconds: float | None = None,
+    cloud_limits: CloudLimits | None = CLOUD_LIMITS,
 ) -> Adapters:
     """The adapters for `settings` (which must name both sites: call
     `settings.require_sites()` first for a friendly ConfigError).
-    `run_budget_seconds` overrides `sync.run_budget_seconds` (a doctor waits less)."""
+    `run_budget_seconds` overrides `sync.run_budget_seconds` (a doctor waits less);
+    `cloud_limits` None leaves Atlassian's per-endpoint limits unkept (a benchmark's
+    comparison)."""
     settings.require_sites()
     j, c = settings.jira, settings.confluence
     if not (j.url and j.token and c.url and c.token):
@@ -53,6 +57,8 @@ def from_settings(
             settings.sync.run_budget_seconds if run_budget_seconds is None else run_budget_seconds
         ),
         sleep=sleep,
+        clock=clock,
+        cloud_limits=cloud_limits,
     )
 
 
