@@ -13,8 +13,10 @@ This is the one place that turns errors and outcomes into exit codes:
     130  interrupted (Ctrl-C)
 
 Each command imports what it runs inside its own body, plainly (mypy checks every
-call), so that `followup --help` and `followup --version` load no HTTP client, engine
-or sandbox.
+call; the types come from `TYPE_CHECKING` imports), so that `followup --help` and
+`followup --version` load no HTTP client, engine or sandbox; and neither the settings
+(pydantic), the logging (structlog) nor the terminal renderer (rich) is imported
+before a command needs it: `--version` loads typer and click only.
 """
 
 # Why typer: options are typed function parameters (the type is the validation and the
@@ -34,20 +36,18 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import structlog
 import typer
-from rich.console import Console
-from rich.text import Text
 from typer.core import TyperGroup
 
 from followup import __version__
 from followup.errors import ConfigError, FollowupError
-from followup.logconfig import configure_logging, redact_text
-from followup.reports.escaping import terminal_text
-from followup.settings import CONFIG_ENV_VAR, Settings, load_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from structlog.typing import FilteringBoundLogger
+
     from followup.commands.doctor import Checklist
+    from followup.settings import Settings
     from followup.sync.engine import RunResult
 
 __all__ = [
@@ -63,7 +63,17 @@ __all__ = [
     "main",
 ]
 
-log = structlog.get_logger("followup.cli")
+# `followup.settings.CONFIG_ENV_VAR`, written out so that parsing the command line does
+# not import the settings (tests/test_cli.py checks that the two agree).
+CONFIG_ENV_VAR = "FOLLOWUP_CONFIG"
+
+
+def _log() -> FilteringBoundLogger:
+    import structlog
+
+    logger: FilteringBoundLogger = structlog.get_logger("followup.cli")
+    return logger
+
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -97,15 +107,27 @@ def exit_code_for_checks(checklist: Checklist) -> int:
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     # soft_wrap: a message is never broken across lines (tests and log scrapers grep it).
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _print_error(message: str) -> None:
+    from rich.text import Text
+
+    from followup.reports.escaping import terminal_text
+
     # Text, not markup: "[jira] url" must print as written, not as a style tag; and
     # no control characters, whatever a site or a page put into the message.
     lines = [terminal_text(line) for line in message.splitlines()]
     _stderr().print(Text("\n".join(lines), style="bold red"))
+
+
+def _redact(text: str) -> str:
+    from followup.logconfig import redact_text
+
+    return redact_text(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +148,15 @@ class _Group(TyperGroup):
             # Exit codes chosen on purpose, and typer's own usage errors (exit 2).
             raise
         except FollowupError as exc:
-            log.debug("command failed", error=type(exc).__name__, exc_info=True)
-            _print_error(f"error: {redact_text(exc.show())}")
+            _log().debug("command failed", error=type(exc).__name__, exc_info=True)
+            _print_error(f"error: {_redact(exc.show())}")
             raise typer.Exit(exit_code_for_error(exc)) from None
         except KeyboardInterrupt:
             _print_error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             debug = isinstance(ctx.obj, _Globals) and ctx.obj.log_level == "debug"
-            summary = f"{type(exc).__name__}: {redact_text(str(exc))}"
+            summary = f"{type(exc).__name__}: {_redact(str(exc))}"
             _print_error(f"internal error: {summary}")
             where = (
                 "the traceback follows in the log (standard error)"
@@ -142,8 +164,8 @@ class _Group(TyperGroup):
                 else "the log (standard error) has the details; run again with "
                 "--log-level debug for the traceback"
             )
-            _stderr().print(Text(f"  {where}"))
-            log.error("internal error", error=summary, exc_info=debug)
+            _stderr().print(f"  {where}", markup=False)
+            _log().error("internal error", error=summary, exc_info=debug)
             raise typer.Exit(EXIT_FAILED) from None
 
 
@@ -201,6 +223,8 @@ def _root(
     ] = False,
 ) -> None:
     """Keeps postmortem action items and their Jira tickets in step."""
+    from followup.logconfig import configure_logging
+
     configure_logging(str(log_level), json=log_json)
     ctx.obj = _Globals(config=config, log_level=str(log_level))
 
@@ -211,6 +235,8 @@ def _globals(ctx: typer.Context) -> _Globals:
 
 
 def _settings(ctx: typer.Context) -> Settings:
+    from followup.settings import load_settings
+
     return load_settings(_globals(ctx).config)
 
 
@@ -564,6 +590,8 @@ def sync(
     check_output(output)
     check_output(metrics_file, "--metrics-file")
     config = _globals(ctx).config
+
+    from followup.settings import load_settings
 
     def load() -> Settings:
         loaded = load_settings(config)

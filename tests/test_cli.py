@@ -952,3 +952,11 @@ def test_every_option_of_every_command_is_in_the_readme_or_its_doc(command: str)
     assert {o for o in options if o not in text} == set()
     if command == "extract":
         assert "`followup extract --page ID`" in text
+
+
+def test_the_config_variable_the_cli_names_is_the_one_the_settings_read() -> None:
+    """The CLI writes the variable's name out so as not to import the settings."""
+    from followup import cli
+    from followup.settings import CONFIG_ENV_VAR
+
+    assert cli.CONFIG_ENV_VAR == CONFIG_ENV_VAR

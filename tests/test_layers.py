@@ -116,9 +116,9 @@ print(json.dumps({"started": started, "commands": sorted(sys.modules)}))
 
 
 def test_the_cli_starts_without_the_engine_and_no_command_loads_the_sandbox() -> None:
-    """Importing the CLI loads no HTTP client, engine, adapter or sandbox (each command
-    imports what it runs); importing every command but `sandbox` and `demo` loads
-    no sandbox module and no web server."""
+    """Importing the CLI loads no HTTP client, engine, adapter or sandbox, nor the
+    settings, structlog or rich (each command imports what it runs); importing every
+    command but `sandbox` and `demo` loads no sandbox module and no web server."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
     )
@@ -130,6 +130,9 @@ def test_the_cli_starts_without_the_engine_and_no_command_loads_the_sandbox() ->
         return [m for m in modules if any(m == r or m.startswith(r + ".") for r in roots)]
 
     assert matching(loaded["started"], heavy + sandbox) == []
+    # Nor the settings, the logging or the terminal renderer: a command loads them.
+    later = ("pydantic", "pydantic_settings", "structlog", "rich", "followup.settings")
+    assert matching(loaded["started"], later) == []
     assert matching(loaded["commands"], sandbox) == []
     assert matching(loaded["commands"], ("followup.sync",)), "the probe imported no command"
 
