@@ -8,8 +8,9 @@ apps, and API tokens "continue to be governed by existing burst rate limits"):
 
 - **Burst limits**, per tenant, per endpoint and HTTP method, as token buckets (a
   steady-state refill rate and a burst buffer above it): by default **GET and POST
-  100 requests/s, PUT and DELETE 50/s**. Some endpoints have their own, higher,
-  figure (`GET /issue/{key}` 150/s); the defaults are kept for all, which is safe.
+  100 requests/s, PUT and DELETE 50/s**. A few endpoints have figures of their own;
+  those followup uses have the defaults or higher (`GET /issue/{key}` 150/s), so the
+  defaults are kept for all.
   A 429 for this says `RateLimit-Reason: jira-burst-based`: slow down that endpoint
   only.
 - **Per-issue writes**: **20 writes per 2 s and 100 per 30 s** to one issue
