@@ -290,3 +290,28 @@ def test_a_first_run_under_the_published_limits_meets_no_429_with_the_limiter(
     assert refused_without > 0
     assert refused_with == 0
     assert routes["POST /rest/api/2/issue/{issueIdOrKey}/remotelink"] == PAGES
+
+
+def test_the_adapters_keep_the_budget_and_heed_near_limit(
+    limited: Any, reset_logging: None
+) -> None:
+    """Through the real adapter: 150 reads of one endpoint in what would be one instant
+    meet no 429 (the budget spaces them at 90/s, on the clock the sandbox shares), and
+    the site's `X-RateLimit-NearLimit` slows the adapter down and is logged."""
+    sandbox, clock = limited
+    settings = load_settings(None, env=control.env_for(sandbox.state, sandbox.url))
+    settings.sync.rate_limit = 1_000_000.0
+    adapters = from_settings(settings, sleep=clock.sleep, clock=clock)
+    start = clock()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(150):
+                assert adapters.jira.get_ticket("OPS-1") is not None
+    finally:
+        adapters.close()
+    assert sandbox.stats.snapshot()["faults"]["429"] == 0
+    assert clock() - start >= (150 - 90) / 90
+    near = [e for e in logs if e["event"] == "rate-limit-near"]
+    assert near
+    assert near[0]["pace"] == 0.5
+    assert near[0]["endpoint"] == "GET /rest/api/2/issue/{key}"
