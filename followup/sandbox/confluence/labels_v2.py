@@ -1,8 +1,9 @@
 """Finding pages by label, as Confluence Cloud's v2 API and the v1 label lookup do:
 
-- `GET /wiki/rest/api/label?name=…` (both flavors' v1 path; Cloud documents it): the
-  label (`{"label": {"prefix", "name", "id", "label"}, "associatedContents": …}`), 404
-  when no content carries it. The label's id is what the v2 endpoint takes.
+- `GET /wiki/rest/api/label?name=…` (Cloud's v1 API documents it; not mounted on Data
+  Center): the label (`{"label": {"prefix", "name", "id", "label"},
+  "associatedContents": …}`), 404 when no content carries it. The label's id is what
+  the v2 endpoint takes.
 - `GET /wiki/api/v2/labels/{id}/pages` (Cloud only): the current pages carrying the
   label, with `space-id` (up to 100 ids, comma-separated or repeated),
   `body-format=storage`, `limit` (default 25, capped at 250) and `cursor`, in id order;
@@ -224,8 +225,10 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             )
         return JSONResponse({"results": results, "_links": links}, headers=headers)
 
-    return [
-        Route("/wiki/rest/api/label", guard(label_lookup, v1_error), methods=["GET"]),
+    v2 = [
         Route("/wiki/api/v2/labels/{id}/pages", guard(label_pages, v2_error), methods=["GET"]),
         Route("/wiki/api/v2/spaces", guard(spaces, v2_error), methods=["GET"]),
     ]
+    if state.flavor != "cloud":
+        return v2
+    return [Route("/wiki/rest/api/label", guard(label_lookup, v1_error), methods=["GET"]), *v2]
