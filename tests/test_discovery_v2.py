@@ -232,3 +232,21 @@ def test_the_configured_sites_discover_by_label_on_cloud_and_by_cql_on_data_cent
             assert routes == Counter({SERVER_INFO: 1, CQL: math.ceil(60 / 50)})
     finally:
         reset_server(server)
+
+
+def test_a_next_link_never_leads_the_credentials_to_another_host() -> None:
+    """The `Link` header's next is a path from the site's root; a link naming another
+    host keeps only its path and query, on the configured site."""
+    wiki = ConfluenceAdapter("https://acme.atlassian.net/wiki", "a@b.c", "t", cloud=True)
+    try:
+        assert wiki._v2_next_url("/wiki/api/v2/labels/7/pages?cursor=x") == (
+            "https://acme.atlassian.net/wiki/api/v2/labels/7/pages?cursor=x"
+        )
+        assert wiki._v2_next_url("https://evil.example/wiki/api/v2/spaces?cursor=y") == (
+            "https://acme.atlassian.net/wiki/api/v2/spaces?cursor=y"
+        )
+        assert wiki._v2_next_url("/api/v2/spaces?cursor=z") == (
+            "https://acme.atlassian.net/wiki/api/v2/spaces?cursor=z"
+        )
+    finally:
+        wiki.close()
