@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from followup.core.badges import DONE, IN_PROGRESS, OVERDUE, TO_DO, badge_for, summary_badge
+from followup.core.identity import owners_to_resolve
 from followup.core.model import (
     KEEP,
     ActionItem,
@@ -24,26 +26,17 @@ from followup.core.model import (
     TicketProperty,
     TicketSite,
 )
-from followup.core.planner import (
-    DONE,
-    IN_PROGRESS,
-    OVERDUE,
-    TO_DO,
+from followup.core.plan import (
     DescriptionEdit,
-    Directions,
     Op,
     OwnerResolution,
     PagePlan,
     PageWrite,
-    Policy,
-    Scope,
-    badge_for,
+    Transition,
     edit_description,
-    link_title,
-    owners_to_resolve,
-    plan_page,
-    summary_badge,
 )
+from followup.core.planner import link_title, plan_page
+from followup.core.policy import Directions, Policy, Scope
 
 TODAY = date(2026, 11, 26)
 PAGE = Page(
@@ -409,7 +402,7 @@ def test_ticked_on_page_transitions_ticket_to_done() -> None:
     p = plan([replace(shown, done=True)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
     assert tr
-    assert tr[0].data == ("Done",)
+    assert tr[0].data == Transition(("Done",))
     assert write_of(p).changes[shown.key].badge == DONE
 
 
@@ -419,7 +412,7 @@ def test_unticked_on_page_reopens_ticket() -> None:
     p = plan([replace(shown, done=False)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
     assert tr
-    assert "To Do" in tr[0].data
+    assert "To Do" in tr[0].data.names
 
 
 def test_close_on_tick_off_leaves_ticket_open_and_stays_stable() -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from followup.commands.sites import open_sites
-from followup.core.planner import Directions, Policy, Scope, site_url
+from followup.core.policy import Directions, Policy, Scope, site_url
 from followup.core.reminders import ReminderPolicy
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort

@@ -37,8 +37,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from followup.core.identity import match_tickets
 from followup.core.model import ActionItem, Page, Ticket, TicketProperty
-from followup.core.planner import Action, Op, PagePlan, Scope, match_tickets
+from followup.core.plan import Action, Comment, Op, PagePlan, payload
+from followup.core.policy import Scope
 from followup.ports import Deployment, FieldUpdate
 
 __all__ = [
@@ -255,7 +257,7 @@ def add_reminders(
             continue
         mine = [a for a in actions if a.ticket == t.key]
         prop_action = next((a for a in reversed(mine) if a.op is Op.SET_PROPERTY), None)
-        prop: TicketProperty | None = prop_action.data if prop_action else t.prop
+        prop = payload(prop_action, TicketProperty) if prop_action else t.prop
         if prop is None or prop.page != page.id:
             continue  # not managed by followup (sync.adopt off)
         done, due, assignee = _effective(t, mine)
@@ -309,7 +311,7 @@ def _reminder_actions(
             None,
             f"{decision.kind}: {' '.join(mentioned) or 'nobody to mention'}",
             reason,
-            data=body,
+            data=Comment(body),
         )
     ]
     label = policy.escalate_label

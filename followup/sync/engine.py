@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import structlog
 
+from followup.core.identity import group_tickets_by_page, owners_to_resolve
 from followup.core.model import (
     KEEP,
     ActionItem,
@@ -39,19 +40,20 @@ from followup.core.model import (
     Ticket,
     TicketProperty,
 )
-from followup.core.planner import (
+from followup.core.plan import (
     Action,
+    Comment,
     DescriptionEdit,
     Op,
     PagePlan,
     PageWrite,
-    Policy,
     RemoteLink,
+    Transition,
     edit_description,
-    group_tickets_by_page,
-    owners_to_resolve,
-    plan_page,
+    payload,
 )
+from followup.core.planner import plan_page
+from followup.core.policy import Policy
 from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.core.reminders import ReminderPolicy, add_reminders
 from followup.core.storage_format import extract, render
@@ -576,7 +578,7 @@ class Engine:
         chunks = [creates[s : s + CREATE_CHUNK] for s in range(0, len(creates), CREATE_CHUNK)]
 
         def send(chunk: list[tuple[PageResult, Action]]) -> list[CreateResult]:
-            specs: list[NewTicket] = [a.data for _, a in chunk]
+            specs = [payload(a, NewTicket) for _, a in chunk]
             return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
 
         # The chunks are independent (each finds its own tickets after an ambiguous
@@ -586,9 +588,10 @@ class Engine:
         for chunk, results in zip(chunks, sent, strict=True):
             by_ref = {r.ref: r for r in results}
             for pr, action in chunk:
-                res = by_ref.get(action.data.ref)
+                ref = payload(action, NewTicket).ref
+                res = by_ref.get(ref)
                 if res is not None and res.key:
-                    created[action.data.ref] = res.key
+                    created[ref] = res.key
                     with self._lock:
                         self._created_on.setdefault(pr.page.id, set()).add(res.key)
                     pr.outcomes.append(Outcome(action, True, ticket=res.key))
@@ -699,9 +702,10 @@ class Engine:
             if not actions:
                 continue
             merged: dict[str, Any] = {}
-            for a in actions:
-                merged.update(a.data.fields)
-            labels = tuple(dict.fromkeys(lb for a in actions for lb in a.data.add_labels))
+            sends = [payload(a, FieldUpdate) for a in actions]
+            for send in sends:
+                merged.update(send.fields)
+            labels = tuple(dict.fromkeys(lb for send in sends for lb in send.add_labels))
             update = FieldUpdate(fields=merged, add_labels=labels)
             self._do(pr, actions, self._updater(key, update), ticket=key)
         later = [a for a in plan.actions if a.op is Op.SET_PROPERTY]
@@ -748,7 +752,7 @@ class Engine:
         reported as skipped (not failed: the summary still goes out)."""
         out: list[Action] = []
         for action in actions:
-            edit = action.data.fields.get("description")
+            edit = payload(action, FieldUpdate).fields.get("description")
             if not isinstance(edit, DescriptionEdit):
                 out.append(action)
                 continue
@@ -771,7 +775,7 @@ class Engine:
     def _keeping_base(self, action: Action) -> Action | None:
         """`action` writing the sync base the ticket had when it was read, if its
         property has other news to record; else None (nothing to write)."""
-        prop: TicketProperty = action.data
+        prop = payload(action, TicketProperty)
         with self._lock:
             read = self._read_props.get(action.ticket or "")
         if read is None or read.reminders == prop.reminders:
@@ -781,7 +785,7 @@ class Engine:
     def _keeping_reminders(self, action: Action) -> Action | None:
         """`action` with the reminder bookkeeping the ticket had when it was read;
         None when that leaves nothing new to record."""
-        prop: TicketProperty = action.data
+        prop = payload(action, TicketProperty)
         with self._lock:
             read = self._read_props.get(action.ticket or "")
         reminders = dict(read.reminders) if read is not None else {}
@@ -792,23 +796,22 @@ class Engine:
         return lambda: self.jira.update_ticket(key, update)
 
     def _executor(self, action: Action, key: str) -> Callable[[], object]:
-        data = action.data
         if action.op is Op.TRANSITION:
-            names: Sequence[str] = data
+            names = payload(action, Transition).names
             return lambda: self.jira.transition(key, names)
         if action.op is Op.ADOPT:
-            update: FieldUpdate = data
+            update = payload(action, FieldUpdate)
             return lambda: self.jira.update_ticket(key, update)
         if action.op is Op.SET_PROPERTY:
-            prop: TicketProperty = data
+            prop = payload(action, TicketProperty)
             return lambda: self.jira.set_property(key, prop)
         if action.op is Op.LINK:
-            link: RemoteLink = data
+            link = payload(action, RemoteLink)
             return lambda: self.jira.upsert_remote_link(
                 key, global_id=link.global_id, url=link.url, title=link.title
             )
         if action.op is Op.COMMENT:
-            body: str = data
+            body = payload(action, Comment).body
             return lambda: self.jira.add_comment(key, body)
         raise AssertionError(f"no executor for {action.op}")
 
@@ -862,7 +865,7 @@ class Engine:
         self, pr: PageResult, action: Action, created: dict[str, str], today: date
     ) -> None:
         page = pr.page
-        write: PageWrite = action.data
+        write = payload(action, PageWrite)
         for attempt in range(self.config.max_page_retries + 1):
             unlinked = {
                 o.action.item
@@ -932,7 +935,7 @@ class Engine:
             if nxt is None:
                 pr.outcomes.append(Outcome(action, True))
                 return
-            write = nxt.data
+            write = payload(nxt, PageWrite)
 
 
 def _duration(seconds: int) -> str:
@@ -966,7 +969,7 @@ def _unsynced(pr: PageResult) -> set[str | None]:
             or (
                 o.action.op is Op.UPDATE
                 and o.action.field != "description"
-                and bool(o.action.data.fields)
+                and bool(payload(o.action, FieldUpdate).fields)
             )
         )
     }
