@@ -47,7 +47,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from followup.core.policy import AdoptedTickets, ConflictWinner, Direction, OrphanPolicy
 from followup.core.queries import check_space_key
+from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ConfigError
 from followup.logconfig import MIN_SECRET_LENGTH, register_secret
@@ -74,8 +76,6 @@ _log = structlog.get_logger("followup.settings")
 ENV_PREFIX = "FOLLOWUP_"
 CONFIG_ENV_VAR = "FOLLOWUP_CONFIG"
 
-Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
-FindingPolicy = Literal["report", "comment", "close"]
 Product = Literal["jira", "confluence"]
 
 # Hosts where both products share one origin and Confluence lives under /wiki.
@@ -390,13 +390,13 @@ class SyncSettings(BaseModel):
     default_due_days: int | None = Field(default=None, ge=0, le=3650)
     fallback_assignee: str | None = None
     close_on_tick: bool = True
-    orphans: FindingPolicy = "report"
-    duplicates: FindingPolicy = "report"
+    orphans: OrphanPolicy = "report"
+    duplicates: OrphanPolicy = "report"
     adopt: bool = True
-    adopted_tickets: Literal["jira-leads", "two-way"] = "jira-leads"
-    conflict_winner: Literal["jira", "page"] = "jira"
+    adopted_tickets: AdoptedTickets = "jira-leads"
+    conflict_winner: ConflictWinner = "jira"
     directions: DirectionSettings = Field(default_factory=DirectionSettings)
-    date_order: Literal["none", "dmy", "mdy"] = "none"
+    date_order: DateOrder = "none"
     concurrency: int = Field(default=4, ge=1, le=64)
     # Above what the default 4 workers reach even against a 20 ms site (docs/performance.md):
     # a guard for raised concurrency, not a brake on an ordinary run.

@@ -240,7 +240,7 @@ def test_overdue_ticket_gets_a_comment_mentioning_its_assignee() -> None:
     assert PAGE.url in comment.data.body
     assert LEAD not in comment.data.body  # not escalated yet
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.reminders == {
+    assert prop.data.prop.reminders == {
         "due": "2026-11-20",
         "last": "2026-11-26",
         "count": 1,
@@ -270,9 +270,9 @@ def test_reminder_and_sync_base_share_one_property_write() -> None:
     # the summary, and the description following it
     assert [u.field for u in _of(plan, "OPS-1", Op.UPDATE)] == ["summary", "description"]
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.base.summary == "Alert on replica lag > 30 s"
-    assert prop.data.reminders["count"] == 1
-    assert prop.data.reminders["stray_noted"] is True
+    assert prop.data.prop.base.summary == "Alert on replica lag > 30 s"
+    assert prop.data.prop.reminders["count"] == 1
+    assert prop.data.prop.reminders["stray_noted"] is True
     assert len(_of(plan, "OPS-1", Op.COMMENT)) == 1
 
 
@@ -299,8 +299,8 @@ def test_escalation_mentions_the_lead_and_adds_the_label_once() -> None:
     [label] = _of(plan, "OPS-1", Op.UPDATE)
     assert label.data.add_labels == ("followup-escalated",)
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.reminders["count"] == 3
-    assert prop.data.reminders["escalated"] is True
+    assert prop.data.prop.reminders["count"] == 3
+    assert prop.data.prop.reminders["escalated"] is True
 
     labelled = _ticket(
         item,

@@ -2,13 +2,20 @@
 its own kind, and why each item's plan is what it is. The planner builds it; apply
 (`followup.sync.engine`) carries it out; the reports show it. Pure data.
 
+Dependencies are part of the plan: an action on an item's new ticket needs that
+item's create; a property write records what the item's other writes sent
+(`Action.syncs`, comments) and says what it becomes when they fail
+(`PropertyWrite.given`); the page write says what it shows when a create or a link
+failed (`PageWrite.changes_given`). Apply looks these up; it adds nothing.
+
 An action's kind (`Op`) and its payload go together:
 
     create        NewTicket       the ticket, its property and its link to the page
     adopt         FieldUpdate     followup's labels on a ticket linked by hand
     update        FieldUpdate     page values going to Jira fields (one request per ticket)
     transition    Transition      the workflow transitions to try, in order
-    set-property  TicketProperty  the ticket's `followup` property (sync base, reminders)
+    set-property  PropertyWrite   the ticket's `followup` property (sync base, reminders),
+                                  and what it becomes when the writes it records fail
     link          RemoteLink      the ticket's remote link to its postmortem
     comment       Comment         a comment on the ticket (a reminder, a stray's note)
     show          (none)          a Jira value the page write shows on the page
@@ -18,12 +25,20 @@ An action's kind (`Op`) and its payload go together:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal, TypeVar
 
-from followup.core.model import ActionItem, Badge, Finding, ItemChange, Owner, TicketProperty
+from followup.core.model import (
+    KEEP,
+    ActionItem,
+    Badge,
+    Finding,
+    ItemChange,
+    Owner,
+    TicketProperty,
+)
 from followup.ports import FieldUpdate, NewTicket
 
 __all__ = [
@@ -37,6 +52,7 @@ __all__ = [
     "PagePlan",
     "PageWrite",
     "Payload",
+    "PropertyWrite",
     "RemoteLink",
     "Transition",
     "edit_description",
@@ -100,6 +116,63 @@ class PageWrite:
     summary: Badge | None
     new_ticket_items: tuple[str, ...] = ()
 
+    def changes_given(
+        self, created: Mapping[str, str], unlinked: Set[str] = frozenset()
+    ) -> dict[str, ItemChange]:
+        """The item changes to render once the Jira writes are done: `created` maps
+        item keys to the tickets created for them, `unlinked` names the items whose
+        remote link failed. An item whose create failed shows no ticket and no badge;
+        a ticket whose link failed is not put on the page yet (an item the page shows
+        no ticket for is linked again by the next run)."""
+        changes = dict(self.changes)
+        for item in self.new_ticket_items:
+            key = created.get(item)
+            if key is None:
+                changes.pop(item, None)
+            else:
+                changes[item] = replace(changes.get(item, ItemChange()), ticket=key)
+        for item in unlinked:
+            change = changes.get(item)
+            if change is not None and change.ticket is not KEEP:
+                del changes[item]
+        return changes
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyWrite:
+    """A ticket's `followup` property to write: `prop` once the writes it records went
+    through, and `read`, the property as the plan read it (None: the ticket had none).
+
+    What it becomes when they did not (`given`): recording a change Jira did not take
+    would make the next run undo the person's edit, and a reminder that did not go out
+    must not be recorded as sent; a property that would then say nothing new is not
+    written."""
+
+    prop: TicketProperty
+    read: TicketProperty | None = None
+
+    def given(self, *, synced: bool, sent: bool) -> TicketProperty | None:
+        """The property to write when the subject's syncing writes went through
+        (`synced`) and its comments did (`sent`); None: nothing to write."""
+        prop, read = self.prop, self.read
+        if not sent:
+            prop = replace(prop, reminders=dict(read.reminders) if read is not None else {})
+            if prop == read:
+                return None
+        if not synced:
+            if read is None or read.reminders == prop.reminders:
+                return None
+            prop = replace(prop, base=read.base)
+        return prop
+
+    def after(self, subject: str | None, failed: Iterable[Action]) -> TicketProperty | None:
+        """`given`, from the actions of the plan that failed or were skipped."""
+        failed = [a for a in failed if a.subject == subject]
+        return self.given(
+            synced=not any(a.syncs for a in failed),
+            sent=not any(a.op is Op.COMMENT for a in failed),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DescriptionEdit:
@@ -112,7 +185,7 @@ class DescriptionEdit:
     text: str
 
 
-Payload = NewTicket | FieldUpdate | Transition | TicketProperty | RemoteLink | Comment | PageWrite
+Payload = NewTicket | FieldUpdate | Transition | PropertyWrite | RemoteLink | Comment | PageWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +205,31 @@ class Action:
     after: Any
     reason: str
     data: Payload | None = None
+
+    @property
+    def subject(self) -> str | None:
+        """What the action is about: its item, or its ticket for a ticket without an item."""
+        return self.item or self.ticket
+
+    @property
+    def needs_create(self) -> bool:
+        """Whether the action needs its item's create of this plan (it names no ticket
+        yet): when that create fails, the action is not attempted."""
+        return self.ticket is None and self.op not in (Op.CREATE, Op.SHOW, Op.WRITE_PAGE)
+
+    @property
+    def syncs(self) -> bool:
+        """Whether the action sends values the item's sync base records (a create,
+        adoption, transition, or a field update other than the description): when it
+        fails, the property keeps the base it had (`PropertyWrite.given`)."""
+        if self.op in (Op.CREATE, Op.ADOPT, Op.TRANSITION):
+            return True
+        return (
+            self.op is Op.UPDATE
+            and self.field != "description"
+            and isinstance(self.data, FieldUpdate)
+            and bool(self.data.fields)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

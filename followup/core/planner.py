@@ -62,6 +62,7 @@ from followup.core.plan import (
     PagePlan,
     PageWrite,
     Payload,
+    PropertyWrite,
     RemoteLink,
     Transition,
     jsonable,
@@ -533,7 +534,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
             "record the synced values",
             before={"done": False},
             after={"done": True},
-            data=replace(new.prop, base=replace(base, done=True)),
+            data=PropertyWrite(replace(new.prop, base=replace(base, done=True))),
         )
         b.note(item.key, "status", "ticked on the page before it had a ticket: closed at once")
         b.states[-1] = (True, False)
@@ -987,14 +988,17 @@ def _plan_existing(
             reason,
             before=_changed_keys(prop.base.to_json() if prop and prop.base else {}, new_base),
             after=_changed_keys(new_base.to_json(), prop.base if prop else None),
-            data=TicketProperty(
-                item=item.key,
-                page=page.id,
-                base=new_base,
-                reminders=prop.reminders if prop else {},
-                conflicts=kept_conflicts,
-                done_before_tracking=prop.done_before_tracking if prop else False,
-                origin=origin,
+            data=PropertyWrite(
+                TicketProperty(
+                    item=item.key,
+                    page=page.id,
+                    base=new_base,
+                    reminders=prop.reminders if prop else {},
+                    conflicts=kept_conflicts,
+                    done_before_tracking=prop.done_before_tracking if prop else False,
+                    origin=origin,
+                ),
+                read=prop,
             ),
         )
 
@@ -1162,7 +1166,10 @@ def _plan_stray(
                 item_key,
                 t.key,
                 "remember the note",
-                data=replace(t.prop, reminders={**t.prop.reminders, "stray_noted": True}),
+                data=PropertyWrite(
+                    replace(t.prop, reminders={**t.prop.reminders, "stray_noted": True}),
+                    read=t.prop,
+                ),
             )
     if policy == "close" and not t.done:
         b.act(

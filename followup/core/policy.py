@@ -12,6 +12,7 @@ from followup.ports import Deployment
 
 __all__ = [
     "AdoptedTickets",
+    "ConflictWinner",
     "Direction",
     "Directions",
     "OrphanPolicy",
@@ -24,6 +25,7 @@ __all__ = [
 Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
 OrphanPolicy = Literal["report", "comment", "close"]
 AdoptedTickets = Literal["jira-leads", "two-way"]
+ConflictWinner = Literal["jira", "page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class Policy:
     orphans: OrphanPolicy = "report"
     duplicates: OrphanPolicy = "report"
     adopt: bool = True
-    conflict_winner: Literal["jira", "page"] = "jira"
+    conflict_winner: ConflictWinner = "jira"
     directions: Directions = field(default_factory=Directions)
     deployment: Deployment = "cloud"
     done_transitions: tuple[str, ...] = ("Done",)

@@ -39,7 +39,7 @@ from typing import Any
 
 from followup.core.identity import match_tickets
 from followup.core.model import ActionItem, Page, Ticket, TicketProperty
-from followup.core.plan import Action, Comment, Op, PagePlan, payload
+from followup.core.plan import Action, Comment, Op, PagePlan, PropertyWrite, payload
 from followup.core.policy import Scope
 from followup.ports import Deployment, FieldUpdate
 
@@ -257,7 +257,7 @@ def add_reminders(
             continue
         mine = [a for a in actions if a.ticket == t.key]
         prop_action = next((a for a in reversed(mine) if a.op is Op.SET_PROPERTY), None)
-        prop = payload(prop_action, TicketProperty) if prop_action else t.prop
+        prop = payload(prop_action, PropertyWrite).prop if prop_action else t.prop
         if prop is None or prop.page != page.id:
             continue  # not managed by followup (sync.adopt off)
         done, due, assignee = _effective(t, mine)
@@ -340,7 +340,7 @@ def _reminder_actions(
             None,
             {"reminders": decision.state.to_json()},
             "record the reminder" + ("" if prop == t.prop else " and the synced values"),
-            data=replace(prop, reminders=reminders),
+            data=PropertyWrite(replace(prop, reminders=reminders), read=t.prop),
         )
     )
     return out

@@ -20,22 +20,20 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
 from followup.core.identity import group_tickets_by_page, owners_to_resolve
 from followup.core.model import (
-    KEEP,
     ActionItem,
     Extraction,
     Finding,
     FindingCode,
-    ItemChange,
     Page,
     Ticket,
     TicketProperty,
@@ -47,6 +45,7 @@ from followup.core.plan import (
     Op,
     PagePlan,
     PageWrite,
+    PropertyWrite,
     RemoteLink,
     Transition,
     edit_description,
@@ -57,6 +56,7 @@ from followup.core.policy import Policy
 from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.core.reminders import ReminderPolicy, add_reminders
 from followup.core.storage_format import extract, render
+from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
@@ -69,7 +69,6 @@ log = structlog.get_logger("followup.sync.engine")
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
-DateOrder = Literal["none", "dmy", "mdy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +204,6 @@ class Engine:
         # after (a re-plan on a page conflict, the next run) may not show them yet.
         self._created_on: dict[str, set[str]] = {}
         self._recent_on: dict[str, set[str]] = {}
-        self._read_props: dict[str, TicketProperty | None] = {}  # as read, by ticket key
         self._lock = threading.Lock()
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
@@ -272,8 +270,6 @@ class Engine:
         self, page: Page, extraction: Extraction, tickets: Sequence[Ticket], today: date
     ) -> PagePlan:
         managed = {t.key: t for t in tickets}
-        with self._lock:
-            self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(
             owners_to_resolve(extraction, tickets, linked, self.policy.scope)
@@ -674,7 +670,7 @@ class Engine:
             step *= 2
 
     def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
-        if action.ticket:
+        if not action.needs_create:
             return action.ticket
         return created.get(action.item or "")
 
@@ -712,32 +708,20 @@ class Engine:
         for action in [a for a in plan.actions if a.op is not Op.SET_PROPERTY] + later:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
                 continue
-            if action.op is Op.SET_PROPERTY and _subject(action) in _unsent(pr):
-                # A reminder that did not go out is not recorded as sent: the next
-                # run sends it.
-                reverted = self._keeping_reminders(action)
-                if reverted is None:
-                    pr.outcomes.append(
-                        Outcome(
-                            action, False, error="not recorded: its comment failed", skipped=True
-                        )
-                    )
-                    continue
-                action = reverted
-            if action.op is Op.SET_PROPERTY and _subject(action) in _unsynced(pr):
-                kept = self._keeping_base(action)
-                if kept is None:
-                    pr.outcomes.append(
-                        Outcome(
-                            action,
-                            False,
-                            error="not recorded: another write for this item failed",
-                            skipped=True,
-                        )
-                    )
-                    continue
-                action = kept
             ticket = self._ticket_for(action, created)
+            if action.op is Op.SET_PROPERTY:
+                # What the property becomes when writes it records failed, as the plan
+                # says: the base as read, the reminders as read, or nothing to write.
+                failed = [o.action for o in pr.outcomes if not o.ok]
+                write = payload(action, PropertyWrite)
+                prop = write.after(action.subject, failed)
+                if prop is None:
+                    why = _unrecorded(write, action, failed)
+                    pr.outcomes.append(Outcome(action, False, error=why, skipped=True))
+                    continue
+                if ticket is not None:
+                    self._do(pr, [action], self._property_setter(ticket, prop), ticket=ticket)
+                    continue
             if ticket is None:
                 pr.outcomes.append(
                     Outcome(action, False, error="its ticket was not created", skipped=True)
@@ -772,28 +756,11 @@ class Engine:
             out.append(replace(action, data=FieldUpdate(fields={"description": text})))
         return out
 
-    def _keeping_base(self, action: Action) -> Action | None:
-        """`action` writing the sync base the ticket had when it was read, if its
-        property has other news to record; else None (nothing to write)."""
-        prop = payload(action, TicketProperty)
-        with self._lock:
-            read = self._read_props.get(action.ticket or "")
-        if read is None or read.reminders == prop.reminders:
-            return None
-        return replace(action, data=replace(prop, base=read.base))
-
-    def _keeping_reminders(self, action: Action) -> Action | None:
-        """`action` with the reminder bookkeeping the ticket had when it was read;
-        None when that leaves nothing new to record."""
-        prop = payload(action, TicketProperty)
-        with self._lock:
-            read = self._read_props.get(action.ticket or "")
-        reminders = dict(read.reminders) if read is not None else {}
-        kept = replace(prop, reminders=reminders)
-        return None if kept == read else replace(action, data=kept)
-
     def _updater(self, key: str, update: FieldUpdate) -> Callable[[], object]:
         return lambda: self.jira.update_ticket(key, update)
+
+    def _property_setter(self, key: str, prop: TicketProperty) -> Callable[[], object]:
+        return lambda: self.jira.set_property(key, prop)
 
     def _executor(self, action: Action, key: str) -> Callable[[], object]:
         if action.op is Op.TRANSITION:
@@ -802,9 +769,6 @@ class Engine:
         if action.op is Op.ADOPT:
             update = payload(action, FieldUpdate)
             return lambda: self.jira.update_ticket(key, update)
-        if action.op is Op.SET_PROPERTY:
-            prop = payload(action, TicketProperty)
-            return lambda: self.jira.set_property(key, prop)
         if action.op is Op.LINK:
             link = payload(action, RemoteLink)
             return lambda: self.jira.upsert_remote_link(
@@ -822,7 +786,7 @@ class Engine:
         call: Callable[[], object],
         *,
         ticket: str | None = None,
-    ) -> bool:
+    ) -> None:
         try:
             call()
         except FollowupError as exc:
@@ -838,28 +802,9 @@ class Engine:
                     outcome="failed",
                     error=exc.show(),
                 )
-            return False
+            return
         for a in actions:
             pr.outcomes.append(Outcome(a, True, ticket=ticket))
-        return True
-
-    def _changes_with_keys(
-        self, write: PageWrite, created: Mapping[str, str], unlinked: Set[str] = frozenset()
-    ) -> dict[str, ItemChange]:
-        changes = dict(write.changes)
-        for item in write.new_ticket_items:
-            key = created.get(item)
-            if key is None:
-                changes.pop(item, None)  # no ticket, so no reference and no badge
-            else:
-                changes[item] = replace(changes.get(item, ItemChange()), ticket=key)
-        # A ticket whose remote link failed is not put on the page yet: an item the
-        # page shows no ticket for is linked again by the next run.
-        for item in unlinked:
-            change = changes.get(item)
-            if change is not None and change.ticket is not KEEP:
-                del changes[item]
-        return changes
 
     def _write_page(
         self, pr: PageResult, action: Action, created: dict[str, str], today: date
@@ -872,7 +817,7 @@ class Engine:
                 for o in pr.outcomes
                 if o.action.op is Op.LINK and not o.ok and o.action.item
             }
-            changes = self._changes_with_keys(write, created, unlinked)
+            changes = write.changes_given(created, unlinked)
             body = render(
                 page.body,
                 page.id,
@@ -946,30 +891,9 @@ def _duration(seconds: int) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _subject(action: Action) -> str | None:
-    """What an action is about: its item, or its ticket for a ticket without an item."""
-    return action.item or action.ticket
-
-
-def _unsent(pr: PageResult) -> set[str | None]:
-    """The items (or tickets) of a page whose comment failed or was skipped."""
-    return {_subject(o.action) for o in pr.outcomes if not o.ok and o.action.op is Op.COMMENT}
-
-
-def _unsynced(pr: PageResult) -> set[str | None]:
-    """The items (or tickets) of a page whose create, adoption, field update or
-    transition failed or was skipped: Jira does not hold what their plan synced."""
-    return {
-        _subject(o.action)
-        for o in pr.outcomes
-        if not o.ok
-        and (
-            o.action.op in (Op.CREATE, Op.ADOPT, Op.TRANSITION)
-            # A description is not part of the sync base.
-            or (
-                o.action.op is Op.UPDATE
-                and o.action.field != "description"
-                and bool(payload(o.action, FieldUpdate).fields)
-            )
-        )
-    }
+def _unrecorded(write: PropertyWrite, action: Action, failed: Sequence[Action]) -> str:
+    """Why a property write was left out: what failed before it."""
+    comment_failed = any(a.op is Op.COMMENT and a.subject == action.subject for a in failed)
+    if comment_failed and write.given(synced=True, sent=False) is None:
+        return "not recorded: its comment failed"
+    return "not recorded: another write for this item failed"
