@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -63,6 +62,7 @@ from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, 
 from followup.sync import leases
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
+from followup.sync.state import RunState
 
 log = structlog.get_logger("followup.sync.engine")
 
@@ -189,6 +189,7 @@ class Engine:
         run_id: str | None = None,
         stop: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pause: Callable[[float], bool] | None = None,
     ) -> None:
         self.jira = jira
         self.confluence = confluence
@@ -196,18 +197,19 @@ class Engine:
         self.config = config
         self.clock = clock
         self.sleep = sleep
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        # Every wait of the run is paid from its retry budget (the adapters' RetryPolicy
+        # .pause): False when the budget cannot pay it, and the wait is not made.
+        self.pause = pause if pause is not None else _sleeping(sleep)
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
-        self._linked: dict[str, Ticket | None] = {}
-        # The tickets this run created, by page, and those the run before created (its
-        # released lease names them): Jira's search lags its writes, so a search soon
-        # after (a re-plan on a page conflict, the next run) may not show them yet.
-        self._created_on: dict[str, set[str]] = {}
-        self._recent_on: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
+        # What the run learns as it goes and its workers share, and its worker pool.
+        self.state = RunState(run_id or uuid.uuid4().hex[:12], concurrency=config.concurrency)
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
         self.stop = stop if stop is not None else threading.Event()
+
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
 
     # -- reading ------------------------------------------------------------------
 
@@ -255,13 +257,13 @@ class Engine:
                 continue
             if self.policy.scope.outside(key, item.ticket_site) is not None:
                 continue
-            with self._lock:
-                known = key in self._linked
+            with self.state.lock:
+                known = key in self.state.linked
             if not known:
                 found = self.jira.get_ticket(key)
-                with self._lock:
-                    self._linked[key] = found
-            ticket = self._linked.get(key)
+                with self.state.lock:
+                    self.state.linked[key] = found
+            ticket = self.state.linked.get(key)
             if ticket is not None:
                 out[key] = ticket
         return out
@@ -363,8 +365,10 @@ class Engine:
     def _add_unindexed(self, page_id: str, tickets: list[Ticket]) -> None:
         """Add to a page's searched tickets those this run created that the search
         did not show (its index lagging), each read by key, which is never stale."""
-        with self._lock:
-            known = self._created_on.get(page_id, set()) | self._recent_on.get(page_id, set())
+        with self.state.lock:
+            known = self.state.created_on.get(page_id, set()) | self.state.recent_on.get(
+                page_id, set()
+            )
             missing = sorted(known - {t.key for t in tickets})
         if not missing:
             return
@@ -394,6 +398,20 @@ class Engine:
         page_ids: Sequence[str] = (),
         progress: Callable[[str, int, int], None] | None = None,
     ) -> RunResult:
+        with self.state.pool():
+            return self._run(
+                today=today, dry_run=dry_run, spaces=spaces, page_ids=page_ids, progress=progress
+            )
+
+    def _run(
+        self,
+        *,
+        today: date,
+        dry_run: bool,
+        spaces: Sequence[str],
+        page_ids: Sequence[str],
+        progress: Callable[[str, int, int], None] | None,
+    ) -> RunResult:
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
         configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
@@ -402,12 +420,11 @@ class Engine:
         # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
         # but independent of each other: they run side by side, so the read phase
         # costs the longer of the two rather than their sum.
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            searching = loader.submit(
-                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
-            )
-            pages = list(self.confluence.find_pages(cql))
-            tickets = searching.result()
+        searching = self.state.submit(
+            lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+        )
+        pages = list(self.confluence.find_pages(cql))
+        tickets = searching.result()
         # A space or page filter that found nothing is a typo, not "nothing to do".
         check_filters(
             self.confluence,
@@ -421,24 +438,26 @@ class Engine:
 
         extractions: dict[str, Extraction] = {}
 
-        def plan_one(page: Page) -> PageResult:
+        def plan_one(page: Page) -> tuple[PageResult, Extraction | None]:
+            extraction = None
             try:
                 extraction = self.extract_page(page)
-                extractions[page.id] = extraction
                 plan = self._plan(page, extraction, by_page.get(page.id, []), today)
-                return PageResult(page, plan)
+                return PageResult(page, plan), extraction
             except FollowupError as exc:
-                return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
+                failed = PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
             except Exception as exc:  # a bug on one page must not stop the others
-                return PageResult(
+                failed = PageResult(
                     page, PagePlan(page.id, (), (), ()), error=self._internal(page, exc)
                 )
+            return failed, extraction
 
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            for i, res in enumerate(pool.map(plan_one, pages), 1):
-                result.pages.append(res)
-                if progress:
-                    progress("plan", i, len(pages))
+        for i, (res, extraction) in enumerate(self.state.map(plan_one, pages), 1):
+            result.pages.append(res)
+            if extraction is not None:
+                extractions[res.page.id] = extraction
+            if progress:
+                progress("plan", i, len(pages))
         if dry_run:
             result.finished = self.clock()
             return result
@@ -461,9 +480,10 @@ class Engine:
         held: dict[str, leases.Lease] = {}
         ttl = timedelta(seconds=self.config.lease_seconds)
 
-        def take(pr: PageResult) -> None:
+        def take(pr: PageResult) -> leases.Lease | leases.Held | str:
+            """The page's lease, the run holding it, or why it could not be leased."""
             try:
-                got = leases.acquire(
+                return leases.acquire(
                     self.confluence,
                     pr.page.id,
                     self.run_id,
@@ -473,46 +493,49 @@ class Engine:
                     expect_existing=any(item.ticket for item in pr.plan.items),
                 )
             except FollowupError as exc:
-                pr.error = f"could not lease the page: {exc.show()}"
-                return
-            if isinstance(got, leases.Held):
-                # Skipped, and counted in the run's summary. Another run at work is
-                # normal; a lease held far longer than a run takes is a finding.
-                pr.skipped = True
-                pr.leased_by = got.owner
-                age = int(got.age.total_seconds()) if got.age is not None else None
-                log.info(
-                    "page-leased",
-                    run_id=self.run_id,
-                    page_id=pr.page.id,
-                    holder=got.owner,
-                    age_seconds=age,
-                    until=got.expires.isoformat(),
-                )
-                if got.stale and age is not None:
-                    pr.findings.append(
-                        Finding(
-                            FindingCode.PAGE_LEASED,
-                            pr.page.id,
-                            None,
-                            f"“{pr.page.title}” has been leased by run {got.owner} for "
-                            f"{_duration(age)} (by the Confluence server's clock), far longer "
-                            "than a run takes: that run is stuck or died, and runs before "
-                            "this one were kept off the page too. Its lease expires at "
-                            f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
-                            "next run takes the page over.",
-                        )
+                return f"could not lease the page: {exc.show()}"
+
+        def leased_by_another(pr: PageResult, got: leases.Held) -> None:
+            # Skipped, and counted in the run's summary. Another run at work is
+            # normal; a lease held far longer than a run takes is a finding.
+            pr.skipped = True
+            pr.leased_by = got.owner
+            age = int(got.age.total_seconds()) if got.age is not None else None
+            log.info(
+                "page-leased",
+                run_id=self.run_id,
+                page_id=pr.page.id,
+                holder=got.owner,
+                age_seconds=age,
+                until=got.expires.isoformat(),
+            )
+            if got.stale and age is not None:
+                pr.findings.append(
+                    Finding(
+                        FindingCode.PAGE_LEASED,
+                        pr.page.id,
+                        None,
+                        f"“{pr.page.title}” has been leased by run {got.owner} for "
+                        f"{_duration(age)} (by the Confluence server's clock), far longer "
+                        "than a run takes: that run is stuck or died, and runs before "
+                        "this one were kept off the page too. Its lease expires at "
+                        f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
+                        "next run takes the page over.",
                     )
-                pr.plan = replace(pr.plan, actions=())
-                return
-            with self._lock:
-                held[pr.page.id] = got
-                if got.recent:
-                    self._recent_on[pr.page.id] = set(got.recent)
+                )
+            pr.plan = replace(pr.plan, actions=())
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                list(pool.map(take, todo))
+            for pr, got in zip(todo, self.state.map(take, todo), strict=True):
+                if isinstance(got, str):
+                    pr.error = got
+                elif isinstance(got, leases.Held):
+                    leased_by_another(pr, got)
+                else:
+                    held[pr.page.id] = got
+                    if got.recent:
+                        with self.state.lock:
+                            self.state.recent_on[pr.page.id] = set(got.recent)
             leased = [p for p in todo if p.page.id in held]
             # Another run may have created tickets since we searched: plan the pages
             # that create again, against a fresh search, now that we hold their lease.
@@ -530,23 +553,26 @@ class Engine:
                 return  # the leases are released below; nothing was written
             created = self._create_all([p for p in leased if not p.error])
 
-            def apply_one(pr: PageResult) -> None:
+            def apply_one(before: PageResult) -> PageResult:
+                """The page's writes; what became of them comes back as a new record."""
+                pr = replace(before, outcomes=list(before.outcomes), findings=list(before.findings))
                 if self.stop.is_set():
                     pr.skipped = True  # stopping: left for the next run
-                    return
+                    return pr
                 try:
                     self._apply_page(pr, created, today)
                 except FollowupError as exc:
                     pr.error = exc.show()
                 except Exception as exc:  # a bug on one page must not stop the others
                     pr.error = self._internal(pr.page, exc)
+                return pr
 
-            done = 0
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                for _ in pool.map(apply_one, [p for p in leased if not p.error]):
-                    done += 1
-                    if progress:
-                        progress("apply", done, len(leased))
+            applying = [p for p in leased if not p.error]
+            at = {id(p): i for i, p in enumerate(result.pages)}
+            for done, pr in enumerate(self.state.map(apply_one, applying), 1):
+                result.pages[at[id(applying[done - 1])]] = pr
+                if progress:
+                    progress("apply", done, len(leased))
         finally:
             self._release_all(list(held.values()))
 
@@ -555,15 +581,12 @@ class Engine:
         first run there is one per page."""
 
         def give_back(lease: leases.Lease) -> None:
-            with self._lock:
-                created = sorted(self._created_on.get(lease.page_id, set()))
             try:
-                leases.release(self.confluence, lease, created=created)
+                leases.release(self.confluence, lease, created=self.state.created(lease.page_id))
             except FollowupError as exc:
                 log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
 
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            list(pool.map(give_back, held))
+        list(self.state.map(give_back, held))
 
     def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
         """Create every planned ticket, in bulk across pages; item key -> ticket key."""
@@ -578,9 +601,8 @@ class Engine:
             return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
 
         # The chunks are independent (each finds its own tickets after an ambiguous
-        # failure), so they go out side by side, in the worker pool.
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            sent = list(pool.map(send, chunks))
+        # failure), so they go out side by side, in the run's worker pool.
+        sent = list(self.state.map(send, chunks))
         for chunk, results in zip(chunks, sent, strict=True):
             by_ref = {r.ref: r for r in results}
             for pr, action in chunk:
@@ -588,8 +610,8 @@ class Engine:
                 res = by_ref.get(ref)
                 if res is not None and res.key:
                     created[ref] = res.key
-                    with self._lock:
-                        self._created_on.setdefault(pr.page.id, set()).add(res.key)
+                    with self.state.lock:
+                        self.state.created_on.setdefault(pr.page.id, set()).add(res.key)
                     pr.outcomes.append(Outcome(action, True, ticket=res.key))
                     log.info(
                         "created",
@@ -626,7 +648,9 @@ class Engine:
                     "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
                 )
                 try:
-                    by_item = self._find_landed(sorted(set(page_ids)), [s.ref for s in remaining])
+                    by_item, settled = self._find_landed(
+                        sorted(set(page_ids)), [s.ref for s in remaining]
+                    )
                 except FollowupError as search_exc:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
@@ -640,19 +664,23 @@ class Engine:
                 remaining = still
                 if not remaining:
                     break
-                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set():
+                # Without a settled search (the run's budget could not pay the wait),
+                # what is missing may have landed: left for the next run, not sent.
+                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set() or not settled:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=exc.show())
                     break
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
 
-    def _find_landed(self, page_ids: list[str], refs: list[str]) -> dict[str, str]:
+    def _find_landed(self, page_ids: list[str], refs: list[str]) -> tuple[dict[str, str], bool]:
         """After a create whose answer was lost: the tickets of these pages by the
         item they belong to. The search lags Jira's writes (seconds on Cloud, and
         between the nodes of a Data Center cluster), so while some of `refs` are
         missing it looks again, waiting 0.5 s, 1 s, 2 s... up to
         `search_settle_seconds` in all: creating again what did land would make a
-        duplicate; waiting a little longer only delays a ticket."""
+        duplicate; waiting a little longer only delays a ticket. Each wait is paid
+        from the run's retry budget; with the budget spent it stops looking, and says
+        so (False): what is missing then may still be in the search's lag."""
         waited, step = 0.0, 0.5
         settle = max(self.config.search_settle_seconds, 0.0)
         while True:
@@ -662,10 +690,11 @@ class Engine:
             }
             missing = [ref for ref in refs if ref not in by_item]
             if not missing or waited >= settle or self.stop.is_set():
-                return by_item
+                return by_item, True
             pause = min(step, settle - waited)
             log.info("create-settle", run_id=self.run_id, missing=len(missing), wait_seconds=pause)
-            self.sleep(pause)
+            if not self.pause(pause):
+                return by_item, False
             waited += pause
             step *= 2
 
@@ -881,6 +910,14 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = payload(nxt, PageWrite)
+
+
+def _sleeping(sleep: Callable[[float], None]) -> Callable[[float], bool]:
+    def pause(seconds: float) -> bool:
+        sleep(seconds)
+        return True
+
+    return pause
 
 
 def _duration(seconds: int) -> str:
