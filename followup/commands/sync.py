@@ -182,7 +182,12 @@ def sync_command(
             try:
                 try:
                     engine = build_engine(
-                        settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                        settings,
+                        adapters.jira,
+                        adapters.confluence,
+                        run_id=run_id,
+                        stop=stop,
+                        pause=adapters.retry.pause,
                     )
                     with _progress() as progress:
                         result = engine.run(
