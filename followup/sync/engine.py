@@ -62,6 +62,7 @@ from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, 
 from followup.sync import leases
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
+from followup.sync.pagewrite import write_page
 from followup.sync.state import RunState
 
 log = structlog.get_logger("followup.sync.engine")
@@ -838,78 +839,89 @@ class Engine:
     def _write_page(
         self, pr: PageResult, action: Action, created: dict[str, str], today: date
     ) -> None:
-        page = pr.page
         write = payload(action, PageWrite)
-        for attempt in range(self.config.max_page_retries + 1):
+
+        def body_for(page: Page, attempt: int) -> str | None:
+            nonlocal write
+            if attempt > 1:
+                # Someone (or our own lost write) moved the page on: start from what
+                # it is now, so their edit survives and ours is made again on top.
+                pr.page = page
+                replanned = self._replan(pr, page, created, today)
+                if replanned is None:
+                    return None
+                write = replanned
             unlinked = {
                 o.action.item
                 for o in pr.outcomes
                 if o.action.op is Op.LINK and not o.ok and o.action.item
             }
-            changes = write.changes_given(created, unlinked)
             body = render(
                 page.body,
                 page.id,
-                changes,
+                write.changes_given(created, unlinked),
                 summary=write.summary,
                 jira_server=self.config.jira_server,
                 jira_server_id=self.config.jira_server_id,
                 date_order=self.config.date_order,
                 vocabulary=self.config.vocabulary,
             )
-            if body == page.body:
-                pr.outcomes.append(Outcome(action, True))
-                return
-            try:
-                pr.page = self.confluence.update_page(
-                    page, body, message="followup: action item tickets and status"
-                )
-                pr.outcomes.append(Outcome(action, True))
-                pr.outcomes.extend(
-                    Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
-                )
-                log.info(
-                    "page-written",
-                    run_id=self.run_id,
-                    page_id=page.id,
-                    action="write-page",
-                    outcome="ok",
-                    version=pr.page.version,
-                )
-                return
-            except ApiError as exc:
-                conflict = exc.status == 409 or exc.ambiguous
-                if not conflict or attempt == self.config.max_page_retries:
-                    pr.outcomes.append(Outcome(action, False, error=exc.show()))
-                    return
-            # Someone (or our own lost write) moved the page on: start from what it is
-            # now, so their edit survives and ours is made again on top of it.
-            log.info("page-conflict", run_id=self.run_id, page_id=page.id, attempt=attempt + 1)
-            page = self.confluence.get_page(page.id)
-            pr.page = page
-            extraction = self.extract_page(page)
-            tickets = self._search_pages([page.id])[page.id]
-            replan = self._plan(page, extraction, tickets, today)
-            pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
-            # Jira-side actions the new plan needs (new items, a tick made meanwhile).
-            extra = PagePlan(
-                page.id,
-                tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
-                (),
-                replan.items,
-            )
-            if extra.actions:
-                sub = PageResult(page, extra)
-                new_keys = self._create_all([sub])
-                created.update(new_keys)
-                self._apply_jira(sub, created)
-                pr.outcomes.extend(sub.outcomes)
-                pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
-            nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
-            if nxt is None:
-                pr.outcomes.append(Outcome(action, True))
-                return
-            write = payload(nxt, PageWrite)
+            return None if body == page.body else body
+
+        def conflict(attempt: int) -> None:
+            log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
+
+        done = write_page(
+            self.confluence,
+            pr.page,
+            body_for,
+            retries=self.config.max_page_retries,
+            message="followup: action item tickets and status",
+            on_conflict=conflict,
+        )
+        if done.error is not None:
+            pr.outcomes.append(Outcome(action, False, error=done.error.show()))
+            return
+        pr.page = done.page
+        pr.outcomes.append(Outcome(action, True))
+        if not done.written:
+            return
+        pr.outcomes.extend(
+            Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
+        )
+        log.info(
+            "page-written",
+            run_id=self.run_id,
+            page_id=pr.page.id,
+            action="write-page",
+            outcome="ok",
+            version=pr.page.version,
+        )
+
+    def _replan(
+        self, pr: PageResult, page: Page, created: dict[str, str], today: date
+    ) -> PageWrite | None:
+        """The page, read again after a conflict, planned again: the Jira writes the
+        new plan needs (an item added meanwhile, a tick made) are made now, and its
+        page write is returned (None: the page needs none)."""
+        extraction = self.extract_page(page)
+        tickets = self._search_pages([page.id])[page.id]
+        replan = self._plan(page, extraction, tickets, today)
+        pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
+        extra = PagePlan(
+            page.id,
+            tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
+            (),
+            replan.items,
+        )
+        if extra.actions:
+            sub = PageResult(page, extra)
+            created.update(self._create_all([sub]))
+            self._apply_jira(sub, created)
+            pr.outcomes.extend(sub.outcomes)
+            pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
+        nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
+        return payload(nxt, PageWrite) if nxt is not None else None
 
 
 def _sleeping(sleep: Callable[[float], None]) -> Callable[[float], bool]:
