@@ -54,7 +54,7 @@ from followup.core.planner import plan_page
 from followup.core.policy import Policy
 from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.core.reminders import ReminderPolicy, add_reminders
-from followup.core.storage_format import extract, render
+from followup.core.storage_format import extract_page, render
 from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ApiError, FollowupError
@@ -215,31 +215,9 @@ class Engine:
     # -- reading ------------------------------------------------------------------
 
     def extract_page(self, page: Page) -> Extraction:
-        size = len(page.body.encode("utf-8"))
-        if size > self.config.max_page_bytes:
-            return Extraction(
-                page.id,
-                (),
-                (
-                    Finding(
-                        FindingCode.PAGE_TOO_LARGE,
-                        page.id,
-                        None,
-                        f"“{page.title}” is {size:,} bytes, over sync.max_page_bytes "
-                        f"({self.config.max_page_bytes:,}); it was not read. Split the page "
-                        "or raise the limit.",
-                    ),
-                    Finding(
-                        FindingCode.UNPARSEABLE_PAGE,
-                        page.id,
-                        None,
-                        "page skipped: too large to read safely",
-                    ),
-                ),
-            )
-        return extract(
-            page.body,
-            page.id,
+        return extract_page(
+            page,
+            max_bytes=self.config.max_page_bytes,
             date_order=self.config.date_order,
             vocabulary=self.config.vocabulary,
             max_items=self.config.max_items_per_page,
