@@ -1,13 +1,18 @@
-"""What the planner may do: the policy values built from the `[jira]` and `[sync]`
-settings, and the scope of tickets followup may touch. Pure data."""
+"""The values the settings become, each type and default defined here once: what the
+planner may do (`Policy`, with the `Scope` of tickets followup may touch), what a run
+needs (`EngineConfig`) and when reminders go out (`ReminderPolicy`). The settings
+(`followup.settings`) take their defaults from these. Pure data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from followup.core.model import TicketSite
+from followup.core.storage_format.dates import DateOrder
+from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.ports import Deployment
 
 __all__ = [
@@ -15,8 +20,10 @@ __all__ = [
     "ConflictWinner",
     "Direction",
     "Directions",
+    "EngineConfig",
     "OrphanPolicy",
     "Policy",
+    "ReminderPolicy",
     "Scope",
     "page_label",
     "site_url",
@@ -138,3 +145,38 @@ class Policy:
 
 def page_label(policy: Policy, page_id: str) -> str:
     return f"{policy.label}-{page_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPolicy:
+    """The `[reminders]` settings. `escalate_to` is a Jira user id (account id on
+    Cloud, username on Data Center); `escalate_label` None adds no label."""
+
+    enabled: bool = False
+    overdue_every_days: int = 7
+    before_due_days: int = 3
+    escalate_after: int = 3
+    escalate_to: str | None = None
+    escalate_label: str | None = "followup-escalated"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the engine needs from the settings, passed in explicitly."""
+
+    cql: str = 'type = page AND label = "postmortem"'
+    spaces: tuple[str, ...] = ()
+    date_order: DateOrder = "none"
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY
+    lease_seconds: int = 300
+    max_page_retries: int = 3
+    concurrency: int = 4
+    max_page_bytes: int = 5_000_000
+    max_items_per_page: int = 2000
+    owners: Mapping[str, str] = field(default_factory=dict)
+    jira_server: str | None = None
+    jira_server_id: str | None = None
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    # After a create whose answer was lost, how long to keep looking for its tickets
+    # in the search (which lags Jira's writes) before creating what is still missing.
+    search_settle_seconds: float = 10

@@ -40,7 +40,7 @@ from typing import Any
 from followup.core.identity import match_tickets
 from followup.core.model import ActionItem, Page, Ticket, TicketProperty
 from followup.core.plan import Action, Comment, Op, PagePlan, PropertyWrite, payload
-from followup.core.policy import Scope
+from followup.core.policy import ReminderPolicy, Scope
 from followup.ports import Deployment, FieldUpdate
 
 __all__ = [
@@ -52,19 +52,6 @@ __all__ = [
     "decide",
     "mention",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderPolicy:
-    """The `[reminders]` settings. `escalate_to` is a Jira user id (account id on
-    Cloud, username on Data Center); `escalate_label` None adds no label."""
-
-    enabled: bool = False
-    overdue_every_days: int = 7
-    before_due_days: int = 3
-    escalate_after: int = 3
-    escalate_to: str | None = None
-    escalate_label: str | None = "followup-escalated"
 
 
 class Kind(enum.StrEnum):

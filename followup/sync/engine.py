@@ -51,12 +51,10 @@ from followup.core.plan import (
     payload,
 )
 from followup.core.planner import plan_page
-from followup.core.policy import Policy
+from followup.core.policy import EngineConfig, Policy
 from followup.core.queries import managed_tickets_jql, postmortem_cql
-from followup.core.reminders import ReminderPolicy, add_reminders
+from followup.core.reminders import add_reminders
 from followup.core.storage_format import extract_page, render
-from followup.core.storage_format.dates import DateOrder
-from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
 from followup.sync import leases
@@ -70,28 +68,6 @@ log = structlog.get_logger("followup.sync.engine")
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """What the engine needs from the settings, passed in explicitly."""
-
-    cql: str = 'type = page AND label = "postmortem"'
-    spaces: tuple[str, ...] = ()
-    date_order: DateOrder = "none"
-    vocabulary: Vocabulary = DEFAULT_VOCABULARY
-    lease_seconds: int = 300
-    max_page_retries: int = 3
-    concurrency: int = 4
-    max_page_bytes: int = 5_000_000
-    max_items_per_page: int = 2000
-    owners: Mapping[str, str] = field(default_factory=dict)
-    jira_server: str | None = None
-    jira_server_id: str | None = None
-    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
-    # After a create whose answer was lost, how long to keep looking for its tickets
-    # in the search (which lags Jira's writes) before creating what is still missing.
-    search_settle_seconds: float = 10.0
 
 
 @dataclass(slots=True)
