@@ -225,7 +225,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             )
         return JSONResponse({"results": results, "_links": links}, headers=headers)
 
-    v2 = [
+    v2: list[BaseRoute] = [
         Route("/wiki/api/v2/labels/{id}/pages", guard(label_pages, v2_error), methods=["GET"]),
         Route("/wiki/api/v2/spaces", guard(spaces, v2_error), methods=["GET"]),
     ]
