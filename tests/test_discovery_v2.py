@@ -196,10 +196,11 @@ def test_v2_label_pages_are_cloud_only_and_follow_the_spec(
     assert len(rest.json()["results"]) == PAGES - 250
     assert "next" not in rest.links
     assert session.get(f"{seeded.url}/wiki/api/v2/labels/1/pages", timeout=10).status_code == 404
+    env = control.env_for(dc_sandbox_server.state, dc_sandbox_server.url)
     for path in (f"/wiki/api/v2/labels/{label_id}/pages", "/wiki/rest/api/label?name=postmortem"):
         dc = requests.get(
             f"{dc_sandbox_server.url}{path}",
-            auth=(DEMO_ADMIN.email, str(DEMO_ADMIN.token)),
+            auth=(env["FOLLOWUP_CONFLUENCE__EMAIL"], env["FOLLOWUP_CONFLUENCE__TOKEN"]),
             timeout=10,
         )
         assert dc.status_code == 404

@@ -562,8 +562,9 @@ REPORT_PAGE = "98000007"
 def test_report_against_the_sandbox_after_a_sync(
     sandbox_server: RunningSandbox, tmp_path: Path
 ) -> None:
-    """After a sync of the demo site, `followup report` reads it with one search per
-    side and shows the demo's hand-counted figures: 23 items on 6 postmortems, one done
+    """After a sync of the demo site, `followup report` reads it with one request for
+    the pages (Cloud's v2 API, after the label's id; the spaces' keys), one search for
+    the tickets, and shows the demo's hand-counted figures: 23 items on 6 postmortems, one done
     (the ticked replica-lag dashboard), five overdue on 2026-11-26 (due 11-13, 11-06,
     11-20, 10-31, 11-25), the draft without items."""
     reset_server(sandbox_server)
@@ -588,7 +589,12 @@ def test_report_against_the_sandbox_after_a_sync(
     assert all(i["ticket"] for i in data["items"])
     by_route = sandbox_server.stats.snapshot()["by_route"]
     reads = {k: v for k, v in by_route.items() if not k.startswith("GET /rest/api/2/serverInfo")}
-    assert sum(v for k, v in reads.items() if "search" in k) == 2  # one CQL page, one JQL page
+    assert reads == {
+        "GET /wiki/rest/api/label": 1,
+        "GET /wiki/api/v2/labels/{id}/pages": 1,
+        "GET /wiki/api/v2/spaces": 1,
+        "GET /rest/api/3/search/jql": 1,
+    }
     assert not any(k.startswith(("POST", "PUT", "DELETE")) for k in reads)
 
 
