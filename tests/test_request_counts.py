@@ -36,6 +36,7 @@ PAGES, ITEMS = 50, 5
 TICKETS = PAGES * ITEMS
 TODAY = DEMO_TODAY
 V2_PAGE = 250  # pages with bodies per v2 request (Cloud; a CQL search gives 25)
+BODY_PAGE = 25  # pages with bodies per CQL search, as Confluence Cloud grants them
 SEARCH_PAGE = 100  # issues per JQL search page
 CREATE_CHUNK = 50
 LEASE_BATCH = 50  # pages per JQL when the creating pages are searched again
@@ -44,6 +45,9 @@ PAGE_EDITS, DUE_EDITS, DONE_EDITS = 5, 3, 2  # the changes before the incrementa
 # Routes as the sandbox counts them.
 SERVER_INFO = "GET /rest/api/2/serverInfo"
 JQL = "GET /rest/api/3/search/jql"
+# A query that is more than a label (an incremental run's `lastmodified`, OR, ORDER BY)
+# is still a CQL search.
+CQL = "GET /wiki/rest/api/content/search"
 LABEL = "GET /wiki/rest/api/label"  # the label's id, once per run
 V2_SPACES = "GET /wiki/api/v2/spaces"  # the found pages' space keys, once per run here
 V2_PAGES = "GET /wiki/api/v2/labels/{id}/pages"
@@ -272,6 +276,26 @@ def test_incremental_run_costs_the_floor_plus_a_constant_per_change(scenario: Sc
     assert incremental.routes == expected
     per_change = (incremental.total - sum(FLOOR.values())) / changed_pages
     assert per_change == 5
+
+
+def test_a_query_more_than_a_label_costs_the_cql_search(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """A site in step, discovered with a query that is more than a label (an ORDER
+    BY): the CQL search, 25 pages with bodies a request, in place of the v2 discovery;
+    the rest of the floor as before."""
+    reset_server(sandbox_server, synthetic_dataset(pages=PAGES, items_per_page=1, seed=2))
+    try:
+        settings = _settings(sandbox_server)
+        _sync(sandbox_server, settings)
+        settings.confluence.cql = 'type = page AND label = "postmortem" ORDER BY created'
+        steady = _sync(sandbox_server, settings)
+    finally:
+        reset_server(sandbox_server)
+    assert steady.result.actions == []
+    assert steady.routes == Counter(
+        {SERVER_INFO: 1, CQL: math.ceil(PAGES / BODY_PAGE), JQL: math.ceil(PAGES / SEARCH_PAGE)}
+    )
 
 
 def test_demo_site_steady_state_makes_no_lookups(sandbox_server: RunningSandbox) -> None:
