@@ -71,6 +71,7 @@ ALL_CHECKS = [
     "project and issue type",
     "Jira permissions",
     "create screen",
+    "routing",
     "labels",
     "done transition",
     "CQL",

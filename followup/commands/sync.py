@@ -24,10 +24,12 @@ import structlog
 from followup.commands.sites import open_sites
 from followup.core.planner import Directions, Policy, Scope, site_url
 from followup.core.reminders import ReminderPolicy
+from followup.core.routing import Routing
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
 from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.sync.routing_check import check_routing
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics
@@ -37,22 +39,29 @@ log = structlog.get_logger("followup.sync")
 
 
 def scope_from_settings(settings: Settings) -> Scope:
-    """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
+    """The tickets followup may touch: `jira.project`, `jira.adopt_projects` and the
+    projects of the `[[routing]]` rules, on
     the Jira at `jira.url` (and the jira macros of this Jira's application link:
     `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
     j = settings.jira
+    routed = {r.project for r in settings.routing}  # the projects [[routing]] names
     return Scope(
-        projects=frozenset({j.project_key, *j.adopt_projects}),
+        projects=frozenset({j.project_key, *j.adopt_projects, *routed}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
         page_base=settings.confluence.url or "",
         server_ids=settings.macro_server_ids,
     )
 
 
-def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
+def policy_from_settings(
+    settings: Settings, deployment: Deployment, routing: Routing | None = None
+) -> Policy:
+    """The planner's policy; `routing` as `checked_routing` returned it (None: none
+    configured, or not checked: `settings.routing_config()` is used unchecked)."""
     s, j = settings.sync, settings.jira
     d = s.directions
     return Policy(
+        routing=routing if routing is not None else settings.routing_config(),
         scope=scope_from_settings(settings),
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
@@ -114,13 +123,34 @@ def today_in(settings: Settings, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 
 
+def checked_routing(settings: Settings, jira: JiraPort) -> Routing | None:
+    """The configured routing, checked against Jira's create metadata (ConfigError
+    naming the rule and field that is wrong: nothing has been written yet); None
+    when no routing is configured (and nothing is asked)."""
+    routing = settings.routing_config()
+    if routing is None:
+        return None
+    s, j = settings.sync, settings.jira
+    also = [
+        name
+        for name, setting in (
+            ("duedate", s.default_due_days),
+            ("assignee", s.fallback_assignee),
+            ("priority", j.default_priority),
+        )
+        if setting is not None
+    ]
+    return check_routing(jira, routing, also_sent=also)
+
+
 def build_engine(
     settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
 ) -> Engine:
+    """The engine for a run, its routing checked first (see `checked_routing`)."""
     return Engine(
         jira,
         confluence,
-        policy_from_settings(settings, jira.deployment),
+        policy_from_settings(settings, jira.deployment, checked_routing(settings, jira)),
         engine_config(settings),
         **kw,
     )

@@ -51,6 +51,7 @@ from followup.core.model import (
     TicketProperty,
     TicketSite,
 )
+from followup.core.routing import IssueLink, PriorityChoice, Route, Routing
 from followup.ports import Deployment, FieldUpdate, NewTicket
 
 Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
@@ -165,10 +166,39 @@ class Policy:
     reopen_transitions: tuple[str, ...] = ("To Do", "Reopen", "Reopened", "Backlog")
     scope: Scope = field(default_factory=Scope)
     adopted_tickets: AdoptedTickets = "jira-leads"
+    # `[[routing]]`, `[priorities]`, `[incident]` (followup.core.routing); None: every
+    # ticket goes to `project` as `issue_type`, a priority cell is sent as written.
+    routing: Routing | None = None
 
     def __post_init__(self) -> None:
-        if self.project.upper() not in self.scope.projects:
-            raise ValueError(f"project {self.project} is not in the scope's projects")
+        projects = {self.project, *(self.routing.projects if self.routing else ())}
+        for project in sorted(projects):
+            if project.upper() not in self.scope.projects:
+                raise ValueError(f"project {project} is not in the scope's projects")
+
+    # -- routing hooks (followup.core.routing) ------------------------------------------
+
+    def route(self, page: Page, item: ActionItem | None = None) -> Route:
+        """Where the item's ticket goes: the first `[[routing]]` rule matching, else
+        `project` as `issue_type`."""
+        if self.routing is None:
+            return Route(self.project, self.issue_type)
+        return self.routing.route(page, item)
+
+    def priority_for(self, page: Page, item: ActionItem) -> PriorityChoice:
+        """The Jira priority a new ticket for the item is created with."""
+        if self.routing is None:
+            return PriorityChoice(item.priority or self.default_priority)
+        return self.routing.priority(item.priority, self.route(page, item).project)
+
+    def due_days_for(self, page: Page, item: ActionItem) -> int | None:
+        """Days after the postmortem an item with no due date is due: by its
+        priority (`[priorities] due_days`), else `default_due_days`."""
+        if self.routing is not None:
+            days = self.routing.due_days_for(self.priority_for(page, item).name)
+            if days is not None:
+                return days
+        return self.default_due_days
 
 
 class Op(enum.StrEnum):
@@ -186,6 +216,7 @@ class Op(enum.StrEnum):
     SET_PROPERTY = "set-property"
     LINK = "link"
     COMMENT = "comment"
+    ISSUE_LINK = "issue-link"
     SHOW = "show"
     WRITE_PAGE = "write-page"
 
@@ -197,7 +228,7 @@ class Action:
     `before`/`after` are for people (the report); `data` is what apply sends:
     a NewTicket (create), FieldUpdate (update, adopt), a tuple of transition names
     (transition), a TicketProperty (set-property, adopt), a comment body (comment),
-    a PageWrite (write-page), a RemoteLink (link).
+    a PageWrite (write-page), a RemoteLink (link), an IssueLink (issue-link).
     """
 
     op: Op
@@ -531,8 +562,9 @@ def _effective_due(item: ActionItem, page: Page, policy: Policy) -> date | None:
         return item.due
     if "due" in item.unreadable:
         return None  # the page states a date followup cannot read: no default either
-    if policy.default_due_days is not None and page.created is not None:
-        return page.created.date() + timedelta(days=policy.default_due_days)
+    days = policy.due_days_for(page, item)
+    if days is not None and page.created is not None:
+        return page.created.date() + timedelta(days=days)
     return None
 
 
@@ -847,6 +879,7 @@ def plan_page(
             _plan_create(b, item, owners)
         else:
             _plan_existing(b, item, ticket, owners)
+        _plan_routing(b, item, ticket, extraction.incident)  # routing hook
 
     for t in strays:
         if not any(item.ticket == t.key for item in items):
@@ -904,6 +937,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
     assignee = _effective_assignee(item, owners, policy)
     due = _effective_due(item, page, policy)
     summary = summary_for(item)
+    route, priority = policy.route(page, item), policy.priority_for(page, item)  # routing hook
     res = _resolution(item, owners, None)
     closes = (
         item.done and policy.close_on_tick and policy.directions.status in ("both", "page_to_jira")
@@ -922,10 +956,19 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         ref=item.key,
         summary=summary,
         description=_description(item, page),
-        labels=(policy.label, page_label(policy, page.id), *policy.extra_labels),
+        labels=(
+            policy.label,
+            page_label(policy, page.id),
+            *policy.extra_labels,
+            *(lb for lb in route.labels if lb not in (policy.label, *policy.extra_labels)),
+        ),
         due=due,
         assignee=assignee,
-        priority=item.priority or policy.default_priority,
+        priority=priority.name,
+        project=route.project,
+        issue_type=route.issue_type,
+        components=route.components,
+        fields=route.fields,
         # Ticked before it ever had a ticket: the health report must not time it.
         prop=TicketProperty(item=item.key, page=page.id, base=base, done_before_tracking=closes),
         link_url=page.url,
@@ -952,8 +995,9 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         b.note(item.key, "assignee", f"the fallback assignee {b.name(assignee)}")
     else:
         b.note(item.key, "assignee", "nobody: the page names no owner Jira knows")
+    _note_route(b, item, route, priority)  # routing hook
     if due is not None and item.due is None:
-        b.note(item.key, "due", f"{due} (sync.default_due_days after the postmortem)")
+        b.note(item.key, "due", f"{due} ({_due_source(policy, page, item)} after the postmortem)")
     elif due is None:
         b.note(item.key, "due", "none: the page gives no due date")
     overdue = due is not None and due < b.today
@@ -1005,6 +1049,78 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         done=closes,
         overdue=overdue and not closes,
     )
+
+
+# -- routing hooks (the decisions are followup.core.routing's) ----------------------------
+
+
+def _due_source(policy: Policy, page: Page, item: ActionItem) -> str:
+    days = policy.due_days_for(page, item)
+    if days is not None and days != policy.default_due_days:
+        return f"{days} days for priority {policy.priority_for(page, item).name}"
+    return "sync.default_due_days"
+
+
+def _note_route(b: _Builder, item: ActionItem, route: Route, priority: PriorityChoice) -> None:
+    """The story's notes (and an unmapped priority's finding) for a new ticket."""
+    if b.policy.routing is not None:
+        b.note(item.key, "project", f"{route.project} / {route.issue_type}, by {route.name}")
+    if priority.unmapped:
+        then = f"it gets {priority.name}" if priority.name else "it gets Jira's default priority"
+        b.find(
+            FindingCode.UNMAPPED_PRIORITY,
+            item.key,
+            f"Priority {item.priority!r} of “{_short(item.text)}” is no priority of "
+            f"{route.project} and [priorities] map does not name it; {then}. Add it to "
+            f'[priorities] map (e.g. "{item.priority}" = "High"), or write a priority '
+            "Jira knows.",
+        )
+
+
+def _plan_routing(
+    b: _Builder, item: ActionItem, ticket: Ticket | None, incident: str | None
+) -> None:
+    """After an item's own plan: a ticket followup created that sits in another
+    project than its route now says is reported, never moved or duplicated
+    (`routed-elsewhere`); and the item's ticket is linked to the page's incident."""
+    routing, page = b.policy.routing, b.page
+    if routing is None:
+        return
+    if ticket is not None and ticket.prop is None and not b.policy.adopt:
+        return  # not managed: left alone
+    route = routing.route(page, item)
+    created = ticket is not None and ticket.prop is not None and ticket.prop.origin == "created"
+    if ticket is not None and created and ticket.project != route.project:
+        b.find(
+            FindingCode.ROUTED_ELSEWHERE,
+            item.key,
+            f"{ticket.key} (“{_short(item.text)}”) is in {ticket.project}, but {route.name} "
+            f"now sends this item to {route.project}. followup keeps syncing {ticket.key} "
+            f"where it is and creates no other ticket; to follow the rule, move it in "
+            f"Jira (Move → {route.project}), or change the rule back.",
+            ticket.key,
+        )
+    key = routing.incident_key(incident)
+    if key is None or routing.incident is None:
+        return
+    link_type = routing.incident.link_type
+    if ticket is not None and any(
+        name.casefold() == link_type.casefold() and other == key for name, other in ticket.links
+    ):
+        return
+    b.act(
+        Op.ISSUE_LINK,
+        item.key,
+        ticket.key if ticket is not None else None,
+        f"link to the incident {key}",
+        field="issuelinks",
+        after=f"{link_type} {key}",
+        data=IssueLink(link_type=link_type, to=key),
+    )
+    story = b.stories.get(item.key)
+    if story is not None:
+        note = ("incident", f"linked to {key} ({link_type})")
+        b.stories[item.key] = replace(story, notes=(*story.notes, note))
 
 
 def _push(

@@ -54,6 +54,7 @@ from followup.core.planner import (
 )
 from followup.core.queries import managed_tickets_jql, postmortem_cql
 from followup.core.reminders import ReminderPolicy, add_reminders
+from followup.core.routing import IssueLink
 from followup.core.storage_format import extract, render
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ApiError, FollowupError
@@ -810,6 +811,9 @@ class Engine:
         if action.op is Op.COMMENT:
             body: str = data
             return lambda: self.jira.add_comment(key, body)
+        if action.op is Op.ISSUE_LINK:  # routing hook: a follow-up to its incident
+            issue_link: IssueLink = data
+            return lambda: self.jira.link_issue(key, issue_link.to, issue_link.link_type)
         raise AssertionError(f"no executor for {action.op}")
 
     def _do(

@@ -48,7 +48,14 @@ def _edit_issue(ctx: Ctx) -> Response:
 def _delete_issue(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
         row = issue_row(db, ctx.path["issueIdOrKey"])
-        for table in ("issue_labels", "issue_properties", "remote_links", "comments"):
+        for table in (
+            "issue_labels",
+            "issue_properties",
+            "remote_links",
+            "comments",
+            "issue_components",
+            "issue_custom",
+        ):
             db.execute(f"DELETE FROM {table} WHERE issue_id = ?", (row["id"],))
         for module in (changelog, issue_links, watchers):
             module.forget(db, int(row["id"]))
