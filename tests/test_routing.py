@@ -12,6 +12,7 @@ metadata) are tested table-driven first.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -294,7 +295,8 @@ def test_follow_ups_land_in_each_teams_project_with_its_fields(server: RunningSa
     tickets = _tickets(server)
 
     ops = _by_page(tickets, PAGE_ORDERS_DB)
-    assert ops and all(t["key"].startswith("OPS-") for t in ops)
+    assert ops
+    assert all(t["key"].startswith("OPS-") for t in ops)
     assert {t["fields"]["issuetype"]["name"] for t in ops} == {"Task"}
     # every follow-up of the orders-db page links to the incident its header names
     for t in ops:
@@ -305,13 +307,15 @@ def test_follow_ups_land_in_each_teams_project_with_its_fields(server: RunningSa
         assert ("Relates", "INC-2264") in links, t["key"]
 
     sec = _by_page(tickets, PAGE_TLS)
-    assert sec and all(t["key"].startswith("SEC-") for t in sec)
+    assert sec
+    assert all(t["key"].startswith("SEC-") for t in sec)
     for t in sec:
         assert [c["name"] for c in t["fields"]["components"]] == ["certificates"]
         assert t["fields"]["customfield_10060"]["value"] == "High"
 
     pay = _by_page(tickets, PAGE_CARD_AUTH)
-    assert len(pay) == 5 and all(t["key"].startswith("PAY-") for t in pay)
+    assert len(pay) == 5
+    assert all(t["key"].startswith("PAY-") for t in pay)
     for t in pay:
         f = t["fields"]
         assert f["issuetype"]["name"] == "Story"
@@ -358,7 +362,8 @@ def test_an_unmapped_priority_is_a_finding_not_a_failed_create(server: RunningSa
     result = _sync(_env(server, RULES[1:]))
     assert not result.failed, result.failures
     unmapped = [f for f in result.findings if f.code is FindingCode.UNMAPPED_PRIORITY]
-    assert len(unmapped) == 1 and "'P0'" in unmapped[0].message
+    assert len(unmapped) == 1
+    assert "'P0'" in unmapped[0].message
     pay = _by_page(_tickets(server), PAGE_CARD_AUTH)
     assert len(pay) == 5  # created all the same, with Jira's default priority
 
@@ -449,3 +454,39 @@ def test_created_dates_are_the_seeds() -> None:
     created = next(p.created for p in demo_dataset().pages if p.id == PAGE_CARD_AUTH)
     assert created == datetime(2026, 10, 23, 10, 0, tzinfo=UTC)
     assert created.date() + timedelta(days=28) == date(2026, 11, 20)
+
+
+def test_reports_show_each_tickets_project_and_group_by_project(
+    sandbox_server: RunningSandbox, tmp_path: Path
+) -> None:
+    """A dry run's report names the project each ticket would be created in; after a
+    run, the health report groups the items by their tickets' projects."""
+    from followup.reports.sync import to_json, to_markdown
+
+    reset_server(sandbox_server)
+    env = _env(sandbox_server, RULES[1:])
+    settings = load_settings(None, env=env)
+    adapters = from_settings(settings, sleep=lambda s: None)
+    try:
+        planned = build_engine(settings, adapters.jira, adapters.confluence).run(
+            today=DEMO_TODAY, dry_run=True
+        )
+    finally:
+        adapters.close()
+    creates = [a for a in to_json(planned)["actions"] if a["op"] == "create"]
+    projects = {a["page"]: a["project"] for a in creates}
+    assert projects[PAGE_CARD_AUTH] == "PAY"
+    assert projects[PAGE_ORDERS_DB] == "OPS"
+    assert "| op | page | item | project | ticket |" in to_markdown(planned)
+
+    assert not _sync(env).failed
+    out = tmp_path / "health.json"
+    args = ["report", "--today", DEMO_TODAY.isoformat(), "--output", str(out)]
+    report = CliRunner().invoke(app, [*args, "--format", "json"], env=env)
+    assert report.exit_code == 0, report.output
+    by_project = {g["label"]: g for g in json.loads(out.read_text())["by_project"]}
+    assert set(by_project) == {"OPS", "PAY"}
+    assert by_project["PAY"]["total"] == 10
+    report = CliRunner().invoke(app, [*args, "--format", "markdown"], env=env)
+    assert report.exit_code == 0, report.output
+    assert "By project" in out.read_text()
