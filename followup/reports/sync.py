@@ -477,6 +477,8 @@ def _what_changed(
             text = f"{what} {_fmt(before)} → {_fmt(after)} ({would}taken from Jira)"
     elif action.op is Op.COMMENT:
         text = f"comment {would}posted: {names.text(action.reason)}"
+    elif action.op is Op.ISSUE_LINK:
+        text = f"{would}linked to the incident ({_fmt(after)})"
     else:
         text = None
     if text is not None and outcome is not None and not outcome.ok:
