@@ -490,3 +490,63 @@ def test_reports_show_each_tickets_project_and_group_by_project(
     report = CliRunner().invoke(app, [*args, "--format", "markdown"], env=env)
     assert report.exit_code == 0, report.output
     assert "By project" in out.read_text()
+
+
+def test_rules_match_ancestors_read_with_the_page(server: RunningSandbox) -> None:
+    """A rule on a parent page ("Postmortems", the SRE space's index) routes every
+    postmortem under it; the pages are read with their ancestors for it."""
+    rules = [{"ancestor": "postmortems", "project": "SEC", "fields": {"Risk rating": "Low"}}]
+    assert not _sync(_env(server, rules)).failed
+    tickets = _tickets(server)
+    # (OPS-1, linked on the page by hand, is adopted where it is)
+    under = [t for t in _by_page(tickets, PAGE_ORDERS_DB) if t["key"] != "OPS-1"]
+    assert len(under) == 4
+    assert all(t["key"].startswith("SEC-") for t in under)
+    assert all(t["fields"]["customfield_10060"]["value"] == "Low" for t in under)
+    assert all(t["key"].startswith("OPS-") for t in _by_page(tickets, PAGE_CARD_AUTH))
+
+
+def test_the_doctor_passes_good_rules(sandbox_server: RunningSandbox) -> None:
+    reset_server(sandbox_server)
+    result = CliRunner().invoke(app, ["doctor"], env=_env(sandbox_server, RULES))
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.output.splitlines() if "routing:" in ln)
+    assert line.startswith("[ok]")
+    assert "2 rule(s) and the default route: OPS, PAY, SEC" in line
+
+
+HEADER = (
+    "<table><tbody><tr><th><p>Incident</p></th><th><p>{cell}</p></th></tr>"
+    "<tr><td><p>Severity</p></td><td><p>SEV-2</p></td></tr></tbody></table>"
+    "<h2>Action items</h2><table><tbody><tr><th>Action</th><th>Owner</th><th>Team</th></tr>"
+    "<tr><td>Rotate the keys</td><td>Priya</td><td>Payments</td></tr></tbody></table>"
+)
+_MACRO = (
+    '<ac:structured-macro ac:name="jira"><ac:parameter ac:name="key">INC-7</ac:parameter>'
+    "</ac:structured-macro>"
+)
+
+
+@pytest.mark.parametrize(
+    ("cell", "incident"),
+    [
+        ("INC-2264", "INC-2264"),
+        (_MACRO, "INC-7"),
+        ('<a href="https://acme.atlassian.net/browse/INC-9">the outage</a>', "INC-9"),
+        ("SEC-1", None),  # not an incident project: never linked
+        ("see the channel", None),
+    ],
+)
+def test_the_header_names_the_incident_and_a_team_column_is_read(
+    cell: str, incident: str | None
+) -> None:
+    from followup.core.routing import IncidentLink
+    from followup.core.storage_format import extract
+
+    extraction = extract(HEADER.format(cell=cell), "1")
+    routing = Routing(
+        default=Route("OPS", "Task"), incident=IncidentLink("Relates", frozenset({"INC"}))
+    )
+    assert routing.incident_key(extraction.incident) == incident
+    assert [i.team for i in extraction.items] == ["Payments"]
+    assert Routing(default=Route("OPS", "Task")).incident_key(extraction.incident) is None
