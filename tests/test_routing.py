@@ -12,8 +12,8 @@ metadata) are tested table-driven first.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -569,7 +569,8 @@ class JiraAdapter:
         `issueTypes` / `fields` (`PageOfCreateMetaIssueTypes`,
         `PageOfCreateMetaIssueTypeWithField` in Jira's REST document), Data Center
         `values`, with `isLast` (`/rest/api/2/issue/createmeta/{projectIdOrKey}/
-        issuetypes[/{issueTypeId}]`, Jira 8.4 and later)."""
+        issuetypes[/{issueTypeId}]`, Jira 8.4 and later; the one-call `GET
+        issue/createmeta` these replace is gone from Jira 9, JRASERVER-74965)."""
         start = 0
         while True:
             page = self._get(path, {"startAt": start, "maxResults": 50}) or {}
