@@ -56,12 +56,13 @@ def scope_from_settings(settings: Settings) -> Scope:
 def policy_from_settings(
     settings: Settings, deployment: Deployment, routing: Routing | None = None
 ) -> Policy:
-    """The planner's policy; `routing` as `checked_routing` returned it (None: none
-    configured, or not checked: `settings.routing_config()` is used unchecked)."""
+    """The planner's policy; `routing` as `checked_routing` returned it (None: every
+    ticket goes to `jira.project`). Routing is never taken from the settings unchecked:
+    its custom fields are named by the settings and sent by id."""
     s, j = settings.sync, settings.jira
     d = s.directions
     return Policy(
-        routing=routing if routing is not None else settings.routing_config(),
+        routing=routing,
         scope=scope_from_settings(settings),
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
