@@ -120,6 +120,7 @@ class NewTicket:
     issue_type: str | None = None
     components: tuple[str, ...] = ()
     fields: tuple[tuple[str, Any], ...] = ()
+    parent: str | None = None  # the key of the issue it is created under
 
 
 @dataclass(frozen=True, slots=True)

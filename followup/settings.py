@@ -601,16 +601,19 @@ class PrioritySettings(BaseModel):
 
 
 class IncidentSettings(BaseModel):
-    """[incident]: follow-ups linked to the incident ticket their page names.
+    """[incident]: follow-ups tied to the incident ticket their page names.
 
     With `link_type` set (a Jira issue link type, such as "Relates"), every ticket of
     a page whose header table names an incident ticket ("Incident | INC-2264") is
-    linked to it. Only tickets of `projects` are linked (a page's text is anyone's).
+    linked to it; with `parent = true` instead, each new ticket is created as the
+    incident's child (Jira's `parent` field: the incident must be a level above, an
+    Epic say). Only tickets of `projects` are used (a page's text is anyone's).
     """
 
     model_config = _section_config()
 
     link_type: str | None = None
+    parent: bool = False
     projects: StrList = Field(default_factory=list)
 
     @field_validator("link_type")
@@ -625,12 +628,22 @@ class IncidentSettings(BaseModel):
 
     @model_validator(mode="after")
     def _projects_with_link(self) -> IncidentSettings:
-        if self.link_type is not None and not self.projects:
+        if self.link_type is not None and self.parent:
             raise ValueError(
-                "link_type needs projects: the keys of the projects incident tickets live "
+                "link_type and parent = true are two ways to tie a follow-up to its "
+                "incident: set one of them"
+            )
+        if (self.link_type is not None or self.parent) and not self.projects:
+            what = "link_type" if self.link_type is not None else "parent"
+            raise ValueError(
+                f"{what} needs projects: the keys of the projects incident tickets live "
                 'in, e.g. projects = ["INC"]'
             )
         return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.link_type is not None or self.parent
 
 
 # The TOML file for the next Settings() built in this context (see load_settings).
@@ -781,7 +794,7 @@ class Settings(BaseSettings):
         """Whether any of `[[routing]]`, `[priorities]` or `[incident]` is set (each
         sync then checks them against Jira's create metadata before it writes)."""
         p = self.priorities
-        return bool(self.routing or p.map or p.due_days or self.incident.link_type)
+        return bool(self.routing or p.map or p.due_days or self.incident.enabled)
 
     def routing_config(self) -> Routing | None:
         """The routing these settings describe (`followup.core.routing`), None when
@@ -814,8 +827,8 @@ class Settings(BaseSettings):
             due_days=dict(self.priorities.due_days),
             default_priority=j.default_priority,
             incident=(
-                IncidentLink(link.link_type, frozenset(link.projects))
-                if link.link_type is not None
+                IncidentLink(link.link_type, frozenset(link.projects), parent=link.parent)
+                if link.enabled
                 else None
             ),
         )

@@ -550,3 +550,18 @@ def test_the_header_names_the_incident_and_a_team_column_is_read(
     assert routing.incident_key(extraction.incident) == incident
     assert [i.team for i in extraction.items] == ["Payments"]
     assert Routing(default=Route("OPS", "Task")).incident_key(extraction.incident) is None
+
+
+def test_follow_ups_can_be_made_the_incidents_children(server: RunningSandbox) -> None:
+    """With `[incident] parent = true`, each new follow-up of the orders-db page is
+    created under INC-2264 (an Epic), and is not linked besides; a rerun changes
+    nothing."""
+    env = _env(server, [], FOLLOWUP_INCIDENT__PARENT="true")
+    del env["FOLLOWUP_INCIDENT__LINK_TYPE"]
+    assert not _sync(env).failed
+    created = [t for t in _by_page(_tickets(server), PAGE_ORDERS_DB) if t["key"] != "OPS-1"]
+    assert len(created) == 4
+    for t in created:
+        assert t["fields"]["parent"]["key"] == "INC-2264"
+        assert not t["fields"]["issuelinks"]
+    assert _sync(env).actions == []

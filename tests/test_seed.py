@@ -83,7 +83,7 @@ def test_demo_has_two_spaces_its_projects_and_at_least_five_postmortems(demo: Da
         ("OPS", "Operations", ("Task", "Bug")),
         ("PAY", "Payments", ("Task", "Story", "Bug")),
         ("SEC", "Security", ("Task",)),
-        ("INC", "Incidents", ("Task",)),
+        ("INC", "Incidents", ("Epic", "Task")),
     ]
     sec = demo.projects[2]
     assert [(f.name, f.required) for f in sec.custom_fields] == [("Risk rating", True)]

@@ -390,6 +390,8 @@ class JiraAdapter:
         }
         if ticket.components:
             fields["components"] = [{"name": name} for name in ticket.components]
+        if ticket.parent:
+            fields["parent"] = {"key": ticket.parent}
         if ticket.due is not None:
             fields["duedate"] = ticket.due.isoformat()
         if ticket.assignee:

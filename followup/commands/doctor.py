@@ -611,7 +611,7 @@ class _Doctor:
         extra = []
         if routing.priority_map or routing.due_days:
             extra.append("the priority table")
-        if routing.incident is not None:
+        if routing.incident is not None and routing.incident.link_type is not None:
             extra.append(f"the link type {routing.incident.link_type!r}")
         also = f"; {' and '.join(extra)} too" if extra else ""
         return Check(

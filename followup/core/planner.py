@@ -510,6 +510,7 @@ class _Builder:
     people: dict[str, str] = field(default_factory=dict)
     stories: dict[str, ItemStory] = field(default_factory=dict)
     notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    incident: str | None = None  # what the page's header names as its incident
 
     def act(self, op: Op, item: str | None, ticket: str | None, reason: str, **kw: Any) -> None:
         self.actions.append(
@@ -805,7 +806,7 @@ def plan_page(
     other ticket (another project, another Jira) gets a `foreign-ticket` finding and
     nothing else: no ticket, no adoption, no badge, none of that ticket's fields.
     """
-    b = _Builder(page=page, policy=policy, today=today)
+    b = _Builder(page=page, policy=policy, today=today, incident=extraction.incident)
     scope = policy.scope
     # A ticket outside the projects that carries followup's labels for this page (or
     # that a caller passed in) is left alone as well: not even its assignee's name
@@ -969,6 +970,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         issue_type=route.issue_type,
         components=route.components,
         fields=route.fields,
+        parent=_incident_parent(policy, b.incident),
         # Ticked before it ever had a ticket: the health report must not time it.
         prop=TicketProperty(item=item.key, page=page.id, base=base, done_before_tracking=closes),
         link_url=page.url,
@@ -1054,6 +1056,14 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
 # -- routing hooks (the decisions are followup.core.routing's) ----------------------------
 
 
+def _incident_parent(policy: Policy, incident: str | None) -> str | None:
+    """The incident a new ticket is created under (`[incident] parent`), if any."""
+    routing = policy.routing
+    if routing is None or routing.incident is None or not routing.incident.parent:
+        return None
+    return routing.incident_key(incident)
+
+
 def _due_source(policy: Policy, page: Page, item: ActionItem) -> str:
     days = policy.due_days_for(page, item)
     if days is not None and days != policy.default_due_days:
@@ -1101,8 +1111,8 @@ def _plan_routing(
             ticket.key,
         )
     key = routing.incident_key(incident)
-    if key is None or routing.incident is None:
-        return
+    if key is None or routing.incident is None or routing.incident.link_type is None:
+        return  # (as a parent, the incident is set when the ticket is created)
     link_type = routing.incident.link_type
     if ticket is not None and any(
         name.casefold() == link_type.casefold() and other == key for name, other in ticket.links

@@ -115,15 +115,17 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class IncidentLink:
-    """Follow-ups linked to the incident ticket a page names in its header table.
+    """Follow-ups tied to the incident ticket a page names in its header table: linked
+    with `link_type`, or (`parent`) created as its children.
 
     The follow-up is the link's outward issue (`<follow-up> <outward words> <incident>`
     in Jira's naming: POST issueLink's `outwardIssue` is where a link goes from).
-    Only incident tickets of `projects` are linked: a page names its incident as free
+    Only incident tickets of `projects` are used: a page names its incident as free
     text, and a link shows on both issues."""
 
-    link_type: str
+    link_type: str | None
     projects: frozenset[str]
+    parent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,16 +301,18 @@ def check_route(
     *,
     also_sent: Collection[str] = (),
     priorities: Collection[str] = (),
+    needed: Collection[str] = (),
 ) -> tuple[list[tuple[str, str]], tuple[tuple[str, Any], ...]]:
     """What is wrong with `route` on its project's create screen for its issue type
     (`fields`), as (field, problem) pairs, and the route's custom fields resolved to
     (field id, JSON value). `also_sent`: fields the settings make every create send
     (duedate with a default due date, ...); `priorities`: priority names a create
-    may send (the table's, the default)."""
+    may send (the table's, the default); `needed`: further fields a create sends that
+    must be on the screen (`parent` for follow-ups made the incident's children)."""
     problems: list[tuple[str, str]] = []
     resolved: list[tuple[str, Any]] = []
     sent = {*ALWAYS_SENT, *also_sent}
-    for name in ("summary", "labels"):
+    for name in ("summary", "labels", *needed):
         if not _find_field(fields, name):
             problems.append((name, "is not on the create screen"))
     if route.components:

@@ -188,7 +188,8 @@ SEC_PROJECT = SeedProject(
         ),
     ),
 )
-INC_PROJECT = SeedProject("INC", "Incidents", lead=PRIYA.account_id, issue_types=("Task",))
+# Incidents are Epics, so that follow-ups may be made their children (`[incident] parent`).
+INC_PROJECT = SeedProject("INC", "Incidents", lead=PRIYA.account_id, issue_types=("Epic", "Task"))
 DEMO_PROJECTS = (DEMO_PROJECT, PAY_PROJECT, SEC_PROJECT, INC_PROJECT)
 DEMO_TODAY = date(2026, 11, 26)
 """The day the demo's dates are written against: items due before it are overdue."""
@@ -936,6 +937,7 @@ def _demo_issues() -> tuple[SeedIssue, ...]:
             resolution="Done",
             resolutiondate=_at("2026-10-07", 10, 45),
             priority="High",
+            issue_type="Epic",
             number=2264,
         ),
     )

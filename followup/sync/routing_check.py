@@ -84,8 +84,13 @@ def check_routing(jira: JiraPort, routing: Routing, *, also_sent: Collection[str
         sent = set(also_sent)
         if routing.due_days:
             sent.add("duedate")
+        parent = routing.incident is not None and routing.incident.parent
         found, fields_json = check_route(
-            route, fields, also_sent=sent, priorities=wanted_priorities
+            route,
+            fields,
+            also_sent=sent,
+            priorities=wanted_priorities,
+            needed=("parent",) if parent else (),
         )
         problems.extend(_line(route, what, problem) for what, problem in found)
         resolved[route.rule] = fields_json
@@ -99,11 +104,12 @@ def check_routing(jira: JiraPort, routing: Routing, *, also_sent: Collection[str
             problems.append(
                 f"[priorities] due_days: {name!r} is no Jira priority (there are: {every})"
             )
-    if routing.incident is not None:
+    link_type = routing.incident.link_type if routing.incident is not None else None
+    if link_type is not None:
         link_types = jira.issue_link_types()
-        if routing.incident.link_type.casefold() not in {t.casefold() for t in link_types}:
+        if link_type.casefold() not in {t.casefold() for t in link_types}:
             problems.append(
-                f"[incident] link_type: {routing.incident.link_type!r} is no issue link type "
+                f"[incident] link_type: {link_type!r} is no issue link type "
                 f"of this Jira (it has: {', '.join(link_types) or 'none'})"
             )
     if problems:

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from followup.sandbox.jira import project_fields, validation, watchers, workflow
+from followup.sandbox.jira import hierarchy, project_fields, validation, watchers, workflow
 from followup.sandbox.jira.catalog import DEFAULT_PRIORITY
 from followup.sandbox.jira.context import Ctx, FieldErrors, Handler, cannot_set, json_response
 from followup.sandbox.jira.edit import apply_edit
@@ -37,6 +37,7 @@ class _NewIssue:
     properties: list[tuple[str, str]]
     components: list[str]
     custom: list[tuple[str, str]]
+    parent: int | None
 
 
 def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssue:
@@ -52,7 +53,7 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
         project_row = find_project(db, str(project.get("key") or project.get("id")))
     if project_row is None:
         errors["project"] = "Specify a valid project ID or key"
-    extra = project_fields.creatable(db, project_row["key"] if project_row else None)
+    extra = project_fields.creatable(db, project_row["key"] if project_row else None) | {"parent"}
     for name in fields:
         if name not in CREATABLE and name not in extra:
             errors[name] = cannot_set(name)
@@ -72,6 +73,7 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
         if type_name is None:
             errors["issuetype"] = "The issue type selected is invalid."
 
+    parent = hierarchy.check_create(db, fields.get("parent"), type_name, errors)
     summary = validation.summary(fields.get("summary"), errors)
     description, problem = rich_text_in(fields.get("description"), ctx.rich)
     if problem:
@@ -107,6 +109,7 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
         properties=properties,
         components=components,
         custom=custom,
+        parent=parent,
     )
 
 
@@ -139,6 +142,7 @@ def create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
     for label in new.labels:
         db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
     project_fields.store(db, issue_id, new.components, new.custom)
+    hierarchy.store(db, issue_id, new.parent)
     for prop_key, value in new.properties:
         db.execute(
             "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, value)

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from followup.sandbox.jira import project_fields
+from followup.sandbox.jira import hierarchy, project_fields
 from followup.sandbox.jira.catalog import (
     DEFAULT_PRIORITY,
     PRIORITIES,
@@ -52,6 +52,7 @@ def _field_metadata(ctx: Ctx, db: sqlite3.Connection, project: sqlite3.Row) -> d
             )
         meta[field_id] = item
     meta.update(project_fields.create_metadata(ctx, db, project["key"]))
+    meta["parent"] = hierarchy.create_metadata()
     return meta
 
 

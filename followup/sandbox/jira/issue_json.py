@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from followup.sandbox.jira import changelog, issue_links, project_fields, watchers
+from followup.sandbox.jira import changelog, hierarchy, issue_links, project_fields, watchers
 from followup.sandbox.jira.catalog import (
     issue_type_id,
     issue_type_json,
@@ -43,6 +43,7 @@ class _Extras:
     histories: dict[int, list[changelog.History]] = field(default_factory=dict)
     components: dict[int, list[Json]] = field(default_factory=dict)
     custom: dict[int, dict[str, Json]] = field(default_factory=dict)
+    parents: dict[int, Json] = field(default_factory=dict)
 
 
 def _extras(
@@ -61,6 +62,8 @@ def _extras(
         extras.issuelinks = issue_links.issuelinks(ctx, db, ids)
     if "components" in selection.fields or selection.custom or selection.all_custom:
         extras.components, extras.custom = project_fields.issue_values(ctx, db, ids)
+    if selection.all_custom or "parent" in selection.custom:
+        extras.parents = hierarchy.parents(ctx, db, ids)
     if "watches" in selection.fields:
         extras.watches = watchers.watches(ctx, db, [(int(r["id"]), r["key"]) for r in rows])
     if with_changelog or "statuscategorychangedate" in selection.fields:
@@ -158,6 +161,8 @@ def _issue_json(
                 values[name] = jira_time(changed[-1] if changed else row["created"])
         else:
             values[name] = _unset_field(ctx, name, row["key"])
+    if issue_id in extras.parents:
+        values["parent"] = extras.parents[issue_id]
     custom = extras.custom.get(issue_id, {})
     for field_id, value in custom.items():
         if selection.all_custom or field_id in selection.custom:

@@ -10,7 +10,14 @@ import sqlite3
 from collections.abc import Iterable
 
 from followup.sandbox.dataset import Dataset, SeedIssue
-from followup.sandbox.jira import changelog, issue_links, project_fields, watchers, workflow
+from followup.sandbox.jira import (
+    changelog,
+    hierarchy,
+    issue_links,
+    project_fields,
+    watchers,
+    workflow,
+)
 from followup.sandbox.jira.catalog import issue_type_id
 from followup.sandbox.jira.formats import iso
 from followup.sandbox.state import SandboxState
@@ -89,7 +96,7 @@ CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id);
 def init_schema(db: sqlite3.Connection) -> None:
     """Create the Jira tables (idempotent)."""
     db.executescript(SCHEMA)
-    for module in (changelog, issue_links, watchers, project_fields):
+    for module in (changelog, issue_links, watchers, project_fields, hierarchy):
         db.executescript(module.SCHEMA)
 
 
