@@ -565,3 +565,90 @@ def test_follow_ups_can_be_made_the_incidents_children(server: RunningSandbox) -
         assert t["fields"]["parent"]["key"] == "INC-2264"
         assert not t["fields"]["issuelinks"]
     assert _sync(env).actions == []
+
+
+# -- the planner's routing decisions, on values ---------------------------------------------
+
+
+def _plan(
+    items: list[ActionItem],
+    tickets: list[Any] | None = None,
+    *,
+    incident: str | None = "INC-7",
+    linked: dict[str, Any] | None = None,
+) -> Any:
+    from followup.core.model import Extraction
+    from followup.core.planner import Policy, Scope, plan_page
+    from followup.core.routing import IncidentLink
+
+    routing = Routing(
+        default=Route("OPS", "Task"),
+        rules=(Rule(Route("PAY", "Task", rule=1), space="PAY"),),
+        incident=IncidentLink("Relates", frozenset({"INC"})),
+        allowed_priorities={"PAY": frozenset({"High"})},
+    )
+    policy = Policy(routing=routing, scope=Scope(projects=frozenset({"OPS", "PAY"})))
+    page = Page("7", "Postmortem", "PAY", 3, "", created=datetime(2026, 1, 5, tzinfo=UTC))
+    extraction = Extraction("7", tuple(items), (), incident=incident)
+    return plan_page(
+        page,
+        extraction,
+        tickets or [],
+        linked=linked or {},
+        owners={},
+        today=date(2026, 2, 1),
+        policy=policy,
+    )
+
+
+def _ticket(key: str, item_key: str, origin: str = "created", **kw: Any) -> Any:
+    from followup.core.model import SyncBase, Ticket, TicketProperty
+
+    base = SyncBase(summary="Do it", assignee=None, due=None, done=False)
+    return Ticket(
+        key=key,
+        id="1",
+        summary="Do it",
+        assignee=None,
+        due=None,
+        status="To Do",
+        status_category="new",
+        labels=("followup", "followup-7"),
+        prop=TicketProperty(item=item_key, page="7", base=base, origin=origin),  # type: ignore[arg-type]
+        **kw,
+    )
+
+
+def _one(key: str = "7:task:1", **kw: Any) -> ActionItem:
+    return ActionItem(key, "7", "Do it", None, None, False, None, "task", **kw)
+
+
+def test_a_new_ticket_is_routed_linked_and_its_priority_word_judged() -> None:
+    result = _plan([_one(priority="P9")])
+    create = next(a for a in result.actions if a.op == "create")
+    assert (create.data.project, create.data.issue_type) == ("PAY", "Task")
+    assert create.data.priority is None  # unmapped: Jira's default
+    links = [a for a in result.actions if a.op == "issue-link"]
+    assert [(a.ticket, a.data.to, a.data.link_type) for a in links] == [(None, "INC-7", "Relates")]
+    assert [f.code for f in result.findings] == [FindingCode.UNMAPPED_PRIORITY]
+
+
+def test_an_existing_link_is_not_asked_for_again_and_a_foreign_incident_is_ignored() -> None:
+    linked = _ticket("PAY-1", "7:task:1", links=frozenset({("relates", "INC-7")}))
+    assert not [a for a in _plan([_one()], [linked]).actions if a.op == "issue-link"]
+    unlinked = _ticket("PAY-1", "7:task:1")
+    asked = [a for a in _plan([_one()], [unlinked]).actions if a.op == "issue-link"]
+    assert [(a.ticket, a.data.to) for a in asked] == [("PAY-1", "INC-7")]
+    assert not [
+        a for a in _plan([_one()], [unlinked], incident="SEC-3").actions if a.op == "issue-link"
+    ]
+
+
+def test_routed_elsewhere_is_for_tickets_followup_created_only() -> None:
+    moved = _plan([_one()], [_ticket("OPS-4", "7:task:1")])
+    found = [f for f in moved.findings if f.code is FindingCode.ROUTED_ELSEWHERE]
+    assert [(f.ticket, f.item) for f in found] == [("OPS-4", "7:task:1")]
+    assert "[[routing]] rule 1 (project PAY)" in found[0].message
+    assert not [a for a in moved.actions if a.op == "create"]
+    adopted = _plan([_one()], [_ticket("OPS-4", "7:task:1", origin="adopted")])
+    assert not [f for f in adopted.findings if f.code is FindingCode.ROUTED_ELSEWHERE]
