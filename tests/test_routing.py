@@ -614,7 +614,7 @@ def _ticket(key: str, item_key: str, origin: str = "created", **kw: Any) -> Any:
         status="To Do",
         status_category="new",
         labels=("followup", "followup-7"),
-        prop=TicketProperty(item=item_key, page="7", base=base, origin=origin),  # type: ignore[arg-type]
+        prop=TicketProperty(item=item_key, page="7", base=base, origin=origin),
         **kw,
     )
 
