@@ -652,3 +652,37 @@ def test_routed_elsewhere_is_for_tickets_followup_created_only() -> None:
     assert not [a for a in moved.actions if a.op == "create"]
     adopted = _plan([_one()], [_ticket("OPS-4", "7:task:1", origin="adopted")])
     assert not [f for f in adopted.findings if f.code is FindingCode.ROUTED_ELSEWHERE]
+
+
+def test_owners_are_resolved_where_the_pages_tickets_go() -> None:
+    """An owner who may be assigned in PAY only is the assignee of a PAY ticket, and
+    asked about in PAY (not in the default project)."""
+    from followup.core.planner import Policy, Scope
+    from followup.ports import JiraUser
+    from followup.sync.engine import Engine, EngineConfig
+    from followup.testing import FakeConfluence, FakeJira
+
+    class PayOnly(FakeJira):
+        def assignable_user(self, user_id: str, project: str) -> JiraUser | None:
+            self.asked.append(project)
+            return JiraUser(user_id, "Pat Payments") if project == "PAY" else None
+
+    jira = PayOnly(users=[JiraUser("acc-pat", "Pat Payments")])
+    jira.asked = []  # type: ignore[attr-defined]
+    conf = FakeConfluence()
+    body = (
+        "<h2>Action items</h2><ac:task-list><ac:task><ac:task-id>1</ac:task-id>"
+        "<ac:task-status>incomplete</ac:task-status><ac:task-body>Retry the webhook "
+        '<ac:link><ri:user ri:account-id="acc-pat" /></ac:link></ac:task-body></ac:task>'
+        "</ac:task-list>"
+    )
+    conf.add_page(Page("5", "Refunds", "PAY", 1, body, created=datetime(2026, 1, 1, tzinfo=UTC)))
+    routing = Routing(
+        default=Route("OPS", "Task"), rules=(Rule(Route("PAY", "Task", rule=1), space="PAY"),)
+    )
+    policy = Policy(routing=routing, scope=Scope(projects=frozenset({"OPS", "PAY"})))
+    result = Engine(jira, conf, policy, EngineConfig()).run(today=date(2026, 2, 1), dry_run=False)
+    assert not result.failed
+    assert [(t.project, t.assignee) for t in jira.tickets.values()] == [("PAY", "acc-pat")]
+    assert jira.asked == ["PAY"]  # type: ignore[attr-defined]
+    assert not [f for f in result.findings if f.code is FindingCode.UNKNOWN_OWNER]

@@ -682,8 +682,8 @@ def _owner_findings(
             FindingCode.UNKNOWN_OWNER,
             item.key,
             f"Owner {_owner_words(item.owner)} of “{_short(item.text)}” matches no Jira "
-            f"account that can be assigned in {b.policy.project}; {then}. Mention the "
-            "person, or map the name under [owners] in the config.",
+            f"account that can be assigned in {b.policy.route(b.page, item).project}; {then}. "
+            "Mention the person, or map the name under [owners] in the config.",
         )
 
 

@@ -275,7 +275,9 @@ class Engine:
             self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(
-            owners_to_resolve(extraction, tickets, linked, self.policy.scope)
+            owners_to_resolve(extraction, tickets, linked, self.policy.scope),
+            # routing hook: owners must be assignable where the page's tickets go
+            project=self.policy.route(page).project,
         )
         plan = plan_page(
             page,
