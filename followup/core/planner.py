@@ -880,7 +880,7 @@ def plan_page(
             _plan_create(b, item, owners)
         else:
             _plan_existing(b, item, ticket, owners)
-        _plan_routing(b, item, ticket, extraction.incident)  # routing hook
+        _plan_routing(b, item, ticket)  # routing hook
 
     for t in strays:
         if not any(item.ticket == t.key for item in items):
@@ -1087,9 +1087,7 @@ def _note_route(b: _Builder, item: ActionItem, route: Route, priority: PriorityC
         )
 
 
-def _plan_routing(
-    b: _Builder, item: ActionItem, ticket: Ticket | None, incident: str | None
-) -> None:
+def _plan_routing(b: _Builder, item: ActionItem, ticket: Ticket | None) -> None:
     """After an item's own plan: a ticket followup created that sits in another
     project than its route now says is reported, never moved or duplicated
     (`routed-elsewhere`); and the item's ticket is linked to the page's incident."""
@@ -1110,7 +1108,7 @@ def _plan_routing(
             f"Jira (Move → {route.project}), or change the rule back.",
             ticket.key,
         )
-    key = routing.incident_key(incident)
+    key = routing.incident_key(b.incident)
     if key is None or routing.incident is None or routing.incident.link_type is None:
         return  # (as a parent, the incident is set when the ticket is created)
     link_type = routing.incident.link_type
