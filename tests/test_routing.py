@@ -578,7 +578,8 @@ def _plan(
     linked: dict[str, Any] | None = None,
 ) -> Any:
     from followup.core.model import Extraction
-    from followup.core.planner import Policy, Scope, plan_page
+    from followup.core.planner import plan_page
+    from followup.core.policy import Policy, Scope
     from followup.core.routing import IncidentLink
 
     routing = Routing(
@@ -657,7 +658,7 @@ def test_routed_elsewhere_is_for_tickets_followup_created_only() -> None:
 def test_owners_are_resolved_where_the_pages_tickets_go() -> None:
     """An owner who may be assigned in PAY only is the assignee of a PAY ticket, and
     asked about in PAY (not in the default project)."""
-    from followup.core.planner import Policy, Scope
+    from followup.core.policy import Policy, Scope
     from followup.ports import JiraUser
     from followup.sync.engine import Engine, EngineConfig
     from followup.testing import FakeConfluence, FakeJira

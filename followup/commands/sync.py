@@ -22,13 +22,19 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from followup.commands.sites import open_sites
-from followup.core.planner import Directions, Policy, Scope, site_url
-from followup.core.reminders import ReminderPolicy
+from followup.core.policy import (
+    Directions,
+    EngineConfig,
+    Policy,
+    ReminderPolicy,
+    Scope,
+    site_url,
+)
 from followup.core.routing import Routing
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
-from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.sync.engine import Engine, RunResult
 from followup.sync.routing_check import check_routing
 
 if TYPE_CHECKING:
@@ -38,32 +44,31 @@ if TYPE_CHECKING:
 log = structlog.get_logger("followup.sync")
 
 
-def scope_from_settings(settings: Settings) -> Scope:
-    """The tickets followup may touch: `jira.project`, `jira.adopt_projects` and the
-    projects of the `[[routing]]` rules, on
-    the Jira at `jira.url` (and the jira macros of this Jira's application link:
-    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
-    j = settings.jira
-    routed = {r.project for r in settings.routing}  # the projects [[routing]] names
-    return Scope(
+def policies_from_settings(
+    settings: Settings, deployment: Deployment, routing: Routing | None = None
+) -> tuple[Policy, EngineConfig]:
+    """The core's policy values from the settings, the one place they are built: what
+    the planner may do (`Policy`, with its `Scope`) and what a run needs
+    (`EngineConfig`, with the `ReminderPolicy`).
+
+    The scope is `jira.project`, `jira.adopt_projects` and the projects the
+    `[[routing]]` rules name, on the Jira at `jira.url` (and the jira macros of this
+    Jira's application link: `[confluence] jira_server_id`, which followup writes, and
+    `jira.macro_server_ids`). `routing` is the routing as `checked_routing` returned it
+    (None: every ticket goes to `jira.project`); it is never taken from the settings
+    unchecked, since its custom fields are named there and sent by id."""
+    s, j, c, r = settings.sync, settings.jira, settings.confluence, settings.reminders
+    d = s.directions
+    routed = {rule.project for rule in settings.routing}
+    scope = Scope(
         projects=frozenset({j.project_key, *j.adopt_projects, *routed}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
-        page_base=settings.confluence.url or "",
+        page_base=c.url or "",
         server_ids=settings.macro_server_ids,
     )
-
-
-def policy_from_settings(
-    settings: Settings, deployment: Deployment, routing: Routing | None = None
-) -> Policy:
-    """The planner's policy; `routing` as `checked_routing` returned it (None: every
-    ticket goes to `jira.project`). Routing is never taken from the settings unchecked:
-    its custom fields are named by the settings and sent by id."""
-    s, j = settings.sync, settings.jira
-    d = s.directions
-    return Policy(
+    policy = Policy(
         routing=routing,
-        scope=scope_from_settings(settings),
+        scope=scope,
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
         issue_type=j.issue_type,
@@ -82,11 +87,15 @@ def policy_from_settings(
         done_transitions=tuple(j.done_transitions),
         reopen_transitions=tuple(j.reopen_transitions),
     )
-
-
-def engine_config(settings: Settings) -> EngineConfig:
-    s, c = settings.sync, settings.confluence
-    return EngineConfig(
+    reminders = ReminderPolicy(
+        enabled=r.enabled,
+        overdue_every_days=r.overdue_every_days,
+        before_due_days=r.before_due_days,
+        escalate_after=r.escalate_after,
+        escalate_to=r.escalate_to,
+        escalate_label=r.escalate_label or None,
+    )
+    config = EngineConfig(
         cql=c.cql,
         spaces=tuple(c.spaces),
         date_order=s.date_order,
@@ -101,21 +110,10 @@ def engine_config(settings: Settings) -> EngineConfig:
         # that Confluence shows them from this Jira whatever its primary Jira link is.
         jira_server=settings.macro_link[0],
         jira_server_id=settings.macro_link[1],
-        reminders=reminder_policy(settings),
+        reminders=reminders,
         search_settle_seconds=s.search_settle_seconds,
     )
-
-
-def reminder_policy(settings: Settings) -> ReminderPolicy:
-    r = settings.reminders
-    return ReminderPolicy(
-        enabled=r.enabled,
-        overdue_every_days=r.overdue_every_days,
-        before_due_days=r.before_due_days,
-        escalate_after=r.escalate_after,
-        escalate_to=r.escalate_to,
-        escalate_label=r.escalate_label or None,
-    )
+    return policy, config
 
 
 def today_in(settings: Settings, now: datetime | None = None) -> date:
@@ -148,13 +146,10 @@ def build_engine(
     settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
 ) -> Engine:
     """The engine for a run, its routing checked first (see `checked_routing`)."""
-    return Engine(
-        jira,
-        confluence,
-        policy_from_settings(settings, jira.deployment, checked_routing(settings, jira)),
-        engine_config(settings),
-        **kw,
+    policy, config = policies_from_settings(
+        settings, jira.deployment, checked_routing(settings, jira)
     )
+    return Engine(jira, confluence, policy, config, **kw)
 
 
 @contextmanager
@@ -213,7 +208,12 @@ def sync_command(
             try:
                 try:
                     engine = build_engine(
-                        settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                        settings,
+                        adapters.jira,
+                        adapters.confluence,
+                        run_id=run_id,
+                        stop=stop,
+                        pause=adapters.retry.pause,
                     )
                     with _progress() as progress:
                         result = engine.run(

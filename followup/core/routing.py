@@ -25,7 +25,6 @@ from followup.core.model import ActionItem, Page
 __all__ = [
     "CreateField",
     "IncidentLink",
-    "IssueLink",
     "PriorityChoice",
     "Route",
     "Routing",
@@ -126,14 +125,6 @@ class IncidentLink:
     link_type: str | None
     projects: frozenset[str]
     parent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class IssueLink:
-    """An issue link a plan asks for: the action's ticket -> `to`, of `link_type`."""
-
-    link_type: str
-    to: str
 
 
 @dataclass(frozen=True, slots=True)

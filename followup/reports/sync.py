@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from followup.core.model import ActionItem, Finding
-from followup.core.planner import Action, ItemStory, Op
+from followup.core.plan import Action, ItemStory, Op
 from followup.core.routing import project_of
 from followup.ports import NewTicket
 from followup.reports.escaping import markdown_text, terminal_text
