@@ -267,6 +267,8 @@ def field_value(meta: CreateField, value: Any) -> tuple[Any, str | None]:
             shown = ", ".join(meta.allowed) or "none"
             return None, f"has no value {bad[0]!r} (it takes: {shown})"
         values = [allowed[_fold(str(v))] for v in values]
+    if kind == "string" and not all(isinstance(v, str) for v in values):
+        return None, "takes text (quote the value)"
     if kind == "number":
         try:
             values = [float(v) for v in values]
