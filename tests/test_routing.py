@@ -687,3 +687,32 @@ def test_owners_are_resolved_where_the_pages_tickets_go() -> None:
     assert [(t.project, t.assignee) for t in jira.tickets.values()] == [("PAY", "acc-pat")]
     assert jira.asked == ["PAY"]  # type: ignore[attr-defined]
     assert not [f for f in result.findings if f.code is FindingCode.UNKNOWN_OWNER]
+
+
+@pytest.mark.parametrize(
+    ("meta", "value", "sent", "problem"),
+    [
+        (CreateField("customfield_1", "Source"), "pm", "pm", None),
+        (CreateField("customfield_1", "Source"), True, None, "takes text (quote the value)"),
+        (CreateField("customfield_2", "Points", type="number"), "3", 3.0, None),
+        (CreateField("customfield_2", "Points", type="number"), "lots", None, "takes a number"),
+        (CreateField("customfield_3", "Tags", type="array", items="string"), ["a"], ["a"], None),
+        (
+            CreateField("customfield_4", "Areas", type="array", items="option", allowed=("API",)),
+            ["api"],
+            [{"value": "API"}],
+            None,
+        ),
+        (CreateField("customfield_5", "Due", type="date"), "2026-12-31", "2026-12-31", None),
+        (CreateField("customfield_6", "Reviewer", type="user"), "priya", None, "is a user field"),
+    ],
+)
+def test_a_fixed_field_value_takes_the_shape_its_field_takes(
+    meta: CreateField, value: Any, sent: Any, problem: str | None
+) -> None:
+    from followup.core.routing import field_value
+
+    got, why = field_value(meta, value)
+    assert got == sent
+    assert (why or "").startswith(problem or "")
+    assert (why is None) == (problem is None)

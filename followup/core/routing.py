@@ -255,11 +255,23 @@ def _find_field(fields: Sequence[CreateField], wanted: str) -> list[CreateField]
     return [f for f in fields if _fold(f.name) == _fold(wanted)]
 
 
+_SETTABLE = frozenset(
+    {"string", "number", "date", "datetime", "option", "priority", "component", "version"}
+)
+
+
 def field_value(meta: CreateField, value: Any) -> tuple[Any, str | None]:
     """The JSON a create sends for `value` in `meta`'s field, or a problem. Option
     fields take `{"value": ...}` and must name an allowed option; arrays take a list."""
     values = value if isinstance(value, list) else [value]
     kind = meta.items if meta.type == "array" else meta.type
+    if kind not in _SETTABLE:
+        return None, (
+            f"is a {kind} field, which a rule cannot set (text, numbers, dates, select "
+            "lists, components and versions can be)"
+        )
+    if kind in ("date", "datetime") and not all(isinstance(v, str) for v in values):
+        return None, "takes a date as text, e.g. \"2026-12-31\""
     if meta.allowed is not None and kind in ("option", "priority", "component", "version"):
         allowed = {_fold(a): a for a in meta.allowed}
         bad = [str(v) for v in values if _fold(str(v)) not in allowed]
