@@ -461,7 +461,7 @@ def test_reports_show_each_tickets_project_and_group_by_project(
 ) -> None:
     """A dry run's report names the project each ticket would be created in; after a
     run, the health report groups the items by their tickets' projects."""
-    from followup.reports.sync import to_json, to_markdown
+    from followup.reports.sync import to_html, to_json, to_markdown
 
     reset_server(sandbox_server)
     env = _env(sandbox_server, RULES[1:])
@@ -478,6 +478,7 @@ def test_reports_show_each_tickets_project_and_group_by_project(
     assert projects[PAGE_CARD_AUTH] == "PAY"
     assert projects[PAGE_ORDERS_DB] == "OPS"
     assert "| op | page | item | project | ticket |" in to_markdown(planned)
+    assert "ticket would be created in PAY" in to_html(planned)
 
     assert not _sync(env).failed
     out = tmp_path / "health.json"

@@ -457,7 +457,9 @@ def _what_changed(
     text: str | None
     if action.op is Op.CREATE:
         key = outcome.ticket if outcome and outcome.ticket else ""
-        text = f"ticket {would}created" + (f": {key}" if key else "")
+        where = project_of_action(action, None)
+        text = f"ticket {would}created" + (f" in {where}" if where else "")
+        text += f": {key}" if key else ""
     elif action.op is Op.ADOPT:
         text = f"linked ticket {would}adopted" if "hand" in action.reason else None
     elif action.op is Op.UPDATE:
