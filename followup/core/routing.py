@@ -271,7 +271,7 @@ def field_value(meta: CreateField, value: Any) -> tuple[Any, str | None]:
             "lists, components and versions can be)"
         )
     if kind in ("date", "datetime") and not all(isinstance(v, str) for v in values):
-        return None, "takes a date as text, e.g. \"2026-12-31\""
+        return None, 'takes a date as text, e.g. "2026-12-31"'
     if meta.allowed is not None and kind in ("option", "priority", "component", "version"):
         allowed = {_fold(a): a for a in meta.allowed}
         bad = [str(v) for v in values if _fold(str(v)) not in allowed]
