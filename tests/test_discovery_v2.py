@@ -151,6 +151,28 @@ def test_spaces_are_filtered_by_their_ids(
     assert len(by_v2) == PAGES // 2
 
 
+def test_pages_wanted_with_their_labels_and_ancestors_are_read_by_cql(
+    seeded: RunningSandbox, openapi: OpenApiValidator
+) -> None:
+    """Routing on labels or parent pages needs each page's labels and ancestors, which
+    the v2 pages do not carry: discovery keeps the CQL search, and the pages have them."""
+    wiki = ConfluenceAdapter(
+        f"{seeded.url}/wiki",
+        DEMO_ADMIN.email,
+        str(DEMO_ADMIN.token),
+        cloud=True,
+        limiter=RateLimiter(10_000.0, sleep=lambda s: None),
+        page_metadata=True,
+    )
+    try:
+        pages = _found(wiki, POSTMORTEMS, seeded)
+    finally:
+        wiki.close()
+    assert len(pages) == PAGES
+    assert set(_routes(seeded)) == {CQL}
+    assert all("postmortem" in p.labels for p in pages)
+
+
 def test_what_v2_cannot_answer_exactly_is_left_to_cql(
     seeded: RunningSandbox, openapi: OpenApiValidator
 ) -> None:

@@ -78,6 +78,8 @@ def build_adapters(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     cloud_limits: CloudLimits | None = CLOUD_LIMITS,
+    issue_links: bool = False,
+    page_metadata: bool = False,
 ) -> Adapters:
     """Both adapters, sharing one `RateLimiter(rate_limit)`, one `RetryPolicy` whose
     `RetryBudget(run_budget_seconds)` bounds the waiting of the whole run, and one
@@ -108,6 +110,7 @@ def build_adapters(
         pacer=pacer,
         deployment=jira_deployment,
         auth=auth,
+        issue_links=issue_links,
     )
     confluence = ConfluenceAdapter(
         confluence_url,
@@ -121,6 +124,7 @@ def build_adapters(
         stats=stats,
         pacer=pacer,
         auth=auth if confluence_auth is None else confluence_auth,
+        page_metadata=page_metadata,
         # Whether Confluence's v2 API may serve discovery: as Jira's deployment says
         # (read once per run anyway), unless `confluence_cloud` says it.
         deployment=lambda: jira.deployment,

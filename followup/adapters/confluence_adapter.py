@@ -67,6 +67,8 @@ __all__ = ["PAGE_EXPAND", "V2_PAGE_LIMIT", "ConfluenceAdapter"]
 log = structlog.get_logger("followup.adapters.confluence")
 
 PAGE_EXPAND = "body.storage,version,space,history"
+# What routing rules that match on labels or ancestors need read with each page.
+PAGE_METADATA_EXPAND = "metadata.labels,ancestors"
 # What the v2 lists allow (`limit` maximum 250 in the v2 OpenAPI document); the
 # server may grant fewer, and the pages are followed to the end whatever it grants.
 V2_PAGE_LIMIT = 250
@@ -105,11 +107,17 @@ class ConfluenceAdapter:
         page_size: int = 50,
         auth: AuthMethod = "basic",
         deployment: Callable[[], Deployment] | None = None,
+        page_metadata: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.page_size = page_size
         self._cloud = cloud
         self._deployment = deployment
+        # Pages are read with their labels and ancestors only when routing needs them
+        # (`Page.labels`, `Page.ancestors`), the same way by search and by id. The v2
+        # discovery returns neither, so it is not used then.
+        self.page_metadata = page_metadata
+        self.expand = f"{PAGE_EXPAND},{PAGE_METADATA_EXPAND}" if page_metadata else PAGE_EXPAND
         kwargs: dict[str, Any] = {}
         if cloud is not None:
             kwargs["cloud"] = cloud
@@ -212,8 +220,9 @@ class ConfluenceAdapter:
 
     def find_pages(self, cql: str) -> Iterator[Page]:
         """Every page the CQL matches, each once. On Cloud, a plain label query is
-        answered by the v2 API (up to 250 pages with bodies per request); otherwise,
-        or when the v2 API cannot answer it, by the CQL search."""
+        answered by the v2 API (up to 250 pages with bodies per request) unless the
+        pages' labels and ancestors are wanted (`page_metadata`, which the v2 pages do
+        not carry); otherwise, or when the v2 API cannot answer it, by the CQL search."""
         query = label_query(cql) if self._v2_discovery() else None
         if query is not None:
             try:
@@ -224,6 +233,8 @@ class ConfluenceAdapter:
         yield from self._find_by_cql(cql)
 
     def _v2_discovery(self) -> bool:
+        if self.page_metadata:
+            return False
         if self._cloud is None:
             self._cloud = self._deployment is not None and self._deployment() == "cloud"
         return self._cloud
@@ -235,7 +246,7 @@ class ConfluenceAdapter:
         params: dict[str, Any] | None = {
             "cql": cql,
             "limit": self.page_size,
-            "expand": PAGE_EXPAND,
+            "expand": self.expand,
         }
         seen_ids: set[str] = set()
         seen_links: set[str] = set()
@@ -413,7 +424,7 @@ class ConfluenceAdapter:
         raw = self._call(
             "GET",
             self._api(f"/content/{_seg(page_id)}"),
-            params={"expand": PAGE_EXPAND},
+            params={"expand": self.expand},
             safety=Safety.IDEMPOTENT,
         )
         return self._page(raw or {}, None)
@@ -448,6 +459,9 @@ class ConfluenceAdapter:
             url=written.url if written and written.url else page.url,
             created=page.created,
             author=page.author,
+            labels=page.labels,
+            ancestors=page.ancestors,
+            ancestor_ids=page.ancestor_ids,
         )
 
     def _page(self, raw: Mapping[str, Any], base: str | None) -> Page:
@@ -465,6 +479,13 @@ class ConfluenceAdapter:
             url=f"{base}{webui}" if webui else "",
             created=_datetime(history.get("createdDate")),
             author=created_by.get("accountId") or created_by.get("username") or None,
+            labels=tuple(
+                str(label.get("name"))
+                for label in ((raw.get("metadata") or {}).get("labels") or {}).get("results") or ()
+                if isinstance(label, dict) and label.get("name")
+            ),
+            ancestors=tuple(str(a.get("title") or "") for a in raw.get("ancestors") or ()),
+            ancestor_ids=tuple(str(a.get("id") or "") for a in raw.get("ancestors") or ()),
         )
 
     # -- content properties ----------------------------------------------------------

@@ -59,6 +59,8 @@ def from_settings(
         sleep=sleep,
         clock=clock,
         cloud_limits=cloud_limits,
+        issue_links=settings.incident.link_type is not None,
+        page_metadata=any(r.label is not None or r.ancestor is not None for r in settings.routing),
     )
 
 
