@@ -15,7 +15,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from followup.core.reminders import ReminderPolicy
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
+from followup.sync import watermark
 from followup.sync.engine import Engine, EngineConfig, RunResult
 
 if TYPE_CHECKING:
@@ -93,6 +94,24 @@ def engine_config(settings: Settings) -> EngineConfig:
         jira_server_id=settings.macro_link[1],
         reminders=reminder_policy(settings),
         search_settle_seconds=s.search_settle_seconds,
+        watermark=watermark_policy(settings),
+    )
+
+
+def watermark_policy(settings: Settings) -> watermark.Policy:
+    """Where the watermark lives and when a run is a full pass. Its scope names every
+    setting that decides which pages and tickets followup sees, or how it reads them:
+    a watermark written under other values of these says nothing of what changed."""
+    s, c, j = settings.sync, settings.confluence, settings.jira
+    scope = watermark.scope_hash(
+        c.url, c.cql, sorted(c.spaces), j.url, j.project_key, s.label, s.timezone
+    )
+    return watermark.Policy(
+        state_page=s.state_page,
+        full_every=timedelta(seconds=s.full_every),
+        overlap=timedelta(seconds=s.incremental_overlap),
+        timezone=s.timezone,
+        scope=scope,
     )
 
 
@@ -163,13 +182,15 @@ def sync_command(
     today: date | None = None,
     metrics: SyncMetrics | None = None,
     stop: threading.Event | None = None,
+    full: bool = False,
 ) -> RunResult:
     """Run one sync and print (or write) its report; return its result.
 
     Every run, failed or not, ends with one `sync-summary` log line and, when
     `[metrics]` names a textfile or a Pushgateway, its metrics published (`metrics`:
     the process's `SyncMetrics`, so that `--watch` accumulates; a fresh one by
-    default). `stop` set: stop between pages (see `Engine`)."""
+    default). `stop` set: stop between pages (see `Engine`). `full`: a full pass,
+    whatever the watermark says."""
     settings.require_sites()
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
@@ -191,6 +212,7 @@ def sync_command(
                             spaces=spaces,
                             page_ids=pages,
                             progress=progress,
+                            full=full,
                         )
                 except ApiError as exc:
                     # serverInfo, discovery and the ticket search come before any write
@@ -270,6 +292,7 @@ def _finish(
     }
     if result is not None:
         fields.update(result.counts())
+        fields["kind"] = result.kind
     if error is not None:
         fields["error"] = error
     fields["requests"] = requests

@@ -52,13 +52,13 @@ from followup.core.planner import (
     owners_to_resolve,
     plan_page,
 )
-from followup.core.queries import managed_tickets_jql, postmortem_cql
+from followup.core.queries import check_page_id, managed_tickets_jql, postmortem_cql
 from followup.core.reminders import ReminderPolicy, add_reminders
 from followup.core.storage_format import extract, render
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
-from followup.sync import leases
+from followup.sync import leases, watermark
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
 
@@ -67,6 +67,7 @@ log = structlog.get_logger("followup.sync.engine")
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
+FETCH_PAGE_BATCH = 100  # pages read by id in one search (an incremental run)
 DateOrder = Literal["none", "dmy", "mdy"]
 
 
@@ -90,6 +91,8 @@ class EngineConfig:
     # After a create whose answer was lost, how long to keep looking for its tickets
     # in the search (which lags Jira's writes) before creating what is still missing.
     search_settle_seconds: float = 10.0
+    # Where the watermark lives and when a run is a full pass (followup.sync.watermark).
+    watermark: watermark.Policy = field(default_factory=lambda: watermark.Policy(None))
 
 
 @dataclass(slots=True)
@@ -132,6 +135,9 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     started: datetime | None = None
     finished: datetime | None = None
+    kind: watermark.RunKind = "full"  # a full pass, or only what changed
+    kind_reason: str = ""
+    watermark_note: str | None = None  # why the watermark was not written
 
     @property
     def actions(self) -> list[Action]:
@@ -395,31 +401,28 @@ class Engine:
         spaces: Sequence[str] = (),
         page_ids: Sequence[str] = (),
         progress: Callable[[str, int, int], None] | None = None,
+        full: bool = False,
     ) -> RunResult:
+        """One run. A full pass reads every page and ticket; an incremental one (when
+        the watermark allows, see `followup.sync.watermark`) only what changed since
+        the last successful run. `full`: a full pass whatever the watermark says."""
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
+        window = watermark.begin(
+            self.confluence,
+            self.jira,
+            self.config.watermark,
+            today=today,
+            full=full,
+            narrowed=bool(spaces or page_ids),
+        )
+        result.kind, result.kind_reason = window.kind, window.reason
+        log.info("run-kind", run_id=self.run_id, kind=window.kind, reason=window.reason)
         configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
-        cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
-        log.info("discover", run_id=self.run_id, cql=cql)
-        # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
-        # but independent of each other: they run side by side, so the read phase
-        # costs the longer of the two rather than their sum.
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            searching = loader.submit(
-                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
-            )
-            pages = list(self.confluence.find_pages(cql))
-            tickets = searching.result()
-        # A space or page filter that found nothing is a typo, not "nothing to do".
-        check_filters(
-            self.confluence,
-            pages,
-            spaces=spaces,
-            page_ids=page_ids,
-            configured_spaces=configured_spaces,
-        )
-        by_page = group_tickets_by_page(tickets, self.policy.label)
-        log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
+        if window.incremental:
+            pages, by_page = self._read_changed(window, spaces)
+        else:
+            pages, by_page = self._read_all(spaces, page_ids, configured_spaces)
 
         extractions: dict[str, Extraction] = {}
 
@@ -445,8 +448,89 @@ class Engine:
             result.finished = self.clock()
             return result
         self._apply(result, extractions, today, progress)
+        self._commit(result, window, today)
         result.finished = self.clock()
         return result
+
+    def _read_all(
+        self, spaces: Sequence[str], page_ids: Sequence[str], configured_spaces: bool
+    ) -> tuple[list[Page], dict[str, list[Ticket]]]:
+        """A full pass's reading: every postmortem page and every managed ticket."""
+        cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
+        log.info("discover", run_id=self.run_id, cql=cql)
+        # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
+        # but independent of each other: they run side by side, so the read phase
+        # costs the longer of the two rather than their sum.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            searching = loader.submit(
+                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+            )
+            pages = list(self.confluence.find_pages(cql))
+            tickets = searching.result()
+        # A space or page filter that found nothing is a typo, not "nothing to do".
+        check_filters(
+            self.confluence,
+            pages,
+            spaces=spaces,
+            page_ids=page_ids,
+            configured_spaces=configured_spaces,
+        )
+        log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
+        return pages, group_tickets_by_page(tickets, self.policy.label)
+
+    def _read_changed(
+        self, window: watermark.Window, spaces: Sequence[str]
+    ) -> tuple[list[Page], dict[str, list[Ticket]]]:
+        """An incremental run's reading: the pages modified and the tickets updated
+        since the watermark (side by side), then the pages of those tickets and the
+        pages the last run left unfinished (by id, within the configured CQL), then
+        every ticket of all those pages (a page is planned with all its tickets)."""
+        cql = postmortem_cql(self.config.cql, spaces=spaces, modified_since=window.pages_since)
+        jql = managed_tickets_jql(self.policy.label, updated_since=window.tickets_since)
+        log.info("discover", run_id=self.run_id, cql=cql, jql=jql)
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            searching = loader.submit(lambda: list(self.jira.search_tickets(jql)))
+            pages = list(self.confluence.find_pages(cql))
+            changed = searching.result()
+        known = {p.id for p in pages}
+        wanted = set(group_tickets_by_page(changed, self.policy.label)) | set(window.retry)
+        more = sorted((pid for pid in wanted - known if _is_page_id(pid)), key=int)
+        for start in range(0, len(more), FETCH_PAGE_BATCH):
+            batch = more[start : start + FETCH_PAGE_BATCH]
+            by_id = postmortem_cql(self.config.cql, spaces=spaces, page_ids=batch)
+            pages.extend(p for p in self.confluence.find_pages(by_id) if p.id not in known)
+            known.update(batch)
+        by_page = self._search_pages([p.id for p in pages]) if pages else {}
+        log.info(
+            "loaded",
+            run_id=self.run_id,
+            pages=len(pages),
+            tickets=sum(len(ts) for ts in by_page.values()),
+            changed_tickets=len(changed),
+        )
+        return pages, by_page
+
+    def _commit(self, result: RunResult, window: watermark.Window, today: date) -> None:
+        """Write the watermark after a run that went through: the pages it could not
+        finish (leased, failed) are named in it, for the next run to read again."""
+        if result.dry_run or self.stop.is_set() or result.errors:
+            return
+        retry = [
+            p.page.id
+            for p in result.pages
+            if p.error or p.skipped or any(not o.ok and not o.skipped for o in p.outcomes)
+        ]
+        note = watermark.commit(
+            self.confluence,
+            window,
+            self.config.watermark,
+            today=today,
+            run_id=self.run_id,
+            retry=retry,
+        )
+        if note is not None:
+            result.watermark_note = note
+            log.warning("watermark-not-written", run_id=self.run_id, reason=note)
 
     # -- apply ----------------------------------------------------------------------
 
@@ -933,6 +1017,16 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = nxt.data
+
+
+def _is_page_id(value: str) -> bool:
+    """Whether a ticket's page reference is a page id (it comes from Jira, where a
+    person may have written anything)."""
+    try:
+        check_page_id(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _duration(seconds: int) -> str:
