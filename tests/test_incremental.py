@@ -483,3 +483,45 @@ def test_a_page_another_run_holds_is_carried_to_the_next_run(site: Site) -> None
     assert site.summary(str(item.ticket)) == text
     assert site.mark()["value"]["retry"] == []  # type: ignore[index]
     site.in_step()
+
+
+@pytest.mark.usefixtures("clean_env", "reset_logging")
+def test_followup_sync_says_which_kind_of_run_and_full_forces_a_full_pass(
+    sandbox_server: RunningSandbox,
+) -> None:
+    """`followup sync` with `sync.state_page`: the JSON report's `run` says full or
+    incremental and why; `--full` makes a full pass of a run that would have been
+    incremental."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from followup.cli import app
+
+    reset_server(sandbox_server, synthetic_dataset(pages=3, items_per_page=1, seed=5))
+    try:
+        env = control.env_for(sandbox_server.state, sandbox_server.url)
+        page = sandbox_server.state.db.execute("SELECT MIN(id) FROM content").fetchone()[0]
+        env.update({"FOLLOWUP_SYNC__STATE_PAGE": str(page), "FOLLOWUP_SYNC__RATE_LIMIT": "1000"})
+
+        def sync(*args: str) -> dict[str, Any]:
+            result = CliRunner().invoke(
+                app, ["sync", "--today", TODAY.isoformat(), "--format", "json", *args], env=env
+            )
+            assert result.exit_code == 0, result.output
+            report: dict[str, Any] = json.loads(result.stdout)
+            return report["run"]
+
+        assert sync()["kind"] == "full"
+        control.age(sandbox_server.state, AGE)
+        assert sync("--dry-run")["kind"] == "incremental"
+        forced = sync("--full")
+        assert forced == {
+            "kind": "full",
+            "reason": "asked for (--full)",
+            "watermark_not_written": None,
+        }
+        control.age(sandbox_server.state, AGE)
+        assert sync()["kind"] == "incremental"
+    finally:
+        reset_server(sandbox_server)
