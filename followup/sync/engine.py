@@ -20,11 +20,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 
@@ -67,7 +67,11 @@ log = structlog.get_logger("followup.sync.engine")
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
+SEARCH_RESULTS_PAGE = 100  # issues a ticket search returns per request
 FETCH_PAGE_BATCH = 100  # pages read by id in one search (an incremental run)
+# Pages extracted, planned and applied at a time: what a run holds of the site.
+BATCH_PAGES = 200
+_T = TypeVar("_T")
 DateOrder = Literal["none", "dmy", "mdy"]
 
 
@@ -355,11 +359,15 @@ class Engine:
         """The managed tickets of one page, searched fresh."""
         return self._search_pages([page_id])[page_id]
 
-    def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
-        """The managed tickets of these pages, fresh, in as few searches as possible."""
+    def _search_pages(
+        self, page_ids: Sequence[str], *, per_query: int = SEARCH_PAGE_BATCH
+    ) -> dict[str, list[Ticket]]:
+        """The managed tickets of these pages, fresh, in as few searches as possible
+        (`per_query` pages a query, at most `SEARCH_PAGE_BATCH`)."""
         found: dict[str, list[Ticket]] = {pid: [] for pid in page_ids}
-        for start in range(0, len(page_ids), SEARCH_PAGE_BATCH):
-            batch = page_ids[start : start + SEARCH_PAGE_BATCH]
+        per_query = max(1, min(per_query, SEARCH_PAGE_BATCH))
+        for start in range(0, len(page_ids), per_query):
+            batch = page_ids[start : start + per_query]
             jql = managed_tickets_jql(self.policy.label, page_ids=batch)
             grouped = group_tickets_by_page(self.jira.search_tickets(jql), self.policy.label)
             for pid in batch:
@@ -405,7 +413,14 @@ class Engine:
     ) -> RunResult:
         """One run. A full pass reads every page and ticket; an incremental one (when
         the watermark allows, see `followup.sync.watermark`) only what changed since
-        the last successful run. `full`: a full pass whatever the watermark says."""
+        the last successful run. `full`: a full pass whatever the watermark says.
+
+        Pages stream through extract, plan and apply `BATCH_PAGES` at a time (their
+        tickets searched per batch), and a page's body is let go once it is written,
+        so a run holds a batch, not the site. Bulk creates still go `CREATE_CHUNK`
+        at a time across pages and batches: a page whose creates do not fill a
+        request waits, leased, for the next batch. A run narrowed or restricted by
+        spaces applies nothing until discovery has shown every filter matches."""
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
         window = watermark.begin(
             self.confluence,
@@ -419,64 +434,76 @@ class Engine:
         log.info("run-kind", run_id=self.run_id, kind=window.kind, reason=window.reason)
         configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
+        tickets_for: Callable[[Sequence[str]], dict[str, list[Ticket]]]
         if window.incremental:
-            pages, by_page = self._read_changed(window, spaces)
+            changed, by_page = self._read_changed(window, spaces)
+            source: Iterable[Page] = changed
+            tickets_for = lambda ids: {pid: by_page.get(pid, []) for pid in ids}  # noqa: E731
+            filtered = False
         else:
-            pages, by_page = self._read_all(spaces, page_ids, configured_spaces)
-
-        extractions: dict[str, Extraction] = {}
-
-        def plan_one(page: Page) -> PageResult:
-            try:
-                extraction = self.extract_page(page)
-                extractions[page.id] = extraction
-                plan = self._plan(page, extraction, by_page.get(page.id, []), today)
-                return PageResult(page, plan)
-            except FollowupError as exc:
-                return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
-            except Exception as exc:  # a bug on one page must not stop the others
-                return PageResult(
-                    page, PagePlan(page.id, (), (), ()), error=self._internal(page, exc)
-                )
-
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            for i, res in enumerate(pool.map(plan_one, pages), 1):
-                result.pages.append(res)
+            cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
+            log.info("discover", run_id=self.run_id, cql=cql)
+            source = self.confluence.find_pages(cql)
+            tickets_for = _TicketSearch(self).search
+            # A space or page filter that found nothing is a typo, not "nothing to
+            # do": known only once discovery is over, and before anything is written.
+            filtered = bool(spaces or page_ids)
+        batches = _Batches(self, result, today)
+        try:
+            for batch in _batched(source, BATCH_PAGES):
+                if self.stop.is_set() and not dry_run:
+                    break
+                planned = self._plan_batch(batch, tickets_for([p.id for p in batch]), today)
+                result.pages.extend(pr for pr, _ in planned)
                 if progress:
-                    progress("plan", i, len(pages))
+                    progress("plan", len(result.pages), len(result.pages))
+                if dry_run:
+                    for pr, _ in planned:
+                        _let_go(pr)
+                elif filtered:
+                    batches.hold(planned)
+                else:
+                    batches.apply(planned, final=False)
+            if not window.incremental:
+                check_filters(
+                    self.confluence,
+                    [p.page for p in result.pages],
+                    spaces=spaces,
+                    page_ids=page_ids,
+                    configured_spaces=configured_spaces,
+                )
+                log.info("loaded", run_id=self.run_id, pages=len(result.pages))
+            if not dry_run:
+                for held in _batched(batches.take_held(), BATCH_PAGES):
+                    batches.apply(held, final=False)
+                batches.apply([], final=True)
+        finally:
+            batches.release_all()
         if dry_run:
             result.finished = self.clock()
             return result
-        self._apply(result, extractions, today, progress)
         self._commit(result, window, today)
         result.finished = self.clock()
         return result
 
-    def _read_all(
-        self, spaces: Sequence[str], page_ids: Sequence[str], configured_spaces: bool
-    ) -> tuple[list[Page], dict[str, list[Ticket]]]:
-        """A full pass's reading: every postmortem page and every managed ticket."""
-        cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
-        log.info("discover", run_id=self.run_id, cql=cql)
-        # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
-        # but independent of each other: they run side by side, so the read phase
-        # costs the longer of the two rather than their sum.
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            searching = loader.submit(
-                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
-            )
-            pages = list(self.confluence.find_pages(cql))
-            tickets = searching.result()
-        # A space or page filter that found nothing is a typo, not "nothing to do".
-        check_filters(
-            self.confluence,
-            pages,
-            spaces=spaces,
-            page_ids=page_ids,
-            configured_spaces=configured_spaces,
-        )
-        log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
-        return pages, group_tickets_by_page(tickets, self.policy.label)
+    def _plan_batch(
+        self, pages: Sequence[Page], tickets: Mapping[str, list[Ticket]], today: date
+    ) -> list[tuple[PageResult, Extraction | None]]:
+        """Extract and plan a batch of pages, in the worker pool."""
+
+        def plan_one(page: Page) -> tuple[PageResult, Extraction | None]:
+            try:
+                extraction = self.extract_page(page)
+                plan = self._plan(page, extraction, tickets.get(page.id, []), today)
+                return PageResult(page, plan), extraction
+            except FollowupError as exc:
+                return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show()), None
+            except Exception as exc:  # a bug on one page must not stop the others
+                error = self._internal(page, exc)
+                return PageResult(page, PagePlan(page.id, (), (), ()), error=error), None
+
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            return list(pool.map(plan_one, pages))
 
     def _read_changed(
         self, window: watermark.Window, spaces: Sequence[str]
@@ -534,18 +561,12 @@ class Engine:
 
     # -- apply ----------------------------------------------------------------------
 
-    def _apply(
-        self,
-        result: RunResult,
-        extractions: dict[str, Extraction],
-        today: date,
-        progress: Callable[[str, int, int], None] | None,
-    ) -> None:
-        todo = [p for p in result.pages if p.plan.has_writes and not p.error]
-        if not todo or self.stop.is_set():
-            return
-        held: dict[str, leases.Lease] = {}
+    def _lease(self, todo: Sequence[PageResult]) -> dict[str, leases.Lease]:
+        """Lease each page of `todo`, in the worker pool: the leases taken. A page
+        another live run holds is skipped (and counted); one that could not be leased
+        has its error set."""
         ttl = timedelta(seconds=self.config.lease_seconds)
+        held: dict[str, leases.Lease] = {}
 
         def take(pr: PageResult) -> None:
             try:
@@ -596,45 +617,9 @@ class Engine:
                 if got.recent:
                     self._recent_on[pr.page.id] = set(got.recent)
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                list(pool.map(take, todo))
-            leased = [p for p in todo if p.page.id in held]
-            # Another run may have created tickets since we searched: plan the pages
-            # that create again, against a fresh search, now that we hold their lease.
-            creating = [p for p in leased if p.plan.creates]
-            if creating:
-                fresh = self._search_pages([p.page.id for p in creating])
-                for pr in creating:
-                    try:
-                        pr.plan = self._plan(
-                            pr.page, extractions[pr.page.id], fresh[pr.page.id], today
-                        )
-                    except FollowupError as exc:
-                        pr.error = exc.show()
-            if self.stop.is_set():
-                return  # the leases are released below; nothing was written
-            created = self._create_all([p for p in leased if not p.error])
-
-            def apply_one(pr: PageResult) -> None:
-                if self.stop.is_set():
-                    pr.skipped = True  # stopping: left for the next run
-                    return
-                try:
-                    self._apply_page(pr, created, today)
-                except FollowupError as exc:
-                    pr.error = exc.show()
-                except Exception as exc:  # a bug on one page must not stop the others
-                    pr.error = self._internal(pr.page, exc)
-
-            done = 0
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                for _ in pool.map(apply_one, [p for p in leased if not p.error]):
-                    done += 1
-                    if progress:
-                        progress("apply", done, len(leased))
-        finally:
-            self._release_all(list(held.values()))
+        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
+            list(pool.map(take, todo))
+        return held
 
     def _release_all(self, held: Sequence[leases.Lease]) -> None:
         """Give every lease back, in the worker pool: one request each, and on a
@@ -652,14 +637,18 @@ class Engine:
             list(pool.map(give_back, held))
 
     def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
-        """Create every planned ticket, in bulk across pages; item key -> ticket key."""
-        creates: list[tuple[PageResult, Action]] = [
-            (pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE
-        ]
+        """Create every planned ticket of `pages`, in bulk across them; item key ->
+        ticket key."""
+        return self._send_creates(
+            [(pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE]
+        )
+
+    def _send_creates(self, creates: Sequence[tuple[PageResult, Action]]) -> dict[str, str]:
+        """Send these creates, `CREATE_CHUNK` to a request; item key -> ticket key."""
         created: dict[str, str] = {}
         chunks = [creates[s : s + CREATE_CHUNK] for s in range(0, len(creates), CREATE_CHUNK)]
 
-        def send(chunk: list[tuple[PageResult, Action]]) -> list[CreateResult]:
+        def send(chunk: Sequence[tuple[PageResult, Action]]) -> list[CreateResult]:
             specs: list[NewTicket] = [a.data for _, a in chunk]
             return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
 
@@ -1017,6 +1006,158 @@ class Engine:
                 pr.outcomes.append(Outcome(action, True))
                 return
             write = nxt.data
+
+
+class _TicketSearch:
+    """A full pass's ticket search, batch by batch: the tickets of each batch's pages,
+    as many pages a query as fill a page of results (100 issues) by the tickets per
+    page seen so far, so that the searches cost about what one search of every
+    managed ticket did (⌈T / 100⌉), without holding every ticket at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pages = 0
+        self.tickets = 0
+
+    def search(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
+        per_query = SEARCH_PAGE_BATCH
+        if self.pages and self.tickets:
+            per_query = int(SEARCH_RESULTS_PAGE * self.pages / self.tickets)
+        found = self.engine._search_pages(page_ids, per_query=per_query)
+        self.pages += len(page_ids)
+        self.tickets += sum(len(tickets) for tickets in found.values())
+        return found
+
+
+class _Batches:
+    """The apply side of a streamed run: each batch of planned pages is leased,
+    re-planned where it creates, and written; the creates wait in one queue and go
+    `CREATE_CHUNK` to a request across pages and batches (a page whose creates are
+    still queued is carried, leased, to the next batch, and the last batch sends
+    what is left). Pages are let go (their bodies and extractions) once written."""
+
+    def __init__(self, engine: Engine, result: RunResult, today: date) -> None:
+        self.engine = engine
+        self.result = result
+        self.today = today
+        self.held: dict[str, leases.Lease] = {}
+        self.created: dict[str, str] = {}
+        self.queue: list[tuple[PageResult, Action]] = []
+        self.carried: list[tuple[PageResult, Extraction | None]] = []
+        self.waiting: list[tuple[PageResult, Extraction | None]] = []
+
+    def hold(self, planned: Sequence[tuple[PageResult, Extraction | None]]) -> None:
+        """Keep the pages that write until discovery is over; let the others go."""
+        for pr, extraction in planned:
+            if pr.plan.has_writes and not pr.error:
+                self.waiting.append((pr, extraction))
+            else:
+                _let_go(pr)
+
+    def take_held(self) -> list[tuple[PageResult, Extraction | None]]:
+        waiting, self.waiting = self.waiting, []
+        return waiting
+
+    def apply(
+        self, planned: Sequence[tuple[PageResult, Extraction | None]], *, final: bool
+    ) -> None:
+        engine = self.engine
+        todo = [(pr, x) for pr, x in planned if pr.plan.has_writes and not pr.error]
+        for pr, _ in planned:
+            if not (pr.plan.has_writes and not pr.error):
+                _let_go(pr)
+        if engine.stop.is_set():
+            return
+        taken = engine._lease([pr for pr, _ in todo])
+        self.held.update(taken)
+        leased = [(pr, x) for pr, x in todo if pr.page.id in taken]
+        for pr, _ in todo:
+            if pr.page.id not in taken:
+                _let_go(pr)
+        # Another run may have created tickets since we searched: plan the pages
+        # that create again, against a fresh search, now that we hold their lease.
+        creating = [(pr, x) for pr, x in leased if pr.plan.creates and x is not None]
+        if creating:
+            fresh = engine._search_pages([pr.page.id for pr, _ in creating])
+            for pr, extraction in creating:
+                assert extraction is not None
+                try:
+                    pr.plan = engine._plan(pr.page, extraction, fresh[pr.page.id], self.today)
+                except FollowupError as exc:
+                    pr.error = exc.show()
+        if engine.stop.is_set():
+            return  # the leases are released at the end; nothing was written
+        self.queue.extend(
+            (pr, a)
+            for pr, _ in leased
+            if not pr.error
+            for a in pr.plan.actions
+            if a.op is Op.CREATE
+        )
+        sending = len(self.queue) if final else len(self.queue) // CREATE_CHUNK * CREATE_CHUNK
+        if sending:
+            self.created.update(engine._send_creates(self.queue[:sending]))
+            self.queue = self.queue[sending:]
+        waiting = {id(pr) for pr, _ in self.queue}
+        candidates = [*self.carried, *leased]
+        ready = [(pr, x) for pr, x in candidates if id(pr) not in waiting and not pr.error]
+        self.carried = [(pr, x) for pr, x in candidates if id(pr) in waiting]
+        for pr, _ in candidates:
+            if pr.error and pr.page.id in self.held:
+                self._release([pr])
+        self._write(ready)
+
+    def _write(self, ready: Sequence[tuple[PageResult, Extraction | None]]) -> None:
+        engine = self.engine
+        if not ready:
+            return
+
+        def apply_one(pr: PageResult) -> None:
+            if engine.stop.is_set():
+                pr.skipped = True  # stopping: left for the next run
+                return
+            try:
+                engine._apply_page(pr, self.created, self.today)
+            except FollowupError as exc:
+                pr.error = exc.show()
+            except Exception as exc:  # a bug on one page must not stop the others
+                pr.error = engine._internal(pr.page, exc)
+
+        pages = [pr for pr, _ in ready]
+        with ThreadPoolExecutor(max_workers=max(1, engine.config.concurrency)) as pool:
+            list(pool.map(apply_one, pages))
+        self._release(pages)
+        for pr in pages:
+            _let_go(pr)
+
+    def _release(self, pages: Sequence[PageResult]) -> None:
+        gone = [self.held.pop(pr.page.id) for pr in pages if pr.page.id in self.held]
+        if gone:
+            self.engine._release_all(gone)
+
+    def release_all(self) -> None:
+        """Give back every lease still held (a run that stopped or failed midway)."""
+        if self.held:
+            held, self.held = list(self.held.values()), {}
+            self.engine._release_all(held)
+
+
+def _let_go(pr: PageResult) -> None:
+    """Drop a page's body once nothing needs it: the result keeps its plan."""
+    if pr.page.body:
+        pr.page = replace(pr.page, body="")
+
+
+def _batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """`items` in lists of `size` (the last may be shorter), read as they come."""
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _is_page_id(value: str) -> bool:
