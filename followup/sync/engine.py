@@ -280,8 +280,6 @@ class Engine:
         self, page: Page, extraction: Extraction, tickets: Sequence[Ticket], today: date
     ) -> PagePlan:
         managed = {t.key: t for t in tickets}
-        with self._lock:
-            self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(
             owners_to_resolve(extraction, tickets, linked, self.policy.scope)
@@ -307,6 +305,11 @@ class Engine:
             deployment=self.policy.deployment,
             scope=self.policy.scope,
         )
+        # The properties as read, for the property writes of this plan (kept until
+        # the page is written: a write whose item's other writes fail keeps them).
+        writes = {a.ticket for a in plan.actions if a.op is Op.SET_PROPERTY}
+        with self._lock:
+            self._read_props.update((t.key, t.prop) for t in tickets if t.key in writes)
         self._log_stories(plan)
         return plan
 
@@ -1127,6 +1130,11 @@ class _Batches:
         with ThreadPoolExecutor(max_workers=max(1, engine.config.concurrency)) as pool:
             list(pool.map(apply_one, pages))
         self._release(pages)
+        with engine._lock:
+            for pr in pages:
+                for action in pr.plan.actions:
+                    if action.op is Op.SET_PROPERTY and action.ticket:
+                        engine._read_props.pop(action.ticket, None)
         for pr in pages:
             _let_go(pr)
 
@@ -1143,9 +1151,15 @@ class _Batches:
 
 
 def _let_go(pr: PageResult) -> None:
-    """Drop a page's body once nothing needs it: the result keeps its plan."""
+    """Once nothing needs them, drop a page's body and, of each item's story, the
+    reasons (`followup explain` and debug logging have them; the reports show how
+    each item's ticket was matched and its state after the run, which are kept)."""
     if pr.page.body:
         pr.page = replace(pr.page, body="")
+    stories = pr.plan.stories
+    if any(story.notes or story.why for story in stories.values()):
+        slim = {key: replace(story, notes=(), why="") for key, story in stories.items()}
+        pr.plan = replace(pr.plan, stories=slim)
 
 
 def _batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
