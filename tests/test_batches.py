@@ -17,7 +17,8 @@ from sandbox_support import reset_server
 from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.model import Page
-from followup.core.planner import Op, Policy
+from followup.core.plan import Op
+from followup.core.policy import Policy
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY, synthetic_dataset
 from followup.sandbox.server import RunningSandbox

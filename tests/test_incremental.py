@@ -24,7 +24,7 @@ from sandbox_support import reset_server
 from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.model import ActionItem
-from followup.core.planner import Op
+from followup.core.plan import Op
 from followup.sandbox import control
 from followup.sandbox.faults import FaultConfig
 from followup.sandbox.seed import DEMO_TODAY, synthetic_dataset

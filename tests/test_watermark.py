@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from followup.core.model import Page
+from followup.core.policy import WatermarkPolicy
 from followup.reports.sync import kind_line, to_html, to_json, to_markdown, to_text
 from followup.settings import load_settings
 from followup.sync.engine import RunResult
 from followup.sync.watermark import (
     WATERMARK_KEY,
     Mark,
-    Policy,
     Unreadable,
     Window,
     begin,
@@ -28,7 +28,7 @@ from followup.testing import FakeConfluence, FakeJira
 T0 = datetime(2026, 12, 2, 9, 45, 30, tzinfo=UTC)
 TODAY = date(2026, 12, 2)
 STATE = "900"
-POLICY = Policy(STATE, scope="s1")
+POLICY = WatermarkPolicy(STATE, scope="s1")
 
 
 def _sites(now: datetime = T0) -> tuple[FakeConfluence, FakeJira]:
@@ -136,7 +136,7 @@ def test_an_incremental_window_starts_an_overlap_before_the_last_run() -> None:
 
 def test_no_state_page_and_narrowed_runs_keep_no_watermark() -> None:
     confluence, jira = _sites()
-    none = begin(confluence, jira, Policy(None), today=TODAY)
+    none = begin(confluence, jira, WatermarkPolicy(None), today=TODAY)
     assert (none.kind, none.keeps_mark) == ("full", False)
     assert "sync.state_page" in none.reason
     narrowed = begin(confluence, jira, POLICY, today=TODAY, narrowed=True)
@@ -175,7 +175,7 @@ def test_two_runs_writing_at_once_keep_the_later_watermark() -> None:
 
 def test_a_watermark_that_cannot_be_written_is_reported_not_fatal() -> None:
     confluence, jira = _sites()
-    window = begin(confluence, jira, Policy("404", scope="s1"), today=TODAY)
+    window = begin(confluence, jira, WatermarkPolicy("404", scope="s1"), today=TODAY)
     confluence.pages.clear()
 
     def refuse(*args: object, **kwargs: object) -> None:

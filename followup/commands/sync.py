@@ -15,20 +15,27 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from followup.commands.sites import open_sites
-from followup.core.planner import Directions, Policy, Scope, site_url
-from followup.core.reminders import ReminderPolicy
+from followup.core.policy import (
+    Directions,
+    EngineConfig,
+    Policy,
+    ReminderPolicy,
+    Scope,
+    WatermarkPolicy,
+    site_url,
+)
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
-from followup.sync import watermark
-from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.sync.engine import Engine, RunResult
+from followup.sync.watermark import scope_hash
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics
@@ -37,24 +44,26 @@ if TYPE_CHECKING:
 log = structlog.get_logger("followup.sync")
 
 
-def scope_from_settings(settings: Settings) -> Scope:
-    """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
-    the Jira at `jira.url` (and the jira macros of this Jira's application link:
-    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
-    j = settings.jira
-    return Scope(
+def policies_from_settings(
+    settings: Settings, deployment: Deployment
+) -> tuple[Policy, EngineConfig]:
+    """The core's policy values from the settings, the one place they are built: what
+    the planner may do (`Policy`, with its `Scope`) and what a run needs
+    (`EngineConfig`, with the `ReminderPolicy`).
+
+    The scope is `jira.project` and `jira.adopt_projects`, on the Jira at `jira.url`
+    (and the jira macros of this Jira's application link: `[confluence]
+    jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
+    s, j, c, r = settings.sync, settings.jira, settings.confluence, settings.reminders
+    d = s.directions
+    scope = Scope(
         projects=frozenset({j.project_key, *j.adopt_projects}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
-        page_base=settings.confluence.url or "",
+        page_base=c.url or "",
         server_ids=settings.macro_server_ids,
     )
-
-
-def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
-    s, j = settings.sync, settings.jira
-    d = s.directions
-    return Policy(
-        scope=scope_from_settings(settings),
+    policy = Policy(
+        scope=scope,
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
         issue_type=j.issue_type,
@@ -73,11 +82,15 @@ def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
         done_transitions=tuple(j.done_transitions),
         reopen_transitions=tuple(j.reopen_transitions),
     )
-
-
-def engine_config(settings: Settings) -> EngineConfig:
-    s, c = settings.sync, settings.confluence
-    return EngineConfig(
+    reminders = ReminderPolicy(
+        enabled=r.enabled,
+        overdue_every_days=r.overdue_every_days,
+        before_due_days=r.before_due_days,
+        escalate_after=r.escalate_after,
+        escalate_to=r.escalate_to,
+        escalate_label=r.escalate_label or None,
+    )
+    config = EngineConfig(
         cql=c.cql,
         spaces=tuple(c.spaces),
         date_order=s.date_order,
@@ -92,38 +105,24 @@ def engine_config(settings: Settings) -> EngineConfig:
         # that Confluence shows them from this Jira whatever its primary Jira link is.
         jira_server=settings.macro_link[0],
         jira_server_id=settings.macro_link[1],
-        reminders=reminder_policy(settings),
+        reminders=reminders,
         search_settle_seconds=s.search_settle_seconds,
         watermark=watermark_policy(settings),
     )
+    return policy, config
 
 
-def watermark_policy(settings: Settings) -> watermark.Policy:
+def watermark_policy(settings: Settings) -> WatermarkPolicy:
     """Where the watermark lives and when a run is a full pass. Its scope names every
     setting that decides which pages and tickets followup sees, or how it reads them:
     a watermark written under other values of these says nothing of what changed."""
     s, c, j = settings.sync, settings.confluence, settings.jira
-    scope = watermark.scope_hash(
-        c.url, c.cql, sorted(c.spaces), j.url, j.project_key, s.label, s.timezone
-    )
-    return watermark.Policy(
+    return WatermarkPolicy(
         state_page=s.state_page,
-        full_every=timedelta(seconds=s.full_every),
-        overlap=timedelta(seconds=s.incremental_overlap),
+        full_every_seconds=s.full_every,
+        overlap_seconds=s.incremental_overlap,
         timezone=s.timezone,
-        scope=scope,
-    )
-
-
-def reminder_policy(settings: Settings) -> ReminderPolicy:
-    r = settings.reminders
-    return ReminderPolicy(
-        enabled=r.enabled,
-        overdue_every_days=r.overdue_every_days,
-        before_due_days=r.before_due_days,
-        escalate_after=r.escalate_after,
-        escalate_to=r.escalate_to,
-        escalate_label=r.escalate_label or None,
+        scope=scope_hash(c.url, c.cql, sorted(c.spaces), j.url, j.project_key, s.label, s.timezone),
     )
 
 
@@ -136,13 +135,8 @@ def today_in(settings: Settings, now: datetime | None = None) -> date:
 def build_engine(
     settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
 ) -> Engine:
-    return Engine(
-        jira,
-        confluence,
-        policy_from_settings(settings, jira.deployment),
-        engine_config(settings),
-        **kw,
-    )
+    policy, config = policies_from_settings(settings, jira.deployment)
+    return Engine(jira, confluence, policy, config, **kw)
 
 
 @contextmanager
@@ -203,7 +197,12 @@ def sync_command(
             try:
                 try:
                     engine = build_engine(
-                        settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                        settings,
+                        adapters.jira,
+                        adapters.confluence,
+                        run_id=run_id,
+                        stop=stop,
+                        pause=adapters.retry.pause,
                     )
                     with _progress() as progress:
                         result = engine.run(

@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 import structlog
 
+from followup.core.policy import WatermarkPolicy
 from followup.core.queries import check_page_id
 from followup.errors import ConflictError, FollowupError
 from followup.ports import ConfluencePort, JiraPort, PropertyValue
@@ -153,17 +154,6 @@ def scope_hash(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What decides a run's kind, from the settings."""
-
-    state_page: str | None
-    full_every: timedelta = timedelta(days=1)
-    overlap: timedelta = timedelta(minutes=5)
-    timezone: str = "UTC"  # sync.timezone: the zone of the run's date
-    scope: str = ""
-
-
 @dataclass(slots=True)
 class Window:
     """The kind of one run, why, and for an incremental run what to read: pages
@@ -210,7 +200,7 @@ def wall_time(moment: datetime, zone: str | None) -> datetime:
 def begin(
     confluence: ConfluencePort,
     jira: JiraPort,
-    policy: Policy,
+    policy: WatermarkPolicy,
     *,
     today: date,
     full: bool = False,
@@ -263,7 +253,7 @@ def begin(
 
 
 def _full_reason(
-    policy: Policy,
+    policy: WatermarkPolicy,
     mark: Mark | None,
     problem: str | None,
     now_confluence: datetime | None,
@@ -311,7 +301,7 @@ def _zones(confluence: ConfluencePort, jira: JiraPort) -> dict[str, str | None]:
 def commit(
     confluence: ConfluencePort,
     window: Window,
-    policy: Policy,
+    policy: WatermarkPolicy,
     *,
     today: date,
     run_id: str,
@@ -414,7 +404,6 @@ def _span(delta: timedelta) -> str:
 __all__ = [
     "WATERMARK_KEY",
     "Mark",
-    "Policy",
     "RunKind",
     "Window",
     "begin",
