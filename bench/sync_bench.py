@@ -260,6 +260,14 @@ def change_tickets(box: Sandbox, n: int, avoid_pages: list[str]) -> list[str]:
 
 
 def _maxrss_bytes() -> int:
+    """This process's peak RSS. On Linux from `/proc/self/status` (`VmHWM`): the
+    `ru_maxrss` of a process started by fork and exec begins at its parent's RSS
+    (Linux keeps it across execve), so a worker started by a bench that holds a
+    large site's issues would report the bench's size, not its own."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024
 
