@@ -87,12 +87,12 @@ def _settings(server: RunningSandbox) -> Settings:
     return settings
 
 
-def _sync(server: RunningSandbox, settings: Settings) -> Run:
+def _sync(server: RunningSandbox, settings: Settings, *, full: bool = False) -> Run:
     server.stats.reset()
     adapters = from_settings(settings, sleep=lambda s: None)
     try:
         result = build_engine(settings, adapters.jira, adapters.confluence).run(
-            today=TODAY, dry_run=False
+            today=TODAY, dry_run=False, full=full
         )
     finally:
         adapters.close()
@@ -359,6 +359,7 @@ AGE = 2 * 86400  # the site's data made this much older: past any run's window
 class Watermarked:
     first: Run
     steady: Run
+    daily: Run
     one_page: Run
     one_ticket: Run
 
@@ -398,6 +399,7 @@ def watermarked(sandbox_server: RunningSandbox) -> Iterator[Watermarked]:
     _sync(sandbox_server, settings)  # reads back what the first run wrote; plans nothing
     control.age(sandbox_server.state, AGE)
     steady = _sync(sandbox_server, settings)
+    daily = _sync(sandbox_server, settings, full=True)
     moved = next(
         i
         for items in _shown(first).values()
@@ -427,7 +429,7 @@ def watermarked(sandbox_server: RunningSandbox) -> Iterator[Watermarked]:
         json={"transition": {"id": "31"}},
     )
     one_ticket = _sync(sandbox_server, settings)
-    yield Watermarked(first, steady, one_page, one_ticket)
+    yield Watermarked(first, steady, daily, one_page, one_ticket)
     reset_server(sandbox_server)
 
 
@@ -473,6 +475,21 @@ def test_incremental_run_with_nothing_changed_costs_five_requests(
         {SERVER_INFO: 1, WATERMARK_READ: 1, CQL: 1, JQL: 1, WATERMARK_WRITE: 1}
     )
     assert steady.total == 5
+
+
+def test_a_full_pass_that_keeps_the_watermark_costs_the_floor_and_four(
+    watermarked: Watermarked,
+) -> None:
+    """The daily full pass (here `--full`) on a site in step: the floor, the tickets
+    searched batch by batch with the pages, plus the watermark read and written and
+    each site asked for the account's time zone."""
+    daily = watermarked.daily
+    assert daily.result.kind == "full"
+    assert daily.result.actions == []
+    expected = Counter(FLOOR)
+    expected.update({WATERMARK_READ: 1, MYSELF: 1, CURRENT_USER: 1, WATERMARK_WRITE: 1})
+    assert daily.routes == expected
+    assert daily.total == 6 + 4
 
 
 def test_incremental_run_with_one_page_changed(watermarked: Watermarked) -> None:
