@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -424,10 +425,10 @@ class Engine:
             filtered = bool(spaces or page_ids)
         batches = _Batches(self, result, today)
         try:
-            for batch in _batched(source, BATCH_PAGES):
+            for batch, tickets in self._with_tickets(_batched(source, BATCH_PAGES), tickets_for):
                 if self.stop.is_set() and not dry_run:
                     break
-                planned = self._plan_batch(batch, tickets_for([p.id for p in batch]), today)
+                planned = self._plan_batch(batch, tickets, today)
                 batches.add(planned)
                 if progress:
                     progress("plan", len(result.pages), len(result.pages))
@@ -457,6 +458,22 @@ class Engine:
             self._commit(result, window, today)
         result.finished = self.clock()
         return result
+
+    def _with_tickets(
+        self,
+        batches: Iterator[list[Page]],
+        tickets_for: Callable[[Sequence[str]], Mapping[str, list[Ticket]]],
+    ) -> Iterator[tuple[list[Page], Mapping[str, list[Ticket]]]]:
+        """Each batch of pages with its tickets. Discovery and the ticket searches are
+        sequential cursors but independent: the next batch's pages are read while
+        this batch's tickets are searched, in the run's pool, so the reading costs
+        about the longer of the two rather than their sum."""
+        current = next(batches, None)
+        while current is not None:
+            searching = self.state.submit(partial(tickets_for, [p.id for p in current]))
+            following = next(batches, None)
+            yield current, searching.result()
+            current = following
 
     def _plan_batch(
         self, pages: Sequence[Page], tickets: Mapping[str, list[Ticket]], today: date
