@@ -72,7 +72,7 @@ SEARCH_PAGE_BATCH = 50
 SEARCH_RESULTS_PAGE = 100  # issues a ticket search returns per request
 FETCH_PAGE_BATCH = 100  # pages read by id in one search (an incremental run)
 # Pages extracted, planned and applied at a time: what a run holds of the site.
-BATCH_PAGES = 200
+BATCH_PAGES = 100
 _T = TypeVar("_T")
 
 
