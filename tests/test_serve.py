@@ -8,6 +8,7 @@ generous timeout that only bounds a failure.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -18,13 +19,17 @@ import pytest
 import requests
 from pydantic import SecretStr
 from test_e2e_sync import Site, _site, _ticket_of
+from typer.testing import CliRunner
 
+from followup.cli import app
+from followup.commands.doctor import Check, run_doctor
 from followup.commands.serve import RunningServe, start_in_thread
 from followup.commands.webhooks import register_webhooks
-from followup.sandbox import webhooks
+from followup.sandbox import control, webhooks
 from followup.sandbox.faults import FaultConfig
 from followup.sandbox.server import RunningSandbox
 from followup.serve import signing
+from followup.settings import load_settings
 
 SECRET = "webhook-secret-for-the-tests-0123456789"
 PAGE = "98000001"
@@ -387,3 +392,74 @@ def test_two_replicas_and_a_sync_create_no_duplicate_and_lose_no_edit(
     assert summaries.count(text) == 1
     assert len(summaries) == len(set(summaries))
     assert site.sync().actions == []
+
+
+# -- registering, the doctor, the command line ---------------------------------------------
+
+
+def _cli_env(site: Site, monkeypatch: pytest.MonkeyPatch, public_url: str) -> None:
+    for name, value in control.env_for(site.server.state, site.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FOLLOWUP_SERVE__WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("FOLLOWUP_SERVE__PUBLIC_URL", public_url)
+
+
+def test_register_is_idempotent_and_the_doctor_sees_the_webhooks(
+    any_site: Site, clean_env: pytest.MonkeyPatch, reset_logging: None
+) -> None:
+    """`followup serve --register` creates the webhooks, and run again updates them
+    (a rotated secret is taken) instead of adding more; `doctor` warns until they
+    exist. Confluence Cloud has none to register, and says so."""
+    site = any_site
+    public = "https://followup.acme.example"
+    _cli_env(site, clean_env, public)
+    settings = load_settings(None)
+
+    def webhook_check() -> Check:
+        checklist = run_doctor(settings, out=io.StringIO())
+        return next(c for c in checklist.checks if c.name == "webhooks")
+
+    before = webhook_check()
+    assert before.status == "warn"
+    assert before.fix is not None
+    assert "--register" in before.fix
+
+    first = CliRunner().invoke(app, ["serve", "--register"])
+    assert first.exit_code == 0, first.output
+    assert f"jira: created {public}/webhooks/jira" in first.stdout
+    again = CliRunner().invoke(app, ["serve", "--register"])
+    assert again.exit_code == 0, again.output
+    assert f"jira: updated {public}/webhooks/jira" in again.stdout
+    assert len(site.get("/rest/webhooks/1.0/webhook")) == 1
+    if site.server.state.flavor == "cloud":
+        assert "confluence: unavailable" in first.stdout
+    else:
+        assert f"confluence: updated {public}/webhooks/confluence" in again.stdout
+        assert len(site.get("/wiki/rest/api/webhooks")["results"]) == 1
+    assert SECRET not in first.output + again.output
+    assert webhook_check().status == "ok"
+
+
+def test_serve_without_a_secret_stops_before_listening(
+    site: Site, clean_env: pytest.MonkeyPatch, reset_logging: None
+) -> None:
+    """No webhook secret: exit 2 naming the setting (a receiver that cannot verify
+    deliveries must not start)."""
+    _cli_env(site, clean_env, "https://followup.acme.example")
+    clean_env.delenv("FOLLOWUP_SERVE__WEBHOOK_SECRET")
+    result = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 2
+    assert "FOLLOWUP_SERVE__WEBHOOK_SECRET / [serve] webhook_secret" in result.stderr
+
+
+def test_healthz_and_metrics(site: Site, stopping: list[RunningServe]) -> None:
+    """/healthz is 200 while both sites answer; /metrics is Prometheus text."""
+    running = _serve(site, register=False)
+    stopping.append(running)
+    health = requests.get(f"{running.url}/healthz", timeout=10)
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok"
+    metrics = requests.get(f"{running.url}/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert "followup_serve_queue_depth 0.0" in metrics.text
+    assert "followup_serve_events_received_total" in metrics.text

@@ -29,8 +29,9 @@ Kinds, in the order a request meets them:
   read one's own writes). Reads by key or id see it at once;
 - webhook deliveries (`webhooks.py`): each delivery is lost with probability
   `webhook_drop`, sent twice (the same delivery, as a site's retry would) with
-  probability `webhook_duplicate`, sent `webhook_delay_ms` late, and with
-  `webhook_reorder` the deliveries waiting at that moment go out newest first;
+  probability `webhook_duplicate`, sent `webhook_delay_ms` late; with
+  `webhook_reorder` = k (2 or more) they go out in groups of k, newest first (a
+  group waits up to 30 s for its k-th);
 - clock: every answer's `Date` header is `clock_offset_s` seconds off the real time,
   as if that much time had passed (or, negative, the server's clock were behind).
   Stored timestamps (a property version's `when`) keep the real time, so a positive
@@ -73,7 +74,7 @@ class FaultConfig:
     webhook_drop: float = 0.0
     webhook_duplicate: float = 0.0
     webhook_delay_ms: int = 0
-    webhook_reorder: bool = False
+    webhook_reorder: int = 0
     seed: int | None = None
 
     @classmethod
@@ -103,7 +104,7 @@ class FaultConfig:
                 webhook_drop=float(data.get("webhook_drop") or 0.0),
                 webhook_duplicate=float(data.get("webhook_duplicate") or 0.0),
                 webhook_delay_ms=int(data.get("webhook_delay_ms") or 0),
-                webhook_reorder=bool(data.get("webhook_reorder") or False),
+                webhook_reorder=int(data.get("webhook_reorder") or 0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -126,8 +127,8 @@ class FaultConfig:
             raise FaultConfigError(
                 "latency_ms, retry_after_s and search_lag_ms must not be negative"
             )
-        if self.webhook_delay_ms < 0:
-            raise FaultConfigError("webhook_delay_ms must not be negative")
+        if self.webhook_delay_ms < 0 or self.webhook_reorder < 0:
+            raise FaultConfigError("webhook_delay_ms and webhook_reorder must not be negative")
         if self.hold_after < 0:
             raise FaultConfigError("hold_after must not be negative")
         if not math.isfinite(self.clock_offset_s):
@@ -243,9 +244,9 @@ class Faults:
                 return "close" if self._rng.random() < 0.5 else "502"
             return config.drop_mode
 
-    def webhook_fate(self) -> tuple[int, float, bool]:
+    def webhook_fate(self) -> tuple[int, float, int]:
         """How one webhook delivery goes out: (copies: 0 lost, 1, or 2 duplicated;
-        seconds late; whether waiting deliveries go newest first)."""
+        seconds late; the size of the groups sent newest first, 0 or 1 for none)."""
         with self._lock:
             config = self._config
             copies = 1

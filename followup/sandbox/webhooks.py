@@ -28,7 +28,7 @@ all, is sent again up to 3 times (after Retry-After, at most 2 s).
 
 Deliveries go out from one thread, in the order the changes were made, after the
 change's transaction has committed. Faults (`faults.py`, `webhook_*`) lose,
-duplicate, delay or reorder them.
+duplicate, delay or reorder them (`webhook_reorder` = k: groups of k, newest first).
 
 The product modules call `issue_event`, `page_event` with their database connection,
 which names the sandbox it belongs to (`attach`, done by `create_app`).
@@ -88,6 +88,7 @@ JIRA_FILTER_KEY = "issue-related-events-section"
 JIRA_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
 CONFLUENCE_EVENTS = frozenset({"page_created", "page_updated", "label_added", "label_removed"})
 RETRIES = 3
+REORDER_WAIT_SECONDS = 30.0
 
 
 def init_schema(db: sqlite3.Connection) -> None:
@@ -154,10 +155,12 @@ class Dispatcher:
             copies, delay, reorder = self.faults.webhook_fate()
             if delay:
                 time.sleep(delay)
-            if reorder:
-                while True:
+            if reorder > 1:
+                deadline = time.monotonic() + REORDER_WAIT_SECONDS
+                while len(batch) < reorder:
+                    left = max(0.0, deadline - time.monotonic())
                     try:
-                        batch.append(self._queue.get_nowait())
+                        batch.append(self._queue.get(timeout=left))
                     except queue.Empty:
                         break
                 batch.reverse()
