@@ -17,6 +17,7 @@ from sandbox_support import ADMIN, JiraSite
 
 from followup.sandbox import webhooks
 from followup.sandbox.faults import FaultConfig, FaultConfigError
+from followup.sandbox.server import RunningSandbox
 from followup.serve import signing
 
 SECRET = "delivery-secret-0123456789abcdef"
@@ -33,7 +34,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(sandbox_server: RunningSandbox) -> Iterator[Receiver]:
     got: list[tuple[dict[str, str], bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,9 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook", got)
+    dispatcher = webhooks.dispatcher_for(sandbox_server.state)
+    if dispatcher is not None:  # every delivery out before the server goes
+        dispatcher.wait_idle(WAIT)
     server.shutdown()
     server.server_close()
 

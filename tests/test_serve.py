@@ -111,9 +111,17 @@ def any_site(request: pytest.FixtureRequest) -> Site:
 
 
 @pytest.fixture
-def stopping() -> Iterator[list[RunningServe]]:
+def stopping(
+    sandbox_server: RunningSandbox, dc_sandbox_server: RunningSandbox
+) -> Iterator[list[RunningServe]]:
+    """Receivers to stop after the test, once every delivery the sandboxes queued has
+    gone out (none may reach a receiver of a later test on a reused port)."""
     started: list[RunningServe] = []
     yield started
+    for server in (sandbox_server, dc_sandbox_server):
+        dispatcher = webhooks.dispatcher_for(server.state)
+        if dispatcher is not None:
+            dispatcher.wait_idle(WAIT)
     for running in started:
         running.stop()
 

@@ -156,9 +156,11 @@ class Receiver:
     runner: PageRunner
     app: Starlette
 
-    def close(self) -> None:
+    def close(self, timeout: float = 45.0) -> None:
+        """Take no more runs, let those under way finish (within `timeout`, then ask
+        them to stop between pages), and close the sessions."""
+        self.queue.stop(timeout)
         self.runner.stop.set()
-        self.queue.stop()
         self.runner.close()
 
 
