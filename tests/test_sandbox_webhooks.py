@@ -214,6 +214,7 @@ def test_faults_reorder_deliveries(jira_site: JiraSite, receiver: Receiver) -> N
 
 
 def test_webhook_fault_settings_are_checked() -> None:
+    """Rates outside [0, 1] and negative delays are refused; a group size is taken."""
     with pytest.raises(FaultConfigError):
         FaultConfig.from_json({"webhook_drop": 2})
     with pytest.raises(FaultConfigError):
