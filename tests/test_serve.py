@@ -471,3 +471,51 @@ def test_healthz_and_metrics(site: Site, stopping: list[RunningServe]) -> None:
     assert metrics.status_code == 200
     assert "followup_serve_queue_depth 0.0" in metrics.text
     assert "followup_serve_events_received_total" in metrics.text
+
+
+# -- deliveries that misbehave -------------------------------------------------------------
+
+
+def test_duplicated_and_reordered_deliveries_still_leave_the_page_right(
+    site: Site, stopping: list[RunningServe]
+) -> None:
+    """Every delivery sent twice and each pair newest first: each run reads the
+    sites as they are, so the page ends showing both changes, once."""
+    assert not site.sync().failed
+    done = _ticket_of(site, PAGE, "Alert when replica lag")
+    moved = _ticket_of(site, PAGE, "Route order-history")
+    running = _serve(site)
+    stopping.append(running)
+    site.server.faults.configure(FaultConfig(webhook_duplicate=1.0, webhook_reorder=2))
+    site.transition(done, "Done")
+    site.edit_issue(moved, {"duedate": "2027-06-06"})
+
+    def both() -> bool:
+        items = {i.ticket: i for i in site.items(PAGE).items}
+        return items[done].done and str(items[moved].due) == "2027-06-06"
+
+    wait_for("both changes on the page", both)
+    _settled(site, running)
+    assert (
+        _metric(running, "followup_serve_events_ignored_total", source="jira", reason="duplicate")
+        >= 2
+    )
+    assert site.sync().actions == []
+
+
+def test_a_lost_delivery_is_caught_by_the_scheduled_sync(
+    site: Site, stopping: list[RunningServe]
+) -> None:
+    """The sites lose a delivery: serve never hears of the change, and the next
+    `followup sync` (the safety net) carries it over all the same."""
+    assert not site.sync().failed
+    key = _ticket_of(site, PAGE, "Route order-history")
+    running = _serve(site)
+    stopping.append(running)
+    site.server.faults.configure(FaultConfig(webhook_drop=1.0))
+    site.edit_issue(key, {"duedate": "2027-07-07"})
+    _settled(site, running)
+    assert _metric(running, "followup_serve_events_received_total", source="jira") == 0
+    assert str(next(i for i in site.items(PAGE).items if i.ticket == key).due) != "2027-07-07"
+    assert not site.sync().failed
+    assert str(next(i for i in site.items(PAGE).items if i.ticket == key).due) == "2027-07-07"
