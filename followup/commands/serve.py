@@ -2,8 +2,8 @@
 
 Each page run is what `followup sync --page <id>` does: the engine built from the
 settings (`followup.commands.sync.build_engine`), its plan, its page lease, its
-apply; the run's summary is logged as a `serve-page-run` line with the counts a
-`sync-summary` has. A worker keeps its adapters (sessions, rate limiter) from run to
+apply; each run ends with one `serve-page-run` log line carrying the counts a
+`sync-summary` line has. A worker keeps its adapters (sessions, rate limiter) from run to
 run and gives each run a fresh retry budget, as each `followup sync` has its own.
 
 `start_in_thread` serves from a background thread on a port of its own (0: any
@@ -83,15 +83,21 @@ class PageRunner:
                 report = self._run(target, run_id)
             except FollowupError as exc:
                 report = RunReport("failed", detail=exc.show())
-            log.info(
-                "serve-page-run",
-                run_id=run_id,
-                target=target.key,
-                outcome=report.outcome,
-                wrote=report.wrote,
-                detail=report.detail or None,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+            fields = {
+                "run_id": run_id,
+                "target": target.key,
+                "page_id": report.page_id,
+                "outcome": report.outcome,
+                "wrote": report.wrote,
+                "duration_ms": int((time.monotonic() - started) * 1000),
+                **report.counts,
+            }
+            if report.detail:
+                fields["detail"] = report.detail
+            if report.outcome == "failed":
+                log.warning("serve-page-run", **fields)
+            else:
+                log.info("serve-page-run", **fields)
         return report
 
     def _run(self, target: Target, run_id: str) -> RunReport:
@@ -110,15 +116,22 @@ class PageRunner:
         except UsageError as exc:
             # The page is not a postmortem (the configured CQL does not find it) or is
             # gone: discovery found nothing, and nothing was written.
-            return RunReport("ignored", detail=exc.message)
+            return RunReport("ignored", detail=exc.message, page_id=page_id)
         counts = result.counts()
         wrote = any(o.ok and o.action.op is Op.WRITE_PAGE for p in result.pages for o in p.outcomes)
-        log.info("sync-summary", run_id=run_id, action="serve", page_id=page_id, **counts)
         if any(p.leased_by is not None for p in result.pages):
-            return RunReport("leased", detail="another run holds the page's lease")
+            return RunReport(
+                "leased",
+                detail="another run holds the page's lease",
+                counts=counts,
+                page_id=page_id,
+            )
         if result.failed:
-            return RunReport("failed", wrote=wrote, detail=f"{counts['errors']} error(s)")
-        return RunReport("synced", wrote=wrote)
+            errors = [*result.errors, *(p.error for p in result.pages if p.error)]
+            errors += [o.error or "" for o in result.failures]
+            detail = "; ".join(e for e in errors if e)[:500] or "some actions failed"
+            return RunReport("failed", wrote=wrote, detail=detail, counts=counts, page_id=page_id)
+        return RunReport("synced", wrote=wrote, counts=counts, page_id=page_id)
 
 
 class _Health:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +49,8 @@ class RunReport:
     outcome: Outcome
     wrote: bool = False
     detail: str = ""
+    page_id: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)  # as a sync-summary's
 
 
 @dataclass(slots=True)
