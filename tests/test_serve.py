@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -519,3 +523,34 @@ def test_a_lost_delivery_is_caught_by_the_scheduled_sync(
     assert str(next(i for i in site.items(PAGE).items if i.ticket == key).due) != "2027-07-07"
     assert not site.sync().failed
     assert str(next(i for i in site.items(PAGE).items if i.ticket == key).due) == "2027-07-07"
+
+
+def test_sigterm_stops_serve_cleanly_with_exit_0(site: Site) -> None:
+    """`followup serve` as a process: SIGTERM stops taking events, lets the runs
+    under way finish, logs `serve-stopping` and exits 0 (as a pod being replaced)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
+        **control.env_for(site.server.state, site.url),
+        "FOLLOWUP_SERVE__WEBHOOK_SECRET": SECRET,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "followup", "--log-json", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        started = json.loads(process.stderr.readline())
+        assert started["event"] == "serve-started"
+        url = f"http://127.0.0.1:{started['port']}"
+        assert requests.get(f"{url}/metrics", timeout=10).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest
+    assert [json.loads(line)["event"] for line in rest.splitlines()] == ["serve-stopping"]

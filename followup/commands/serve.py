@@ -14,10 +14,13 @@ until SIGTERM or Ctrl-C, then lets the runs under way finish.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -219,8 +222,28 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM or SIGINT that stopped it is not raised again
+    once it has shut down (uvicorn re-raises it, which ends the process there): the
+    receiver still has its runs to finish and their leases to release, then exits 0.
+    A second SIGINT still forces the server down at once."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def _uvicorn(app: Starlette) -> uvicorn.Server:
-    return uvicorn.Server(
+    return _Server(
         uvicorn.Config(
             app,
             http="h11",
