@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_support import ADMIN, JiraSite
+from sandbox_support import ADMIN, ALICE, JiraSite
 
 from followup.sandbox import webhooks
 from followup.sandbox.faults import FaultConfig, FaultConfigError
@@ -120,6 +120,8 @@ def test_jira_webhooks_are_registered_listed_updated_and_deleted(jira_site: Jira
     assert "secret" not in changed.text
     assert jira_site.session().delete(made["self"], timeout=10).status_code == 204
     assert jira_site.session().get(made["self"], timeout=10).status_code == 404
+    refused = jira_site.session(ALICE).get(f"{jira_site.url}/rest/webhooks/1.0/webhook", timeout=10)
+    assert refused.status_code == 403  # Jira administration only
     bad = jira_site.session().post(
         f"{jira_site.url}/rest/webhooks/1.0/webhook", json={"name": "x"}, timeout=10
     )

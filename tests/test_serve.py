@@ -554,3 +554,23 @@ def test_sigterm_stops_serve_cleanly_with_exit_0(site: Site) -> None:
             process.wait()
     assert process.returncode == 0, rest
     assert [json.loads(line)["event"] for line in rest.splitlines()] == ["serve-stopping"]
+
+
+def test_registering_needs_an_administrator(
+    site: Site, clean_env: pytest.MonkeyPatch, reset_logging: None
+) -> None:
+    """An account that may not manage webhooks: `--register` stops with exit 2 and
+    says what is needed; the doctor warns that it cannot tell."""
+    _cli_env(site, clean_env, "https://followup.acme.example")
+    clean_env.setenv("FOLLOWUP_JIRA__EMAIL", "viewer@example.com")
+    clean_env.setenv("FOLLOWUP_JIRA__TOKEN", "sandbox-viewer-token")
+    clean_env.setenv("FOLLOWUP_CONFLUENCE__EMAIL", "viewer@example.com")
+    clean_env.setenv("FOLLOWUP_CONFLUENCE__TOKEN", "sandbox-viewer-token")
+    result = CliRunner().invoke(app, ["serve", "--register"])
+    assert result.exit_code == 2, result.output
+    assert "Jira refused to manage webhooks" in result.stderr
+    assert "administration" in result.stderr
+    checklist = run_doctor(load_settings(None), out=io.StringIO())
+    check = next(c for c in checklist.checks if c.name == "webhooks")
+    assert check.status == "warn"
+    assert "may not list webhooks" in check.detail

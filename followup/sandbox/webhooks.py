@@ -13,7 +13,9 @@ Registration:
                               active, configuration: {secret}}; Confluence Cloud has
                               no such API (404, as there)
 
-No answer ever carries a webhook's secret. `GET /_sandbox/webhooks` shows what is
+Only the site's administrator (the seeded admin, `control.admin_user`) may manage
+webhooks, as both products require administration; anyone else is answered 403. No
+answer ever carries a webhook's secret. `GET /_sandbox/webhooks` shows what is
 registered (without secrets) and the delivery counts.
 
 Events: `jira:issue_created` (an issue created through the API), `jira:issue_updated`
@@ -498,6 +500,13 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         }
         return JSONResponse(body, status_code=status)
 
+    def is_admin(request: Request) -> bool:
+        from followup.sandbox.control import admin_user
+
+        user = getattr(request.state, "user", None)
+        admin = admin_user(state)
+        return user is not None and admin is not None and user.account_id == admin.account_id
+
     def not_on_cloud(request: Request) -> Response | None:
         if state.flavor == "cloud":
             url = str(request.url)
@@ -551,7 +560,12 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 "SELECT * FROM webhooks WHERE product = ? ORDER BY id", (product,)
             ).fetchall()
 
+    jira_forbidden = "You do not have the permission to manage webhooks (Jira administration)."
+    confluence_forbidden = "Administrator permission is required to manage webhooks"
+
     async def jira_hooks(request: Request) -> Response:
+        if not is_admin(request):
+            return jira_error(403, jira_forbidden)
         base = base_of(request)
         if request.method == "GET":
             return JSONResponse([_jira_json(r, base) for r in listed("jira")])
@@ -564,6 +578,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         return JSONResponse(_jira_json(row, base), status_code=201)
 
     async def jira_hook(request: Request) -> Response:
+        if not is_admin(request):
+            return jira_error(403, jira_forbidden)
         ident = str(request.path_params["id"])
         row = one("jira", ident)
         if row is None:
@@ -586,6 +602,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         cloud = not_on_cloud(request)
         if cloud is not None:
             return cloud
+        if not is_admin(request):
+            return confluence_error(403, confluence_forbidden)
         if request.method == "GET":
             results = [_confluence_json(r) for r in listed("confluence")]
             return JSONResponse(
@@ -604,6 +622,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         cloud = not_on_cloud(request)
         if cloud is not None:
             return cloud
+        if not is_admin(request):
+            return confluence_error(403, confluence_forbidden)
         ident = str(request.path_params["id"])
         row = one("confluence", ident)
         if row is None:
