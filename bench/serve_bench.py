@@ -146,6 +146,7 @@ def bench_latency(latency_ms: int, changes: int, workers: int) -> dict[str, Any]
         ).json()["issues"]
         key = issues[0]["key"]
         seconds: list[float] = []
+        requests.post(f"{url}/_sandbox/stats/reset", timeout=30).raise_for_status()
         try:
             for n in range(changes):
                 target = "Done" if n % 2 == 0 else "To Do"
@@ -164,6 +165,10 @@ def bench_latency(latency_ms: int, changes: int, workers: int) -> dict[str, Any]
                     time.sleep(0.001)
                 seconds.append(time.perf_counter() - start)
                 wait_idle(running, url)
+            stats = requests.get(f"{url}/_sandbox/stats", timeout=30).json()
+            runs = running.metrics.registry.get_sample_value(
+                "followup_serve_page_runs_total", {"outcome": "synced"}
+            )
             lag = running.metrics.registry
             count = lag.get_sample_value("followup_serve_event_to_page_seconds_count") or 0.0
             total = lag.get_sample_value("followup_serve_event_to_page_seconds_sum") or 0.0
@@ -174,6 +179,9 @@ def bench_latency(latency_ms: int, changes: int, workers: int) -> dict[str, Any]
         "median_s": statistics.median(seconds),
         "p95_s": percentile(seconds, 0.95),
         "receiver_mean_s": total / count if count else None,
+        "page_runs": runs,
+        # The bench's own two requests per change (the transitions, then the move).
+        "requests_per_run": (stats["requests"] - 2 * changes) / runs if runs else None,
     }
 
 
@@ -272,6 +280,7 @@ def main() -> None:
             if latency["receiver_mean_s"] is not None
             else ""
         )
+        + f"; {latency['page_runs']:.0f} page runs, {latency['requests_per_run']:.1f} requests each"
     )
     throughput = bench_throughput(
         args.latency_ms, args.events, args.pages, args.senders, args.workers
