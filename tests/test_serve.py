@@ -574,3 +574,46 @@ def test_registering_needs_an_administrator(
     check = next(c for c in checklist.checks if c.name == "webhooks")
     assert check.status == "warn"
     assert "may not list webhooks" in check.detail
+
+
+def test_a_page_becomes_a_postmortem_by_its_label(
+    dc_site: Site, stopping: list[RunningServe]
+) -> None:
+    """Data Center: a new page with an action item is not a postmortem, and its
+    `page_created` event writes nothing; labelled `postmortem`, its `label_added`
+    event gives the item its ticket."""
+    site = dc_site
+    running = _serve(site)
+    stopping.append(running)
+    body = (
+        "<h2>Action items</h2><ac:task-list><ac:task><ac:task-id>1</ac:task-id>"
+        "<ac:task-status>incomplete</ac:task-status>"
+        "<ac:task-body>Rotate the staging certificates</ac:task-body></ac:task></ac:task-list>"
+    )
+    made = requests.post(
+        f"{site.url}/wiki/rest/api/content",
+        json={
+            "type": "page",
+            "title": "Staging certificate expiry",
+            "space": {"key": "SRE"},
+            "body": {"storage": {"value": body, "representation": "storage"}},
+        },
+        auth=site.auth,
+        timeout=10,
+    )
+    made.raise_for_status()
+    page = str(made.json()["id"])
+    writes = site.writes()
+    _settled(site, running)
+    assert _metric(running, "followup_serve_page_runs_total", outcome="ignored") == 1
+    assert site.writes() == writes
+    requests.post(
+        f"{site.url}/wiki/rest/api/content/{page}/label",
+        json=[{"prefix": "global", "name": "postmortem"}],
+        auth=site.auth,
+        timeout=10,
+    ).raise_for_status()
+    wait_for("the item's ticket on the page", lambda: bool(site.items(page).items[0].ticket))
+    _settled(site, running)
+    summaries = [t["fields"]["summary"] for t in site.tickets()]
+    assert summaries.count("Rotate the staging certificates") == 1
