@@ -6,6 +6,9 @@ apply; each run ends with one `serve-page-run` log line carrying the counts a
 `sync-summary` line has. A worker keeps its adapters (sessions, rate limiter) from run to
 run and gives each run a fresh retry budget, as each `followup sync` has its own.
 
+The workers share one rate limiter (`sync.rate_limit` holds per process, as for one
+sync; each replica has its own).
+
 `start_in_thread` serves from a background thread on a port of its own (0: any
 free one), for tests and the benchmark; `serve_command` serves in the foreground
 until SIGTERM or Ctrl-C, then lets the runs under way finish.
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 import structlog
 import uvicorn
 
+from followup.adapters.http import RateLimiter
 from followup.adapters.retry import RetryBudget
 from followup.adapters.webhooks import sites_answer
 from followup.commands.sites import open_sites
@@ -60,6 +64,7 @@ class PageRunner:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[Adapters] = []
+        self._limiter: RateLimiter | None = None
 
     def _adapters(self) -> Adapters:
         adapters: Adapters | None = getattr(self._local, "adapters", None)
@@ -68,6 +73,12 @@ class PageRunner:
             self._local.adapters = adapters
             with self._lock:
                 self._opened.append(adapters)
+                # One rate limiter for the process: `sync.rate_limit` holds for all
+                # the workers together, as for the pool of one sync.
+                if self._limiter is None:
+                    self._limiter = adapters.limiter
+                adapters.jira.transport.limiter = self._limiter
+                adapters.confluence.transport.limiter = self._limiter
         # The budget bounds one run's waiting for retries, as for each `followup sync`.
         adapters.retry.budget = RetryBudget(self.settings.sync.run_budget_seconds)
         return adapters
