@@ -56,7 +56,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from followup.core.model import KEEP, Badge, ItemChange
-from followup.core.planner import Op
+from followup.core.plan import Op, PageWrite, payload
 
 if TYPE_CHECKING:
     from followup.settings import MetricsSettings
@@ -97,7 +97,7 @@ def item_states(result: RunResult) -> dict[str, Tally[str]]:
         changes: dict[str, ItemChange] = {}
         for action in pr.plan.actions:
             if action.op is Op.WRITE_PAGE:
-                changes.update(action.data.changes)
+                changes.update(payload(action, PageWrite).changes)
         for item in pr.plan.items:
             change = changes.get(item.key, ItemChange())
             badge = item.badge if change.badge is KEEP else change.badge

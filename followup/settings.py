@@ -13,6 +13,7 @@ the values it needs from the engine.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import json
 import os
@@ -47,7 +48,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from followup.core.policy import (
+    AdoptedTickets,
+    ConflictWinner,
+    Direction,
+    Directions,
+    EngineConfig,
+    OrphanPolicy,
+    Policy,
+    ReminderPolicy,
+)
 from followup.core.queries import check_space_key
+from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ConfigError
 from followup.logconfig import MIN_SECRET_LENGTH, register_secret
@@ -72,11 +84,21 @@ __all__ = [
 
 _log = structlog.get_logger("followup.settings")
 
+
+def _core(cls: type[Any], name: str) -> Any:
+    """A setting's default: that of the core value it becomes (`followup.core.policy`),
+    so that each default is defined once."""
+    spec = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    raise AssertionError(f"{cls.__name__}.{name} has no default")
+
+
 ENV_PREFIX = "FOLLOWUP_"
 CONFIG_ENV_VAR = "FOLLOWUP_CONFIG"
 
-Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
-FindingPolicy = Literal["report", "comment", "close"]
 Product = Literal["jira", "confluence"]
 
 # Hosts where both products share one origin and Confluence lives under /wiki.
@@ -260,10 +282,12 @@ class JiraSettings(_SiteSettings):
     project: str | None = None
     adopt_projects: StrList = Field(default_factory=list)
     macro_server_ids: StrList = Field(default_factory=list)
-    issue_type: str = Field(default="Task", min_length=1)
-    done_transitions: StrList = Field(default_factory=lambda: ["Done"], min_length=1)
+    issue_type: str = Field(default=_core(Policy, "issue_type"), min_length=1)
+    done_transitions: StrList = Field(
+        default_factory=lambda: list(_core(Policy, "done_transitions")), min_length=1
+    )
     reopen_transitions: StrList = Field(
-        default_factory=lambda: ["To Do", "Reopen", "Reopened", "Backlog"]
+        default_factory=lambda: list(_core(Policy, "reopen_transitions"))
     )
     labels: StrList = Field(default_factory=list)
     default_priority: str | None = None
@@ -317,7 +341,7 @@ class ConfluenceSettings(_SiteSettings):
     (`followup doctor` shows the values the pages' own macros carry).
     """
 
-    cql: str = Field(default='type = page AND label = "postmortem"', min_length=1)
+    cql: str = Field(default=_core(EngineConfig, "cql"), min_length=1)
     spaces: StrList = Field(default_factory=list)
     jira_server: str | None = None
     # Checked even when unset: it is required once jira_server is set.
@@ -373,10 +397,10 @@ class DirectionSettings(BaseModel):
 
     model_config = _section_config()
 
-    summary: Direction = "page_to_jira"
-    assignee: Direction = "both"
-    due: Direction = "both"
-    status: Direction = "both"
+    summary: Direction = _core(Directions, "summary")
+    assignee: Direction = _core(Directions, "assignee")
+    due: Direction = _core(Directions, "due")
+    status: Direction = _core(Directions, "status")
 
 
 class SyncSettings(BaseModel):
@@ -385,29 +409,33 @@ class SyncSettings(BaseModel):
     model_config = _section_config()
 
     timezone: str = "UTC"
-    label: str = Field(default="followup", min_length=1)
+    label: str = Field(default=_core(Policy, "label"), min_length=1)
     # Every number has a range a run can live with (docs/configuration.md): a value
     # outside it is refused at start-up, naming the setting, never met mid-run.
-    default_due_days: int | None = Field(default=None, ge=0, le=3650)
-    fallback_assignee: str | None = None
-    close_on_tick: bool = True
-    orphans: FindingPolicy = "report"
-    duplicates: FindingPolicy = "report"
-    adopt: bool = True
-    adopted_tickets: Literal["jira-leads", "two-way"] = "jira-leads"
-    conflict_winner: Literal["jira", "page"] = "jira"
+    default_due_days: int | None = Field(default=_core(Policy, "default_due_days"), ge=0, le=3650)
+    fallback_assignee: str | None = _core(Policy, "fallback_assignee")
+    close_on_tick: bool = _core(Policy, "close_on_tick")
+    orphans: OrphanPolicy = _core(Policy, "orphans")
+    duplicates: OrphanPolicy = _core(Policy, "duplicates")
+    adopt: bool = _core(Policy, "adopt")
+    adopted_tickets: AdoptedTickets = _core(Policy, "adopted_tickets")
+    conflict_winner: ConflictWinner = _core(Policy, "conflict_winner")
     directions: DirectionSettings = Field(default_factory=DirectionSettings)
-    date_order: Literal["none", "dmy", "mdy"] = "none"
-    concurrency: int = Field(default=4, ge=1, le=64)
+    date_order: DateOrder = _core(EngineConfig, "date_order")
+    concurrency: int = Field(default=_core(EngineConfig, "concurrency"), ge=1, le=64)
     # Above what the default 4 workers reach even against a 20 ms site (docs/performance.md):
     # a guard for raised concurrency, not a brake on an ordinary run.
     rate_limit: float = Field(default=200.0, ge=0.1, le=10_000)
-    lease_seconds: int = Field(default=300, ge=10, le=3600)
-    max_page_retries: int = Field(default=3, ge=0, le=10)
+    lease_seconds: int = Field(default=_core(EngineConfig, "lease_seconds"), ge=10, le=3600)
+    max_page_retries: int = Field(default=_core(EngineConfig, "max_page_retries"), ge=0, le=10)
     run_budget_seconds: int = Field(default=600, ge=1, le=86_400)
-    search_settle_seconds: float = Field(default=10, ge=0, le=120)
-    max_page_bytes: int = Field(default=5_000_000, ge=1, le=100_000_000)
-    max_items_per_page: int = Field(default=2000, ge=1, le=100_000)
+    search_settle_seconds: float = Field(
+        default=_core(EngineConfig, "search_settle_seconds"), ge=0, le=120
+    )
+    max_page_bytes: int = Field(default=_core(EngineConfig, "max_page_bytes"), ge=1, le=100_000_000)
+    max_items_per_page: int = Field(
+        default=_core(EngineConfig, "max_items_per_page"), ge=1, le=100_000
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -485,12 +513,14 @@ class ReminderSettings(BaseModel):
 
     model_config = _section_config()
 
-    enabled: bool = False
-    overdue_every_days: int = Field(default=7, ge=1, le=365)
-    before_due_days: int = Field(default=3, ge=0, le=365)
-    escalate_after: int = Field(default=3, ge=1, le=100)
-    escalate_to: str | None = None
-    escalate_label: str = Field(default="followup-escalated", min_length=1)
+    enabled: bool = _core(ReminderPolicy, "enabled")
+    overdue_every_days: int = Field(
+        default=_core(ReminderPolicy, "overdue_every_days"), ge=1, le=365
+    )
+    before_due_days: int = Field(default=_core(ReminderPolicy, "before_due_days"), ge=0, le=365)
+    escalate_after: int = Field(default=_core(ReminderPolicy, "escalate_after"), ge=1, le=100)
+    escalate_to: str | None = _core(ReminderPolicy, "escalate_to")
+    escalate_label: str = Field(default=_core(ReminderPolicy, "escalate_label"), min_length=1)
 
 
 class ServeSettings(BaseModel):

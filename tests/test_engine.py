@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from followup.core.model import FindingCode, Page
-from followup.core.planner import Op, Policy
+from followup.core.plan import Op
+from followup.core.policy import Policy
 from followup.core.storage_format import extract
 from followup.errors import ConnectivityError
 from followup.ports import CreateResult, JiraUser, NewTicket

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import Site, fresh_demo
 
+from followup.core.identity import summary_for
 from followup.core.model import Badge, BadgeColour, Extraction, FindingCode, ItemChange, Owner
-from followup.core.planner import summary_for
 from followup.core.queries import cql_string, jql_string, managed_tickets_jql, postmortem_cql
 from followup.core.storage_format import StorageFormatError, extract, render
 from followup.ports import JiraPort

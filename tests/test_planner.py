@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from followup.core.badges import DONE, IN_PROGRESS, OVERDUE, TO_DO, badge_for, summary_badge
+from followup.core.identity import owners_to_resolve
 from followup.core.model import (
     KEEP,
     ActionItem,
@@ -24,26 +26,17 @@ from followup.core.model import (
     TicketProperty,
     TicketSite,
 )
-from followup.core.planner import (
-    DONE,
-    IN_PROGRESS,
-    OVERDUE,
-    TO_DO,
+from followup.core.plan import (
     DescriptionEdit,
-    Directions,
     Op,
     OwnerResolution,
     PagePlan,
     PageWrite,
-    Policy,
-    Scope,
-    badge_for,
+    Transition,
     edit_description,
-    link_title,
-    owners_to_resolve,
-    plan_page,
-    summary_badge,
 )
+from followup.core.planner import link_title, plan_page
+from followup.core.policy import Directions, Policy, Scope
 
 TODAY = date(2026, 11, 26)
 PAGE = Page(
@@ -210,11 +203,11 @@ def test_ticked_new_item_is_created_and_closed() -> None:
     p = plan([item(done=True)])
     assert ops(p) == ["create", "link", "transition", "set-property", "write-page"]
     assert p.actions[0].data.prop.base.done is False
-    assert p.actions[3].data.base.done is True
+    assert p.actions[3].data.prop.base.done is True
     # the jira macro shows DONE live; the property says it was done before tracking
     assert write_of(p).changes["98000001:task:1"].badge is None
     assert p.actions[0].data.prop.done_before_tracking is True
-    assert p.actions[3].data.done_before_tracking is True
+    assert p.actions[3].data.prop.done_before_tracking is True
     assert p.stories["98000001:task:1"].state == "Done"
 
 
@@ -288,7 +281,7 @@ def test_due_changed_on_page_goes_to_jira() -> None:
     p = plan([replace(shown, due=date(2027, 1, 10))], [ticket])
     assert ops(p) == ["update", "set-property"]
     assert p.actions[0].data.fields == {"duedate": date(2027, 1, 10)}
-    assert p.actions[1].data.base.due == date(2027, 1, 10)
+    assert p.actions[1].data.prop.base.due == date(2027, 1, 10)
 
 
 def test_due_changed_in_jira_comes_to_the_page() -> None:
@@ -409,7 +402,7 @@ def test_ticked_on_page_transitions_ticket_to_done() -> None:
     p = plan([replace(shown, done=True)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
     assert tr
-    assert tr[0].data == ("Done",)
+    assert tr[0].data == Transition(("Done",))
     assert write_of(p).changes[shown.key].badge == DONE
 
 
@@ -419,7 +412,7 @@ def test_unticked_on_page_reopens_ticket() -> None:
     p = plan([replace(shown, done=False)], [ticket])
     tr = [a for a in p.actions if a.op is Op.TRANSITION]
     assert tr
-    assert "To Do" in tr[0].data
+    assert "To Do" in tr[0].data.names
 
 
 def test_close_on_tick_off_leaves_ticket_open_and_stays_stable() -> None:
@@ -484,7 +477,7 @@ def test_renumbered_task_keeps_its_ticket() -> None:
     p = plan([renumbered], [ticket])
     assert "create" not in ops(p)
     prop = next(a for a in p.actions if a.op is Op.SET_PROPERTY)
-    assert prop.data.item == f"{PAGE.id}:task:7"
+    assert prop.data.prop.item == f"{PAGE.id}:task:7"
     assert write_of(p).changes[renumbered.key].ticket == "OPS-1"
 
 
@@ -771,7 +764,7 @@ def test_a_conflict_is_stored_in_the_property() -> None:
     """The conflict goes into the ticket's property with both values and the date."""
     _, _, p = _conflicted()
     [prop_action] = [a for a in p.actions if a.op is Op.SET_PROPERTY]
-    assert prop_action.data.conflicts == (
+    assert prop_action.data.prop.conflicts == (
         StoredConflict(
             field="due date",
             page="2027-02-01",
@@ -791,7 +784,7 @@ def test_a_stored_conflict_is_reported_until_a_side_moves() -> None:
     forgotten in the property."""
     page_item, jira, first = _conflicted()
     [prop_action] = [a for a in first.actions if a.op is Op.SET_PROPERTY]
-    after = replace(jira, prop=prop_action.data)
+    after = replace(jira, prop=prop_action.data.prop)
     settled = replace(page_item, due=date(2027, 3, 1))
     again = plan([settled], [after])
     assert again.actions == ()
@@ -802,8 +795,8 @@ def test_a_stored_conflict_is_reported_until_a_side_moves() -> None:
     redone = plan([replace(settled, due=date(2027, 2, 1))], [after])
     assert "conflict" not in codes(redone)
     [forget] = [a for a in redone.actions if a.op is Op.SET_PROPERTY]
-    assert forget.data.conflicts == ()
-    assert forget.data.base.due == date(2027, 2, 1)
+    assert forget.data.prop.conflicts == ()
+    assert forget.data.prop.base.due == date(2027, 2, 1)
 
 
 # -- tickets people open ------------------------------------------------------------------
@@ -1018,7 +1011,7 @@ def test_adopting_marks_the_property_and_fills_no_blank_from_the_page() -> None:
     theirs = _theirs("OPS-9", assignee="acc-alice", due=None)
     p = plan([it], linked={"OPS-9": theirs}, summary=Badge("x", BadgeColour.GREY))
     assert "update" not in ops(p)
-    prop = next(a.data for a in p.actions if a.op is Op.SET_PROPERTY)
+    prop = next(a.data.prop for a in p.actions if a.op is Op.SET_PROPERTY)
     assert prop.origin == "adopted"
     assert prop.to_json()["origin"] == "adopted"
     assert write_of(p).changes[it.key].due is KEEP
@@ -1109,7 +1102,7 @@ def test_jiras_assignee_shown_on_the_page_is_recorded_as_the_page_owner() -> Non
     p = plan([it], linked={"OPS-9": theirs}, owners={ghost: OwnerResolution(None)}, policy=dc)
     change = write_of(p).changes[it.key]
     assert change.owner == Owner("username", "tomasz")
-    prop = next(a.data for a in p.actions if a.op is Op.SET_PROPERTY)
+    prop = next(a.data.prop for a in p.actions if a.op is Op.SET_PROPERTY)
     assert prop.base.page_owner == "username:tomasz"
     adopted = replace(theirs, labels=("followup", f"followup-{PAGE.id}"), prop=prop)
     shown = replace(it, owner=change.owner, badge=change.badge)
@@ -1158,7 +1151,7 @@ def test_locked_field_changed_in_jira_is_reported_not_written(
     assert finding.item == shown.key
     assert shown_in_message in finding.message
     assert "OPS-1" in finding.message
-    props = [a.data for a in p.actions if a.op is Op.SET_PROPERTY]
+    props = [a.data.prop for a in p.actions if a.op is Op.SET_PROPERTY]
     base = props[0].base if props else ticket.prop.base
     assert getattr(base, base_field) == page_value
     again = plan([shown], [replace(changed, prop=replace(changed.prop, base=base))])
@@ -1238,9 +1231,9 @@ def test_an_adopted_tickets_conflict_is_remembered_with_its_origin() -> None:
     shown, ticket = _adopted(item())
     p = plan([replace(shown, due=date(2027, 2, 1))], [replace(ticket, due=date(2027, 3, 1))])
     [prop_action] = [a for a in p.actions if a.op is Op.SET_PROPERTY]
-    assert prop_action.data.origin == "adopted"
-    assert [c.field for c in prop_action.data.conflicts] == ["due date"]
-    assert prop_action.data.to_json()["origin"] == "adopted"
+    assert prop_action.data.prop.origin == "adopted"
+    assert [c.field for c in prop_action.data.prop.conflicts] == ["due date"]
+    assert prop_action.data.prop.to_json()["origin"] == "adopted"
     assert "conflict" in codes(p)
 
 
@@ -1250,7 +1243,7 @@ def test_a_remembered_conflict_waits_while_the_page_is_unreadable() -> None:
     story says the date cannot be read."""
     page_item, jira, first = _conflicted()
     [prop_action] = [a for a in first.actions if a.op is Op.SET_PROPERTY]
-    after = replace(jira, prop=prop_action.data)
+    after = replace(jira, prop=prop_action.data.prop)
     garbled = replace(page_item, due=None, unreadable=frozenset({"due"}), badge=None)
     finding = Finding(FindingCode.UNPARSEABLE_DUE_DATE, PAGE.id, garbled.key, "It does not read.")
     p = plan([garbled], [after], findings=(finding,), summary=Badge("x", BadgeColour.GREY))

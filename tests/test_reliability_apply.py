@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from followup.core.model import Page
-from followup.core.planner import Policy
+from followup.core.policy import Policy
 from followup.core.reminders import ReminderPolicy
 from followup.core.storage_format import extract
 from followup.errors import BadRequestError, FollowupError, PlanError, ServerError

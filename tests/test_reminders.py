@@ -24,7 +24,9 @@ from followup.core.model import (
     Ticket,
     TicketProperty,
 )
-from followup.core.planner import Action, Op, OwnerResolution, PagePlan, Policy, plan_page
+from followup.core.plan import Action, Op, OwnerResolution, PagePlan
+from followup.core.planner import plan_page
+from followup.core.policy import Policy
 from followup.core.reminders import (
     ReminderPolicy,
     ReminderState,
@@ -233,12 +235,12 @@ def test_overdue_ticket_gets_a_comment_mentioning_its_assignee() -> None:
     item = _item(1, "Alert on replica lag", ALICE, date(2026, 11, 20), "OPS-1")
     plan = _plan([item], [_ticket(item)], TODAY, LEADS)
     [comment] = _of(plan, "OPS-1", Op.COMMENT)
-    assert comment.data.startswith("[~accountid:acc-alice] Reminder:")
-    assert "was due on 2026-11-20 and is 6 days overdue" in comment.data
-    assert PAGE.url in comment.data
-    assert LEAD not in comment.data  # not escalated yet
+    assert comment.data.body.startswith("[~accountid:acc-alice] Reminder:")
+    assert "was due on 2026-11-20 and is 6 days overdue" in comment.data.body
+    assert PAGE.url in comment.data.body
+    assert LEAD not in comment.data.body  # not escalated yet
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.reminders == {
+    assert prop.data.prop.reminders == {
         "due": "2026-11-20",
         "last": "2026-11-26",
         "count": 1,
@@ -268,9 +270,9 @@ def test_reminder_and_sync_base_share_one_property_write() -> None:
     # the summary, and the description following it
     assert [u.field for u in _of(plan, "OPS-1", Op.UPDATE)] == ["summary", "description"]
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.base.summary == "Alert on replica lag > 30 s"
-    assert prop.data.reminders["count"] == 1
-    assert prop.data.reminders["stray_noted"] is True
+    assert prop.data.prop.base.summary == "Alert on replica lag > 30 s"
+    assert prop.data.prop.reminders["count"] == 1
+    assert prop.data.prop.reminders["stray_noted"] is True
     assert len(_of(plan, "OPS-1", Op.COMMENT)) == 1
 
 
@@ -281,7 +283,7 @@ def test_a_due_date_moved_in_this_run_is_the_one_reminded_about() -> None:
     ticket = _ticket(replace(item, due=date(2026, 12, 20)))
     plan = _plan([item], [ticket], TODAY, LEADS)
     [comment] = _of(plan, "OPS-1", Op.COMMENT)
-    assert "was due on 2026-11-25 and is 1 day overdue" in comment.data
+    assert "was due on 2026-11-25 and is 1 day overdue" in comment.data.body
 
 
 def test_escalation_mentions_the_lead_and_adds_the_label_once() -> None:
@@ -292,13 +294,13 @@ def test_escalation_mentions_the_lead_and_adds_the_label_once() -> None:
     plan = _plan([item], [_ticket(item, reminders=sent)], TODAY, LEADS)
     [comment] = _of(plan, "OPS-1", Op.COMMENT)
     assert comment.after == "escalation: [~accountid:acc-lead] [~accountid:acc-alice]"
-    assert comment.data.startswith("[~accountid:acc-lead] [~accountid:acc-alice] Reminder:")
-    assert "It has had 2 reminders already." in comment.data
+    assert comment.data.body.startswith("[~accountid:acc-lead] [~accountid:acc-alice] Reminder:")
+    assert "It has had 2 reminders already." in comment.data.body
     [label] = _of(plan, "OPS-1", Op.UPDATE)
     assert label.data.add_labels == ("followup-escalated",)
     [prop] = _of(plan, "OPS-1", Op.SET_PROPERTY)
-    assert prop.data.reminders["count"] == 3
-    assert prop.data.reminders["escalated"] is True
+    assert prop.data.prop.reminders["count"] == 3
+    assert prop.data.prop.reminders["escalated"] is True
 
     labelled = _ticket(
         item,
@@ -316,9 +318,9 @@ def test_item_without_owner_goes_to_the_postmortem_author() -> None:
     item = _item(2, "Write the failover runbook", None, date(2026, 11, 24), "OPS-2")
     plan = _plan([item], [_ticket(item)], TODAY, LEADS)
     [comment] = _of(plan, "OPS-2", Op.COMMENT)
-    assert comment.data.startswith("[~accountid:acc-author] This action item")
-    assert "has no owner" in comment.data
-    assert LEAD not in comment.data
+    assert comment.data.body.startswith("[~accountid:acc-author] This action item")
+    assert "has no owner" in comment.data.body
+    assert LEAD not in comment.data.body
     assert "author" in comment.reason
     [label] = _of(plan, "OPS-2", Op.UPDATE)
     assert label.data.add_labels == ("followup-escalated",)
@@ -336,7 +338,7 @@ def test_item_without_owner_or_author_goes_to_the_lead() -> None:
         plan, page, [_ticket(item)], linked={}, today=TODAY, policy=LEADS, deployment="cloud"
     )
     [comment] = _of(plan, "OPS-2", Op.COMMENT)
-    assert comment.data.startswith("[~accountid:acc-lead] This action item")
+    assert comment.data.body.startswith("[~accountid:acc-lead] This action item")
 
 
 def test_disabled_leaves_the_plan_untouched() -> None:
@@ -466,7 +468,8 @@ def test_reminders_module_is_pure() -> None:
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     allowed = {"__future__", "enum", "collections.abc", "dataclasses", "datetime", "typing"}
-    assert imported - allowed <= {"followup.core.model", "followup.core.planner", "followup.ports"}
+    core = {"followup.core.model", "followup.core.identity", "followup.core.plan"}
+    assert imported - allowed <= core | {"followup.core.policy", "followup.ports"}
     assert "now" not in {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
 
@@ -493,7 +496,7 @@ def _comments(server: RunningSandbox, key: str) -> list[str]:
 def _reminded(result: RunResult) -> dict[str, str]:
     """Item text (its start) -> the reminder comment planned for its ticket."""
     texts = {i.key: i.text for i in result.items}
-    return {texts[a.item or ""][:30]: a.data for a in result.actions if a.op is Op.COMMENT}
+    return {texts[a.item or ""][:30]: a.data.body for a in result.actions if a.op is Op.COMMENT}
 
 
 @pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
@@ -540,10 +543,10 @@ def test_reminders_end_to_end_against_the_sandbox(
         for a in second.actions
         if a.op is Op.COMMENT and texts[a.item or ""].startswith("Route order-history")
     ]
-    assert route.data.startswith(expected), route.data
+    assert route.data.body.startswith(expected), route.data.body
     assert route.ticket is not None
-    assert _comments(server, route.ticket) == [route.data]
-    assert "13 days overdue" in route.data
+    assert _comments(server, route.ticket) == [route.data.body]
+    assert "13 days overdue" in route.data.body
 
     writes = server.stats.snapshot()["writes"]
     third = _sandbox_sync(settings, DEMO_TODAY)
@@ -557,7 +560,7 @@ def test_reminders_end_to_end_against_the_sandbox(
         inventory
     )
     assert "has no owner" in inventory
-    [ticket] = [a.ticket for a in later.actions if a.op is Op.COMMENT and a.data == inventory]
+    [ticket] = [a.ticket for a in later.actions if a.op is Op.COMMENT and a.data.body == inventory]
     auth = (DEMO_ADMIN.email, DEMO_ADMIN.token or "")
     issue = requests.get(
         f"{server.url}/rest/api/2/issue/{ticket}", params={"fields": "labels"}, auth=auth,

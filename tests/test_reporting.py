@@ -41,7 +41,7 @@ from followup.core.model import (
     Ticket,
     TicketProperty,
 )
-from followup.core.planner import Scope
+from followup.core.policy import Scope
 from followup.errors import ConflictError, ConnectivityError, PlanError
 from followup.reports.health import render_health
 from followup.reports.health_html import to_html, to_storage

@@ -24,7 +24,7 @@ from followup.adapters import Adapters
 from followup.commands.sites import from_settings
 from followup.commands.sync import build_engine
 from followup.core.model import ActionItem, TicketProperty
-from followup.core.planner import Op
+from followup.core.plan import Op
 from followup.ports import NewTicket
 from followup.sandbox import control
 from followup.sandbox.seed import DEMO_TODAY, synthetic_dataset

@@ -126,6 +126,15 @@ class RetryPolicy:
         self._rng = rng if rng is not None else random.Random()  # jitter, not secrecy
         self._rng_lock = threading.Lock()
 
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds` paid from the run's budget, for a caller that looks again
+        before sending (the engine's search for what a lost create made); False,
+        without waiting, when the budget cannot pay it."""
+        if not self.budget.try_spend(seconds):
+            return False
+        self._sleep(seconds)
+        return True
+
     def should_retry(self, error: BaseException, safety: Safety) -> bool:
         """Whether `error` may be answered by sending the same request again: the error
         must be `retryable` (`followup.errors`), and the request safe to repeat after

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from followup.adapters import Adapters
 from followup.commands.sites import open_sites
 from followup.commands.sync import build_engine, today_in
+from followup.core.identity import group_tickets_by_page
 from followup.core.model import Extraction, Finding, Page, Ticket
-from followup.core.planner import Action, PagePlan, group_tickets_by_page
+from followup.core.plan import Action, PagePlan
 from followup.errors import NotFoundError, UsageError
 from followup.reports.explain import Explanation, to_json, to_text
 

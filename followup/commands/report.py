@@ -40,6 +40,7 @@ from followup.ports import ConfluencePort
 from followup.reports.health import HealthFormat, render_health
 from followup.reports.health_html import to_storage
 from followup.sync.filters import check_filters
+from followup.sync.pagewrite import write_page
 
 if TYPE_CHECKING:
     from followup.settings import Settings
@@ -138,20 +139,24 @@ def publish_report(
     ambiguous answer (the write may have landed) reads the page again and retries, at
     most `max_retries` times; a page that already shows this report is not written."""
     digest = report_digest(content)
-    for attempt in range(1, max_retries + 2):
-        page = confluence.get_page(page_id)
-        if published_digest(page.body) == digest:
-            return PublishResult(page, written=False, attempts=attempt)
-        body = splice_report(page.body, content)
-        try:
-            written = confluence.update_page(page, body, message=PUBLISH_MESSAGE)
-        except ApiError as exc:
-            if (exc.status == 409 or exc.ambiguous) and attempt <= max_retries:
-                log.info("report-page-conflict", page_id=page_id, attempt=attempt)
-                continue
-            raise
-        return PublishResult(written, written=True, attempts=attempt)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def body_for(page: Page, attempt: int) -> str | None:
+        return None if published_digest(page.body) == digest else splice_report(page.body, content)
+
+    def conflict(attempt: int) -> None:
+        log.info("report-page-conflict", page_id=page_id, attempt=attempt)
+
+    done = write_page(
+        confluence,
+        confluence.get_page(page_id),
+        body_for,
+        retries=max_retries,
+        message=PUBLISH_MESSAGE,
+        on_conflict=conflict,
+    )
+    if done.error is not None:
+        raise done.error
+    return PublishResult(done.page, written=done.written, attempts=done.attempts)
 
 
 # -- the command -------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from followup.adapters.retry import RetryBudget
 from followup.adapters.webhooks import sites_answer
 from followup.commands.sites import open_sites
 from followup.commands.sync import build_engine, today_in
-from followup.core.planner import Op
+from followup.core.plan import Op
 from followup.errors import FollowupError, ListenError, UsageError
 from followup.serve.app import create_app
 from followup.serve.events import Target

@@ -22,12 +22,18 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from followup.commands.sites import open_sites
-from followup.core.planner import Directions, Policy, Scope, site_url
-from followup.core.reminders import ReminderPolicy
+from followup.core.policy import (
+    Directions,
+    EngineConfig,
+    Policy,
+    ReminderPolicy,
+    Scope,
+    site_url,
+)
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
-from followup.sync.engine import Engine, EngineConfig, RunResult
+from followup.sync.engine import Engine, RunResult
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics
@@ -36,24 +42,26 @@ if TYPE_CHECKING:
 log = structlog.get_logger("followup.sync")
 
 
-def scope_from_settings(settings: Settings) -> Scope:
-    """The tickets followup may touch: `jira.project` and `jira.adopt_projects`, on
-    the Jira at `jira.url` (and the jira macros of this Jira's application link:
-    `[confluence] jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
-    j = settings.jira
-    return Scope(
+def policies_from_settings(
+    settings: Settings, deployment: Deployment
+) -> tuple[Policy, EngineConfig]:
+    """The core's policy values from the settings, the one place they are built: what
+    the planner may do (`Policy`, with its `Scope`) and what a run needs
+    (`EngineConfig`, with the `ReminderPolicy`).
+
+    The scope is `jira.project` and `jira.adopt_projects`, on the Jira at `jira.url`
+    (and the jira macros of this Jira's application link: `[confluence]
+    jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
+    s, j, c, r = settings.sync, settings.jira, settings.confluence, settings.reminders
+    d = s.directions
+    scope = Scope(
         projects=frozenset({j.project_key, *j.adopt_projects}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
-        page_base=settings.confluence.url or "",
+        page_base=c.url or "",
         server_ids=settings.macro_server_ids,
     )
-
-
-def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
-    s, j = settings.sync, settings.jira
-    d = s.directions
-    return Policy(
-        scope=scope_from_settings(settings),
+    policy = Policy(
+        scope=scope,
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
         issue_type=j.issue_type,
@@ -72,11 +80,15 @@ def policy_from_settings(settings: Settings, deployment: Deployment) -> Policy:
         done_transitions=tuple(j.done_transitions),
         reopen_transitions=tuple(j.reopen_transitions),
     )
-
-
-def engine_config(settings: Settings) -> EngineConfig:
-    s, c = settings.sync, settings.confluence
-    return EngineConfig(
+    reminders = ReminderPolicy(
+        enabled=r.enabled,
+        overdue_every_days=r.overdue_every_days,
+        before_due_days=r.before_due_days,
+        escalate_after=r.escalate_after,
+        escalate_to=r.escalate_to,
+        escalate_label=r.escalate_label or None,
+    )
+    config = EngineConfig(
         cql=c.cql,
         spaces=tuple(c.spaces),
         date_order=s.date_order,
@@ -91,21 +103,10 @@ def engine_config(settings: Settings) -> EngineConfig:
         # that Confluence shows them from this Jira whatever its primary Jira link is.
         jira_server=settings.macro_link[0],
         jira_server_id=settings.macro_link[1],
-        reminders=reminder_policy(settings),
+        reminders=reminders,
         search_settle_seconds=s.search_settle_seconds,
     )
-
-
-def reminder_policy(settings: Settings) -> ReminderPolicy:
-    r = settings.reminders
-    return ReminderPolicy(
-        enabled=r.enabled,
-        overdue_every_days=r.overdue_every_days,
-        before_due_days=r.before_due_days,
-        escalate_after=r.escalate_after,
-        escalate_to=r.escalate_to,
-        escalate_label=r.escalate_label or None,
-    )
+    return policy, config
 
 
 def today_in(settings: Settings, now: datetime | None = None) -> date:
@@ -117,13 +118,8 @@ def today_in(settings: Settings, now: datetime | None = None) -> date:
 def build_engine(
     settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
 ) -> Engine:
-    return Engine(
-        jira,
-        confluence,
-        policy_from_settings(settings, jira.deployment),
-        engine_config(settings),
-        **kw,
-    )
+    policy, config = policies_from_settings(settings, jira.deployment)
+    return Engine(jira, confluence, policy, config, **kw)
 
 
 @contextmanager
@@ -182,7 +178,12 @@ def sync_command(
             try:
                 try:
                     engine = build_engine(
-                        settings, adapters.jira, adapters.confluence, run_id=run_id, stop=stop
+                        settings,
+                        adapters.jira,
+                        adapters.confluence,
+                        run_id=run_id,
+                        stop=stop,
+                        pause=adapters.retry.pause,
                     )
                     with _progress() as progress:
                         result = engine.run(

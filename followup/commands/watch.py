@@ -151,5 +151,7 @@ def watch(
             delay = max(0.0, next_delay(interval, jitter, rng) - (clock() - started))
             log.info("watch-waiting", next_in_seconds=round(delay, 1))
             stop.wait(delay)
-        log.info("watch-stopped", signal=received[0] if received else None, runs=runs)
+    # After the signal handlers are restored and the `stop-requested` line is out, so
+    # that a log always reads in the order things happened.
+    log.info("watch-stopped", signal=received[0] if received else None, runs=runs)
     return 0

@@ -47,8 +47,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from followup.core.identity import group_tickets_by_page, match_tickets
 from followup.core.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
-from followup.core.planner import Scope, group_tickets_by_page, match_tickets
+from followup.core.policy import Scope
 
 __all__ = [
     "AGE_BUCKETS",

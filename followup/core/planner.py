@@ -25,20 +25,20 @@ level and `followup explain` prints.
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
+from followup.core.badges import badge_for, state_for, summary_badge
 from followup.core.graphemes import clip
+from followup.core.identity import how_matched, match_tickets, summary_for
+from followup.core.merge import Merge, decision, jira_led, merge_field
 from followup.core.model import (
     KEEP,
     ActionItem,
     Badge,
-    BadgeColour,
     Extraction,
     Finding,
     FindingCode,
@@ -49,421 +49,35 @@ from followup.core.model import (
     SyncBase,
     Ticket,
     TicketProperty,
-    TicketSite,
+    _Keep,
 )
+from followup.core.plan import (
+    Action,
+    Comment,
+    DescriptionEdit,
+    ItemStory,
+    Match,
+    Op,
+    OwnerResolution,
+    PagePlan,
+    PageWrite,
+    Payload,
+    PropertyWrite,
+    RemoteLink,
+    Transition,
+    jsonable,
+)
+from followup.core.policy import Direction, OrphanPolicy, Policy, page_label
 from followup.ports import Deployment, FieldUpdate, NewTicket
 
-Direction = Literal["both", "page_to_jira", "jira_to_page", "off"]
-OrphanPolicy = Literal["report", "comment", "close"]
-AdoptedTickets = Literal["jira-leads", "two-way"]
-SUMMARY_MAX = 255
-DONE_RESOLUTIONS = frozenset({"done", "fixed", "resolved", "complete", "completed"})
-KEY_NUMBER = re.compile(r"-(\d+)$")
+__all__ = ["link_title", "owner_for_user", "plan_page"]
+
 _NAMES_THE_POSTMORTEM = re.compile(r"post[-\s]?mortem", re.IGNORECASE)
-Match = Literal["page", "property", "text", "new", "missing", "unmanaged", "foreign"]
-
-
-@dataclass(frozen=True, slots=True)
-class Directions:
-    summary: Direction = "page_to_jira"
-    assignee: Direction = "both"
-    due: Direction = "both"
-    status: Direction = "both"
-
-
-def site_url(url: str) -> str:
-    """A base URL in the form two URLs of one site compare equal in: scheme and host
-    in lower case, no user info, no default port, no trailing slash.
-
-    >>> site_url("HTTPS://Acme.Atlassian.net:443/")
-    'https://acme.atlassian.net'
-    """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
-    return f"{scheme}://{host}{parts.path.rstrip('/')}"
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The tickets followup may touch: those of `projects` on the configured Jira.
-
-    `projects` are the project keys tickets are created in or may be adopted from (a
-    set: which project a new ticket goes to is the policy's choice among them).
-    `site_urls` are the configured Jira's base URLs (`site_url` form): a `/browse/`
-    link to any other host names another Jira. Relative links on a page resolve
-    against `page_base` (the Confluence base URL). `server_ids` are the `serverId`s
-    Confluence's jira macro uses for this Jira: a macro naming another server names
-    another Jira; one naming no server is shown from Confluence's primary Jira, which
-    is taken to be this one.
-    """
-
-    projects: frozenset[str] = frozenset({"OPS"})
-    site_urls: frozenset[str] = frozenset()
-    page_base: str = ""
-    server_ids: frozenset[str] = frozenset()
-
-    def outside(self, key: str, site: TicketSite | None = None) -> str | None:
-        """Why the ticket `key`, referenced as `site` says, is outside this scope (a
-        phrase for a finding), or None when it is a ticket followup may touch."""
-        if site is not None:
-            if site.url is not None:
-                href = urljoin(self.page_base + "/", site.url) if self.page_base else site.url
-                cut = href.find("/browse/")
-                base = site_url(href[:cut] if cut >= 0 else href)
-                if base not in self.site_urls:
-                    host = urlsplit(base).netloc or site.url or "a relative address"
-                    return f"is a link to another Jira ({host}) than jira.url"
-            elif site.server_id is None or site.server_id not in self.server_ids:
-                named = f"“{site.server}”" if site.server else "another server"
-                ident = f" (serverId {site.server_id})" if site.server_id else ""
-                return (
-                    f"is a jira macro of {named}{ident}, not of this Jira's application "
-                    "link ([confluence] jira_server_id, jira.macro_server_ids)"
-                )
-        project = key.rsplit("-", 1)[0].upper()
-        if project not in self.projects:
-            allowed = ", ".join(sorted(self.projects))
-            return (
-                f"is in project {project}, not one of followup's projects "
-                f"(jira.project and jira.adopt_projects: {allowed})"
-            )
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What the planner may do, from the `[jira]` and `[sync]` settings.
-
-    `project` is where new tickets are created; `scope` says which tickets may be
-    touched at all (it must include `project`). `adopted_tickets` says who leads a
-    ticket a person linked by hand: Jira (the page's tick, owner and due date are
-    not sent to it) or both sides, as for the tickets followup created.
-    """
-
-    project: str = "OPS"
-    issue_type: str = "Task"
-    label: str = "followup"
-    extra_labels: tuple[str, ...] = ()
-    default_priority: str | None = None
-    default_due_days: int | None = None
-    fallback_assignee: str | None = None
-    close_on_tick: bool = True
-    orphans: OrphanPolicy = "report"
-    duplicates: OrphanPolicy = "report"
-    adopt: bool = True
-    conflict_winner: Literal["jira", "page"] = "jira"
-    directions: Directions = field(default_factory=Directions)
-    deployment: Deployment = "cloud"
-    done_transitions: tuple[str, ...] = ("Done",)
-    reopen_transitions: tuple[str, ...] = ("To Do", "Reopen", "Reopened", "Backlog")
-    scope: Scope = field(default_factory=Scope)
-    adopted_tickets: AdoptedTickets = "jira-leads"
-
-    def __post_init__(self) -> None:
-        if self.project.upper() not in self.scope.projects:
-            raise ValueError(f"project {self.project} is not in the scope's projects")
-
-
-class Op(enum.StrEnum):
-    """What an action does. The order is the order apply runs them in, per page.
-
-    `show` is a change the page write will make to one item (a value coming from
-    Jira); it is listed for people and carried out by the page's `write-page`.
-    UPDATE actions on one ticket are sent as one request.
-    """
-
-    CREATE = "create"
-    ADOPT = "adopt"
-    UPDATE = "update"
-    TRANSITION = "transition"
-    SET_PROPERTY = "set-property"
-    LINK = "link"
-    COMMENT = "comment"
-    SHOW = "show"
-    WRITE_PAGE = "write-page"
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One write apply will make, with what it changes and why.
-
-    `before`/`after` are for people (the report); `data` is what apply sends:
-    a NewTicket (create), FieldUpdate (update, adopt), a tuple of transition names
-    (transition), a TicketProperty (set-property, adopt), a comment body (comment),
-    a PageWrite (write-page), a RemoteLink (link).
-    """
-
-    op: Op
-    page_id: str
-    item: str | None
-    ticket: str | None
-    field: str | None
-    before: Any
-    after: Any
-    reason: str
-    data: Any = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "op": str(self.op),
-            "page": self.page_id,
-            "item": self.item,
-            "ticket": self.ticket,
-            "field": self.field,
-            "before": _jsonable(self.before),
-            "after": _jsonable(self.after),
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteLink:
-    global_id: str
-    url: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class PageWrite:
-    """A page rendering: item changes, the summary badge, and items whose ticket key
-    comes from a create in the same plan (filled in by apply once Jira answers)."""
-
-    changes: Mapping[str, ItemChange]
-    summary: Badge | None
-    new_ticket_items: tuple[str, ...] = ()
-    base_version: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class DescriptionEdit:
-    """A ticket description following its item's new text: the first paragraph (what
-    followup wrote from the item) becomes `text`, if it still reads as one of `old`
-    (the item's previous texts); everything else in the description is kept. Apply
-    reads the description and makes the edit (`edit_description`)."""
-
-    old: tuple[str, ...]
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ItemStory:
-    """Why an item's plan is what it is, for people (`--log-level debug`, `followup
-    explain`, the HTML report): how its ticket was found (`match`, `why`), what was
-    decided field by field (`notes`: (field, decision)), and the item as it stands
-    once the plan is applied (`state`, `owner` as a Jira user id or the page's text,
-    `due`, `done`, `overdue`)."""
-
-    item: str
-    ticket: str | None
-    match: Match
-    why: str
-    notes: tuple[tuple[str, str], ...] = ()
-    state: str = ""
-    owner: str | None = None
-    due: date | None = None
-    done: bool = False
-    overdue: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "ticket": self.ticket,
-            "match": self.match,
-            "why": self.why,
-            "notes": [{"field": f, "decision": d} for f, d in self.notes],
-            "state": self.state,
-            "owner": self.owner,
-            "due": self.due.isoformat() if self.due else None,
-            "done": self.done,
-            "overdue": self.overdue,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PagePlan:
-    """One page's plan. `people` maps the Jira user ids the plan mentions to display
-    names, from the look-ups the run made anyway (owner resolution, the search's
-    assignees), so reports show names; `stories` explains each item (`ItemStory`)."""
-
-    page_id: str
-    actions: tuple[Action, ...]
-    findings: tuple[Finding, ...]
-    items: tuple[ActionItem, ...]
-    people: Mapping[str, str] = field(default_factory=dict)
-    stories: Mapping[str, ItemStory] = field(default_factory=dict)
-
-    @property
-    def has_writes(self) -> bool:
-        return bool(self.actions)
-
-    @property
-    def creates(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.op is Op.CREATE)
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerResolution:
-    """An owner as written on a page, resolved to a Jira user id (None: not found)."""
-
-    user_id: str | None
-    display: str | None = None
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Owner):
-        return value.to_json()
-    if isinstance(value, Badge):
-        return f"{value.title} ({value.colour})"
-    if isinstance(value, DescriptionEdit):
-        return value.text
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
-
-
-def normalise_text(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def summary_for(item: ActionItem) -> str:
-    """The Jira summary of an item: its text (cleaned by extraction: no bidirectional
-    controls, grapheme clusters whole), cut to Jira's 255 UTF-16 code units without
-    splitting a cluster."""
-    return clip(" ".join(item.text.split()), SUMMARY_MAX, utf16=True)
-
-
-def page_label(policy: Policy, page_id: str) -> str:
-    return f"{policy.label}-{page_id}"
-
-
-def _key_sort(key: str) -> tuple[str, int]:
-    m = KEY_NUMBER.search(key)
-    return (key[: m.start()] if m else key, int(m.group(1)) if m else 0)
 
 
 def owner_for_user(user_id: str, deployment: Deployment) -> Owner:
     """How a Jira user is written on a page: a mention by account id (Cloud) or username."""
     return Owner("account_id" if deployment == "cloud" else "username", user_id)
-
-
-# -- badges -----------------------------------------------------------------------
-
-TO_DO = Badge("TO DO", BadgeColour.GREY)
-IN_PROGRESS = Badge("IN PROGRESS", BadgeColour.BLUE)
-DONE = Badge("DONE", BadgeColour.GREEN)
-OVERDUE = Badge("OVERDUE", BadgeColour.RED)
-
-
-def badge_for(
-    *,
-    done: bool,
-    resolution: str | None,
-    category: str,
-    due: date | None,
-    today: date,
-    live: bool = False,
-) -> Badge | None:
-    """The badge an item shows next to its ticket reference, so that a reader sees
-    its state once.
-
-    Where the reference shows the ticket's live status itself (`live`: a jira macro
-    or a Cloud smart link render a status lozenge), the badge says only what that
-    status cannot: OVERDUE, and a resolution that is not a plain "done" (WON'T DO);
-    otherwise none. Where the reference is a plain link or a typed key, the badge is
-    the state: DONE (or the resolution), OVERDUE, IN PROGRESS, TO DO."""
-    if done:
-        if resolution and resolution.casefold() not in DONE_RESOLUTIONS:
-            return Badge(resolution.upper(), BadgeColour.GREY)
-        return None if live else DONE
-    if due is not None and due < today:
-        return OVERDUE
-    if live:
-        return None
-    if category == "indeterminate":
-        return IN_PROGRESS
-    return TO_DO
-
-
-def state_for(
-    *, done: bool, resolution: str | None, status: str, due: date | None, today: date
-) -> str:
-    """An item's state in words, for reports: its resolution or status, or Overdue."""
-    if done:
-        if resolution and resolution.casefold() not in DONE_RESOLUTIONS:
-            return resolution
-        return "Done"
-    if due is not None and due < today:
-        return "Overdue"
-    return status or "To Do"
-
-
-def summary_badge(states: Sequence[tuple[bool, bool]]) -> Badge | None:
-    """The page's summary lozenge from (done, overdue) per item; None with no items."""
-    if not states:
-        return None
-    done = sum(1 for d, _ in states if d)
-    title = f"FOLLOW-UP {done}/{len(states)} DONE"
-    if any(o for _, o in states):
-        return Badge(title, BadgeColour.RED)
-    if done == len(states):
-        return Badge(title, BadgeColour.GREEN)
-    return Badge(title, BadgeColour.YELLOW)
-
-
-# -- merge ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Merge:
-    """The outcome for one field: what Jira and the page should hold afterwards."""
-
-    to_jira: bool
-    to_page: bool
-    value: Any
-    conflict: bool
-
-
-def _merge(p: Any, j: Any, b: Any, direction: Direction, winner: str, has_base: bool) -> _Merge:
-    if direction == "off" or p == j:
-        return _Merge(False, False, j if direction == "off" else p, False)
-    push = direction in ("both", "page_to_jira")
-    pull = direction in ("both", "jira_to_page")
-    if not has_base:
-        # A ticket with no sync history (adopted): Jira is the record where it has a
-        # value; the page fills Jira's blanks where it may lead, and where it may not,
-        # keeps its own value (a blank in Jira never erases what the page states).
-        if j is None and push:
-            return _Merge(True, False, p, False)
-        if pull and j is not None:
-            return _Merge(False, True, j, False)
-        return _Merge(False, False, j, False)
-    p_changed, j_changed = p != b, j != b
-    if p_changed and not j_changed:
-        return _Merge(push, False, p if push else j, False)
-    if j_changed and not p_changed:
-        return _Merge(False, pull, j if pull else p, False)
-    # Both moved, to different values. Where the winner's value cannot flow (the
-    # direction forbids it), each side keeps its own and the base follows the side
-    # that is allowed to lead, so the next run does not undo the other side's edit.
-    if winner == "jira":
-        return _Merge(False, pull, j if pull else p, True)
-    return _Merge(push, False, p if push else j, True)
-
-
-# -- the plan ---------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -480,18 +94,29 @@ class _Builder:
     stories: dict[str, ItemStory] = field(default_factory=dict)
     notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
-    def act(self, op: Op, item: str | None, ticket: str | None, reason: str, **kw: Any) -> None:
+    def act(
+        self,
+        op: Op,
+        item: str | None,
+        ticket: str | None,
+        reason: str,
+        *,
+        field: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        data: Payload | None = None,
+    ) -> None:
         self.actions.append(
             Action(
                 op=op,
                 page_id=self.page.id,
                 item=item,
                 ticket=ticket,
-                field=kw.get("field"),
-                before=kw.get("before"),
-                after=kw.get("after"),
+                field=field,
+                before=before,
+                after=after,
                 reason=reason,
-                data=kw.get("data"),
+                data=data,
             )
         )
 
@@ -510,14 +135,50 @@ class _Builder:
         return self.people.get(user_id, user_id)
 
     def story(
-        self, item: ActionItem, ticket: str | None, match: Match, why: str, **kw: Any
+        self,
+        item: ActionItem,
+        ticket: str | None,
+        match: Match,
+        why: str,
+        *,
+        state: str,
+        owner: str | None,
+        due: date | None,
+        done: bool,
+        overdue: bool = False,
     ) -> None:
         self.stories[item.key] = ItemStory(
-            item.key, ticket, match, why, tuple(self.notes.get(item.key, ())), **kw
+            item.key,
+            ticket,
+            match,
+            why,
+            tuple(self.notes.get(item.key, ())),
+            state=state,
+            owner=owner,
+            due=due,
+            done=done,
+            overdue=overdue,
         )
 
-    def change(self, key: str, **kw: Any) -> None:
-        self.changes[key] = replace(self.changes.get(key, ItemChange()), **kw)
+    def change(
+        self,
+        key: str,
+        *,
+        ticket: str | _Keep = KEEP,
+        badge: Badge | _Keep | None = KEEP,
+        done: bool | _Keep = KEEP,
+        owner: Owner | _Keep | None = KEEP,
+        due: date | _Keep | None = KEEP,
+    ) -> None:
+        """Ask the page write to change these fields of one item (others as asked before)."""
+        now = self.changes.get(key, ItemChange())
+        self.changes[key] = ItemChange(
+            ticket=now.ticket if ticket is KEEP else ticket,
+            badge=now.badge if badge is KEEP else badge,
+            done=now.done if done is KEEP else done,
+            owner=now.owner if owner is KEEP else owner,
+            due=now.due if due is KEEP else due,
+        )
 
     def amend(self, code: FindingCode, item: str, sentence: str) -> None:
         """Add a sentence to the item's finding of this code (from the extraction)."""
@@ -561,29 +222,6 @@ def _effective_assignee(
     return policy.fallback_assignee
 
 
-def owners_to_resolve(
-    extraction: Extraction,
-    tickets: Sequence[Ticket],
-    linked: Mapping[str, Ticket],
-    scope: Scope | None = None,
-) -> set[Owner]:
-    """The owners on a page that need a user look-up this run: those of new items,
-    and those changed on the page since the last sync (none of an item whose ticket
-    is outside `scope`: nothing is done for it)."""
-    matched, _, _, _ = match_tickets(extraction.items, tickets, linked)
-    out: set[Owner] = set()
-    for item in extraction.items:
-        if item.owner is None:
-            continue
-        if scope is not None and item.ticket and scope.outside(item.ticket, item.ticket_site):
-            continue
-        t = matched.get(item.key)
-        base = t.prop.base if t is not None and t.prop is not None else None
-        if base is None or base.page_owner != item.owner.ref:
-            out.add(item.owner)
-    return out
-
-
 def link_title(page_title: str) -> str:
     """The title of a ticket's link to its postmortem: the page title, prefixed with
     "Postmortem: " unless the title says so already ("Postmortem — duplicate
@@ -598,21 +236,6 @@ def _link_for(page: Page, item_key: str) -> RemoteLink:
         url=page.url,
         title=link_title(page.title),
     )
-
-
-def edit_description(current: str | None, edit: DescriptionEdit) -> str | None:
-    """The description with its first paragraph replaced by the item's new text, or
-    None when that paragraph is no longer one of the item's previous texts (a person
-    rewrote it: their text is kept, and nothing is written). Pure."""
-    text = (current or "").replace("\r\n", "\n")
-    first, sep, rest = text.partition("\n\n")
-    said = normalise_text(first)
-    for old in edit.old:
-        wanted = normalise_text(old)
-        cut = wanted.endswith("…") and said.startswith(wanted[:-1].rstrip())
-        if said == wanted or cut:
-            return edit.text + sep + rest if sep else edit.text
-    return None
 
 
 def _description(item: ActionItem, page: Page) -> str:
@@ -666,64 +289,6 @@ def _short(text: str, limit: int = 60) -> str:
     return clip(text, limit)
 
 
-def match_tickets(
-    items: Sequence[ActionItem],
-    tickets: Sequence[Ticket],
-    linked: Mapping[str, Ticket],
-) -> tuple[dict[str, Ticket], list[tuple[str, Ticket]], list[Ticket], dict[str, str]]:
-    """Pair items with tickets. Returns (item -> ticket, duplicates (item, ticket),
-    unclaimed tickets, item -> hand-linked key that does not exist)."""
-    by_key = {t.key: t for t in tickets}
-    by_item: dict[str, list[Ticket]] = {}
-    for t in sorted(tickets, key=lambda t: _key_sort(t.key)):
-        if t.prop is not None:
-            by_item.setdefault(t.prop.item, []).append(t)
-    matched: dict[str, Ticket] = {}
-    claimed: set[str] = set()
-    missing: dict[str, str] = {}
-    duplicates: list[tuple[str, Ticket]] = []
-    # 1. the key written on the page
-    for item in items:
-        if item.ticket is None:
-            continue
-        found = by_key.get(item.ticket) or linked.get(item.ticket)
-        if found is None:
-            missing[item.key] = item.ticket
-        elif found.key not in claimed:
-            matched[item.key] = found
-            claimed.add(found.key)
-    # 2. the property naming the item
-    for item in items:
-        if item.key in matched or item.key in missing:
-            continue
-        for t in by_item.get(item.key, []):
-            if t.key not in claimed:
-                matched[item.key] = t
-                claimed.add(t.key)
-                break
-    # 3. a renumbered task: an unclaimed ticket whose synced summary is the item's text
-    for item in items:
-        if item.key in matched or item.key in missing:
-            continue
-        norm = normalise_text(summary_for(item))
-        for t in sorted(tickets, key=lambda t: _key_sort(t.key)):
-            if t.key in claimed or t.prop is None or t.prop.base is None:
-                continue
-            if normalise_text(t.prop.base.summary) == norm:
-                matched[item.key] = t
-                claimed.add(t.key)
-                break
-    # Other tickets whose property names a matched item are duplicates.
-    for item_key, ts in by_item.items():
-        if item_key in matched:
-            for t in ts:
-                if t.key not in claimed:
-                    duplicates.append((item_key, t))
-                    claimed.add(t.key)
-    unclaimed = [t for t in tickets if t.key not in claimed]
-    return matched, duplicates, unclaimed, missing
-
-
 def _people(
     owners: Mapping[Owner, OwnerResolution],
     tickets: Iterable[Ticket],
@@ -737,19 +302,6 @@ def _people(
         if res.user_id and res.display:
             out[res.user_id] = res.display
     return out
-
-
-def how_matched(item: ActionItem, ticket: Ticket) -> tuple[Match, str]:
-    """How `match_tickets` paired an item with its ticket, in its own order of rules."""
-    if item.ticket == ticket.key:
-        return "page", f"the page names {ticket.key}"
-    if ticket.prop is not None and ticket.prop.item == item.key:
-        return "property", f"{ticket.key}'s followup property names this item"
-    return (
-        "text",
-        f"{ticket.key}'s synced summary is this item's text (the item's key changed, "
-        "e.g. a renumbered task)",
-    )
 
 
 def plan_page(
@@ -881,7 +433,6 @@ def plan_page(
             changes=changes,
             summary=desired_summary,
             new_ticket_items=tuple(b.new_ticket_items),
-            base_version=page.version,
         )
         what = sorted({*changes, *b.new_ticket_items})
         reason = f"{len(what)} item(s) to show" + ("; summary badge" if summary_changed else "")
@@ -974,7 +525,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
             field="status",
             before="new",
             after="done",
-            data=policy.done_transitions,
+            data=Transition(policy.done_transitions),
         )
         b.act(
             Op.SET_PROPERTY,
@@ -983,7 +534,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
             "record the synced values",
             before={"done": False},
             after={"done": True},
-            data=replace(new.prop, base=replace(base, done=True)),
+            data=PropertyWrite(replace(new.prop, base=replace(base, done=True))),
         )
         b.note(item.key, "status", "ticked on the page before it had a ticket: closed at once")
         b.states[-1] = (True, False)
@@ -1021,51 +572,6 @@ def _push(
         after=after,
         data=FieldUpdate(fields={name: after}),
     )
-
-
-def _decision(
-    what: str,
-    p: Any,
-    j: Any,
-    b: Any,
-    direction: Direction,
-    m: _Merge,
-    show: Callable[[Any], str],
-    has_base: bool = True,
-    *,
-    held: bool = False,
-) -> str:
-    """Why a field was synced (or not), in words, from the merge's inputs and outcome.
-    `held`: the page's value would have gone to Jira, but Jira leads the ticket."""
-    if direction == "off":
-        return f"not synced (sync.directions.{what} = off)"
-    if p == j:
-        return f"in step: {show(p)} on both sides"
-    if held:
-        return (
-            f"the page says {show(p)}, but followup did not create this ticket: Jira leads "
-            f'it (sync.adopted_tickets = "jira-leads") and keeps {show(j)}'
-        )
-    if not has_base:
-        if m.to_jira:
-            return f"adopted ticket without one: the page's {show(p)} goes to Jira"
-        if m.to_page:
-            return f"adopted ticket: Jira's {show(j)} is shown on the page"
-        return f"adopted ticket: Jira keeps {show(j)}"
-    if m.conflict:
-        return (
-            f"changed on both sides since the last sync (page: {show(p)}, Jira: {show(j)}, "
-            f"last synced: {show(b)}): conflict, kept {show(m.value)}"
-        )
-    if m.to_jira:
-        return f"changed on the page ({show(b)} → {show(p)}): sent to Jira"
-    if m.to_page:
-        return f"changed in Jira ({show(b)} → {show(j)}): shown on the page"
-    if p != b and j == b:
-        return f"changed on the page to {show(p)}, but it flows {direction}: Jira keeps {show(j)}"
-    if j != b and p == b:
-        return f"changed in Jira to {show(j)}, but it flows {direction}: the page keeps {show(p)}"
-    return f"page {show(p)}, Jira {show(j)}: left as they are ({direction})"
 
 
 def _plan_existing(
@@ -1148,31 +654,31 @@ def _plan_existing(
     jira_leads = origin == "adopted" and policy.adopted_tickets == "jira-leads"
     held: list[str] = []  # fields the page changed that Jira, leading, did not take
 
-    def merge(p: Any, j: Any, b_: Any, direction: Direction, what: str) -> _Merge:
-        full = _merge(p, j, b_, direction, winner, has_base)
+    def merge(p: Any, j: Any, b_: Any, direction: Direction, what: str) -> Merge:
+        full = merge_field(p, j, b_, direction, winner, has_base)
         if not jira_leads:
             return full
-        led = _merge(p, j, b_, _jira_led(direction), winner, has_base)
+        led = merge_field(p, j, b_, jira_led(direction), winner, has_base)
         if full.to_jira and not led.to_jira:
             held.append(what)
         return led
 
-    def record(what: str, p: Any, j: Any, m: _Merge, show: Any = None) -> None:
+    def record(what: str, p: Any, j: Any, m: Merge, show: Any = None) -> None:
         _conflict(b, item, t, what, p, j, m, show)
         conflicts.append(
             StoredConflict(
                 field=what,
-                page=_jsonable(p),
-                jira=_jsonable(j),
+                page=jsonable(p),
+                jira=jsonable(j),
                 kept="jira" if m.value == j else "page",
-                left_page=_jsonable(m.value if m.to_page else p),
-                left_jira=_jsonable(m.value if m.to_jira else j),
+                left_page=jsonable(m.value if m.to_page else p),
+                left_jira=jsonable(m.value if m.to_jira else j),
                 since=b.today.isoformat(),
             )
         )
 
     def plain(value: Any) -> str:
-        return _display(_jsonable(value))
+        return _display(jsonable(value))
 
     def person(value: Any) -> str:
         return b.name(value) if isinstance(value, str) else "nobody"
@@ -1185,7 +691,7 @@ def _plan_existing(
     p_summary = summary_for(item)
     base_summary = p_summary
     if has_base and base is not None:
-        m = _merge(p_summary, t.summary, base.summary, dirs.summary, winner, True)
+        m = merge_field(p_summary, t.summary, base.summary, dirs.summary, winner, True)
         kept_own = jira_leads and m.to_jira
         if kept_own:
             m = replace(m, to_jira=False)  # the item's text is the page's own wording
@@ -1195,7 +701,7 @@ def _plan_existing(
             "summary",
             f"edited on the page; {t.key}, adopted and led by Jira, keeps its own summary"
             if kept_own
-            else _decision("summary", p_summary, t.summary, base.summary, dirs.summary, m, plain),
+            else decision("summary", p_summary, t.summary, base.summary, dirs.summary, m, plain),
         )
         if m.to_jira:
             _push(b, item, t, "summary", t.summary, p_summary, "summary edited on the page")
@@ -1226,14 +732,14 @@ def _plan_existing(
     if owner_known or not has_base:
         m = merge(p_assignee, t.assignee, base.assignee if base else None, dirs.assignee, "owner")
         if not owner_known and m.to_jira:
-            m = _Merge(False, m.to_page, t.assignee, m.conflict)
+            m = Merge(False, m.to_page, t.assignee, m.conflict)
         if not owner_known and held and held[-1] == "owner":
             held.pop()  # reported as unknown-owner
         base_assignee = m.value
         b.note(
             item.key,
             "assignee",
-            _decision(
+            decision(
                 "assignee",
                 p_assignee,
                 t.assignee,
@@ -1293,7 +799,7 @@ def _plan_existing(
         b.note(
             item.key,
             "due",
-            _decision(
+            decision(
                 "due",
                 p_due,
                 t.due,
@@ -1340,7 +846,7 @@ def _plan_existing(
         b.note(
             item.key,
             "status",
-            _decision(
+            decision(
                 "status",
                 item.done,
                 t.done,
@@ -1364,7 +870,7 @@ def _plan_existing(
                 field="status",
                 before=t.status,
                 after="done" if item.done else "reopened",
-                data=names,
+                data=Transition(names),
             )
         if m.to_page and item.done != t.done and _locked(b, item, t, "done", t.status):
             base_done = item.done  # the page still shows its status: not synced yet
@@ -1412,7 +918,7 @@ def _plan_existing(
         if old.field in unread:
             conflicts.append(old)
             continue
-        p_now, j_now = (_jsonable(v) for v in current[old.field])
+        p_now, j_now = (jsonable(v) for v in current[old.field])
         if p_now == old.left_page and j_now == old.left_jira:
             conflicts.append(old)
             _still_conflict(b, item, t, old)
@@ -1482,14 +988,17 @@ def _plan_existing(
             reason,
             before=_changed_keys(prop.base.to_json() if prop and prop.base else {}, new_base),
             after=_changed_keys(new_base.to_json(), prop.base if prop else None),
-            data=TicketProperty(
-                item=item.key,
-                page=page.id,
-                base=new_base,
-                reminders=prop.reminders if prop else {},
-                conflicts=kept_conflicts,
-                done_before_tracking=prop.done_before_tracking if prop else False,
-                origin=origin,
+            data=PropertyWrite(
+                TicketProperty(
+                    item=item.key,
+                    page=page.id,
+                    base=new_base,
+                    reminders=prop.reminders if prop else {},
+                    conflicts=kept_conflicts,
+                    done_before_tracking=prop.done_before_tracking if prop else False,
+                    origin=origin,
+                ),
+                read=prop,
             ),
         )
 
@@ -1567,15 +1076,6 @@ def _locked(b: _Builder, item: ActionItem, t: Ticket, name: str, jira_value: str
     return True
 
 
-def _jira_led(direction: Direction) -> Direction:
-    """`direction` without its page -> Jira half."""
-    if direction == "both":
-        return "jira_to_page"
-    if direction == "page_to_jira":
-        return "off"
-    return direction
-
-
 def _and(words: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -1605,10 +1105,10 @@ def _conflict(
     what: str,
     p: Any,
     j: Any,
-    m: _Merge,
+    m: Merge,
     show: Any = None,
 ) -> None:
-    shown = show or (lambda v: _display(_jsonable(v)))
+    shown = show or (lambda v: _display(jsonable(v)))
     kept = "Jira's" if m.value == j else "the page's"
     b.find(
         FindingCode.CONFLICT,
@@ -1659,14 +1159,17 @@ def _plan_stray(
     b.find(code, item_key, msg, t.key)
     already = bool(t.prop and t.prop.reminders.get("stray_noted"))
     if policy in ("comment", "close") and not already:
-        b.act(Op.COMMENT, item_key, t.key, str(code), after=note, data=note)
+        b.act(Op.COMMENT, item_key, t.key, str(code), after=note, data=Comment(note))
         if t.prop is not None:
             b.act(
                 Op.SET_PROPERTY,
                 item_key,
                 t.key,
                 "remember the note",
-                data=replace(t.prop, reminders={**t.prop.reminders, "stray_noted": True}),
+                data=PropertyWrite(
+                    replace(t.prop, reminders={**t.prop.reminders, "stray_noted": True}),
+                    read=t.prop,
+                ),
             )
     if policy == "close" and not t.done:
         b.act(
@@ -1677,18 +1180,5 @@ def _plan_stray(
             field="status",
             before=t.status,
             after="done",
-            data=b.policy.done_transitions,
+            data=Transition(b.policy.done_transitions),
         )
-
-
-def group_tickets_by_page(tickets: Iterable[Ticket], label: str) -> dict[str, list[Ticket]]:
-    """Managed tickets per page id, from the property or else the page label."""
-    prefix = f"{label}-"
-    out: dict[str, list[Ticket]] = {}
-    for t in tickets:
-        page = t.prop.page if t.prop is not None else None
-        if page is None:
-            page = next((lb[len(prefix) :] for lb in t.labels if lb.startswith(prefix)), None)
-        if page is not None:
-            out.setdefault(page, []).append(t)
-    return out

@@ -37,8 +37,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from followup.core.identity import match_tickets
 from followup.core.model import ActionItem, Page, Ticket, TicketProperty
-from followup.core.planner import Action, Op, PagePlan, Scope, match_tickets
+from followup.core.plan import Action, Comment, Op, PagePlan, PropertyWrite, payload
+from followup.core.policy import ReminderPolicy, Scope
 from followup.ports import Deployment, FieldUpdate
 
 __all__ = [
@@ -50,19 +52,6 @@ __all__ = [
     "decide",
     "mention",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderPolicy:
-    """The `[reminders]` settings. `escalate_to` is a Jira user id (account id on
-    Cloud, username on Data Center); `escalate_label` None adds no label."""
-
-    enabled: bool = False
-    overdue_every_days: int = 7
-    before_due_days: int = 3
-    escalate_after: int = 3
-    escalate_to: str | None = None
-    escalate_label: str | None = "followup-escalated"
 
 
 class Kind(enum.StrEnum):
@@ -255,7 +244,7 @@ def add_reminders(
             continue
         mine = [a for a in actions if a.ticket == t.key]
         prop_action = next((a for a in reversed(mine) if a.op is Op.SET_PROPERTY), None)
-        prop: TicketProperty | None = prop_action.data if prop_action else t.prop
+        prop = payload(prop_action, PropertyWrite).prop if prop_action else t.prop
         if prop is None or prop.page != page.id:
             continue  # not managed by followup (sync.adopt off)
         done, due, assignee = _effective(t, mine)
@@ -309,7 +298,7 @@ def _reminder_actions(
             None,
             f"{decision.kind}: {' '.join(mentioned) or 'nobody to mention'}",
             reason,
-            data=body,
+            data=Comment(body),
         )
     ]
     label = policy.escalate_label
@@ -338,7 +327,7 @@ def _reminder_actions(
             None,
             {"reminders": decision.state.to_json()},
             "record the reminder" + ("" if prop == t.prop else " and the synced values"),
-            data=replace(prop, reminders=reminders),
+            data=PropertyWrite(replace(prop, reminders=reminders), read=t.prop),
         )
     )
     return out

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from followup.core.model import ActionItem, Finding, Page, Ticket, TicketProperty
-from followup.core.planner import Action, ItemStory
+from followup.core.plan import Action, ItemStory
 from followup.reports.escaping import terminal_text
 from followup.reports.sync import Names, browse_url, change_text
 

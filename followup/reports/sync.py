@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from followup.core.model import ActionItem, Finding
-from followup.core.planner import Action, ItemStory, Op
+from followup.core.plan import Action, ItemStory, Op
 from followup.reports.escaping import markdown_text, terminal_text
 from followup.sync.engine import Outcome, PageResult, RunResult
 

@@ -248,7 +248,7 @@ class SandboxMiddleware:
         if not write:
             await self.app(scope, receive, send)
             return
-        await self._write(scope, receive, send, raw)
+        await self._write(scope, receive, send, raw, f"{method} {template}")
 
     def _dated(self, send: Send) -> Send:
         """`send` that gives every answer a `Date` header from the sandbox's clock
@@ -263,7 +263,9 @@ class SandboxMiddleware:
 
         return dated
 
-    async def _write(self, scope: Scope, receive: Receive, send: Send, raw: Send) -> None:
+    async def _write(
+        self, scope: Scope, receive: Receive, send: Send, raw: Send, route: str
+    ) -> None:
         """Run a write, holding its response back until the fault decision is made.
         `raw` is the server's own `send`, through which a connection can be dropped."""
         held: list[Message] = []
@@ -278,7 +280,7 @@ class SandboxMiddleware:
             raise
         status = next((int(m["status"]) for m in held if m["type"] == "http.response.start"), 500)
         if 200 <= status < 300:
-            self.stats.write()
+            self.stats.write(route)
             drop = self.faults.after_successful_write()
             if drop is not None:
                 self.stats.fault("dropped")

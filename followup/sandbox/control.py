@@ -146,15 +146,23 @@ class RequestStats:
         self._lock = threading.Lock()
         self._by_route: Counter[str] = Counter()
         self._writes = 0
+        self._write_routes: list[str] = []
         self._faults: Counter[str] = Counter()
 
     def request(self, route: str) -> None:
         with self._lock:
             self._by_route[route] += 1
 
-    def write(self) -> None:
+    def write(self, route: str = "") -> None:
         with self._lock:
             self._writes += 1
+            self._write_routes.append(route)
+
+    def write_routes(self) -> list[str]:
+        """The route template of each successful write since the last reset, in order
+        (`drop_write_numbers` counts the same writes)."""
+        with self._lock:
+            return list(self._write_routes)
 
     def fault(self, kind: str) -> None:
         with self._lock:
@@ -165,6 +173,7 @@ class RequestStats:
             self._by_route.clear()
             self._faults.clear()
             self._writes = 0
+            self._write_routes.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

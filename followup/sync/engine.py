@@ -20,76 +20,54 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence, Set
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
+from followup.core.identity import group_tickets_by_page, owners_to_resolve
 from followup.core.model import (
-    KEEP,
     ActionItem,
     Extraction,
     Finding,
     FindingCode,
-    ItemChange,
     Page,
     Ticket,
     TicketProperty,
 )
-from followup.core.planner import (
+from followup.core.plan import (
     Action,
+    Comment,
     DescriptionEdit,
     Op,
     PagePlan,
     PageWrite,
-    Policy,
+    PropertyWrite,
     RemoteLink,
+    Transition,
     edit_description,
-    group_tickets_by_page,
-    owners_to_resolve,
-    plan_page,
+    payload,
 )
+from followup.core.planner import plan_page
+from followup.core.policy import EngineConfig, Policy
 from followup.core.queries import managed_tickets_jql, postmortem_cql
-from followup.core.reminders import ReminderPolicy, add_reminders
-from followup.core.storage_format import extract, render
-from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from followup.core.reminders import add_reminders
+from followup.core.storage_format import extract_page, render
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
 from followup.sync import leases
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
+from followup.sync.pagewrite import write_page
+from followup.sync.state import RunState
 
 log = structlog.get_logger("followup.sync.engine")
 
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
-DateOrder = Literal["none", "dmy", "mdy"]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """What the engine needs from the settings, passed in explicitly."""
-
-    cql: str = 'type = page AND label = "postmortem"'
-    spaces: tuple[str, ...] = ()
-    date_order: DateOrder = "none"
-    vocabulary: Vocabulary = DEFAULT_VOCABULARY
-    lease_seconds: int = 300
-    max_page_retries: int = 3
-    concurrency: int = 4
-    max_page_bytes: int = 5_000_000
-    max_items_per_page: int = 2000
-    owners: Mapping[str, str] = field(default_factory=dict)
-    jira_server: str | None = None
-    jira_server_id: str | None = None
-    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
-    # After a create whose answer was lost, how long to keep looking for its tickets
-    # in the search (which lags Jira's writes) before creating what is still missing.
-    search_settle_seconds: float = 10.0
 
 
 @dataclass(slots=True)
@@ -188,6 +166,7 @@ class Engine:
         run_id: str | None = None,
         stop: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pause: Callable[[float], bool] | None = None,
     ) -> None:
         self.jira = jira
         self.confluence = confluence
@@ -195,48 +174,26 @@ class Engine:
         self.config = config
         self.clock = clock
         self.sleep = sleep
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        # Every wait of the run is paid from its retry budget (the adapters' RetryPolicy
+        # .pause): False when the budget cannot pay it, and the wait is not made.
+        self.pause = pause if pause is not None else _sleeping(sleep)
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
-        self._linked: dict[str, Ticket | None] = {}
-        # The tickets this run created, by page, and those the run before created (its
-        # released lease names them): Jira's search lags its writes, so a search soon
-        # after (a re-plan on a page conflict, the next run) may not show them yet.
-        self._created_on: dict[str, set[str]] = {}
-        self._recent_on: dict[str, set[str]] = {}
-        self._read_props: dict[str, TicketProperty | None] = {}  # as read, by ticket key
-        self._lock = threading.Lock()
+        # What the run learns as it goes and its workers share, and its worker pool.
+        self.state = RunState(run_id or uuid.uuid4().hex[:12], concurrency=config.concurrency)
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
         self.stop = stop if stop is not None else threading.Event()
 
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
     # -- reading ------------------------------------------------------------------
 
     def extract_page(self, page: Page) -> Extraction:
-        size = len(page.body.encode("utf-8"))
-        if size > self.config.max_page_bytes:
-            return Extraction(
-                page.id,
-                (),
-                (
-                    Finding(
-                        FindingCode.PAGE_TOO_LARGE,
-                        page.id,
-                        None,
-                        f"“{page.title}” is {size:,} bytes, over sync.max_page_bytes "
-                        f"({self.config.max_page_bytes:,}); it was not read. Split the page "
-                        "or raise the limit.",
-                    ),
-                    Finding(
-                        FindingCode.UNPARSEABLE_PAGE,
-                        page.id,
-                        None,
-                        "page skipped: too large to read safely",
-                    ),
-                ),
-            )
-        return extract(
-            page.body,
-            page.id,
+        return extract_page(
+            page,
+            max_bytes=self.config.max_page_bytes,
             date_order=self.config.date_order,
             vocabulary=self.config.vocabulary,
             max_items=self.config.max_items_per_page,
@@ -255,13 +212,13 @@ class Engine:
                 continue
             if self.policy.scope.outside(key, item.ticket_site) is not None:
                 continue
-            with self._lock:
-                known = key in self._linked
+            with self.state.lock:
+                known = key in self.state.linked
             if not known:
                 found = self.jira.get_ticket(key)
-                with self._lock:
-                    self._linked[key] = found
-            ticket = self._linked.get(key)
+                with self.state.lock:
+                    self.state.linked[key] = found
+            ticket = self.state.linked.get(key)
             if ticket is not None:
                 out[key] = ticket
         return out
@@ -270,8 +227,6 @@ class Engine:
         self, page: Page, extraction: Extraction, tickets: Sequence[Ticket], today: date
     ) -> PagePlan:
         managed = {t.key: t for t in tickets}
-        with self._lock:
-            self._read_props.update((t.key, t.prop) for t in tickets)
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(
             owners_to_resolve(extraction, tickets, linked, self.policy.scope)
@@ -365,8 +320,10 @@ class Engine:
     def _add_unindexed(self, page_id: str, tickets: list[Ticket]) -> None:
         """Add to a page's searched tickets those this run created that the search
         did not show (its index lagging), each read by key, which is never stale."""
-        with self._lock:
-            known = self._created_on.get(page_id, set()) | self._recent_on.get(page_id, set())
+        with self.state.lock:
+            known = self.state.created_on.get(page_id, set()) | self.state.recent_on.get(
+                page_id, set()
+            )
             missing = sorted(known - {t.key for t in tickets})
         if not missing:
             return
@@ -396,6 +353,20 @@ class Engine:
         page_ids: Sequence[str] = (),
         progress: Callable[[str, int, int], None] | None = None,
     ) -> RunResult:
+        with self.state.pool():
+            return self._run(
+                today=today, dry_run=dry_run, spaces=spaces, page_ids=page_ids, progress=progress
+            )
+
+    def _run(
+        self,
+        *,
+        today: date,
+        dry_run: bool,
+        spaces: Sequence[str],
+        page_ids: Sequence[str],
+        progress: Callable[[str, int, int], None] | None,
+    ) -> RunResult:
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
         configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
@@ -404,12 +375,11 @@ class Engine:
         # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
         # but independent of each other: they run side by side, so the read phase
         # costs the longer of the two rather than their sum.
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            searching = loader.submit(
-                lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
-            )
-            pages = list(self.confluence.find_pages(cql))
-            tickets = searching.result()
+        searching = self.state.submit(
+            lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
+        )
+        pages = list(self.confluence.find_pages(cql))
+        tickets = searching.result()
         # A space or page filter that found nothing is a typo, not "nothing to do".
         check_filters(
             self.confluence,
@@ -423,24 +393,26 @@ class Engine:
 
         extractions: dict[str, Extraction] = {}
 
-        def plan_one(page: Page) -> PageResult:
+        def plan_one(page: Page) -> tuple[PageResult, Extraction | None]:
+            extraction = None
             try:
                 extraction = self.extract_page(page)
-                extractions[page.id] = extraction
                 plan = self._plan(page, extraction, by_page.get(page.id, []), today)
-                return PageResult(page, plan)
+                return PageResult(page, plan), extraction
             except FollowupError as exc:
-                return PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
+                failed = PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
             except Exception as exc:  # a bug on one page must not stop the others
-                return PageResult(
+                failed = PageResult(
                     page, PagePlan(page.id, (), (), ()), error=self._internal(page, exc)
                 )
+            return failed, extraction
 
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            for i, res in enumerate(pool.map(plan_one, pages), 1):
-                result.pages.append(res)
-                if progress:
-                    progress("plan", i, len(pages))
+        for i, (res, extraction) in enumerate(self.state.map(plan_one, pages), 1):
+            result.pages.append(res)
+            if extraction is not None:
+                extractions[res.page.id] = extraction
+            if progress:
+                progress("plan", i, len(pages))
         if dry_run:
             result.finished = self.clock()
             return result
@@ -463,9 +435,10 @@ class Engine:
         held: dict[str, leases.Lease] = {}
         ttl = timedelta(seconds=self.config.lease_seconds)
 
-        def take(pr: PageResult) -> None:
+        def take(pr: PageResult) -> leases.Lease | leases.Held | str:
+            """The page's lease, the run holding it, or why it could not be leased."""
             try:
-                got = leases.acquire(
+                return leases.acquire(
                     self.confluence,
                     pr.page.id,
                     self.run_id,
@@ -475,46 +448,49 @@ class Engine:
                     expect_existing=any(item.ticket for item in pr.plan.items),
                 )
             except FollowupError as exc:
-                pr.error = f"could not lease the page: {exc.show()}"
-                return
-            if isinstance(got, leases.Held):
-                # Skipped, and counted in the run's summary. Another run at work is
-                # normal; a lease held far longer than a run takes is a finding.
-                pr.skipped = True
-                pr.leased_by = got.owner
-                age = int(got.age.total_seconds()) if got.age is not None else None
-                log.info(
-                    "page-leased",
-                    run_id=self.run_id,
-                    page_id=pr.page.id,
-                    holder=got.owner,
-                    age_seconds=age,
-                    until=got.expires.isoformat(),
-                )
-                if got.stale and age is not None:
-                    pr.findings.append(
-                        Finding(
-                            FindingCode.PAGE_LEASED,
-                            pr.page.id,
-                            None,
-                            f"“{pr.page.title}” has been leased by run {got.owner} for "
-                            f"{_duration(age)} (by the Confluence server's clock), far longer "
-                            "than a run takes: that run is stuck or died, and runs before "
-                            "this one were kept off the page too. Its lease expires at "
-                            f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
-                            "next run takes the page over.",
-                        )
+                return f"could not lease the page: {exc.show()}"
+
+        def leased_by_another(pr: PageResult, got: leases.Held) -> None:
+            # Skipped, and counted in the run's summary. Another run at work is
+            # normal; a lease held far longer than a run takes is a finding.
+            pr.skipped = True
+            pr.leased_by = got.owner
+            age = int(got.age.total_seconds()) if got.age is not None else None
+            log.info(
+                "page-leased",
+                run_id=self.run_id,
+                page_id=pr.page.id,
+                holder=got.owner,
+                age_seconds=age,
+                until=got.expires.isoformat(),
+            )
+            if got.stale and age is not None:
+                pr.findings.append(
+                    Finding(
+                        FindingCode.PAGE_LEASED,
+                        pr.page.id,
+                        None,
+                        f"“{pr.page.title}” has been leased by run {got.owner} for "
+                        f"{_duration(age)} (by the Confluence server's clock), far longer "
+                        "than a run takes: that run is stuck or died, and runs before "
+                        "this one were kept off the page too. Its lease expires at "
+                        f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
+                        "next run takes the page over.",
                     )
-                pr.plan = replace(pr.plan, actions=())
-                return
-            with self._lock:
-                held[pr.page.id] = got
-                if got.recent:
-                    self._recent_on[pr.page.id] = set(got.recent)
+                )
+            pr.plan = replace(pr.plan, actions=())
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                list(pool.map(take, todo))
+            for pr, got in zip(todo, self.state.map(take, todo), strict=True):
+                if isinstance(got, str):
+                    pr.error = got
+                elif isinstance(got, leases.Held):
+                    leased_by_another(pr, got)
+                else:
+                    held[pr.page.id] = got
+                    if got.recent:
+                        with self.state.lock:
+                            self.state.recent_on[pr.page.id] = set(got.recent)
             leased = [p for p in todo if p.page.id in held]
             # Another run may have created tickets since we searched: plan the pages
             # that create again, against a fresh search, now that we hold their lease.
@@ -532,23 +508,26 @@ class Engine:
                 return  # the leases are released below; nothing was written
             created = self._create_all([p for p in leased if not p.error])
 
-            def apply_one(pr: PageResult) -> None:
+            def apply_one(before: PageResult) -> PageResult:
+                """The page's writes; what became of them comes back as a new record."""
+                pr = replace(before, outcomes=list(before.outcomes), findings=list(before.findings))
                 if self.stop.is_set():
                     pr.skipped = True  # stopping: left for the next run
-                    return
+                    return pr
                 try:
                     self._apply_page(pr, created, today)
                 except FollowupError as exc:
                     pr.error = exc.show()
                 except Exception as exc:  # a bug on one page must not stop the others
                     pr.error = self._internal(pr.page, exc)
+                return pr
 
-            done = 0
-            with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-                for _ in pool.map(apply_one, [p for p in leased if not p.error]):
-                    done += 1
-                    if progress:
-                        progress("apply", done, len(leased))
+            applying = [p for p in leased if not p.error]
+            at = {id(p): i for i, p in enumerate(result.pages)}
+            for done, pr in enumerate(self.state.map(apply_one, applying), 1):
+                result.pages[at[id(applying[done - 1])]] = pr
+                if progress:
+                    progress("apply", done, len(leased))
         finally:
             self._release_all(list(held.values()))
 
@@ -557,15 +536,12 @@ class Engine:
         first run there is one per page."""
 
         def give_back(lease: leases.Lease) -> None:
-            with self._lock:
-                created = sorted(self._created_on.get(lease.page_id, set()))
             try:
-                leases.release(self.confluence, lease, created=created)
+                leases.release(self.confluence, lease, created=self.state.created(lease.page_id))
             except FollowupError as exc:
                 log.warning("lease-release-failed", page_id=lease.page_id, error=exc.show())
 
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            list(pool.map(give_back, held))
+        list(self.state.map(give_back, held))
 
     def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
         """Create every planned ticket, in bulk across pages; item key -> ticket key."""
@@ -576,21 +552,21 @@ class Engine:
         chunks = [creates[s : s + CREATE_CHUNK] for s in range(0, len(creates), CREATE_CHUNK)]
 
         def send(chunk: list[tuple[PageResult, Action]]) -> list[CreateResult]:
-            specs: list[NewTicket] = [a.data for _, a in chunk]
+            specs = [payload(a, NewTicket) for _, a in chunk]
             return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
 
         # The chunks are independent (each finds its own tickets after an ambiguous
-        # failure), so they go out side by side, in the worker pool.
-        with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
-            sent = list(pool.map(send, chunks))
+        # failure), so they go out side by side, in the run's worker pool.
+        sent = list(self.state.map(send, chunks))
         for chunk, results in zip(chunks, sent, strict=True):
             by_ref = {r.ref: r for r in results}
             for pr, action in chunk:
-                res = by_ref.get(action.data.ref)
+                ref = payload(action, NewTicket).ref
+                res = by_ref.get(ref)
                 if res is not None and res.key:
-                    created[action.data.ref] = res.key
-                    with self._lock:
-                        self._created_on.setdefault(pr.page.id, set()).add(res.key)
+                    created[ref] = res.key
+                    with self.state.lock:
+                        self.state.created_on.setdefault(pr.page.id, set()).add(res.key)
                     pr.outcomes.append(Outcome(action, True, ticket=res.key))
                     log.info(
                         "created",
@@ -627,7 +603,9 @@ class Engine:
                     "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
                 )
                 try:
-                    by_item = self._find_landed(sorted(set(page_ids)), [s.ref for s in remaining])
+                    by_item, settled = self._find_landed(
+                        sorted(set(page_ids)), [s.ref for s in remaining]
+                    )
                 except FollowupError as search_exc:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
@@ -641,19 +619,23 @@ class Engine:
                 remaining = still
                 if not remaining:
                     break
-                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set():
+                # Without a settled search (the run's budget could not pay the wait),
+                # what is missing may have landed: left for the next run, not sent.
+                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set() or not settled:
                     for spec in remaining:
                         results[spec.ref] = CreateResult(spec.ref, error=exc.show())
                     break
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
 
-    def _find_landed(self, page_ids: list[str], refs: list[str]) -> dict[str, str]:
+    def _find_landed(self, page_ids: list[str], refs: list[str]) -> tuple[dict[str, str], bool]:
         """After a create whose answer was lost: the tickets of these pages by the
         item they belong to. The search lags Jira's writes (seconds on Cloud, and
         between the nodes of a Data Center cluster), so while some of `refs` are
         missing it looks again, waiting 0.5 s, 1 s, 2 s... up to
         `search_settle_seconds` in all: creating again what did land would make a
-        duplicate; waiting a little longer only delays a ticket."""
+        duplicate; waiting a little longer only delays a ticket. Each wait is paid
+        from the run's retry budget; with the budget spent it stops looking, and says
+        so (False): what is missing then may still be in the search's lag."""
         waited, step = 0.0, 0.5
         settle = max(self.config.search_settle_seconds, 0.0)
         while True:
@@ -663,15 +645,16 @@ class Engine:
             }
             missing = [ref for ref in refs if ref not in by_item]
             if not missing or waited >= settle or self.stop.is_set():
-                return by_item
+                return by_item, True
             pause = min(step, settle - waited)
             log.info("create-settle", run_id=self.run_id, missing=len(missing), wait_seconds=pause)
-            self.sleep(pause)
+            if not self.pause(pause):
+                return by_item, False
             waited += pause
             step *= 2
 
     def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
-        if action.ticket:
+        if not action.needs_create:
             return action.ticket
         return created.get(action.item or "")
 
@@ -699,41 +682,30 @@ class Engine:
             if not actions:
                 continue
             merged: dict[str, Any] = {}
-            for a in actions:
-                merged.update(a.data.fields)
-            labels = tuple(dict.fromkeys(lb for a in actions for lb in a.data.add_labels))
+            sends = [payload(a, FieldUpdate) for a in actions]
+            for send in sends:
+                merged.update(send.fields)
+            labels = tuple(dict.fromkeys(lb for send in sends for lb in send.add_labels))
             update = FieldUpdate(fields=merged, add_labels=labels)
             self._do(pr, actions, self._updater(key, update), ticket=key)
         later = [a for a in plan.actions if a.op is Op.SET_PROPERTY]
         for action in [a for a in plan.actions if a.op is not Op.SET_PROPERTY] + later:
             if action.op in (Op.CREATE, Op.UPDATE, Op.SHOW, Op.WRITE_PAGE):
                 continue
-            if action.op is Op.SET_PROPERTY and _subject(action) in _unsent(pr):
-                # A reminder that did not go out is not recorded as sent: the next
-                # run sends it.
-                reverted = self._keeping_reminders(action)
-                if reverted is None:
-                    pr.outcomes.append(
-                        Outcome(
-                            action, False, error="not recorded: its comment failed", skipped=True
-                        )
-                    )
-                    continue
-                action = reverted
-            if action.op is Op.SET_PROPERTY and _subject(action) in _unsynced(pr):
-                kept = self._keeping_base(action)
-                if kept is None:
-                    pr.outcomes.append(
-                        Outcome(
-                            action,
-                            False,
-                            error="not recorded: another write for this item failed",
-                            skipped=True,
-                        )
-                    )
-                    continue
-                action = kept
             ticket = self._ticket_for(action, created)
+            if action.op is Op.SET_PROPERTY:
+                # What the property becomes when writes it records failed, as the plan
+                # says: the base as read, the reminders as read, or nothing to write.
+                failed = [o.action for o in pr.outcomes if not o.ok]
+                write = payload(action, PropertyWrite)
+                prop = write.after(action.subject, failed)
+                if prop is None:
+                    why = _unrecorded(write, action, failed)
+                    pr.outcomes.append(Outcome(action, False, error=why, skipped=True))
+                    continue
+                if ticket is not None:
+                    self._do(pr, [action], self._property_setter(ticket, prop), ticket=ticket)
+                    continue
             if ticket is None:
                 pr.outcomes.append(
                     Outcome(action, False, error="its ticket was not created", skipped=True)
@@ -748,7 +720,7 @@ class Engine:
         reported as skipped (not failed: the summary still goes out)."""
         out: list[Action] = []
         for action in actions:
-            edit = action.data.fields.get("description")
+            edit = payload(action, FieldUpdate).fields.get("description")
             if not isinstance(edit, DescriptionEdit):
                 out.append(action)
                 continue
@@ -768,47 +740,26 @@ class Engine:
             out.append(replace(action, data=FieldUpdate(fields={"description": text})))
         return out
 
-    def _keeping_base(self, action: Action) -> Action | None:
-        """`action` writing the sync base the ticket had when it was read, if its
-        property has other news to record; else None (nothing to write)."""
-        prop: TicketProperty = action.data
-        with self._lock:
-            read = self._read_props.get(action.ticket or "")
-        if read is None or read.reminders == prop.reminders:
-            return None
-        return replace(action, data=replace(prop, base=read.base))
-
-    def _keeping_reminders(self, action: Action) -> Action | None:
-        """`action` with the reminder bookkeeping the ticket had when it was read;
-        None when that leaves nothing new to record."""
-        prop: TicketProperty = action.data
-        with self._lock:
-            read = self._read_props.get(action.ticket or "")
-        reminders = dict(read.reminders) if read is not None else {}
-        kept = replace(prop, reminders=reminders)
-        return None if kept == read else replace(action, data=kept)
-
     def _updater(self, key: str, update: FieldUpdate) -> Callable[[], object]:
         return lambda: self.jira.update_ticket(key, update)
 
+    def _property_setter(self, key: str, prop: TicketProperty) -> Callable[[], object]:
+        return lambda: self.jira.set_property(key, prop)
+
     def _executor(self, action: Action, key: str) -> Callable[[], object]:
-        data = action.data
         if action.op is Op.TRANSITION:
-            names: Sequence[str] = data
+            names = payload(action, Transition).names
             return lambda: self.jira.transition(key, names)
         if action.op is Op.ADOPT:
-            update: FieldUpdate = data
+            update = payload(action, FieldUpdate)
             return lambda: self.jira.update_ticket(key, update)
-        if action.op is Op.SET_PROPERTY:
-            prop: TicketProperty = data
-            return lambda: self.jira.set_property(key, prop)
         if action.op is Op.LINK:
-            link: RemoteLink = data
+            link = payload(action, RemoteLink)
             return lambda: self.jira.upsert_remote_link(
                 key, global_id=link.global_id, url=link.url, title=link.title
             )
         if action.op is Op.COMMENT:
-            body: str = data
+            body = payload(action, Comment).body
             return lambda: self.jira.add_comment(key, body)
         raise AssertionError(f"no executor for {action.op}")
 
@@ -819,7 +770,7 @@ class Engine:
         call: Callable[[], object],
         *,
         ticket: str | None = None,
-    ) -> bool:
+    ) -> None:
         try:
             call()
         except FollowupError as exc:
@@ -835,104 +786,104 @@ class Engine:
                     outcome="failed",
                     error=exc.show(),
                 )
-            return False
+            return
         for a in actions:
             pr.outcomes.append(Outcome(a, True, ticket=ticket))
-        return True
-
-    def _changes_with_keys(
-        self, write: PageWrite, created: Mapping[str, str], unlinked: Set[str] = frozenset()
-    ) -> dict[str, ItemChange]:
-        changes = dict(write.changes)
-        for item in write.new_ticket_items:
-            key = created.get(item)
-            if key is None:
-                changes.pop(item, None)  # no ticket, so no reference and no badge
-            else:
-                changes[item] = replace(changes.get(item, ItemChange()), ticket=key)
-        # A ticket whose remote link failed is not put on the page yet: an item the
-        # page shows no ticket for is linked again by the next run.
-        for item in unlinked:
-            change = changes.get(item)
-            if change is not None and change.ticket is not KEEP:
-                del changes[item]
-        return changes
 
     def _write_page(
         self, pr: PageResult, action: Action, created: dict[str, str], today: date
     ) -> None:
-        page = pr.page
-        write: PageWrite = action.data
-        for attempt in range(self.config.max_page_retries + 1):
+        write = payload(action, PageWrite)
+
+        def body_for(page: Page, attempt: int) -> str | None:
+            nonlocal write
+            if attempt > 1:
+                # Someone (or our own lost write) moved the page on: start from what
+                # it is now, so their edit survives and ours is made again on top.
+                pr.page = page
+                replanned = self._replan(pr, page, created, today)
+                if replanned is None:
+                    return None
+                write = replanned
             unlinked = {
                 o.action.item
                 for o in pr.outcomes
                 if o.action.op is Op.LINK and not o.ok and o.action.item
             }
-            changes = self._changes_with_keys(write, created, unlinked)
             body = render(
                 page.body,
                 page.id,
-                changes,
+                write.changes_given(created, unlinked),
                 summary=write.summary,
                 jira_server=self.config.jira_server,
                 jira_server_id=self.config.jira_server_id,
                 date_order=self.config.date_order,
                 vocabulary=self.config.vocabulary,
             )
-            if body == page.body:
-                pr.outcomes.append(Outcome(action, True))
-                return
-            try:
-                pr.page = self.confluence.update_page(
-                    page, body, message="followup: action item tickets and status"
-                )
-                pr.outcomes.append(Outcome(action, True))
-                pr.outcomes.extend(
-                    Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
-                )
-                log.info(
-                    "page-written",
-                    run_id=self.run_id,
-                    page_id=page.id,
-                    action="write-page",
-                    outcome="ok",
-                    version=pr.page.version,
-                )
-                return
-            except ApiError as exc:
-                conflict = exc.status == 409 or exc.ambiguous
-                if not conflict or attempt == self.config.max_page_retries:
-                    pr.outcomes.append(Outcome(action, False, error=exc.show()))
-                    return
-            # Someone (or our own lost write) moved the page on: start from what it is
-            # now, so their edit survives and ours is made again on top of it.
-            log.info("page-conflict", run_id=self.run_id, page_id=page.id, attempt=attempt + 1)
-            page = self.confluence.get_page(page.id)
-            pr.page = page
-            extraction = self.extract_page(page)
-            tickets = self._search_pages([page.id])[page.id]
-            replan = self._plan(page, extraction, tickets, today)
-            pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
-            # Jira-side actions the new plan needs (new items, a tick made meanwhile).
-            extra = PagePlan(
-                page.id,
-                tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
-                (),
-                replan.items,
-            )
-            if extra.actions:
-                sub = PageResult(page, extra)
-                new_keys = self._create_all([sub])
-                created.update(new_keys)
-                self._apply_jira(sub, created)
-                pr.outcomes.extend(sub.outcomes)
-                pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
-            nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
-            if nxt is None:
-                pr.outcomes.append(Outcome(action, True))
-                return
-            write = nxt.data
+            return None if body == page.body else body
+
+        def conflict(attempt: int) -> None:
+            log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
+
+        done = write_page(
+            self.confluence,
+            pr.page,
+            body_for,
+            retries=self.config.max_page_retries,
+            message="followup: action item tickets and status",
+            on_conflict=conflict,
+        )
+        if done.error is not None:
+            pr.outcomes.append(Outcome(action, False, error=done.error.show()))
+            return
+        pr.page = done.page
+        pr.outcomes.append(Outcome(action, True))
+        if not done.written:
+            return
+        pr.outcomes.extend(
+            Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
+        )
+        log.info(
+            "page-written",
+            run_id=self.run_id,
+            page_id=pr.page.id,
+            action="write-page",
+            outcome="ok",
+            version=pr.page.version,
+        )
+
+    def _replan(
+        self, pr: PageResult, page: Page, created: dict[str, str], today: date
+    ) -> PageWrite | None:
+        """The page, read again after a conflict, planned again: the Jira writes the
+        new plan needs (an item added meanwhile, a tick made) are made now, and its
+        page write is returned (None: the page needs none)."""
+        extraction = self.extract_page(page)
+        tickets = self._search_pages([page.id])[page.id]
+        replan = self._plan(page, extraction, tickets, today)
+        pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
+        extra = PagePlan(
+            page.id,
+            tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
+            (),
+            replan.items,
+        )
+        if extra.actions:
+            sub = PageResult(page, extra)
+            created.update(self._create_all([sub]))
+            self._apply_jira(sub, created)
+            pr.outcomes.extend(sub.outcomes)
+            pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
+        nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
+        return payload(nxt, PageWrite) if nxt is not None else None
+
+
+def _sleeping(sleep: Callable[[float], None]) -> Callable[[float], bool]:
+    def pause(seconds: float) -> bool:
+        sleep(seconds)
+        return True
+
+    return pause
 
 
 def _duration(seconds: int) -> str:
@@ -943,30 +894,9 @@ def _duration(seconds: int) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _subject(action: Action) -> str | None:
-    """What an action is about: its item, or its ticket for a ticket without an item."""
-    return action.item or action.ticket
-
-
-def _unsent(pr: PageResult) -> set[str | None]:
-    """The items (or tickets) of a page whose comment failed or was skipped."""
-    return {_subject(o.action) for o in pr.outcomes if not o.ok and o.action.op is Op.COMMENT}
-
-
-def _unsynced(pr: PageResult) -> set[str | None]:
-    """The items (or tickets) of a page whose create, adoption, field update or
-    transition failed or was skipped: Jira does not hold what their plan synced."""
-    return {
-        _subject(o.action)
-        for o in pr.outcomes
-        if not o.ok
-        and (
-            o.action.op in (Op.CREATE, Op.ADOPT, Op.TRANSITION)
-            # A description is not part of the sync base.
-            or (
-                o.action.op is Op.UPDATE
-                and o.action.field != "description"
-                and bool(o.action.data.fields)
-            )
-        )
-    }
+def _unrecorded(write: PropertyWrite, action: Action, failed: Sequence[Action]) -> str:
+    """Why a property write was left out: what failed before it."""
+    comment_failed = any(a.op is Op.COMMENT and a.subject == action.subject for a in failed)
+    if comment_failed and write.given(synced=True, sent=False) is None:
+        return "not recorded: its comment failed"
+    return "not recorded: another write for this item failed"

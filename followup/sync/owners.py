@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from followup.core.model import Owner
-from followup.core.planner import OwnerResolution
+from followup.core.plan import OwnerResolution
 from followup.ports import ConfluencePort, JiraPort, JiraUser
 
 

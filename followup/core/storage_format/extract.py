@@ -30,6 +30,7 @@ from followup.core.model import (
     ItemField,
     ItemSource,
     Owner,
+    Page,
 )
 from followup.core.storage_format.dates import DateOrder, parse_due_text, parse_iso_date
 from followup.core.storage_format.tables import (
@@ -937,4 +938,40 @@ def _unreadable(page_id: str, why: str) -> Extraction:
         page_id=page_id,
         items=(),
         findings=(Finding(FindingCode.UNPARSEABLE_PAGE, page_id, None, message),),
+    )
+
+
+def extract_page(
+    page: Page,
+    *,
+    max_bytes: int,
+    date_order: DateOrder = "none",
+    vocabulary: Vocabulary = DEFAULT_VOCABULARY,
+    max_items: int | None = None,
+) -> Extraction:
+    """`extract` of a page's body, unless the body is over `max_bytes` (UTF-8): then
+    no items, and findings that say the page was not read and why."""
+    size = len(page.body.encode("utf-8"))
+    if size > max_bytes:
+        return Extraction(
+            page.id,
+            (),
+            (
+                Finding(
+                    FindingCode.PAGE_TOO_LARGE,
+                    page.id,
+                    None,
+                    f"“{page.title}” is {size:,} bytes, over sync.max_page_bytes "
+                    f"({max_bytes:,}); it was not read. Split the page or raise the limit.",
+                ),
+                Finding(
+                    FindingCode.UNPARSEABLE_PAGE,
+                    page.id,
+                    None,
+                    "page skipped: too large to read safely",
+                ),
+            ),
+        )
+    return extract(
+        page.body, page.id, date_order=date_order, vocabulary=vocabulary, max_items=max_items
     )

@@ -84,7 +84,6 @@ _INLINE = frozenset(
 _LINK_BODIES = frozenset({ac("link-body"), ac("plain-text-link-body")})
 _LINK_TARGET_NAMES = (ri("content-title"), ri("filename"), ri("value"), ri("space-key"))
 _EMOJI_FALLBACK = ac("emoji-fallback")
-_EMOTICON = ac("emoticon")
 _BROWSE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#]|$)")
 # Characters that show nothing and mean nothing in an item's text: zero-width spaces,
 # word joiners, byte-order marks, and the bidirectional embeddings, overrides and
