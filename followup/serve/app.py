@@ -150,12 +150,9 @@ def create_app(
         if "full" in answers:
             return reject(source, 503, "queue_full", "too many pages waiting; deliver again later")
         deliveries.add(delivery)
-        log.info(
-            "webhook-accepted",
-            source=source,
-            targets=[t.key for t in found],
-            queued=answers,
-        )
+        # One line per run asked for; events folded into a waiting run only at debug.
+        accepted = log.info if "queued" in answers else log.debug
+        accepted("webhook-accepted", source=source, targets=[t.key for t in found], queued=answers)
         return JSONResponse(
             {"status": "accepted", "targets": [t.key for t in found]}, status_code=202
         )
