@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from followup.core.model import Page, Ticket, TicketProperty
+from followup.core.routing import CreateField
 
 Deployment = Literal["cloud", "datacenter"]
 # How a site is signed in to: Basic (email or username, and an API token or password),
@@ -113,6 +114,13 @@ class NewTicket:
     prop: TicketProperty
     link_url: str
     link_title: str
+    # Where it goes (None: the adapter's `[jira] project` and issue_type) and what a
+    # routing rule adds: components by name, custom fields as (field id, JSON value).
+    project: str | None = None
+    issue_type: str | None = None
+    components: tuple[str, ...] = ()
+    fields: tuple[tuple[str, Any], ...] = ()
+    parent: str | None = None  # the key of the issue it is created under
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,4 +192,22 @@ class JiraPort(Protocol):
 
     def get_description(self, key: str) -> str | None:
         """A ticket's description as text (wiki markup), None when it has none."""
+        ...
+
+    def link_issue(self, key: str, to: str, link_type: str) -> None:
+        """Link `key` (outward) to `to` (inward) with the link type named `link_type`;
+        a link that exists already is not added again."""
+        ...
+
+    def issue_link_types(self) -> list[str]:
+        """The names of the site's issue link types."""
+        ...
+
+    def create_issue_types(self, project: str) -> list[tuple[str, str]] | None:
+        """(id, name) of the issue types the account may create in `project` (Jira's
+        create metadata); None when there is no such project visible to it."""
+        ...
+
+    def create_fields(self, project: str, issue_type_id: str) -> list[CreateField]:
+        """The fields of `project`'s create screen for one issue type."""
         ...

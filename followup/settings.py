@@ -59,6 +59,7 @@ from followup.core.policy import (
     ReminderPolicy,
 )
 from followup.core.queries import check_space_key
+from followup.core.routing import IncidentLink, Route, Routing, Rule
 from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.errors import ConfigError
@@ -72,9 +73,12 @@ __all__ = [
     "ConfluenceSettings",
     "Direction",
     "DirectionSettings",
+    "IncidentSettings",
     "JiraSettings",
     "MetricsSettings",
+    "PrioritySettings",
     "ReminderSettings",
+    "RoutingRule",
     "ServeSettings",
     "Settings",
     "SyncSettings",
@@ -475,11 +479,13 @@ class ExtractSettings(BaseModel):
     status_columns: StrList = _default_words("status_columns")
     ticket_columns: StrList = _default_words("ticket_columns")
     priority_columns: StrList = _default_words("priority_columns")
+    team_columns: StrList = _default_words("team_columns")
     non_action_columns: StrList = _default_words("non_action_columns")
     weak_columns: StrList = _default_words("weak_columns")
     done_words: StrList = _default_words("done_words")
     open_words: StrList = _default_words("open_words")
     date_words: StrList = _default_words("date_words")
+    incident_rows: StrList = _default_words("incident_rows")
 
     @field_validator("*")
     @classmethod
@@ -609,6 +615,154 @@ def _check_webhook_secret(secret: SecretStr) -> SecretStr:
     return secret
 
 
+FieldValue = str | int | float | bool | list[str]
+
+
+class RoutingRule(BaseModel):
+    """One `[[routing]]` rule: where the tickets of matching pages and items go.
+
+    Matchers (every one given must match): `space` (a page's space key), `label` (one
+    of the page's labels), `ancestor` (the title or id of a page above it), `team` (the
+    item's Team or Project cell). Then the route: `project`, `issue_type` (else
+    `[jira] issue_type`), `components`, `labels` (added beside followup's own) and
+    `fields` (custom fields by name or id, with fixed values). Rules are tried in
+    order; the first match wins; no match: `[jira] project`.
+    """
+
+    model_config = _section_config()
+
+    space: str | None = None
+    label: str | None = None
+    ancestor: str | None = None
+    team: str | None = None
+    project: str
+    issue_type: str | None = Field(default=None, min_length=1)
+    components: StrList = Field(default_factory=list)
+    labels: StrList = Field(default_factory=list)
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+
+    @field_validator("space", "label", "ancestor", "team")
+    @classmethod
+    def _blank_matcher_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("space")
+    @classmethod
+    def _space_is_a_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_space_key(value)
+            except ValueError:
+                raise ValueError("is not a space key: letters and digits, such as PAY") from None
+        return value
+
+    @field_validator("project")
+    @classmethod
+    def _project_is_a_key(cls, value: str) -> str:
+        return _project_key(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_have_no_spaces(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if not label or any(c.isspace() for c in label):
+                raise ValueError("Jira labels cannot be empty or contain spaces")
+        return value
+
+    @field_validator("components")
+    @classmethod
+    def _components_have_names(cls, value: list[str]) -> list[str]:
+        if any(not c.strip() for c in value):
+            raise ValueError("component names cannot be empty")
+        return [c.strip() for c in value]
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_have_names(cls, value: dict[str, FieldValue]) -> dict[str, FieldValue]:
+        if any(not name.strip() for name in value):
+            raise ValueError("field names or ids cannot be empty")
+        return {name.strip(): v for name, v in value.items()}
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> RoutingRule:
+        if all(m is None for m in (self.space, self.label, self.ancestor, self.team)):
+            raise ValueError(
+                "a rule needs at least one of space, label, ancestor or team; tickets "
+                "no rule matches go to [jira] project"
+            )
+        return self
+
+
+class PrioritySettings(BaseModel):
+    """[priorities]: a Priority column's words as Jira priorities, and due dates by
+    priority.
+
+    `map` takes a page's word (compared without case, spaces or dashes: `Sev-1` is
+    `sev1`) to a Jira priority name; a word that is already a priority of the
+    ticket's project needs no entry. `due_days` gives, per Jira priority, the days
+    after the postmortem an item without a due date is due (else
+    `sync.default_due_days`).
+    """
+
+    model_config = _section_config()
+
+    map: dict[str, str] = Field(default_factory=dict)
+    due_days: dict[str, Annotated[int, Field(ge=0, le=3650)]] = Field(default_factory=dict)
+
+    @field_validator("map")
+    @classmethod
+    def _words_have_text(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not k.strip() or not v.strip() for k, v in value.items()):
+            raise ValueError("page words and Jira priority names cannot be empty")
+        return {k.strip(): v.strip() for k, v in value.items()}
+
+
+class IncidentSettings(BaseModel):
+    """[incident]: follow-ups tied to the incident ticket their page names.
+
+    With `link_type` set (a Jira issue link type, such as "Relates"), every ticket of
+    a page whose header table names an incident ticket ("Incident | INC-2264") is
+    linked to it; with `parent = true` instead, each new ticket is created as the
+    incident's child (Jira's `parent` field: the incident must be a level above, an
+    Epic say). Only tickets of `projects` are used (a page's text is anyone's).
+    """
+
+    model_config = _section_config()
+
+    link_type: str | None = None
+    parent: bool = False
+    projects: StrList = Field(default_factory=list)
+
+    @field_validator("link_type")
+    @classmethod
+    def _blank_is_off(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("projects")
+    @classmethod
+    def _projects_are_keys(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(_project_key(key) for key in value))
+
+    @model_validator(mode="after")
+    def _projects_with_link(self) -> IncidentSettings:
+        if self.link_type is not None and self.parent:
+            raise ValueError(
+                "link_type and parent = true are two ways to tie a follow-up to its "
+                "incident: set one of them"
+            )
+        if (self.link_type is not None or self.parent) and not self.projects:
+            what = "link_type" if self.link_type is not None else "parent"
+            raise ValueError(
+                f"{what} needs projects: the keys of the projects incident tickets live "
+                'in, e.g. projects = ["INC"]'
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.link_type is not None or self.parent
+
+
 # The TOML file for the next Settings() built in this context (see load_settings).
 _toml_file: ContextVar[Path | None] = ContextVar("followup_toml_file", default=None)
 # The environment for the next Settings() built in this context; None = os.environ.
@@ -662,6 +816,9 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    routing: list[RoutingRule] = Field(default_factory=list)
+    priorities: PrioritySettings = Field(default_factory=PrioritySettings)
+    incident: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -750,6 +907,50 @@ class Settings(BaseSettings):
                 "the token may come from token_file; see docs/configuration.md",
             )
 
+    @property
+    def routes_configured(self) -> bool:
+        """Whether any of `[[routing]]`, `[priorities]` or `[incident]` is set (each
+        sync then checks them against Jira's create metadata before it writes)."""
+        p = self.priorities
+        return bool(self.routing or p.map or p.due_days or self.incident.enabled)
+
+    def routing_config(self) -> Routing | None:
+        """The routing these settings describe (`followup.core.routing`), None when
+        none is configured: every ticket goes to `[jira] project`, as it always did."""
+        if not self.routes_configured:
+            return None
+        j = self.jira
+        rules = tuple(
+            Rule(
+                route=Route(
+                    project=r.project,
+                    issue_type=r.issue_type or j.issue_type,
+                    components=tuple(r.components),
+                    labels=tuple(r.labels),
+                    fields=tuple(r.fields.items()),
+                    rule=number,
+                ),
+                space=r.space,
+                label=r.label,
+                ancestor=r.ancestor,
+                team=r.team,
+            )
+            for number, r in enumerate(self.routing, start=1)
+        )
+        link = self.incident
+        return Routing(
+            default=Route(j.project_key, j.issue_type),
+            rules=rules,
+            priority_map=tuple(self.priorities.map.items()),
+            due_days=dict(self.priorities.due_days),
+            default_priority=j.default_priority,
+            incident=(
+                IncidentLink(link.link_type, frozenset(link.projects), parent=link.parent)
+                if link.enabled
+                else None
+            ),
+        )
+
     def secrets(self) -> Iterator[str]:
         """Every secret value these settings hold, and the Basic credentials built from
         them (what an Authorization header would carry), for log redaction."""
@@ -772,6 +973,11 @@ def setting_name(loc: tuple[int | str, ...]) -> str:
     >>> setting_name(("sync", "directions", "status"))
     'FOLLOWUP_SYNC__DIRECTIONS__STATUS / [sync.directions] status'
     """
+    if loc and loc[0] == "routing":
+        # [[routing]] is a list of tables: rule n's key, or the list as one JSON value.
+        rule = f" rule {int(loc[1]) + 1}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        key = " " + ".".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
+        return f"{ENV_PREFIX}ROUTING / [[routing]]{rule}{key}"
     names = [str(p) for p in loc if not isinstance(p, int)]
     index = "".join(f"[{p}]" for p in loc[len(names) :] if isinstance(p, int))
     if not names:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from followup.core.model import Page, StatusCategory, Ticket, TicketProperty
+from followup.core.routing import CreateField
 from followup.errors import ConflictError, NotFoundError, PlanError
 from followup.ports import (
     ConfluenceUser,
@@ -32,6 +33,7 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _WRITES = frozenset(
     {
         "update_page",
+        "link_issue",
         "create_property",
         "update_property",
         "create_tickets",
@@ -173,9 +175,9 @@ class FakeJira:
     def writes(self) -> int:
         return sum(n for name, n in self.calls.items() if name in _WRITES)
 
-    def add_ticket(self, **kw: Any) -> Ticket:
+    def add_ticket(self, project: str | None = None, **kw: Any) -> Ticket:
         """A ticket made by a person (or an earlier run): key allocated here."""
-        key = f"{self.project}-{self._next}"
+        key = f"{project or self.project}-{self._next}"
         self._next += 1
         defaults: dict[str, Any] = {
             "key": key,
@@ -211,6 +213,7 @@ class FakeJira:
                     out.append(CreateResult(spec.ref, error="assignee: User cannot be assigned"))
                     continue
                 t = self.add_ticket(
+                    project=spec.project,
                     summary=spec.summary,
                     assignee=spec.assignee,
                     assignee_display=self._display(spec.assignee),
@@ -305,6 +308,35 @@ class FakeJira:
         self.calls["get_description"] += 1
         self._get(key)
         return self.descriptions.get(key)
+
+    def link_issue(self, key: str, to: str, link_type: str) -> None:
+        self.calls["link_issue"] += 1
+        t = self._get(key)
+        self.tickets[key] = replace(t, links=t.links | {(link_type, to)})
+
+    def issue_link_types(self) -> list[str]:
+        self.calls["issue_link_types"] += 1
+        return ["Blocks", "Relates"]
+
+    def create_issue_types(self, project: str) -> list[tuple[str, str]] | None:
+        self.calls["create_issue_types"] += 1
+        return [("10001", "Task"), ("10002", "Bug")]
+
+    def create_fields(self, project: str, issue_type_id: str) -> list[CreateField]:
+        self.calls["create_fields"] += 1
+        return [
+            CreateField("summary", "Summary", required=True),
+            CreateField("labels", "Labels", type="array", items="string"),
+            CreateField("duedate", "Due date", type="date"),
+            CreateField("assignee", "Assignee", type="user"),
+            CreateField(
+                "priority",
+                "Priority",
+                has_default=True,
+                type="priority",
+                allowed=("Highest", "High", "Medium", "Low", "Lowest"),
+            ),
+        ]
 
     def _display(self, user_id: str | None) -> str | None:
         return next((u.display_name for u in self.users if u.id == user_id), None)

@@ -71,6 +71,7 @@ ALL_CHECKS = [
     "project and issue type",
     "Jira permissions",
     "create screen",
+    "routing",
     "labels",
     "done transition",
     "CQL",
@@ -166,7 +167,7 @@ def test_a_missing_project_is_named_with_the_projects_the_account_sees(
     mark, detail = lines["project and issue type"]
     assert mark == "FAIL"
     assert "no project 'NOPE'" in detail
-    assert "this account sees: OPS" in detail
+    assert "this account sees: INC, OPS, PAY, SEC" in detail
     for name in ("Jira permissions", "create screen", "labels", "done transition"):
         assert statuses(lines)[name] == "skip"
     assert statuses(lines)["CQL"] == "ok"  # Confluence checks go on

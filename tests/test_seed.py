@@ -73,12 +73,21 @@ def test_demo_bodies_use_html_entities_macros_and_cdata(demo: Dataset) -> None:
     assert "<![CDATA[" in bodies
 
 
-def test_demo_has_two_spaces_a_project_and_at_least_five_postmortems(demo: Dataset) -> None:
-    """Two spaces, the OPS project with Task and Bug, five or more postmortems in both spaces."""
+def test_demo_has_two_spaces_its_projects_and_at_least_five_postmortems(demo: Dataset) -> None:
+    """Two spaces; the OPS project with Task and Bug (where tickets go by default), a
+    Payments and a Security project for routing (Security requiring a custom field), the
+    incidents' project holding the incident a postmortem names; five or more
+    postmortems in both spaces."""
     assert [s.key for s in demo.spaces] == ["SRE", "PAY"]
     assert [(p.key, p.name, p.issue_types) for p in demo.projects] == [
-        ("OPS", "Operations", ("Task", "Bug"))
+        ("OPS", "Operations", ("Task", "Bug")),
+        ("PAY", "Payments", ("Task", "Story", "Bug")),
+        ("SEC", "Security", ("Task",)),
+        ("INC", "Incidents", ("Epic", "Task")),
     ]
+    sec = demo.projects[2]
+    assert [(f.name, f.required) for f in sec.custom_fields] == [("Risk rating", True)]
+    assert [(i.project, i.number) for i in demo.issues if i.project == "INC"] == [("INC", 2264)]
     found = postmortems(demo)
     assert len(found) >= 5
     assert {page.space_key for page in found} == {"SRE", "PAY"}

@@ -71,6 +71,8 @@ def build_adapters(
     auth: AuthMethod = "basic",
     confluence_auth: AuthMethod | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    issue_links: bool = False,
+    page_metadata: bool = False,
 ) -> Adapters:
     """Both adapters, sharing one `RateLimiter(rate_limit)`, one `RetryPolicy` whose
     `RetryBudget(run_budget_seconds)` bounds the waiting of the whole run, and one
@@ -93,6 +95,7 @@ def build_adapters(
         stats=stats,
         deployment=jira_deployment,
         auth=auth,
+        issue_links=issue_links,
     )
     confluence = ConfluenceAdapter(
         confluence_url,
@@ -105,5 +108,6 @@ def build_adapters(
         retry=retry,
         stats=stats,
         auth=auth if confluence_auth is None else confluence_auth,
+        page_metadata=page_metadata,
     )
     return Adapters(jira=jira, confluence=confluence, limiter=limiter, retry=retry, stats=stats)

@@ -49,6 +49,8 @@ from followup.ports import AuthMethod, ConfluenceUser, PropertyValue
 __all__ = ["PAGE_EXPAND", "ConfluenceAdapter"]
 
 PAGE_EXPAND = "body.storage,version,space,history"
+# What routing rules that match on labels or ancestors need read with each page.
+PAGE_METADATA_EXPAND = "metadata.labels,ancestors"
 
 
 class ConfluenceAdapter:
@@ -73,9 +75,13 @@ class ConfluenceAdapter:
         stats: RequestStats | None = None,
         page_size: int = 50,
         auth: AuthMethod = "basic",
+        page_metadata: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.page_size = page_size
+        # Pages are read with their labels and ancestors only when routing needs them
+        # (`Page.labels`, `Page.ancestors`), the same way by search and by id.
+        self.expand = f"{PAGE_EXPAND},{PAGE_METADATA_EXPAND}" if page_metadata else PAGE_EXPAND
         kwargs: dict[str, Any] = {}
         if cloud is not None:
             kwargs["cloud"] = cloud
@@ -160,7 +166,7 @@ class ConfluenceAdapter:
         params: dict[str, Any] | None = {
             "cql": cql,
             "limit": self.page_size,
-            "expand": PAGE_EXPAND,
+            "expand": self.expand,
         }
         seen_ids: set[str] = set()
         seen_links: set[str] = set()
@@ -190,7 +196,7 @@ class ConfluenceAdapter:
         raw = self._call(
             "GET",
             self._api(f"/content/{_seg(page_id)}"),
-            params={"expand": PAGE_EXPAND},
+            params={"expand": self.expand},
             safety=Safety.IDEMPOTENT,
         )
         return self._page(raw or {}, None)
@@ -225,6 +231,9 @@ class ConfluenceAdapter:
             url=written.url if written and written.url else page.url,
             created=page.created,
             author=page.author,
+            labels=page.labels,
+            ancestors=page.ancestors,
+            ancestor_ids=page.ancestor_ids,
         )
 
     def _page(self, raw: Mapping[str, Any], base: str | None) -> Page:
@@ -242,6 +251,13 @@ class ConfluenceAdapter:
             url=f"{base}{webui}" if webui else "",
             created=_datetime(history.get("createdDate")),
             author=created_by.get("accountId") or created_by.get("username") or None,
+            labels=tuple(
+                str(label.get("name"))
+                for label in ((raw.get("metadata") or {}).get("labels") or {}).get("results") or ()
+                if isinstance(label, dict) and label.get("name")
+            ),
+            ancestors=tuple(str(a.get("title") or "") for a in raw.get("ancestors") or ()),
+            ancestor_ids=tuple(str(a.get("id") or "") for a in raw.get("ancestors") or ()),
         )
 
     # -- content properties ----------------------------------------------------------

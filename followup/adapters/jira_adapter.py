@@ -44,6 +44,7 @@ from followup.adapters.http import (
 )
 from followup.adapters.retry import RetryPolicy, Safety
 from followup.core.model import StatusCategory, Ticket, TicketProperty
+from followup.core.routing import CreateField
 from followup.errors import (
     ApiError,
     AuthenticationError,
@@ -121,11 +122,15 @@ class JiraAdapter:
         deployment: Deployment | None = None,
         page_size: int = 100,
         auth: AuthMethod = "basic",
+        issue_links: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.project = project
         self.issue_type = issue_type
         self.page_size = page_size
+        # Searches and reads ask for `issuelinks` too only when follow-ups are linked
+        # to their incident (`Ticket.links`): a run without that asks what it always did.
+        self.fields = (*SEARCH_FIELDS, "issuelinks") if issue_links else SEARCH_FIELDS
         # A personal access token (Data Center) goes as `Authorization: Bearer`, the
         # jira library's `token_auth`; otherwise Basic with the email or username.
         credentials: dict[str, Any] = (
@@ -150,13 +155,14 @@ class JiraAdapter:
         )
         self._deployment: Deployment | None = deployment
         self._deployment_lock = threading.Lock()
-        # Tickets this adapter created and has not moved yet, and the transitions a
-        # ticket fresh from a create offers: all were created in one project with one
-        # issue type, so they start in one workflow's initial status and offer the same
-        # transitions. Closing items ticked on the page (common on a first run) then
-        # costs one request per ticket, not three.
-        self._fresh: set[str] = set()
-        self._fresh_transitions: list[dict[str, Any]] | None = None
+        # Tickets this adapter created and has not moved yet (with the project and
+        # issue type they were created as), and the transitions a ticket fresh from a
+        # create offers, per project and type: those created alike start in one
+        # workflow's initial status and offer the same transitions. Closing items
+        # ticked on the page (common on a first run) then costs one request per
+        # ticket, not three.
+        self._fresh: dict[str, tuple[str, str]] = {}
+        self._fresh_transitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._fresh_lock = threading.Lock()
 
     def close(self) -> None:
@@ -221,7 +227,7 @@ class JiraAdapter:
         issues than asked for; only the token, `isLast` or `total` end the loop."""
         params: dict[str, Any] = {
             "jql": jql,
-            "fields": list(SEARCH_FIELDS),
+            "fields": list(self.fields),
             "properties": [PROPERTY_KEY],
             "maxResults": self.page_size,
         }
@@ -275,7 +281,7 @@ class JiraAdapter:
         try:
             raw = self._get(
                 f"/rest/api/2/issue/{_seg(key)}",
-                {"fields": ",".join(SEARCH_FIELDS), "properties": PROPERTY_KEY},
+                {"fields": ",".join(self.fields), "properties": PROPERTY_KEY},
             )
         except NotFoundError:
             return None
@@ -302,6 +308,7 @@ class JiraAdapter:
             assignee_display=assignee.get("displayName") if assignee else None,
             created=_datetime(fields.get("created")),
             resolved=_datetime(fields.get("resolutiondate")),
+            links=_links(fields.get("issuelinks")),
         )
 
     # -- creates -------------------------------------------------------------------
@@ -363,17 +370,28 @@ class JiraAdapter:
             else:
                 results.append(CreateResult(ref=ticket.ref, key=str(issue["key"])))
                 with self._fresh_lock:
-                    self._fresh.add(str(issue["key"]))
+                    self._fresh[str(issue["key"])] = self._kind(ticket)
         return results
 
+    def _kind(self, ticket: NewTicket) -> tuple[str, str]:
+        """The project and issue type a ticket is created as."""
+        return (ticket.project or self.project, ticket.issue_type or self.issue_type)
+
     def _issue_update(self, ticket: NewTicket) -> dict[str, Any]:
+        project, issue_type = self._kind(ticket)
         fields: dict[str, Any] = {
-            "project": {"key": self.project},
-            "issuetype": {"name": self.issue_type},
+            # A routing rule's custom fields first: followup's own fields win.
+            **dict(ticket.fields),
+            "project": {"key": project},
+            "issuetype": {"name": issue_type},
             "summary": _summary(ticket.summary),
             "description": ticket.description,
             "labels": list(ticket.labels),
         }
+        if ticket.components:
+            fields["components"] = [{"name": name} for name in ticket.components]
+        if ticket.parent:
+            fields["parent"] = {"key": ticket.parent}
         if ticket.due is not None:
             fields["duedate"] = ticket.due.isoformat()
         if ticket.assignee:
@@ -426,9 +444,8 @@ class JiraAdapter:
         ticket was moved meanwhile, or a workflow condition differs), the transitions
         are read and chosen afresh."""
         with self._fresh_lock:
-            fresh = key in self._fresh
-            self._fresh.discard(key)
-            known = self._fresh_transitions if fresh else None
+            kind = self._fresh.pop(key, None)
+            known = self._fresh_transitions.get(kind) if kind is not None else None
         if known is not None and _choose_transition(known, [n.casefold() for n in names]):
             try:
                 return self._transition(key, names, known)
@@ -436,7 +453,7 @@ class JiraAdapter:
                 if error.status != 400:
                     raise
             return self._transition(key, names, None)
-        return self._transition(key, names, None, remember=fresh)
+        return self._transition(key, names, None, remember=kind)
 
     def _transition(
         self,
@@ -444,14 +461,14 @@ class JiraAdapter:
         names: Sequence[str],
         available: list[dict[str, Any]] | None,
         *,
-        remember: bool = False,
+        remember: tuple[str, str] | None = None,
     ) -> str:
         path = f"/rest/api/2/issue/{_seg(key)}/transitions"
         if available is None:
             available = list((self._get(path) or {}).get("transitions") or [])
-            if remember:
+            if remember is not None:
                 with self._fresh_lock:
-                    self._fresh_transitions = available
+                    self._fresh_transitions[remember] = available
         wanted = [n.casefold() for n in names]
         chosen = _choose_transition(available, wanted)
         if chosen is None:
@@ -526,6 +543,83 @@ class JiraAdapter:
             body=body,
             safety=Safety.IDEMPOTENT,  # an upsert by globalId: repeating it is harmless
         )
+
+    def link_issue(self, key: str, to: str, link_type: str) -> None:
+        """Link `key` to `to` with the link type named `link_type`: `key` is the
+        outward issue (Jira's REST document, `POST issueLink`: a link goes from its
+        `outwardIssue` to its `inwardIssue`; "A blocks B" has A outward). Jira answers
+        201 with no body, and adds nothing for a link that exists already, so a
+        repeat after a lost answer is harmless: sent as idempotent."""
+        self._call(
+            "POST",
+            "/rest/api/2/issueLink",
+            body={
+                "type": {"name": link_type},
+                "outwardIssue": {"key": key},
+                "inwardIssue": {"key": to},
+            },
+            safety=Safety.IDEMPOTENT,
+        )
+
+    def issue_link_types(self) -> list[str]:
+        """The names of the site's issue link types (`GET issueLinkType`)."""
+        data = self._get("/rest/api/2/issueLinkType") or {}
+        return [str(t.get("name")) for t in data.get("issueLinkTypes") or [] if t.get("name")]
+
+    def _createmeta_pages(self, path: str, cloud_key: str) -> Iterator[dict[str, Any]]:
+        """Every element of a paged createmeta answer: Cloud names the list
+        `issueTypes` / `fields` (`PageOfCreateMetaIssueTypes`,
+        `PageOfCreateMetaIssueTypeWithField` in Jira's REST document), Data Center
+        `values`, with `isLast` (`/rest/api/2/issue/createmeta/{projectIdOrKey}/
+        issuetypes[/{issueTypeId}]`, Jira 8.4 and later; the one-call `GET
+        issue/createmeta` these replace is gone from Jira 9, JRASERVER-74965)."""
+        start = 0
+        while True:
+            page = self._get(path, {"startAt": start, "maxResults": 50}) or {}
+            chunk = list(page.get(cloud_key) or page.get("values") or [])
+            yield from chunk
+            start += len(chunk)
+            total = page.get("total")
+            if not chunk or page.get("isLast") or (isinstance(total, int) and start >= total):
+                return
+
+    def create_issue_types(self, project: str) -> list[tuple[str, str]] | None:
+        """(id, name) of the issue types the account may create in `project`, or
+        None when there is no such project (or the account cannot see it)."""
+        path = f"/rest/api/2/issue/createmeta/{_seg(project)}/issuetypes"
+        try:
+            types = list(self._createmeta_pages(path, "issueTypes"))
+        except NotFoundError:
+            return None
+        return [(str(t.get("id")), str(t.get("name"))) for t in types]
+
+    def create_fields(self, project: str, issue_type_id: str) -> list[CreateField]:
+        """The create screen's fields for one issue type of `project`."""
+        path = f"/rest/api/2/issue/createmeta/{_seg(project)}/issuetypes/{_seg(issue_type_id)}"
+        out: list[CreateField] = []
+        for meta in self._createmeta_pages(path, "fields"):
+            schema = meta.get("schema") or {}
+            allowed = meta.get("allowedValues")
+            out.append(
+                CreateField(
+                    id=str(meta.get("fieldId") or meta.get("key")),
+                    name=str(meta.get("name") or ""),
+                    required=bool(meta.get("required")),
+                    has_default=bool(meta.get("hasDefaultValue")),
+                    type=str(schema.get("type") or "string"),
+                    items=str(schema["items"]) if schema.get("items") else None,
+                    # Priorities, components and versions are named by `name`, the
+                    # options of a select field by `value`.
+                    allowed=tuple(
+                        str(v.get("name") or v.get("value"))
+                        for v in allowed
+                        if isinstance(v, dict) and (v.get("name") or v.get("value"))
+                    )
+                    if isinstance(allowed, list)
+                    else None,
+                )
+            )
+        return out
 
     def add_comment(self, key: str, body: str) -> None:
         self._call(
@@ -602,6 +696,17 @@ def _datetime(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _links(raw: Any) -> frozenset[tuple[str, str]]:
+    """(link type name, other issue's key) of an `issuelinks` field, either way."""
+    out: set[tuple[str, str]] = set()
+    for link in raw if isinstance(raw, list) else ():
+        name = str((link.get("type") or {}).get("name") or "")
+        other = link.get("outwardIssue") or link.get("inwardIssue") or {}
+        if name and other.get("key"):
+            out.add((name, str(other["key"])))
+    return frozenset(out)
 
 
 def _element_error(element_errors: Mapping[str, Any]) -> str:

@@ -592,6 +592,36 @@ class _Doctor:
             f"{key} / {itype}: the fields followup sets are there, no other is required",
         )
 
+    def routing(self) -> Check:
+        """Every route (the default and each `[[routing]]` rule) against Jira's create
+        metadata, as each sync checks it before writing (`checked_routing`)."""
+        from followup.commands.sync import checked_routing
+
+        routing = self.settings.routing_config()
+        j = self.settings.jira
+        if routing is None:
+            return Check(
+                "routing", "ok", f"no [[routing]] rules: every ticket goes to {j.project_key}"
+            )
+        try:
+            checked_routing(self.settings, self.jira)
+        except ConfigError as exc:
+            return Check("routing", "fail", exc.message, exc.hint)
+        rules = len(routing.rules)
+        projects = ", ".join(sorted(routing.projects))
+        extra = []
+        if routing.priority_map or routing.due_days:
+            extra.append("the priority table")
+        if routing.incident is not None and routing.incident.link_type is not None:
+            extra.append(f"the link type {routing.incident.link_type!r}")
+        also = f"; {' and '.join(extra)} too" if extra else ""
+        return Check(
+            "routing",
+            "ok",
+            f"{rules} rule(s) and the default route: {projects} take the issue types, "
+            f"components and fields they name, and no required field is left empty{also}",
+        )
+
     def labels(self) -> Check:
         meta = self.createmeta.get("labels")
         operations = set((meta or {}).get("operations") or ())
@@ -784,7 +814,15 @@ class _Doctor:
 # Checks whose failure means followup cannot work with the sites at all (the CLI
 # exits 2, as for a sync that stops for the same reason before writing anything).
 SETUP_CHECKS = frozenset(
-    {"config", "Jira answers", "Confluence answers", "Jira credentials", "Confluence credentials"}
+    {
+        "config",
+        "Jira answers",
+        "Confluence answers",
+        "Jira credentials",
+        "Confluence credentials",
+        # A routing rule Jira would refuse stops every sync before it writes.
+        "routing",
+    }
 )
 
 
@@ -863,6 +901,7 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> Checklist:
                 ("project and issue type", ["Jira credentials"], doctor.project_and_type),
                 ("Jira permissions", ["project and issue type"], doctor.permissions),
                 ("create screen", ["project and issue type"], doctor.create_screen),
+                ("routing", ["project and issue type"], doctor.routing),
                 ("labels", ["create screen"], doctor.labels),
                 ("done transition", ["project and issue type"], doctor.done_transition),
                 ("CQL", ["Confluence credentials"], doctor.cql),

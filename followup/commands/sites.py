@@ -53,6 +53,8 @@ def from_settings(
             settings.sync.run_budget_seconds if run_budget_seconds is None else run_budget_seconds
         ),
         sleep=sleep,
+        issue_links=settings.incident.link_type is not None,
+        page_metadata=any(r.label is not None or r.ancestor is not None for r in settings.routing),
     )
 
 

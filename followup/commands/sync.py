@@ -30,10 +30,12 @@ from followup.core.policy import (
     Scope,
     site_url,
 )
+from followup.core.routing import Routing
 from followup.errors import ApiError, FollowupError, SetupError
 from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
 from followup.sync.engine import Engine, RunResult
+from followup.sync.routing_check import check_routing
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics
@@ -43,24 +45,29 @@ log = structlog.get_logger("followup.sync")
 
 
 def policies_from_settings(
-    settings: Settings, deployment: Deployment
+    settings: Settings, deployment: Deployment, routing: Routing | None = None
 ) -> tuple[Policy, EngineConfig]:
     """The core's policy values from the settings, the one place they are built: what
     the planner may do (`Policy`, with its `Scope`) and what a run needs
     (`EngineConfig`, with the `ReminderPolicy`).
 
-    The scope is `jira.project` and `jira.adopt_projects`, on the Jira at `jira.url`
-    (and the jira macros of this Jira's application link: `[confluence]
-    jira_server_id`, which followup writes, and `jira.macro_server_ids`)."""
+    The scope is `jira.project`, `jira.adopt_projects` and the projects the
+    `[[routing]]` rules name, on the Jira at `jira.url` (and the jira macros of this
+    Jira's application link: `[confluence] jira_server_id`, which followup writes, and
+    `jira.macro_server_ids`). `routing` is the routing as `checked_routing` returned it
+    (None: every ticket goes to `jira.project`); it is never taken from the settings
+    unchecked, since its custom fields are named there and sent by id."""
     s, j, c, r = settings.sync, settings.jira, settings.confluence, settings.reminders
     d = s.directions
+    routed = {rule.project for rule in settings.routing}
     scope = Scope(
-        projects=frozenset({j.project_key, *j.adopt_projects}),
+        projects=frozenset({j.project_key, *j.adopt_projects, *routed}),
         site_urls=frozenset({site_url(j.url)} if j.url else ()),
         page_base=c.url or "",
         server_ids=settings.macro_server_ids,
     )
     policy = Policy(
+        routing=routing,
         scope=scope,
         adopted_tickets=s.adopted_tickets,
         project=j.project_key,
@@ -115,10 +122,33 @@ def today_in(settings: Settings, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 
 
+def checked_routing(settings: Settings, jira: JiraPort) -> Routing | None:
+    """The configured routing, checked against Jira's create metadata (ConfigError
+    naming the rule and field that is wrong: nothing has been written yet); None
+    when no routing is configured (and nothing is asked)."""
+    routing = settings.routing_config()
+    if routing is None:
+        return None
+    s, j = settings.sync, settings.jira
+    also = [
+        name
+        for name, setting in (
+            ("duedate", s.default_due_days),
+            ("assignee", s.fallback_assignee),
+            ("priority", j.default_priority),
+        )
+        if setting is not None
+    ]
+    return check_routing(jira, routing, also_sent=also)
+
+
 def build_engine(
     settings: Settings, jira: JiraPort, confluence: ConfluencePort, **kw: Any
 ) -> Engine:
-    policy, config = policies_from_settings(settings, jira.deployment)
+    """The engine for a run, its routing checked first (see `checked_routing`)."""
+    policy, config = policies_from_settings(
+        settings, jira.deployment, checked_routing(settings, jira)
+    )
     return Engine(jira, confluence, policy, config, **kw)
 
 

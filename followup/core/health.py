@@ -50,6 +50,7 @@ from typing import Any
 from followup.core.identity import group_tickets_by_page, match_tickets
 from followup.core.model import ActionItem, Extraction, FindingCode, Page, StoredConflict, Ticket
 from followup.core.policy import Scope
+from followup.core.routing import project_of
 
 __all__ = [
     "AGE_BUCKETS",
@@ -75,6 +76,7 @@ NO_OWNER = "(no owner)"
 OWNER_NOT_FOUND = "(owner not found)"
 NOT_SYNCED = "(owner not synced yet)"
 FOREIGN_TICKET = "Foreign ticket"
+NO_TICKET_PROJECT = "(no ticket)"
 TIMELINE_WEEKS = 26  # at most this many weekly points (half a year)
 
 
@@ -266,6 +268,14 @@ class Health:
     timeline: tuple[TimelinePoint, ...]
     items: tuple[ItemHealth, ...] = field(repr=False, default=())
     conflicts: tuple[ConflictRow, ...] = ()
+    # By the Jira project of each item's ticket (items without one: NO_TICKET_PROJECT).
+    by_project: tuple[GroupRow, ...] = ()
+
+    @property
+    def projects(self) -> int:
+        """How many Jira projects the items' tickets are in (the report groups by
+        project when there is more than one: routing sends follow-ups to several)."""
+        return sum(1 for g in self.by_project if g.label != NO_TICKET_PROJECT)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -280,6 +290,7 @@ class Health:
             "by_space": [g.to_json() for g in self.by_space],
             "by_owner": [g.to_json() for g in self.by_owner],
             "by_postmortem": [g.to_json() for g in self.by_postmortem],
+            "by_project": [g.to_json() for g in self.by_project],
             "age_buckets": {label: n for label, n in self.age_buckets},
             "on_time": {
                 "rate": self.on_time_rate,
@@ -528,6 +539,7 @@ def compute_health(
         by_postmortem=_groups(
             items, lambda i: i.page.id, lambda i: i.page.title, lambda i: i.page.url
         ),
+        by_project=_groups(items, _project_of, _project_of),
         age_buckets=_age_buckets(items),
         done_with_due=len(measured),
         done_on_time=len(measured) - len(late),
@@ -543,6 +555,10 @@ def compute_health(
         items=tuple(items),
         conflicts=tuple(conflicts),
     )
+
+
+def _project_of(item: ItemHealth) -> str:
+    return project_of(item.ticket) if item.ticket else NO_TICKET_PROJECT
 
 
 def _owner_label(item: ItemHealth) -> str:

@@ -59,6 +59,8 @@ class FindingCode(enum.StrEnum):
     SHARED_TICKET = "shared-ticket"
     FOREIGN_TICKET = "foreign-ticket"
     ADOPTED_TICKET = "adopted-ticket"
+    ROUTED_ELSEWHERE = "routed-elsewhere"
+    UNMAPPED_PRIORITY = "unmapped-priority"
     UNKNOWN_STATUS = "unknown-status"
     CELL_NOT_UPDATED = "cell-not-updated"
 
@@ -159,6 +161,9 @@ class ActionItem:
     ticket_site: TicketSite | None = field(default=None, compare=False)
     unreadable: frozenset[ItemField] = frozenset()
     locked: frozenset[str] = frozenset()
+    # The text of the row's Team or Project cell, for routing (`followup.core.routing`);
+    # not part of the item's synced state.
+    team: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +192,8 @@ class Extraction:
     findings: tuple[Finding, ...]
     summary_badge: Badge | None = None
     extra_summaries: int = 0
+    # The text of the header table's Incident row (a key, a jira macro's key), if any.
+    incident: str | None = None
 
 
 class _Keep(enum.Enum):
@@ -229,6 +236,10 @@ class Page:
     url: str = ""
     created: datetime | None = None
     author: str | None = None  # account id (Cloud) or username (Data Center)
+    # Read only when a routing rule matches on them (`[[routing]]` label / ancestor).
+    labels: tuple[str, ...] = ()
+    ancestors: tuple[str, ...] = ()  # titles, from the top of the space down
+    ancestor_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +418,14 @@ class Ticket:
     assignee_display: str | None = None
     created: datetime | None = None
     resolved: datetime | None = None
+    # (link type name, other issue's key) of the ticket's issue links, read only when
+    # follow-ups are linked to their incident (`[incident]`).
+    links: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def project(self) -> str:
+        """The ticket's project key, from its key."""
+        return self.key.rsplit("-", 1)[0].upper()
 
     @property
     def done(self) -> bool:

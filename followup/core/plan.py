@@ -18,6 +18,7 @@ An action's kind (`Op`) and its payload go together:
                                   and what it becomes when the writes it records fail
     link          RemoteLink      the ticket's remote link to its postmortem
     comment       Comment         a comment on the ticket (a reminder, a stray's note)
+    issue-link    IssueLink       the ticket's issue link to the incident its page names
     show          (none)          a Jira value the page write shows on the page
     write-page    PageWrite       the page rendering
 """
@@ -45,6 +46,7 @@ __all__ = [
     "Action",
     "Comment",
     "DescriptionEdit",
+    "IssueLink",
     "ItemStory",
     "Match",
     "Op",
@@ -79,6 +81,7 @@ class Op(enum.StrEnum):
     SET_PROPERTY = "set-property"
     LINK = "link"
     COMMENT = "comment"
+    ISSUE_LINK = "issue-link"
     SHOW = "show"
     WRITE_PAGE = "write-page"
 
@@ -90,6 +93,15 @@ class RemoteLink:
     global_id: str
     url: str
     title: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLink:
+    """An issue link from the action's ticket (the outward issue) to `to`, of the link
+    type named `link_type` (`[incident]`: a follow-up to its incident)."""
+
+    link_type: str
+    to: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +197,16 @@ class DescriptionEdit:
     text: str
 
 
-Payload = NewTicket | FieldUpdate | Transition | PropertyWrite | RemoteLink | Comment | PageWrite
+Payload = (
+    NewTicket
+    | FieldUpdate
+    | Transition
+    | PropertyWrite
+    | RemoteLink
+    | Comment
+    | PageWrite
+    | IssueLink
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ from followup.core.plan import (
     Action,
     Comment,
     DescriptionEdit,
+    IssueLink,
     ItemStory,
     Match,
     Op,
@@ -68,6 +69,7 @@ from followup.core.plan import (
     jsonable,
 )
 from followup.core.policy import Direction, OrphanPolicy, Policy, page_label
+from followup.core.routing import PriorityChoice, Route
 from followup.ports import Deployment, FieldUpdate, NewTicket
 
 __all__ = ["link_title", "owner_for_user", "plan_page"]
@@ -93,6 +95,7 @@ class _Builder:
     people: dict[str, str] = field(default_factory=dict)
     stories: dict[str, ItemStory] = field(default_factory=dict)
     notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    incident: str | None = None  # what the page's header names as its incident
 
     def act(
         self,
@@ -192,8 +195,9 @@ def _effective_due(item: ActionItem, page: Page, policy: Policy) -> date | None:
         return item.due
     if "due" in item.unreadable:
         return None  # the page states a date followup cannot read: no default either
-    if policy.default_due_days is not None and page.created is not None:
-        return page.created.date() + timedelta(days=policy.default_due_days)
+    days = policy.due_days_for(page, item)  # routing hook: by priority, else the default
+    if days is not None and page.created is not None:
+        return page.created.date() + timedelta(days=days)
     return None
 
 
@@ -272,8 +276,8 @@ def _owner_findings(
             FindingCode.UNKNOWN_OWNER,
             item.key,
             f"Owner {_owner_words(item.owner)} of “{_short(item.text)}” matches no Jira "
-            f"account that can be assigned in {b.policy.project}; {then}. Mention the "
-            "person, or map the name under [owners] in the config.",
+            f"account that can be assigned in {b.policy.route(b.page, item).project}; {then}. "
+            "Mention the person, or map the name under [owners] in the config.",
         )
 
 
@@ -325,7 +329,7 @@ def plan_page(
     other ticket (another project, another Jira) gets a `foreign-ticket` finding and
     nothing else: no ticket, no adoption, no badge, none of that ticket's fields.
     """
-    b = _Builder(page=page, policy=policy, today=today)
+    b = _Builder(page=page, policy=policy, today=today, incident=extraction.incident)
     scope = policy.scope
     # A ticket outside the projects that carries followup's labels for this page (or
     # that a caller passed in) is left alone as well: not even its assignee's name
@@ -399,6 +403,7 @@ def plan_page(
             _plan_create(b, item, owners)
         else:
             _plan_existing(b, item, ticket, owners)
+        _plan_routing(b, item, ticket)  # routing hook
 
     for t in strays:
         if not any(item.ticket == t.key for item in items):
@@ -455,6 +460,7 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
     assignee = _effective_assignee(item, owners, policy)
     due = _effective_due(item, page, policy)
     summary = summary_for(item)
+    route, priority = policy.route(page, item), policy.priority_for(page, item)  # routing hook
     res = _resolution(item, owners, None)
     closes = (
         item.done and policy.close_on_tick and policy.directions.status in ("both", "page_to_jira")
@@ -473,10 +479,20 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         ref=item.key,
         summary=summary,
         description=_description(item, page),
-        labels=(policy.label, page_label(policy, page.id), *policy.extra_labels),
+        labels=(
+            policy.label,
+            page_label(policy, page.id),
+            *policy.extra_labels,
+            *(lb for lb in route.labels if lb not in (policy.label, *policy.extra_labels)),
+        ),
         due=due,
         assignee=assignee,
-        priority=item.priority or policy.default_priority,
+        priority=priority.name,
+        project=route.project,
+        issue_type=route.issue_type,
+        components=route.components,
+        fields=route.fields,
+        parent=_incident_parent(policy, b.incident),
         # Ticked before it ever had a ticket: the health report must not time it.
         prop=TicketProperty(item=item.key, page=page.id, base=base, done_before_tracking=closes),
         link_url=page.url,
@@ -503,8 +519,9 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         b.note(item.key, "assignee", f"the fallback assignee {b.name(assignee)}")
     else:
         b.note(item.key, "assignee", "nobody: the page names no owner Jira knows")
+    _note_route(b, item, route, priority)  # routing hook
     if due is not None and item.due is None:
-        b.note(item.key, "due", f"{due} (sync.default_due_days after the postmortem)")
+        b.note(item.key, "due", f"{due} ({_due_source(policy, page, item)} after the postmortem)")
     elif due is None:
         b.note(item.key, "due", "none: the page gives no due date")
     overdue = due is not None and due < b.today
@@ -556,6 +573,84 @@ def _plan_create(b: _Builder, item: ActionItem, owners: Mapping[Owner, OwnerReso
         done=closes,
         overdue=overdue and not closes,
     )
+
+
+# -- routing hooks (the decisions are followup.core.routing's) ----------------------------
+
+
+def _incident_parent(policy: Policy, incident: str | None) -> str | None:
+    """The incident a new ticket is created under (`[incident] parent`), if any."""
+    routing = policy.routing
+    if routing is None or routing.incident is None or not routing.incident.parent:
+        return None
+    return routing.incident_key(incident)
+
+
+def _due_source(policy: Policy, page: Page, item: ActionItem) -> str:
+    days = policy.due_days_for(page, item)
+    if days is not None and days != policy.default_due_days:
+        return f"{days} days for priority {policy.priority_for(page, item).name}"
+    return "sync.default_due_days"
+
+
+def _note_route(b: _Builder, item: ActionItem, route: Route, priority: PriorityChoice) -> None:
+    """The story's notes (and an unmapped priority's finding) for a new ticket."""
+    if b.policy.routing is not None:
+        b.note(item.key, "project", f"{route.project} / {route.issue_type}, by {route.name}")
+    if priority.unmapped:
+        then = f"it gets {priority.name}" if priority.name else "it gets Jira's default priority"
+        b.find(
+            FindingCode.UNMAPPED_PRIORITY,
+            item.key,
+            f"Priority {item.priority!r} of “{_short(item.text)}” is no priority of "
+            f"{route.project} and [priorities] map does not name it; {then}. Add it to "
+            f'[priorities] map (e.g. "{item.priority}" = "High"), or write a priority '
+            "Jira knows.",
+        )
+
+
+def _plan_routing(b: _Builder, item: ActionItem, ticket: Ticket | None) -> None:
+    """After an item's own plan: a ticket followup created that sits in another
+    project than its route now says is reported, never moved or duplicated
+    (`routed-elsewhere`); and the item's ticket is linked to the page's incident."""
+    routing, page = b.policy.routing, b.page
+    if routing is None:
+        return
+    if ticket is not None and ticket.prop is None and not b.policy.adopt:
+        return  # not managed: left alone
+    route = routing.route(page, item)
+    created = ticket is not None and ticket.prop is not None and ticket.prop.origin == "created"
+    if ticket is not None and created and ticket.project != route.project:
+        b.find(
+            FindingCode.ROUTED_ELSEWHERE,
+            item.key,
+            f"{ticket.key} (“{_short(item.text)}”) is in {ticket.project}, but {route.name} "
+            f"now sends this item to {route.project}. followup keeps syncing {ticket.key} "
+            f"where it is and creates no other ticket; to follow the rule, move it in "
+            f"Jira (Move → {route.project}), or change the rule back.",
+            ticket.key,
+        )
+    key = routing.incident_key(b.incident)
+    if key is None or routing.incident is None or routing.incident.link_type is None:
+        return  # (as a parent, the incident is set when the ticket is created)
+    link_type = routing.incident.link_type
+    if ticket is not None and any(
+        name.casefold() == link_type.casefold() and other == key for name, other in ticket.links
+    ):
+        return
+    b.act(
+        Op.ISSUE_LINK,
+        item.key,
+        ticket.key if ticket is not None else None,
+        f"link to the incident {key}",
+        field="issuelinks",
+        after=f"{link_type} {key}",
+        data=IssueLink(link_type=link_type, to=key),
+    )
+    story = b.stories.get(item.key)
+    if story is not None:
+        note = ("incident", f"linked to {key} ({link_type})")
+        b.stories[item.key] = replace(story, notes=(*story.notes, note))
 
 
 def _push(

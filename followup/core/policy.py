@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-from followup.core.model import TicketSite
+from followup.core.model import ActionItem, Page, TicketSite
+from followup.core.routing import PriorityChoice, Route, Routing
 from followup.core.storage_format.dates import DateOrder
 from followup.core.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 from followup.ports import Deployment
@@ -104,7 +105,8 @@ class Scope:
             allowed = ", ".join(sorted(self.projects))
             return (
                 f"is in project {project}, not one of followup's projects "
-                f"(jira.project and jira.adopt_projects: {allowed})"
+                f"(jira.project, jira.adopt_projects and the [[routing]] rules' projects: "
+                f"{allowed})"
             )
         return None
 
@@ -137,10 +139,39 @@ class Policy:
     reopen_transitions: tuple[str, ...] = ("To Do", "Reopen", "Reopened", "Backlog")
     scope: Scope = field(default_factory=Scope)
     adopted_tickets: AdoptedTickets = "jira-leads"
+    # `[[routing]]`, `[priorities]`, `[incident]` (followup.core.routing); None: every
+    # ticket goes to `project` as `issue_type`, a priority cell is sent as written.
+    routing: Routing | None = None
 
     def __post_init__(self) -> None:
-        if self.project.upper() not in self.scope.projects:
-            raise ValueError(f"project {self.project} is not in the scope's projects")
+        projects = {self.project, *(self.routing.projects if self.routing else ())}
+        for project in sorted(projects):
+            if project.upper() not in self.scope.projects:
+                raise ValueError(f"project {project} is not in the scope's projects")
+
+    # -- routing (followup.core.routing) ----------------------------------------------
+
+    def route(self, page: Page, item: ActionItem | None = None) -> Route:
+        """Where the item's ticket goes: the first `[[routing]]` rule matching, else
+        `project` as `issue_type`."""
+        if self.routing is None:
+            return Route(self.project, self.issue_type)
+        return self.routing.route(page, item)
+
+    def priority_for(self, page: Page, item: ActionItem) -> PriorityChoice:
+        """The Jira priority a new ticket for the item is created with."""
+        if self.routing is None:
+            return PriorityChoice(item.priority or self.default_priority)
+        return self.routing.priority(item.priority, self.route(page, item).project)
+
+    def due_days_for(self, page: Page, item: ActionItem) -> int | None:
+        """Days after the postmortem an item with no due date is due: by its
+        priority (`[priorities] due_days`), else `default_due_days`."""
+        if self.routing is not None:
+            days = self.routing.due_days_for(self.priority_for(page, item).name)
+            if days is not None:
+                return days
+        return self.default_due_days
 
 
 def page_label(policy: Policy, page_id: str) -> str:

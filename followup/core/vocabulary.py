@@ -26,10 +26,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["action", "owner", "due", "status", "ticket", "priority"]
+Role = Literal["action", "owner", "due", "status", "ticket", "priority", "team"]
 
 # The order roles are given out in (see `tables.read_table`).
-ROLES: tuple[Role, ...] = ("status", "priority", "owner", "due", "action", "ticket")
+ROLES: tuple[Role, ...] = ("status", "priority", "owner", "due", "action", "ticket", "team")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,7 @@ class Vocabulary:
     status_columns: tuple[str, ...] = ("status", "state")
     ticket_columns: tuple[str, ...] = ("ticket", "jira", "issue", "bug", "link", "linked")
     priority_columns: tuple[str, ...] = ("priority",)
+    team_columns: tuple[str, ...] = ("team", "project", "squad")
     non_action_columns: tuple[str, ...] = (
         "version",
         "revision",
@@ -142,6 +143,7 @@ class Vocabulary:
         "overdue",
     )
     date_words: tuple[str, ...] = ("by", "due", "due by", "due on", "due date", "before")
+    incident_rows: tuple[str, ...] = ("incident", "incident ticket", "incident key")
 
     def columns(self, role: Role) -> tuple[str, ...]:
         """The header words of a role, in order of preference."""
@@ -152,6 +154,7 @@ class Vocabulary:
             "status": self.status_columns,
             "ticket": self.ticket_columns,
             "priority": self.priority_columns,
+            "team": self.team_columns,
         }[role]
 
 

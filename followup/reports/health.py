@@ -67,7 +67,13 @@ def _item_rows(items: Sequence[ItemHealth], *, late: bool) -> list[list[str]]:
 
 
 def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]], str]]:
-    """(title, header, rows, text when empty) of every table, in report order."""
+    """(title, header, rows, text when empty) of every table, in report order. "By
+    project" is there when the tickets are in more than one project (routing)."""
+    by_project = (
+        [("By project", ("project", *_GROUP_HEAD), _group_rows(health.by_project), "")]
+        if health.projects > 1
+        else []
+    )
     return [
         (
             "Headline",
@@ -106,6 +112,7 @@ def _sections(health: Health) -> list[tuple[str, Sequence[str], list[list[str]],
             _group_rows(health.by_postmortem),
             "No action items.",
         ),
+        *by_project,
         (
             "Open items by age",
             ("age since the postmortem", "open"),

@@ -283,6 +283,8 @@ def to_html(health: Health, *, jira_url: str | None = None, title: str | None = 
         _group_table("By space", health.by_space, "Space"),
         _group_table("By owner", health.by_owner, "Owner"),
         _group_table("By postmortem", health.by_postmortem, "Postmortem"),
+        # Follow-ups routed to several teams' projects: one row per project.
+        _group_table("By project", health.by_project, "Project") if health.projects > 1 else "",
         "<h2>Done late</h2>",
         _items_table(health.done_late, jira_url, late=True)
         if health.done_late
@@ -450,6 +452,7 @@ def to_storage(health: Health, *, jira_url: str | None = None) -> str:
         _s_groups("By space", health.by_space, "Space"),
         _s_groups("By owner", health.by_owner, "Owner"),
         _s_groups("By postmortem", health.by_postmortem, "Postmortem"),
+        _s_groups("By project", health.by_project, "Project") if health.projects > 1 else "",
         "<h2>Done late</h2>",
         _s_items(health.done_late, jira_url, late=True)
         if health.done_late

@@ -27,6 +27,8 @@ from rich.text import Text
 
 from followup.core.model import ActionItem, Finding
 from followup.core.plan import Action, ItemStory, Op
+from followup.core.routing import project_of
+from followup.ports import NewTicket
 from followup.reports.escaping import markdown_text, terminal_text
 from followup.sync.engine import Outcome, PageResult, RunResult
 
@@ -168,6 +170,7 @@ def _rows(result: RunResult, names: Names) -> list[dict[str, str]]:
                 "page_id": action.page_id,
                 "page": titles.get(action.page_id, action.page_id),
                 "item": _short(texts.get(action.item or "", action.item or "")),
+                "project": project_of_action(action, ticket) or "",
                 "ticket": ticket,
                 "field": action.field or "",
                 "change": change_text(action, names),
@@ -228,6 +231,15 @@ def _text(value: str, style: str = "") -> Text:
 # -- JSON -----------------------------------------------------------------------------------
 
 
+def project_of_action(action: Action, ticket: str | None) -> str | None:
+    """The Jira project an action's ticket is (or, for a create, will be) in."""
+    if ticket:
+        return project_of(ticket)
+    if isinstance(action.data, NewTicket) and action.data.project:
+        return action.data.project
+    return None
+
+
 def to_json(result: RunResult, *, jira_url: str | None = None) -> dict[str, Any]:
     outcomes = _outcomes(result)
     people = people_of(result)
@@ -239,6 +251,7 @@ def to_json(result: RunResult, *, jira_url: str | None = None) -> dict[str, Any]
         data = o.to_json() if o else a.to_json()
         if o is None:
             data["outcome"] = "planned" if result.dry_run else "not-run"
+        data["project"] = project_of_action(a, a.ticket or (o.ticket if o else None))
         mentioned = names.ids_in(a)
         if mentioned:
             data["names"] = mentioned
@@ -287,15 +300,11 @@ def to_text(
             if not mine:
                 continue
             t = Table(title=_text(f"{page.page.title}{suffix}"), title_justify="left")
-            for col in ("op", "item", "ticket", "field", "change", "reason", "status"):
+            cols = ("op", "item", "project", "ticket", "field", "change", "reason", "status")
+            for col in cols:
                 t.add_column(col, overflow="fold")
             for r in mine:
-                t.add_row(
-                    *(
-                        _text(r[c])
-                        for c in ("op", "item", "ticket", "field", "change", "reason", "status")
-                    )
-                )
+                t.add_row(*(_text(r[c]) for c in cols))
             console.print(t)
     else:
         console.print(_nothing(result))
@@ -353,7 +362,7 @@ def to_markdown(result: RunResult, *, jira_url: str | None = None) -> str:
     ]
     rows = _rows(result, names)
     if rows:
-        cols = ("op", "page", "item", "ticket", "field", "change", "reason", "status")
+        cols = ("op", "page", "item", "project", "ticket", "field", "change", "reason", "status")
         lines += ["## Actions", "", "| " + " | ".join(cols) + " |"]
         lines.append("|" + "---|" * len(cols))
         for r in rows:
@@ -448,7 +457,9 @@ def _what_changed(
     text: str | None
     if action.op is Op.CREATE:
         key = outcome.ticket if outcome and outcome.ticket else ""
-        text = f"ticket {would}created" + (f": {key}" if key else "")
+        where = project_of_action(action, None)
+        text = f"ticket {would}created" + (f" in {where}" if where else "")
+        text += f": {key}" if key else ""
     elif action.op is Op.ADOPT:
         text = f"linked ticket {would}adopted" if "hand" in action.reason else None
     elif action.op is Op.UPDATE:
@@ -468,6 +479,8 @@ def _what_changed(
             text = f"{what} {_fmt(before)} → {_fmt(after)} ({would}taken from Jira)"
     elif action.op is Op.COMMENT:
         text = f"comment {would}posted: {names.text(action.reason)}"
+    elif action.op is Op.ISSUE_LINK:
+        text = f"{would}linked to the incident ({_fmt(after)})"
     else:
         text = None
     if text is not None and outcome is not None and not outcome.ok:

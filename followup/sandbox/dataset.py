@@ -35,11 +35,25 @@ class SeedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedField:
+    """A project's custom field: `customfield_<n>`, its name, `string` or `option`
+    (with its `options`), and whether a create must set it."""
+
+    id: str
+    name: str
+    type: str = "string"
+    required: bool = False
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SeedProject:
     key: str
     name: str
     lead: str  # account id
     issue_types: tuple[str, ...] = ("Task", "Bug")
+    components: tuple[str, ...] = ()
+    custom_fields: tuple[SeedField, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +74,7 @@ class SeedIssue:
     labels: tuple[str, ...] = ()
     priority: str = "Medium"
     properties: dict[str, Any] = field(default_factory=dict)
+    number: int | None = None  # the key's number (PROJ-<number>); None: the next one
 
 
 @dataclass(frozen=True, slots=True)

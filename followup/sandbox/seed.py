@@ -27,7 +27,14 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from followup.sandbox.dataset import Dataset, SeedIssue, SeedPage, SeedProject, SeedSpace
+from followup.sandbox.dataset import (
+    Dataset,
+    SeedField,
+    SeedIssue,
+    SeedPage,
+    SeedProject,
+    SeedSpace,
+)
 from followup.sandbox.state import JIRA_SERVER, JIRA_SERVER_ID, Flavor, User
 
 __all__ = [
@@ -144,7 +151,46 @@ DEMO_SPACES: tuple[SeedSpace, ...] = (
     SeedSpace("SRE", "Site Reliability"),
     SeedSpace("PAY", "Payments Platform"),
 )
-DEMO_PROJECT = SeedProject("OPS", "Operations", lead=PRIYA.account_id, issue_types=("Task", "Bug"))
+DEMO_PROJECT = SeedProject(
+    "OPS",
+    "Operations",
+    lead=PRIYA.account_id,
+    issue_types=("Task", "Bug"),
+    components=("databases", "observability", "platform"),
+)
+# The other teams' backlogs a `[[routing]]` rule can send follow-ups to: Payments (PAY),
+# Security (SEC, whose create screen requires a custom field, so that a rule sending
+# tickets there without it fails the checks), and the incidents themselves (INC).
+PAY_PROJECT = SeedProject(
+    "PAY",
+    "Payments",
+    lead=AMARA.account_id,
+    issue_types=("Task", "Story", "Bug"),
+    components=("payments-api", "card-auth", "refunds", "payouts"),
+    custom_fields=(
+        SeedField("customfield_10050", "Source"),
+        SeedField("customfield_10051", "Team", type="option", options=("Payments", "Risk", "SRE")),
+    ),
+)
+SEC_PROJECT = SeedProject(
+    "SEC",
+    "Security",
+    lead=PRIYA.account_id,
+    issue_types=("Task",),
+    components=("certificates", "secrets"),
+    custom_fields=(
+        SeedField(
+            "customfield_10060",
+            "Risk rating",
+            type="option",
+            required=True,
+            options=("Low", "Medium", "High", "Critical"),
+        ),
+    ),
+)
+# Incidents are Epics, so that follow-ups may be made their children (`[incident] parent`).
+INC_PROJECT = SeedProject("INC", "Incidents", lead=PRIYA.account_id, issue_types=("Epic", "Task"))
+DEMO_PROJECTS = (DEMO_PROJECT, PAY_PROJECT, SEC_PROJECT, INC_PROJECT)
 DEMO_TODAY = date(2026, 11, 26)
 """The day the demo's dates are written against: items due before it are overdue."""
 
@@ -881,6 +927,19 @@ def _demo_issues() -> tuple[SeedIssue, ...]:
             resolutiondate=_at("2026-07-20"),
             description="Superseded by the automated restore checks in the backup pipeline.",
         ),
+        # The incident the orders-db postmortem names in its header ("Incident | INC-2264").
+        SeedIssue(
+            project="INC",
+            summary="Stale order history served from orders-db replicas",
+            reporter=PRIYA.account_id,
+            created=_at("2026-10-07", 9, 50),
+            status="Done",
+            resolution="Done",
+            resolutiondate=_at("2026-10-07", 10, 45),
+            priority="High",
+            issue_type="Epic",
+            number=2264,
+        ),
     )
 
 
@@ -898,7 +957,7 @@ def demo_dataset(flavor: Flavor = "cloud") -> Dataset:
         users=DEMO_USERS,
         spaces=DEMO_SPACES,
         pages=_demo_pages(),
-        projects=(DEMO_PROJECT,),
+        projects=DEMO_PROJECTS,
         issues=_demo_issues(),
     )
     if flavor == "datacenter":

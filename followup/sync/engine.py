@@ -41,6 +41,7 @@ from followup.core.plan import (
     Action,
     Comment,
     DescriptionEdit,
+    IssueLink,
     Op,
     PagePlan,
     PageWrite,
@@ -229,7 +230,9 @@ class Engine:
         managed = {t.key: t for t in tickets}
         linked = self._linked_tickets(extraction, managed)
         owners = self.owners.resolve(
-            owners_to_resolve(extraction, tickets, linked, self.policy.scope)
+            owners_to_resolve(extraction, tickets, linked, self.policy.scope),
+            # routing hook: owners must be assignable where the page's tickets go
+            project=self.policy.route(page).project,
         )
         plan = plan_page(
             page,
@@ -761,6 +764,9 @@ class Engine:
         if action.op is Op.COMMENT:
             body = payload(action, Comment).body
             return lambda: self.jira.add_comment(key, body)
+        if action.op is Op.ISSUE_LINK:  # routing hook: a follow-up to its incident
+            issue_link = payload(action, IssueLink)
+            return lambda: self.jira.link_issue(key, issue_link.to, issue_link.link_type)
         raise AssertionError(f"no executor for {action.op}")
 
     def _do(

@@ -38,8 +38,9 @@ class OwnerResolver:
         self._confluence = confluence
         self._project = project
         self._names = {_norm(k): v for k, v in (names or {}).items()}
-        self._cache: dict[Owner, OwnerResolution] = {}
-        self._assignable: dict[str, JiraUser | None] = {}
+        # By owner and the project the ticket goes to (routing: each team's project).
+        self._cache: dict[tuple[Owner, str], OwnerResolution] = {}
+        self._assignable: dict[tuple[str, str], JiraUser | None] = {}
         self._lock = threading.Lock()
         self._looking_up: dict[object, threading.Lock] = {}
 
@@ -49,59 +50,63 @@ class OwnerResolver:
         with self._lock:
             return self._looking_up.setdefault(key, threading.Lock())
 
-    def resolve(self, owners: Iterable[Owner]) -> dict[Owner, OwnerResolution]:
+    def resolve(
+        self, owners: Iterable[Owner], project: str | None = None
+    ) -> dict[Owner, OwnerResolution]:
+        """Each owner as a user assignable in `project` (default: the resolver's)."""
+        where = project or self._project
         out: dict[Owner, OwnerResolution] = {}
         for owner in owners:
-            with self._one_at_a_time(owner):
+            with self._one_at_a_time((owner, where)):
                 with self._lock:
-                    cached = self._cache.get(owner)
+                    cached = self._cache.get((owner, where))
                 if cached is None:
-                    cached = self._resolve(owner)
+                    cached = self._resolve(owner, where)
                     with self._lock:
-                        self._cache[owner] = cached
+                        self._cache[(owner, where)] = cached
             out[owner] = cached
         return out
 
-    def _check(self, user_id: str | None) -> OwnerResolution:
+    def _check(self, user_id: str | None, project: str) -> OwnerResolution:
         """`user_id` if it can be assigned in the project, with its display name (the
         look-up that says so names the user: reports show names at no extra cost)."""
         if not user_id:
             return OwnerResolution(None)
-        with self._one_at_a_time(("assignable", user_id)):
+        with self._one_at_a_time(("assignable", user_id, project)):
             with self._lock:
-                known = user_id in self._assignable
-                user = self._assignable.get(user_id)
+                known = (user_id, project) in self._assignable
+                user = self._assignable.get((user_id, project))
             if not known:
-                user = self._jira.assignable_user(user_id, self._project)
+                user = self._jira.assignable_user(user_id, project)
                 with self._lock:
-                    self._assignable[user_id] = user
+                    self._assignable[(user_id, project)] = user
         if user is None:
             return OwnerResolution(None)
         return OwnerResolution(user_id, user.display_name or None)
 
-    def _resolve(self, owner: Owner) -> OwnerResolution:
+    def _resolve(self, owner: Owner, project: str) -> OwnerResolution:
         deployment = self._jira.deployment
         if owner.kind == "account_id":
-            return self._check(owner.value if deployment == "cloud" else None)
+            return self._check(owner.value if deployment == "cloud" else None, project)
         if owner.kind == "username":
-            return self._check(owner.value if deployment == "datacenter" else None)
+            return self._check(owner.value if deployment == "datacenter" else None, project)
         if owner.kind == "userkey":
             user = self._confluence.get_user(userkey=owner.value)
             if user is None:
                 return OwnerResolution(None)
             if deployment == "cloud":
-                return self._check(user.account_id)
-            return self._check(user.username)
+                return self._check(user.account_id, project)
+            return self._check(user.username, project)
         mapped = self._names.get(_norm(owner.value))
         if mapped:
-            return self._check(mapped)
+            return self._check(mapped, project)
         query = owner.value.strip().lstrip("@")
         if not query:
             return OwnerResolution(None)
         found = [u for u in self._jira.find_users(query) if u.active]
         exact = [u for u in found if _norm(u.display_name) == _norm(query)]
         if len(found) == 1:
-            return self._check(found[0].id)
+            return self._check(found[0].id, project)
         if len(exact) == 1:
-            return self._check(exact[0].id)
+            return self._check(exact[0].id, project)
         return OwnerResolution(None)

@@ -33,6 +33,7 @@ from followup.core.model import (
     Page,
 )
 from followup.core.storage_format.dates import DateOrder, parse_due_text, parse_iso_date
+from followup.core.storage_format.header import incident_text
 from followup.core.storage_format.tables import (
     Role,
     TableInfo,
@@ -646,6 +647,8 @@ def _read_row(
 
     priority_cell = cells.get("priority")
     priority = (visible_text(priority_cell) or None) if priority_cell is not None else None
+    team_cell = cells.get("team")
+    team = (visible_text(team_cell) or None) if team_cell is not None else None
     badge = badge_after(ticket) if ticket else None
     unreadable = _ALL_READ
     if problem is not None or status is None:
@@ -666,6 +669,7 @@ def _read_row(
         ticket_site(ticket) if ticket else None,
         unreadable,
         frozenset(locked) if locked else _NOTHING_LOCKED,
+        team,
     )
     return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
 
@@ -879,6 +883,7 @@ def extract(
         root = parse(body)
         reading = read_page(root, page_id, date_order, vocabulary)
         summaries = find_summary(root, reading.sections)
+        incident = incident_text(root, vocabulary)
     except StorageFormatError as error:
         return _unreadable(page_id, error.message)
     except Exception as error:  # a page we failed to understand must not stop a run
@@ -926,6 +931,7 @@ def extract(
         findings=tuple(findings),
         summary_badge=read_badge(first_summary) if first_summary is not None else None,
         extra_summaries=copies,
+        incident=incident,
     )
 
 

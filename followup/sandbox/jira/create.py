@@ -13,7 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from followup.sandbox import webhooks
-from followup.sandbox.jira import validation, watchers, workflow
+from followup.sandbox.jira import hierarchy, project_fields, validation, watchers, workflow
 from followup.sandbox.jira.catalog import DEFAULT_PRIORITY
 from followup.sandbox.jira.context import Ctx, FieldErrors, Handler, cannot_set, json_response
 from followup.sandbox.jira.edit import apply_edit
@@ -36,6 +36,9 @@ class _NewIssue:
     duedate: str | None
     labels: list[str]
     properties: list[tuple[str, str]]
+    components: list[str]
+    custom: list[tuple[str, str]]
+    parent: int | None
 
 
 def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssue:
@@ -45,16 +48,20 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
     if not isinstance(fields, dict):
         raise FieldErrors({}, ["Issue fields are required: 'fields' must be an object."])
     errors: dict[str, str] = {}
-    for name in fields:
-        if name not in CREATABLE:
-            errors[name] = cannot_set(name)
-
     project_row: sqlite3.Row | None = None
     project = fields.get("project")
     if isinstance(project, dict) and (project.get("key") or project.get("id")):
         project_row = find_project(db, str(project.get("key") or project.get("id")))
     if project_row is None:
         errors["project"] = "Specify a valid project ID or key"
+    extra = project_fields.creatable(db, project_row["key"] if project_row else None) | {"parent"}
+    for name in fields:
+        if name not in CREATABLE and name not in extra:
+            errors[name] = cannot_set(name)
+    components: list[str] = []
+    custom: list[tuple[str, str]] = []
+    if project_row is not None:
+        components, custom = project_fields.check_create(db, project_row["key"], fields, errors)
 
     type_name: str | None = None
     issuetype = fields.get("issuetype")
@@ -67,6 +74,7 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
         if type_name is None:
             errors["issuetype"] = "The issue type selected is invalid."
 
+    parent = hierarchy.check_create(db, fields.get("parent"), type_name, errors)
     summary = validation.summary(fields.get("summary"), errors)
     description, problem = rich_text_in(fields.get("description"), ctx.rich)
     if problem:
@@ -100,6 +108,9 @@ def _validate_create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> _NewIssu
         duedate=duedate,
         labels=labels or [],
         properties=properties,
+        components=components,
+        custom=custom,
+        parent=parent,
     )
 
 
@@ -131,6 +142,8 @@ def create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
     )
     for label in new.labels:
         db.execute("INSERT INTO issue_labels VALUES (?,?)", (issue_id, label))
+    project_fields.store(db, issue_id, new.components, new.custom)
+    hierarchy.store(db, issue_id, new.parent)
     for prop_key, value in new.properties:
         db.execute(
             "INSERT OR REPLACE INTO issue_properties VALUES (?,?,?)", (issue_id, prop_key, value)

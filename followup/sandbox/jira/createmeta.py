@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from followup.sandbox.jira import hierarchy, project_fields
 from followup.sandbox.jira.catalog import (
     DEFAULT_PRIORITY,
     PRIORITIES,
@@ -50,6 +51,8 @@ def _field_metadata(ctx: Ctx, db: sqlite3.Connection, project: sqlite3.Row) -> d
                 f"{ctx.api}/user/assignable/search?project={project['key']}&query="
             )
         meta[field_id] = item
+    meta.update(project_fields.create_metadata(ctx, db, project["key"]))
+    meta["parent"] = hierarchy.create_metadata()
     return meta
 
 

@@ -130,6 +130,10 @@ REQUIRED_ON_CREATE = ("summary", "issuetype", "project")
 class FieldSelection:
     fields: tuple[str, ...]
     id_only: bool
+    # Custom fields (and `parent`): those asked for by id, and whether `*all` asked
+    # for every one.
+    custom: tuple[str, ...] = ()
+    all_custom: bool = False
 
 
 def select_fields(requested: list[str] | None, default: str) -> FieldSelection:
@@ -148,7 +152,10 @@ def select_fields(requested: list[str] | None, default: str) -> FieldSelection:
         # "id" adds nothing; unknown names are ignored, as Jira does
     chosen = tuple(dict.fromkeys(f for f in include if f not in exclude and f != "issuekey"))
     id_only = not chosen and bool(positive) and all(t == "id" for t in positive)
-    return FieldSelection(chosen, id_only)
+    custom = tuple(
+        p for p in positive if (p.startswith("customfield_") or p == "parent") and p not in exclude
+    )
+    return FieldSelection(chosen, id_only, custom, "*all" in positive)
 
 
 def _fields(ctx: Ctx) -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from followup.sandbox.jira import changelog, issue_links, watchers
+from followup.sandbox.jira import changelog, hierarchy, issue_links, project_fields, watchers
 from followup.sandbox.jira.catalog import (
     issue_type_id,
     issue_type_json,
@@ -41,6 +41,9 @@ class _Extras:
     issuelinks: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     watches: dict[int, Any] = field(default_factory=dict)
     histories: dict[int, list[changelog.History]] = field(default_factory=dict)
+    components: dict[int, list[Json]] = field(default_factory=dict)
+    custom: dict[int, dict[str, Json]] = field(default_factory=dict)
+    parents: dict[int, Json] = field(default_factory=dict)
 
 
 def _extras(
@@ -57,6 +60,10 @@ def _extras(
         return extras
     if "issuelinks" in selection.fields:
         extras.issuelinks = issue_links.issuelinks(ctx, db, ids)
+    if "components" in selection.fields or selection.custom or selection.all_custom:
+        extras.components, extras.custom = project_fields.issue_values(ctx, db, ids)
+    if selection.all_custom or "parent" in selection.custom:
+        extras.parents = hierarchy.parents(ctx, db, ids)
     if "watches" in selection.fields:
         extras.watches = watchers.watches(ctx, db, [(int(r["id"]), r["key"]) for r in rows])
     if with_changelog or "statuscategorychangedate" in selection.fields:
@@ -140,6 +147,8 @@ def _issue_json(
             }
         elif name == "issuelinks":
             values[name] = extras.issuelinks.get(issue_id, [])
+        elif name == "components":
+            values[name] = extras.components.get(issue_id, [])
         elif name == "watches":
             values[name] = extras.watches.get(issue_id)
         elif name == "statuscategorychangedate":
@@ -152,6 +161,12 @@ def _issue_json(
                 values[name] = jira_time(changed[-1] if changed else row["created"])
         else:
             values[name] = _unset_field(ctx, name, row["key"])
+    if issue_id in extras.parents:
+        values["parent"] = extras.parents[issue_id]
+    custom = extras.custom.get(issue_id, {})
+    for field_id, value in custom.items():
+        if selection.all_custom or field_id in selection.custom:
+            values[field_id] = value
     data: dict[str, Any] = {
         "expand": _ISSUE_EXPAND,
         "id": str(issue_id),

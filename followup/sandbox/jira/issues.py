@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from followup.sandbox import webhooks
-from followup.sandbox.jira import changelog, issue_links, validation, watchers
+from followup.sandbox.jira import changelog, hierarchy, issue_links, validation, watchers
 from followup.sandbox.jira.context import Ctx, FieldErrors, Handler, json_response, no_content
 from followup.sandbox.jira.edit import apply_edit
 from followup.sandbox.jira.fields import select_fields
@@ -50,9 +50,16 @@ def _delete_issue(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
         row = issue_row(db, ctx.path["issueIdOrKey"])
         webhooks.issue_event(db, "jira:issue_deleted", int(row["id"]), ctx.user.account_id)
-        for table in ("issue_labels", "issue_properties", "remote_links", "comments"):
+        for table in (
+            "issue_labels",
+            "issue_properties",
+            "remote_links",
+            "comments",
+            "issue_components",
+            "issue_custom",
+        ):
             db.execute(f"DELETE FROM {table} WHERE issue_id = ?", (row["id"],))
-        for module in (changelog, issue_links, watchers):
+        for module in (changelog, issue_links, watchers, hierarchy):
             module.forget(db, int(row["id"]))
         db.execute("DELETE FROM issues WHERE id = ?", (row["id"],))
     return no_content()

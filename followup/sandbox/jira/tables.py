@@ -10,7 +10,14 @@ import sqlite3
 from collections.abc import Iterable
 
 from followup.sandbox.dataset import Dataset, SeedIssue
-from followup.sandbox.jira import changelog, issue_links, watchers, workflow
+from followup.sandbox.jira import (
+    changelog,
+    hierarchy,
+    issue_links,
+    project_fields,
+    watchers,
+    workflow,
+)
 from followup.sandbox.jira.catalog import issue_type_id
 from followup.sandbox.jira.formats import iso
 from followup.sandbox.state import SandboxState
@@ -89,7 +96,7 @@ CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id);
 def init_schema(db: sqlite3.Connection) -> None:
     """Create the Jira tables (idempotent)."""
     db.executescript(SCHEMA)
-    for module in (changelog, issue_links, watchers):
+    for module in (changelog, issue_links, watchers, project_fields, hierarchy):
         db.executescript(module.SCHEMA)
 
 
@@ -129,6 +136,11 @@ def _insert_seed_issue(db: sqlite3.Connection, issue: SeedIssue) -> None:
     if not db.execute("SELECT 1 FROM projects WHERE key = ?", (issue.project,)).fetchone():
         raise ValueError(f"seed issue {issue.summary!r} names unknown project {issue.project}")
     ensure_project(db, issue.project, issue.project, None, (issue.issue_type,))
+    if issue.number is not None:
+        db.execute(
+            "UPDATE projects SET issue_counter = MAX(issue_counter, ?) WHERE key = ?",
+            (issue.number - 1, issue.project),
+        )
     issue_id, key = allocate(db, issue.project)
     created = iso(issue.created)
     done = status.category.key == "done"
@@ -173,5 +185,6 @@ def load(state: SandboxState, dataset: Dataset) -> None:
     with state.transaction() as db:
         for project in dataset.projects:
             ensure_project(db, project.key, project.name, project.lead, project.issue_types)
+            project_fields.seed(db, project.key, project.components, project.custom_fields)
         for issue in dataset.issues:
             _insert_seed_issue(db, issue)
