@@ -531,6 +531,13 @@ def sync(
             help="Make the exit code tell 'nothing to change' from 'changes planned or made'.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Read every page and ticket, not only what changed since the last run.",
+        ),
+    ] = False,
     watch: Annotated[
         bool, typer.Option("--watch", help="Keep running, one sync per --interval.")
     ] = False,
@@ -587,6 +594,7 @@ def sync(
             today=today,
             metrics=metrics,
             stop=stop,
+            full=full,
         )
         return exit_code_for_run(result, detailed=detailed_exitcode)
 

@@ -89,6 +89,11 @@ class ConfluencePort(Protocol):
         or None when it is not known: page leases are judged by it."""
         ...
 
+    def user_timezone(self) -> str | None:
+        """The IANA time zone of the signed-in account (None: not told), in which
+        Confluence reads a date written in CQL."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class JiraUser:
@@ -192,6 +197,15 @@ class JiraPort(Protocol):
 
     def get_description(self, key: str) -> str | None:
         """A ticket's description as text (wiki markup), None when it has none."""
+        ...
+
+    def server_now(self) -> datetime | None:
+        """Jira's current time by the clock that stamps issues (None: not known)."""
+        ...
+
+    def user_timezone(self) -> str | None:
+        """The IANA time zone of the signed-in account (None: not told), in which
+        Jira reads a date written in JQL."""
         ...
 
     def link_issue(self, key: str, to: str, link_type: str) -> None:

@@ -57,6 +57,7 @@ from followup.core.policy import (
     OrphanPolicy,
     Policy,
     ReminderPolicy,
+    WatermarkPolicy,
 )
 from followup.core.queries import check_space_key
 from followup.core.routing import IncidentLink, Route, Routing, Rule
@@ -128,6 +129,32 @@ def _split_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_split_list)]
+
+_DURATION = re.compile(
+    r"(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?"
+)
+
+
+def _seconds(value: Any) -> Any:
+    """A duration: a number of seconds, or text such as `90s`, `5m`, `12h`, `1d`,
+    `1h30m`."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            return int(text)
+        match = _DURATION.fullmatch(text)
+        if not text or match is None:
+            raise ValueError(f"expected a duration such as 90s, 5m, 12h or 1d (got {value!r})")
+        return (
+            int(match["d"] or 0) * 86400
+            + int(match["h"] or 0) * 3600
+            + int(match["m"] or 0) * 60
+            + int(match["s"] or 0)
+        )
+    return value
+
+
+Seconds = Annotated[int, BeforeValidator(_seconds)]
 """A list of strings, settable from the environment as JSON or as a,b,c."""
 
 
@@ -440,6 +467,27 @@ class SyncSettings(BaseModel):
     max_items_per_page: int = Field(
         default=_core(EngineConfig, "max_items_per_page"), ge=1, le=100_000
     )
+    # Incremental runs (docs/performance.md): the page holding the watermark; unset,
+    # every run is a full pass.
+    state_page: str | None = _core(WatermarkPolicy, "state_page")
+    full_every: Seconds = Field(
+        default=_core(WatermarkPolicy, "full_every_seconds"), ge=600, le=30 * 86_400
+    )
+    incremental_overlap: Seconds = Field(
+        default=_core(WatermarkPolicy, "overlap_seconds"), ge=60, le=86_400
+    )
+
+    @field_validator("state_page")
+    @classmethod
+    def _state_page_is_an_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.isdigit() or not value.isascii():
+            raise ValueError(
+                "a Confluence page id: the digits in the page's address (…/pages/12345/…)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -59,6 +59,7 @@ class FakeConfluence:
     # The server's clock, as the real site's `Date` headers and property versions
     # give it; None: unknown (the engine then judges leases by its own clock).
     clock: Callable[[], datetime] | None = None
+    timezone: str | None = "UTC"
 
     def add_page(self, page: Page) -> None:
         self.pages[page.id] = page
@@ -117,6 +118,10 @@ class FakeConfluence:
     def server_now(self) -> datetime | None:
         return self.clock() if self.clock is not None else None
 
+    def user_timezone(self) -> str | None:
+        self.calls["user_timezone"] += 1
+        return self.timezone
+
     def create_property(self, page_id: str, key: str, value: dict[str, Any]) -> PropertyValue:
         self.calls["create_property"] += 1
         if (page_id, key) in self.properties:
@@ -165,6 +170,8 @@ class FakeJira:
     descriptions: dict[str, str] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     fail_create_refs: set[str] = field(default_factory=set)
+    clock: Callable[[], datetime] | None = None
+    timezone: str | None = "UTC"
     _next: int = 1
 
     @property
@@ -174,6 +181,13 @@ class FakeJira:
     @property
     def writes(self) -> int:
         return sum(n for name, n in self.calls.items() if name in _WRITES)
+
+    def server_now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
+
+    def user_timezone(self) -> str | None:
+        self.calls["user_timezone"] += 1
+        return self.timezone
 
     def add_ticket(self, project: str | None = None, **kw: Any) -> Ticket:
         """A ticket made by a person (or an earlier run): key allocated here."""

@@ -265,7 +265,11 @@ def test_sync_passes_its_options_to_the_runner(monkeypatch: pytest.MonkeyPatch) 
         "spaces": ("OPS", "SRE"),
         "pages": ("42",),
         "today": date(2025, 3, 14),
+        "full": False,
     }
+    seen.clear()
+    assert invoke("sync", "--full", env=SITE_ENV).exit_code == 0
+    assert seen["full"] is True
 
 
 def test_sync_requires_site_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -373,3 +373,25 @@ def test_grammar_shaped_queries_compile_to_valid_sql_or_cql_error(
         return
     assert where.count("?") == len(params)
     db.execute(f"SELECT content.id FROM content WHERE {where} {order}", params).fetchall()
+
+
+@pytest.mark.parametrize("written", ["2026-10-22 05:30", "2026/10/22 05:30"])
+def test_a_date_with_a_time_is_read_in_the_callers_time_zone(
+    db: sqlite3.Connection, written: str
+) -> None:
+    """Confluence reads `lastmodified >= "yyyy-MM-dd HH:mm"` (and created) in the
+    searching account's time zone: 05:30 in São Paulo is 08:30 UTC, the minute page
+    102 was created."""
+
+    def select(query: str, tz: str | None) -> list[int]:
+        where, params, _order = compile_cql(query, now=NOW, tz=tz)
+        sql = f"SELECT content.id FROM content WHERE {where} ORDER BY content.id"
+        return [r[0] for r in db.execute(sql, params)]
+
+    zone = "America/Sao_Paulo"
+    assert select(f'created >= "{written}"', zone) == [102, 107, 108]
+    assert select(f'created > "{written}"', zone) == [107, 108]
+    assert select(f'lastmodified >= "{written}"', zone) == select(
+        'lastmodified >= "2026-10-22 08:30"', None
+    )
+    assert select("created >= 2026-10-22", zone) == select("created >= 2026-10-22", None)

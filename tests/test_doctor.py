@@ -4,8 +4,10 @@ and the pure judgements of the create screen and the workflow, table-driven."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
+from datetime import date
 from typing import Any
 
 import pytest
@@ -77,6 +79,7 @@ ALL_CHECKS = [
     "CQL",
     "page permissions",
     "jira macros",
+    "watermark",
 ]
 
 
@@ -508,3 +511,31 @@ def test_macro_link_check(
     else:
         assert check.fix is not None
         assert fix in check.fix
+
+
+def test_the_watermark_check_reads_the_state_page_and_writes_nothing(
+    sandbox: RunningSandbox,
+) -> None:
+    """Unset, the doctor says every run is a full pass; set to a page that is not
+    there, it fails naming the setting; set to a page with a watermark, it says when
+    the last run and the last full pass started. It only reads."""
+    _, unset = doctor(settings_for(sandbox))
+    assert unset["watermark"][0] == "ok"
+    assert "sync.state_page is not set" in unset["watermark"][1]
+    code, missing = doctor(settings_for(sandbox, FOLLOWUP_SYNC__STATE_PAGE="987654321"))
+    assert code == 1
+    assert missing["watermark"][0] == "FAIL"
+    assert "sync.state_page 987654321: no such page" in missing["watermark"][1]
+    page = str(sandbox.state.db.execute("SELECT MIN(id) FROM content").fetchone()[0])
+    settings = settings_for(sandbox, FOLLOWUP_SYNC__STATE_PAGE=page)
+    _, none_yet = doctor(settings)
+    assert "none yet; the next sync is a full pass" in none_yet["watermark"][1]
+    from followup.commands.sync import sync_command
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        sync_command(settings, today=date(2026, 11, 26))
+    sandbox.stats.reset()
+    _, written = doctor(settings)
+    assert written["watermark"][0] == "ok"
+    assert "last successful run started 20" in written["watermark"][1]
+    assert sandbox.stats.snapshot()["writes"] == 0

@@ -515,3 +515,23 @@ def test_grammar_shaped_queries_compile_to_valid_sql_or_jql_error(
 def test_utf16_escape_pairs_decode_to_one_character() -> None:
     """`\\uXXXX` escapes follow Java: a surrogate pair written as two escapes is one character."""
     assert compile_jql('labels = "\\ud83d\\ude92 \\u00e9"', now=NOW)[1] == ["🚒 é"]
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "datacenter"])
+@pytest.mark.parametrize("written", ["2026/11/20 13:03", "2026-11-20 13:03"])
+def test_a_date_with_a_time_is_read_in_the_callers_time_zone(
+    db: sqlite3.Connection, flavor: str, written: str
+) -> None:
+    """Jira reads `updated >= "yyyy/MM/dd HH:mm"` in the searching account's time
+    zone: 13:03 in São Paulo is 16:03 UTC, the minute OPS-1 was last updated."""
+
+    def select(query: str, tz: str | None) -> list[str]:
+        where, params, _ = compile_jql(query, flavor=flavor, now=NOW, tz=tz)
+        sql = f"SELECT issues.key FROM issues WHERE {where} ORDER BY issues.id"
+        return [r[0] for r in db.execute(sql, params)]
+
+    zone = "America/Sao_Paulo"
+    assert "OPS-1" in select(f'updated >= "{written}"', zone)
+    assert "OPS-1" not in select(f'updated > "{written}"', zone)
+    assert select(f'updated >= "{written}"', zone) == select('updated >= "2026/11/20 16:03"', None)
+    assert select("duedate >= 2026-12-01", zone) == select("duedate >= 2026-12-01", None)

@@ -87,12 +87,12 @@ def _settings(server: RunningSandbox) -> Settings:
     return settings
 
 
-def _sync(server: RunningSandbox, settings: Settings) -> Run:
+def _sync(server: RunningSandbox, settings: Settings, *, full: bool = False) -> Run:
     server.stats.reset()
     adapters = from_settings(settings, sleep=lambda s: None)
     try:
         result = build_engine(settings, adapters.jira, adapters.confluence).run(
-            today=TODAY, dry_run=False
+            today=TODAY, dry_run=False, full=full
         )
     finally:
         adapters.close()
@@ -345,3 +345,188 @@ def test_a_remembered_transition_jira_refuses_is_chosen_afresh(
     finally:
         adapters.close()
         reset_server(sandbox_server)
+
+
+# -- incremental runs: only what changed since the watermark -----------------------------
+
+MYSELF = "GET /rest/api/2/myself"
+CURRENT_USER = "GET /wiki/rest/api/user/current"
+WATERMARK_READ, WATERMARK_WRITE, WATERMARK_CREATE = LEASE_READ, LEASE_WRITE, LEASE_CREATE
+AGE = 2 * 86400  # the site's data made this much older: past any run's window
+
+
+@dataclass
+class Watermarked:
+    first: Run
+    steady: Run
+    daily: Run
+    one_page: Run
+    one_ticket: Run
+
+
+def _state_page(server: RunningSandbox) -> str:
+    """A page of its own to hold the watermark."""
+    some = _api(server, "GET", "/wiki/rest/api/content/search", params={"cql": "type = page"})
+    page = _api(
+        server,
+        "GET",
+        f"/wiki/rest/api/content/{some['results'][0]['id']}",
+        params={"expand": "space"},
+    )
+    created = _api(
+        server,
+        "POST",
+        "/wiki/rest/api/content",
+        json={
+            "type": "page",
+            "title": "followup state",
+            "space": {"key": page["space"]["key"]},
+            "body": {"storage": {"value": "<p>state</p>", "representation": "storage"}},
+        },
+    )
+    return str(created["id"])
+
+
+@pytest.fixture(scope="module")
+def watermarked(sandbox_server: RunningSandbox) -> Iterator[Watermarked]:
+    """The same site with `sync.state_page` set: a first run (a full pass), then, each
+    after the site has aged past the window, a run with nothing changed, one with a
+    due date moved on one page, and one with one ticket closed in Jira."""
+    reset_server(sandbox_server, synthetic_dataset(pages=PAGES, items_per_page=ITEMS, seed=1))
+    settings = _settings(sandbox_server)
+    settings.sync.state_page = _state_page(sandbox_server)
+    first = _sync(sandbox_server, settings)
+    _sync(sandbox_server, settings)  # reads back what the first run wrote; plans nothing
+    control.age(sandbox_server.state, AGE)
+    steady = _sync(sandbox_server, settings)
+    daily = _sync(sandbox_server, settings, full=True)
+    moved = next(
+        i
+        for items in _shown(first).values()
+        for i in items
+        if i.due and i.due > TODAY and not i.done and _move_due_on_page(sandbox_server, i)
+    )
+    one_page = _sync(sandbox_server, settings)
+    control.age(sandbox_server.state, AGE)
+    found = _api(
+        sandbox_server,
+        "GET",
+        "/rest/api/3/search/jql",
+        params={
+            "jql": "labels = followup AND statusCategory != Done ORDER BY key ASC",
+            "fields": "labels",
+        },
+    )
+    key = next(
+        issue["key"]
+        for issue in found["issues"]
+        if f"followup-{moved.page_id}" not in issue["fields"]["labels"]
+    )
+    _api(
+        sandbox_server,
+        "POST",
+        f"/rest/api/2/issue/{key}/transitions",
+        json={"transition": {"id": "31"}},
+    )
+    one_ticket = _sync(sandbox_server, settings)
+    yield Watermarked(first, steady, daily, one_page, one_ticket)
+    reset_server(sandbox_server)
+
+
+def test_first_run_with_a_watermark_page_costs_four_requests_more(
+    watermarked: Watermarked,
+) -> None:
+    """A full pass that keeps a watermark also reads it, asks each site for the
+    account's time zone, and writes it: four requests on top of the first run."""
+    first = watermarked.first
+    assert first.result.kind == "full"
+    closed = first.result.counts()["transition"]
+    expected = Counter(
+        {
+            SERVER_INFO: 1,
+            CQL: math.ceil(PAGES / BODY_PAGE),
+            JQL: 1 + math.ceil(PAGES / LEASE_BATCH),
+            BULK: math.ceil(TICKETS / CREATE_CHUNK),
+            LINK: TICKETS,
+            PAGE_WRITE: PAGES,
+            LEASE_CREATE: PAGES,
+            LEASE_WRITE: PAGES,
+            TRANSITIONS: 1,
+            TRANSITION: closed,
+            ISSUE_GET: closed,
+            ISSUE_PROPERTY: closed,
+        }
+    )
+    expected.update(_owner_lookups(first))
+    expected.update({WATERMARK_READ: 1, MYSELF: 1, CURRENT_USER: 1, WATERMARK_CREATE: 1})
+    assert first.routes == expected
+
+
+def test_incremental_run_with_nothing_changed_costs_five_requests(
+    watermarked: Watermarked,
+) -> None:
+    """Nothing changed since the watermark: serverInfo, the watermark read, one search
+    of the pages modified since (empty), one of the tickets updated since (empty), and
+    the watermark written: five requests, whatever the number of pages."""
+    steady = watermarked.steady
+    assert steady.result.kind == "incremental"
+    assert steady.result.pages == []
+    assert steady.routes == Counter(
+        {SERVER_INFO: 1, WATERMARK_READ: 1, CQL: 1, JQL: 1, WATERMARK_WRITE: 1}
+    )
+    assert steady.total == 5
+
+
+def test_a_full_pass_that_keeps_the_watermark_costs_the_floor_and_four(
+    watermarked: Watermarked,
+) -> None:
+    """The daily full pass (here `--full`) on a site in step: the floor, the tickets
+    searched batch by batch with the pages, plus the watermark read and written and
+    each site asked for the account's time zone."""
+    daily = watermarked.daily
+    assert daily.result.kind == "full"
+    assert daily.result.actions == []
+    expected = Counter(FLOOR)
+    expected.update({WATERMARK_READ: 1, MYSELF: 1, CURRENT_USER: 1, WATERMARK_WRITE: 1})
+    assert daily.routes == expected
+    assert daily.total == 6 + 4
+
+
+def test_incremental_run_with_one_page_changed(watermarked: Watermarked) -> None:
+    """A due date moved on one page: the five, plus the page's tickets searched, its
+    lease (read, taken, given back), the ticket's edit and its synced state."""
+    run = watermarked.one_page
+    assert run.result.kind == "incremental"
+    assert len(run.result.pages) == 1
+    assert run.routes == Counter(
+        {
+            SERVER_INFO: 1,
+            WATERMARK_READ: 1 + 1,
+            CQL: 1,
+            JQL: 1 + 1,
+            WATERMARK_WRITE: 1 + 2,
+            EDIT: 1,
+            ISSUE_PROPERTY: 1,
+        }
+    )
+    assert run.total == 11
+
+
+def test_incremental_run_with_one_ticket_changed(watermarked: Watermarked) -> None:
+    """One ticket closed in Jira: the five, plus its page read by id, the page's
+    tickets searched, its lease, the page written and the ticket's synced state."""
+    run = watermarked.one_ticket
+    assert run.result.kind == "incremental"
+    assert len(run.result.pages) == 1
+    assert run.routes == Counter(
+        {
+            SERVER_INFO: 1,
+            WATERMARK_READ: 1 + 1,
+            CQL: 1 + 1,
+            JQL: 1 + 1,
+            WATERMARK_WRITE: 1 + 2,
+            PAGE_WRITE: 1,
+            ISSUE_PROPERTY: 1,
+        }
+    )
+    assert run.total == 12

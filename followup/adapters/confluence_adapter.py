@@ -322,6 +322,13 @@ class ConfluenceAdapter:
 
     # -- users -----------------------------------------------------------------------
 
+    def user_timezone(self) -> str | None:
+        """The time zone of the account followup signs in as (`GET user/current`):
+        the zone in which Confluence reads the dates written in a CQL query."""
+        raw = self._call("GET", self._api("/user/current"), safety=Safety.IDEMPOTENT)
+        zone = raw.get("timeZone") if isinstance(raw, dict) else None
+        return zone if isinstance(zone, str) and zone else None
+
     def get_user(
         self, *, userkey: str | None = None, username: str | None = None
     ) -> ConfluenceUser | None:

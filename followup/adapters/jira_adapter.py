@@ -27,8 +27,9 @@ Library facts this relies on (jira 3.10):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -155,6 +156,9 @@ class JiraAdapter:
         )
         self._deployment: Deployment | None = deployment
         self._deployment_lock = threading.Lock()
+        # serverInfo's `serverTime` (the clock Jira stamps issues with) and when, by
+        # this process's monotonic clock, it was read.
+        self._server_time: tuple[datetime, float] | None = None
         # Tickets this adapter created and has not moved yet (with the project and
         # issue type they were created as), and the transitions a ticket fresh from a
         # create offers, per project and type: those created alike start in one
@@ -202,12 +206,31 @@ class JiraAdapter:
                 info = self._get("/rest/api/2/serverInfo") or {}
                 kind = str(info.get("deploymentType", ""))
                 self._deployment = "cloud" if kind.lower() == "cloud" else "datacenter"
+                stamped = _datetime(info.get("serverTime"))
+                if stamped is not None and stamped.tzinfo is not None:
+                    self._server_time = (stamped, time.monotonic())
                 # Keep the library's own idea of the site in step, for anyone using it.
                 self.client.deploymentType = kind or None
                 versions = info.get("versionNumbers")
                 if isinstance(versions, list):
                     self.client._version = tuple(versions)
             return self._deployment
+
+    def server_now(self) -> datetime | None:
+        """Jira's time now: serverInfo's `serverTime` (the clock that stamps an issue's
+        `updated`) advanced by this process's monotonic clock; else the `Date` of
+        Jira's latest answer; None before any answer."""
+        if self._server_time is not None:
+            stamped, at = self._server_time
+            return stamped + timedelta(seconds=max(0.0, time.monotonic() - at))
+        return self.transport.clock.now()
+
+    def user_timezone(self) -> str | None:
+        """The time zone of the account followup signs in as (`GET myself`): the zone
+        in which Jira reads the dates written in a JQL query."""
+        raw = self._get("/rest/api/2/myself")
+        zone = raw.get("timeZone") if isinstance(raw, dict) else None
+        return zone if isinstance(zone, str) and zone else None
 
     @property
     def _cloud(self) -> bool:

@@ -785,6 +785,53 @@ class _Doctor:
             "Permissions) and remove page restrictions that leave it out",
         )
 
+    def watermark(self) -> Check:
+        """`sync.state_page`: the page exists and is visible, and what its watermark
+        says (a read only: the next sync writes it)."""
+        from followup.sync.watermark import WATERMARK_KEY, Unreadable, parse_mark
+
+        page_id = self.settings.sync.state_page
+        if page_id is None:
+            return Check(
+                "watermark",
+                "ok",
+                "sync.state_page is not set: every run reads every page and ticket "
+                "(set it for incremental runs)",
+            )
+        try:
+            page = self._confluence("GET", f"/content/{page_id}") or {}
+        except NotFoundError:
+            return Check(
+                "watermark",
+                "fail",
+                f"sync.state_page {page_id}: no such page, or the account may not view it",
+                "give the id of a page the account can edit (the digits in its address)",
+            )
+        title = page.get("title") or page_id
+        found = self.confluence.get_property(page_id, WATERMARK_KEY)
+        if found is None:
+            return Check(
+                "watermark",
+                "ok",
+                f"on “{title}” ({page_id}): none yet; the next sync is a full pass and writes it",
+            )
+        try:
+            mark = parse_mark(found.value)
+        except Unreadable as exc:
+            return Check(
+                "watermark",
+                "warn",
+                f"on “{title}” ({page_id}): not understood ({exc})",
+                "the next sync is a full pass and writes a new one; nothing to do",
+            )
+        return Check(
+            "watermark",
+            "ok",
+            f"on “{title}” ({page_id}): last successful run started "
+            f"{mark.confluence.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, last full pass "
+            f"{mark.full.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        )
+
     def _property_probe(self, page: Mapping[str, Any]) -> Check:
         """Create and delete one content property: the only way to learn whether the
         account may write on a site without a permission check (Data Center)."""
@@ -907,6 +954,7 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> Checklist:
                 ("CQL", ["Confluence credentials"], doctor.cql),
                 ("page permissions", ["CQL"], doctor.page_permissions),
                 ("jira macros", ["CQL"], doctor.jira_macros),
+                ("watermark", ["Confluence credentials"], doctor.watermark),
                 # Only for a `followup serve` deployment ([serve] public_url set).
                 *(
                     [("webhooks", ["Jira credentials"], doctor.webhooks)]

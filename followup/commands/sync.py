@@ -28,6 +28,7 @@ from followup.core.policy import (
     Policy,
     ReminderPolicy,
     Scope,
+    WatermarkPolicy,
     site_url,
 )
 from followup.core.routing import Routing
@@ -36,6 +37,7 @@ from followup.ports import ConfluencePort, Deployment, JiraPort
 from followup.reports.sync import Format, render_report
 from followup.sync.engine import Engine, RunResult
 from followup.sync.routing_check import check_routing
+from followup.sync.watermark import scope_hash
 
 if TYPE_CHECKING:
     from followup.metrics import SyncMetrics
@@ -112,8 +114,23 @@ def policies_from_settings(
         jira_server_id=settings.macro_link[1],
         reminders=reminders,
         search_settle_seconds=s.search_settle_seconds,
+        watermark=watermark_policy(settings),
     )
     return policy, config
+
+
+def watermark_policy(settings: Settings) -> WatermarkPolicy:
+    """Where the watermark lives and when a run is a full pass. Its scope names every
+    setting that decides which pages and tickets followup sees, or how it reads them:
+    a watermark written under other values of these says nothing of what changed."""
+    s, c, j = settings.sync, settings.confluence, settings.jira
+    return WatermarkPolicy(
+        state_page=s.state_page,
+        full_every_seconds=s.full_every,
+        overlap_seconds=s.incremental_overlap,
+        timezone=s.timezone,
+        scope=scope_hash(c.url, c.cql, sorted(c.spaces), j.url, j.project_key, s.label, s.timezone),
+    )
 
 
 def today_in(settings: Settings, now: datetime | None = None) -> date:
@@ -189,13 +206,15 @@ def sync_command(
     today: date | None = None,
     metrics: SyncMetrics | None = None,
     stop: threading.Event | None = None,
+    full: bool = False,
 ) -> RunResult:
     """Run one sync and print (or write) its report; return its result.
 
     Every run, failed or not, ends with one `sync-summary` log line and, when
     `[metrics]` names a textfile or a Pushgateway, its metrics published (`metrics`:
     the process's `SyncMetrics`, so that `--watch` accumulates; a fresh one by
-    default). `stop` set: stop between pages (see `Engine`)."""
+    default). `stop` set: stop between pages (see `Engine`). `full`: a full pass,
+    whatever the watermark says."""
     settings.require_sites()
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
@@ -222,6 +241,7 @@ def sync_command(
                             spaces=spaces,
                             page_ids=pages,
                             progress=progress,
+                            full=full,
                         )
                 except ApiError as exc:
                     # serverInfo, discovery and the ticket search come before any write
@@ -301,6 +321,7 @@ def _finish(
     }
     if result is not None:
         fields.update(result.counts())
+        fields["kind"] = result.kind
     if error is not None:
         fields["error"] = error
     fields["requests"] = requests

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -26,6 +27,7 @@ __all__ = [
     "Policy",
     "ReminderPolicy",
     "Scope",
+    "WatermarkPolicy",
     "page_label",
     "site_url",
 ]
@@ -192,6 +194,29 @@ class ReminderPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class WatermarkPolicy:
+    """Incremental runs (`followup.sync.watermark`): the page whose content property
+    holds the watermark (None: every run is a full pass), the longest time between
+    full passes, how far before the last run's start an incremental run reads, the
+    zone of the run's date, and the hash of the settings the watermark was made
+    under."""
+
+    state_page: str | None = None
+    full_every_seconds: int = 86_400
+    overlap_seconds: int = 300
+    timezone: str = "UTC"
+    scope: str = ""
+
+    @property
+    def full_every(self) -> timedelta:
+        return timedelta(seconds=self.full_every_seconds)
+
+    @property
+    def overlap(self) -> timedelta:
+        return timedelta(seconds=self.overlap_seconds)
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     """What the engine needs from the settings, passed in explicitly."""
 
@@ -211,3 +236,4 @@ class EngineConfig:
     # After a create whose answer was lost, how long to keep looking for its tickets
     # in the search (which lags Jira's writes) before creating what is still missing.
     search_settle_seconds: float = 10
+    watermark: WatermarkPolicy = field(default_factory=WatermarkPolicy)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 __all__ = [
     "check_page_id",
@@ -115,12 +116,20 @@ def page_label(label: str, page_id: str) -> str:
 
 
 def managed_tickets_jql(
-    label: str, *, project: str | None = None, page_ids: Sequence[str] = ()
+    label: str,
+    *,
+    project: str | None = None,
+    page_ids: Sequence[str] = (),
+    updated_since: datetime | None = None,
 ) -> str:
     """The JQL that finds the tickets followup manages, in a stable order for paging.
 
     `labels = "followup" ORDER BY key ASC`; with `page_ids`, only those pages' tickets
-    (`labels in ("followup-123", "followup-456")`); with `project`, only that project's.
+    (`labels in ("followup-123", "followup-456")`); with `project`, only that project's;
+    with `updated_since`, only those updated since that minute (`AND updated >=
+    "2026/12/02 09:45"`): a wall-clock time, which Jira reads in the time zone of the
+    account searching, so the caller gives it in that zone. Seconds are dropped, so
+    the minute it names is included whole.
     """
     _check_label(label)
     if page_ids:
@@ -135,6 +144,8 @@ def managed_tickets_jql(
                 " underscores, starting with a letter (such as OPS)"
             )
         clause += f" AND project = {jql_string(project)}"
+    if updated_since is not None:
+        clause += f" AND updated >= {jql_string(updated_since.strftime('%Y/%m/%d %H:%M'))}"
     return clause + " ORDER BY key ASC"
 
 
@@ -201,12 +212,20 @@ def _split_order_by(cql: str) -> tuple[str, str]:
 
 
 def postmortem_cql(
-    base_cql: str, *, spaces: Sequence[str] = (), page_ids: Sequence[str] = ()
+    base_cql: str,
+    *,
+    spaces: Sequence[str] = (),
+    page_ids: Sequence[str] = (),
+    modified_since: datetime | None = None,
 ) -> str:
-    """The discovery CQL: `base_cql` restricted to `spaces` and/or `page_ids`.
+    """The discovery CQL: `base_cql` restricted to `spaces` and/or `page_ids`, and
+    with `modified_since` to the pages modified since that minute.
 
-    `(<base>) AND space in ("OPS","SRE") AND id in (1,2)`. A trailing `ORDER BY` of the
-    base stays at the end. Space keys and page ids are checked (ValueError otherwise).
+    `(<base>) AND space in ("OPS","SRE") AND id in (1,2) AND lastmodified >=
+    "2026-12-02 09:45"`. A trailing `ORDER BY` of the base stays at the end. Space keys
+    and page ids are checked (ValueError otherwise). `modified_since` is a wall-clock
+    time, which Confluence reads in the searching account's time zone; its seconds
+    are dropped, so the minute it names is included whole.
     """
     condition, order = _split_order_by(base_cql)
     parts = [f"({condition})"] if condition else []
@@ -215,6 +234,8 @@ def postmortem_cql(
         parts.append("space in (" + ",".join(cql_string(key) for key in keys) + ")")
     if page_ids:
         parts.append("id in (" + ",".join(_page_ids(page_ids)) + ")")
+    if modified_since is not None:
+        parts.append(f"lastmodified >= {cql_string(modified_since.strftime('%Y-%m-%d %H:%M'))}")
     if not parts:
         raise ValueError("the postmortem CQL is empty: set a query, spaces or page ids")
     cql = " AND ".join(parts)

@@ -223,6 +223,16 @@ def _summary_line(result: RunResult) -> str:
     )
 
 
+def kind_line(result: RunResult) -> str:
+    """Which kind of run it was, and why: a full pass reads every page and ticket,
+    an incremental run what changed since the last successful run."""
+    kind = "Incremental run" if result.kind == "incremental" else "Full pass"
+    line = f"{kind}: {result.kind_reason}." if result.kind_reason else f"{kind}."
+    if result.watermark_note:
+        line += f" Watermark not written ({result.watermark_note}); the next run reads more."
+    return line
+
+
 def _text(value: str, style: str = "") -> Text:
     """Untrusted text for the terminal: never markup, no control characters."""
     return Text(terminal_text(value), style=style)
@@ -269,6 +279,11 @@ def to_json(result: RunResult, *, jira_url: str | None = None) -> dict[str, Any]
         "run_id": result.run_id,
         "today": result.today.isoformat(),
         "dry_run": result.dry_run,
+        "run": {
+            "kind": result.kind,
+            "reason": result.kind_reason,
+            "watermark_not_written": result.watermark_note,
+        },
         "summary": result.counts(),
         "actions": [action_json(a) for a in result.actions],
         "findings": [finding_json(f) for f in result.findings],
@@ -292,6 +307,7 @@ def to_text(
     )
     names = Names(people_of(result))
     console.print(_text(_summary_line(result)))
+    console.print(_text(kind_line(result)))
     rows = _rows(result, names)
     if rows:
         suffix = " (dry run: nothing was written)" if result.dry_run else ""
@@ -358,6 +374,8 @@ def to_markdown(result: RunResult, *, jira_url: str | None = None) -> str:
         f"# followup sync {'(dry run) ' if result.dry_run else ''}— {result.today.isoformat()}",
         "",
         _summary_line(result),
+        "",
+        _md_cell(kind_line(result)),
         "",
     ]
     rows = _rows(result, names)
@@ -630,6 +648,7 @@ def to_html(result: RunResult, *, jira_url: str | None = None) -> str:
         f"<style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">{_e(_summary_line(result))}</p>',
+        f'<p class="meta kind">{_e(kind_line(result))}</p>',
         '<div class="cards">'
         + "".join(
             f"<div class='card'><b>{n}</b><span>{_e(label)}</span></div>" for label, n in cards

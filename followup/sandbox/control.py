@@ -13,6 +13,7 @@ are what it is for; `server.py` uses the same helpers at start-up.
     GET  /_sandbox/faults        the active fault configuration
     PUT  /_sandbox/faults        replace it (see faults.py)
     POST /_sandbox/faults/release  let requests held by `hold_route` go
+    POST /_sandbox/age           {"seconds"}: every stored time that much earlier
     GET  /_sandbox/health        {"ok": true, "flavor": ...}
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -97,6 +99,53 @@ def reset(state: SandboxState, seed: str = "demo") -> None:
     init_schemas(state)
     wipe(state)
     load_dataset(state, dataset)
+
+
+# Every stored time: what `age` moves back.
+_TIMES = (
+    ("content", ("created", "last_modified")),
+    ("content_versions", ("created",)),
+    ("content_properties", ("updated",)),
+    ("issues", ("created", "updated", "resolutiondate")),
+    ("comments", ("created",)),
+    ("changelog", ("created",)),
+)
+
+
+def _moved_back(stored: str | None, seconds: float) -> str | None:
+    """A stored ISO 8601 time `seconds` earlier, written as it was (`...Z` or
+    `...+00:00`, milliseconds); anything else unchanged."""
+    if not stored:
+        return stored
+    try:
+        moment = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+    except ValueError:
+        return stored
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moved = (moment - timedelta(seconds=seconds)).astimezone(UTC)
+    if stored.endswith("Z"):
+        return moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moved.microsecond // 1000:03d}Z"
+    return moved.isoformat(timespec="milliseconds")
+
+
+def age(state: SandboxState, seconds: float) -> None:
+    """Make everything the site stores `seconds` older (pages, their versions and
+    properties, issues, comments, history), as if that much time had passed since:
+    a test's way to let a run's own writes fall out of the next run's window
+    without waiting. The `Date` of answers is untouched (see the clock fault)."""
+    with state.lock:
+        db = state.db
+        db.create_function("followup_moved_back", 2, _moved_back, deterministic=True)
+        for table, columns in _TIMES:
+            exists = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+            if not exists:
+                continue
+            sets = ", ".join(f"{c} = followup_moved_back({c}, ?)" for c in columns)
+            db.execute(f"UPDATE {table} SET {sets}", tuple(seconds for _ in columns))
+        db.commit()
 
 
 def admin_user(state: SandboxState) -> User | None:
@@ -270,6 +319,15 @@ def routes(
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "flavor": state.flavor})
 
+    async def do_age(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            seconds = float(body.get("seconds", 0)) if isinstance(body, dict) else 0.0
+        except (ValueError, TypeError) as exc:
+            return _error(400, f"invalid age request: {exc}")
+        await run_in_threadpool(age, state, seconds)
+        return JSONResponse({"aged_seconds": seconds})
+
     return [
         Route("/_sandbox/env", env, methods=["GET"]),
         Route("/_sandbox/stats", get_stats, methods=["GET"]),
@@ -280,6 +338,7 @@ def routes(
         Route("/_sandbox/faults", put_faults, methods=["PUT"]),
         Route("/_sandbox/faults/release", release, methods=["POST"]),
         Route("/_sandbox/health", health, methods=["GET"]),
+        Route("/_sandbox/age", do_age, methods=["POST"]),
     ]
 
 

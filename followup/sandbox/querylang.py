@@ -27,6 +27,7 @@ parameter; SQL text is assembled only from constants.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ __all__ = [
     "date_function_moment",
     "decode_escape",
     "like_all",
+    "local_to_utc",
     "minute",
     "naive_utc",
     "period",
@@ -562,6 +564,19 @@ def naive_utc(now: datetime | None) -> datetime:
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
     return now
+
+
+def local_to_utc(moment: datetime, tz: str | None) -> datetime:
+    """A wall-clock `moment` written in a query, read in the time zone `tz` (the
+    caller's profile, as Jira and Confluence read absolute dates), as naive UTC.
+    An unknown or missing zone reads as UTC."""
+    if not tz or tz == "UTC":
+        return moment
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return moment
+    return moment.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def period(text: str) -> timedelta | None:

@@ -20,10 +20,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 
@@ -53,12 +54,12 @@ from followup.core.plan import (
 )
 from followup.core.planner import plan_page
 from followup.core.policy import EngineConfig, Policy
-from followup.core.queries import managed_tickets_jql, postmortem_cql
+from followup.core.queries import check_page_id, managed_tickets_jql, postmortem_cql
 from followup.core.reminders import add_reminders
 from followup.core.storage_format import extract_page, render
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
-from followup.sync import leases
+from followup.sync import leases, watermark
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
 from followup.sync.pagewrite import write_page
@@ -69,6 +70,11 @@ log = structlog.get_logger("followup.sync.engine")
 CREATE_CHUNK = 50
 CREATE_ATTEMPTS = 3  # sends of one bulk create, each after searching for what landed
 SEARCH_PAGE_BATCH = 50
+SEARCH_RESULTS_PAGE = 100  # issues a ticket search returns per request
+FETCH_PAGE_BATCH = 100  # pages read by id in one search (an incremental run)
+# Pages extracted, planned and applied at a time: what a run holds of the site.
+BATCH_PAGES = 100
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -111,6 +117,9 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     started: datetime | None = None
     finished: datetime | None = None
+    kind: watermark.RunKind = "full"  # a full pass, or only what changed
+    kind_reason: str = ""
+    watermark_note: str | None = None  # why the watermark was not written
 
     @property
     def actions(self) -> list[Action]:
@@ -307,11 +316,15 @@ class Engine:
         """The managed tickets of one page, searched fresh."""
         return self._search_pages([page_id])[page_id]
 
-    def _search_pages(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
-        """The managed tickets of these pages, fresh, in as few searches as possible."""
+    def _search_pages(
+        self, page_ids: Sequence[str], *, per_query: int = SEARCH_PAGE_BATCH
+    ) -> dict[str, list[Ticket]]:
+        """The managed tickets of these pages, fresh, in as few searches as possible
+        (`per_query` pages a query, at most `SEARCH_PAGE_BATCH`)."""
         found: dict[str, list[Ticket]] = {pid: [] for pid in page_ids}
-        for start in range(0, len(page_ids), SEARCH_PAGE_BATCH):
-            batch = page_ids[start : start + SEARCH_PAGE_BATCH]
+        per_query = max(1, min(per_query, SEARCH_PAGE_BATCH))
+        for start in range(0, len(page_ids), per_query):
+            batch = page_ids[start : start + per_query]
             jql = managed_tickets_jql(self.policy.label, page_ids=batch)
             grouped = group_tickets_by_page(self.jira.search_tickets(jql), self.policy.label)
             for pid in batch:
@@ -355,10 +368,26 @@ class Engine:
         spaces: Sequence[str] = (),
         page_ids: Sequence[str] = (),
         progress: Callable[[str, int, int], None] | None = None,
+        full: bool = False,
     ) -> RunResult:
+        """One run. A full pass reads every page and ticket; an incremental one (when
+        the watermark allows, see `followup.sync.watermark`) only what changed since
+        the last successful run. `full`: a full pass whatever the watermark says.
+
+        Pages stream through extract, plan and apply `BATCH_PAGES` at a time (their
+        tickets searched per batch), and a page's body is let go once it is written,
+        so a run holds a batch, not the site. Bulk creates still go `CREATE_CHUNK`
+        at a time across pages and batches: a page whose creates do not fill a
+        request waits, leased, for the next batch. A run narrowed or restricted by
+        spaces applies nothing until discovery has shown every filter matches."""
         with self.state.pool():
             return self._run(
-                today=today, dry_run=dry_run, spaces=spaces, page_ids=page_ids, progress=progress
+                today=today,
+                dry_run=dry_run,
+                spaces=spaces,
+                page_ids=page_ids,
+                progress=progress,
+                full=full,
             )
 
     def _run(
@@ -369,38 +398,96 @@ class Engine:
         spaces: Sequence[str],
         page_ids: Sequence[str],
         progress: Callable[[str, int, int], None] | None,
+        full: bool,
     ) -> RunResult:
         result = RunResult(self.run_id, today, dry_run, started=self.clock())
+        window = watermark.begin(
+            self.confluence,
+            self.jira,
+            self.config.watermark,
+            today=today,
+            full=full,
+            narrowed=bool(spaces or page_ids),
+        )
+        result.kind, result.kind_reason = window.kind, window.reason
+        log.info("run-kind", run_id=self.run_id, kind=window.kind, reason=window.reason)
         configured_spaces = not spaces
         spaces = tuple(spaces) or self.config.spaces
-        cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
-        log.info("discover", run_id=self.run_id, cql=cql)
-        # Discovery (Confluence) and the ticket search (Jira) are sequential cursors,
-        # but independent of each other: they run side by side, so the read phase
-        # costs the longer of the two rather than their sum.
-        searching = self.state.submit(
-            lambda: list(self.jira.search_tickets(managed_tickets_jql(self.policy.label)))
-        )
-        pages = list(self.confluence.find_pages(cql))
-        tickets = searching.result()
-        # A space or page filter that found nothing is a typo, not "nothing to do".
-        check_filters(
-            self.confluence,
-            pages,
-            spaces=spaces,
-            page_ids=page_ids,
-            configured_spaces=configured_spaces,
-        )
-        by_page = group_tickets_by_page(tickets, self.policy.label)
-        log.info("loaded", run_id=self.run_id, pages=len(pages), tickets=len(tickets))
+        tickets_for: Callable[[Sequence[str]], Mapping[str, list[Ticket]]]
+        source: Iterable[Page]
+        if window.incremental:
+            changed, by_page = self._read_changed(window, spaces)
+            source, tickets_for = changed, lambda ids: by_page
+            filtered = False
+        else:
+            cql = postmortem_cql(self.config.cql, spaces=spaces, page_ids=page_ids)
+            log.info("discover", run_id=self.run_id, cql=cql)
+            source, tickets_for = self.confluence.find_pages(cql), _TicketSearch(self).search
+            # A space or page filter that found nothing is a typo, not "nothing to
+            # do": known only once discovery is over, and before anything is written.
+            filtered = bool(spaces or page_ids)
+        batches = _Batches(self, result, today)
+        try:
+            for batch, tickets in self._with_tickets(_batched(source, BATCH_PAGES), tickets_for):
+                if self.stop.is_set() and not dry_run:
+                    break
+                planned = self._plan_batch(batch, tickets, today)
+                batches.add(planned)
+                if progress:
+                    progress("plan", len(result.pages), len(result.pages))
+                if dry_run:
+                    for pr, _ in planned:
+                        _let_go(pr)
+                elif filtered:
+                    batches.hold(planned)
+                else:
+                    batches.apply(planned, final=False)
+            if not window.incremental:
+                check_filters(
+                    self.confluence,
+                    [p.page for p in result.pages],
+                    spaces=spaces,
+                    page_ids=page_ids,
+                    configured_spaces=configured_spaces,
+                )
+                log.info("loaded", run_id=self.run_id, pages=len(result.pages))
+            if not dry_run:
+                for held in _batched(batches.take_held(), BATCH_PAGES):
+                    batches.apply(held, final=False)
+                batches.apply([], final=True)
+        finally:
+            batches.release_all()
+        if not dry_run:
+            self._commit(result, window, today)
+        result.finished = self.clock()
+        return result
 
-        extractions: dict[str, Extraction] = {}
+    def _with_tickets(
+        self,
+        batches: Iterator[list[Page]],
+        tickets_for: Callable[[Sequence[str]], Mapping[str, list[Ticket]]],
+    ) -> Iterator[tuple[list[Page], Mapping[str, list[Ticket]]]]:
+        """Each batch of pages with its tickets. Discovery and the ticket searches are
+        sequential cursors but independent: the next batch's pages are read while
+        this batch's tickets are searched, in the run's pool, so the reading costs
+        about the longer of the two rather than their sum."""
+        current = next(batches, None)
+        while current is not None:
+            searching = self.state.submit(partial(tickets_for, [p.id for p in current]))
+            following = next(batches, None)
+            yield current, searching.result()
+            current = following
+
+    def _plan_batch(
+        self, pages: Sequence[Page], tickets: Mapping[str, list[Ticket]], today: date
+    ) -> list[tuple[PageResult, Extraction | None]]:
+        """Extract and plan a batch of pages, in the run's pool."""
 
         def plan_one(page: Page) -> tuple[PageResult, Extraction | None]:
             extraction = None
             try:
                 extraction = self.extract_page(page)
-                plan = self._plan(page, extraction, by_page.get(page.id, []), today)
+                plan = self._plan(page, extraction, tickets.get(page.id, []), today)
                 return PageResult(page, plan), extraction
             except FollowupError as exc:
                 failed = PageResult(page, PagePlan(page.id, (), (), ()), error=exc.show())
@@ -410,33 +497,69 @@ class Engine:
                 )
             return failed, extraction
 
-        for i, (res, extraction) in enumerate(self.state.map(plan_one, pages), 1):
-            result.pages.append(res)
-            if extraction is not None:
-                extractions[res.page.id] = extraction
-            if progress:
-                progress("plan", i, len(pages))
-        if dry_run:
-            result.finished = self.clock()
-            return result
-        self._apply(result, extractions, today, progress)
-        result.finished = self.clock()
-        return result
+        return list(self.state.map(plan_one, pages))
+
+    def _read_changed(
+        self, window: watermark.Window, spaces: Sequence[str]
+    ) -> tuple[list[Page], dict[str, list[Ticket]]]:
+        """An incremental run's reading: the pages modified and the tickets updated
+        since the watermark (side by side), then the pages of those tickets and the
+        pages the last run left unfinished (by id, within the configured CQL), then
+        every ticket of all those pages (a page is planned with all its tickets)."""
+        cql = postmortem_cql(self.config.cql, spaces=spaces, modified_since=window.pages_since)
+        jql = managed_tickets_jql(self.policy.label, updated_since=window.tickets_since)
+        log.info("discover", run_id=self.run_id, cql=cql, jql=jql)
+        searching = self.state.submit(lambda: list(self.jira.search_tickets(jql)))
+        pages = list(self.confluence.find_pages(cql))
+        changed = searching.result()
+        known = {p.id for p in pages}
+        wanted = set(group_tickets_by_page(changed, self.policy.label)) | set(window.retry)
+        more = sorted((pid for pid in wanted - known if _is_page_id(pid)), key=int)
+        for start in range(0, len(more), FETCH_PAGE_BATCH):
+            batch = more[start : start + FETCH_PAGE_BATCH]
+            by_id = postmortem_cql(self.config.cql, spaces=spaces, page_ids=batch)
+            pages.extend(p for p in self.confluence.find_pages(by_id) if p.id not in known)
+            known.update(batch)
+        by_page = self._search_pages([p.id for p in pages]) if pages else {}
+        log.info(
+            "loaded",
+            run_id=self.run_id,
+            pages=len(pages),
+            tickets=sum(len(ts) for ts in by_page.values()),
+            changed_tickets=len(changed),
+        )
+        return pages, by_page
+
+    def _commit(self, result: RunResult, window: watermark.Window, today: date) -> None:
+        """Write the watermark after a run that went through: the pages it could not
+        finish (leased, failed) are named in it, for the next run to read again."""
+        if result.dry_run or self.stop.is_set() or result.errors:
+            return
+        retry = [
+            p.page.id
+            for p in result.pages
+            if p.error or p.skipped or any(not o.ok and not o.skipped for o in p.outcomes)
+        ]
+        note = watermark.commit(
+            self.confluence,
+            window,
+            self.config.watermark,
+            today=today,
+            run_id=self.run_id,
+            retry=retry,
+        )
+        if note is not None:
+            result.watermark_note = note
+            log.warning("watermark-not-written", run_id=self.run_id, reason=note)
 
     # -- apply ----------------------------------------------------------------------
 
-    def _apply(
-        self,
-        result: RunResult,
-        extractions: dict[str, Extraction],
-        today: date,
-        progress: Callable[[str, int, int], None] | None,
-    ) -> None:
-        todo = [p for p in result.pages if p.plan.has_writes and not p.error]
-        if not todo or self.stop.is_set():
-            return
-        held: dict[str, leases.Lease] = {}
+    def _lease(self, todo: Sequence[PageResult]) -> dict[str, leases.Lease]:
+        """Lease each page of `todo`, in the run's pool: the leases taken. A page
+        another live run holds is skipped (and counted); one that could not be leased
+        has its error set."""
         ttl = timedelta(seconds=self.config.lease_seconds)
+        held: dict[str, leases.Lease] = {}
 
         def take(pr: PageResult) -> leases.Lease | leases.Held | str:
             """The page's lease, the run holding it, or why it could not be leased."""
@@ -453,86 +576,47 @@ class Engine:
             except FollowupError as exc:
                 return f"could not lease the page: {exc.show()}"
 
-        def leased_by_another(pr: PageResult, got: leases.Held) -> None:
-            # Skipped, and counted in the run's summary. Another run at work is
-            # normal; a lease held far longer than a run takes is a finding.
-            pr.skipped = True
-            pr.leased_by = got.owner
-            age = int(got.age.total_seconds()) if got.age is not None else None
-            log.info(
-                "page-leased",
-                run_id=self.run_id,
-                page_id=pr.page.id,
-                holder=got.owner,
-                age_seconds=age,
-                until=got.expires.isoformat(),
-            )
-            if got.stale and age is not None:
-                pr.findings.append(
-                    Finding(
-                        FindingCode.PAGE_LEASED,
-                        pr.page.id,
-                        None,
-                        f"“{pr.page.title}” has been leased by run {got.owner} for "
-                        f"{_duration(age)} (by the Confluence server's clock), far longer "
-                        "than a run takes: that run is stuck or died, and runs before "
-                        "this one were kept off the page too. Its lease expires at "
-                        f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
-                        "next run takes the page over.",
-                    )
+        for pr, got in zip(todo, self.state.map(take, todo), strict=True):
+            if isinstance(got, str):
+                pr.error = got
+            elif isinstance(got, leases.Held):
+                self._leased_by_another(pr, got)
+            else:
+                held[pr.page.id] = got
+                if got.recent:
+                    with self.state.lock:
+                        self.state.recent_on[pr.page.id] = set(got.recent)
+        return held
+
+    def _leased_by_another(self, pr: PageResult, got: leases.Held) -> None:
+        # Skipped, and counted in the run's summary. Another run at work is normal; a
+        # lease held far longer than a run takes is a finding.
+        pr.skipped = True
+        pr.leased_by = got.owner
+        age = int(got.age.total_seconds()) if got.age is not None else None
+        log.info(
+            "page-leased",
+            run_id=self.run_id,
+            page_id=pr.page.id,
+            holder=got.owner,
+            age_seconds=age,
+            until=got.expires.isoformat(),
+        )
+        if got.stale and age is not None:
+            pr.findings.append(
+                Finding(
+                    FindingCode.PAGE_LEASED,
+                    pr.page.id,
+                    None,
+                    f"“{pr.page.title}” has been leased by run {got.owner} for "
+                    f"{_duration(age)} (by the Confluence server's clock), far longer "
+                    "than a run takes: that run is stuck or died, and runs before "
+                    "this one were kept off the page too. Its lease expires at "
+                    f"{got.expires.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; then the "
+                    "next run takes the page over.",
                 )
-            pr.plan = replace(pr.plan, actions=())
-
-        try:
-            for pr, got in zip(todo, self.state.map(take, todo), strict=True):
-                if isinstance(got, str):
-                    pr.error = got
-                elif isinstance(got, leases.Held):
-                    leased_by_another(pr, got)
-                else:
-                    held[pr.page.id] = got
-                    if got.recent:
-                        with self.state.lock:
-                            self.state.recent_on[pr.page.id] = set(got.recent)
-            leased = [p for p in todo if p.page.id in held]
-            # Another run may have created tickets since we searched: plan the pages
-            # that create again, against a fresh search, now that we hold their lease.
-            creating = [p for p in leased if p.plan.creates]
-            if creating:
-                fresh = self._search_pages([p.page.id for p in creating])
-                for pr in creating:
-                    try:
-                        pr.plan = self._plan(
-                            pr.page, extractions[pr.page.id], fresh[pr.page.id], today
-                        )
-                    except FollowupError as exc:
-                        pr.error = exc.show()
-            if self.stop.is_set():
-                return  # the leases are released below; nothing was written
-            created = self._create_all([p for p in leased if not p.error])
-
-            def apply_one(before: PageResult) -> PageResult:
-                """The page's writes; what became of them comes back as a new record."""
-                pr = replace(before, outcomes=list(before.outcomes), findings=list(before.findings))
-                if self.stop.is_set():
-                    pr.skipped = True  # stopping: left for the next run
-                    return pr
-                try:
-                    self._apply_page(pr, created, today)
-                except FollowupError as exc:
-                    pr.error = exc.show()
-                except Exception as exc:  # a bug on one page must not stop the others
-                    pr.error = self._internal(pr.page, exc)
-                return pr
-
-            applying = [p for p in leased if not p.error]
-            at = {id(p): i for i, p in enumerate(result.pages)}
-            for done, pr in enumerate(self.state.map(apply_one, applying), 1):
-                result.pages[at[id(applying[done - 1])]] = pr
-                if progress:
-                    progress("apply", done, len(leased))
-        finally:
-            self._release_all(list(held.values()))
+            )
+        pr.plan = replace(pr.plan, actions=())
 
     def _release_all(self, held: Sequence[leases.Lease]) -> None:
         """Give every lease back, in the worker pool: one request each, and on a
@@ -547,14 +631,18 @@ class Engine:
         list(self.state.map(give_back, held))
 
     def _create_all(self, pages: Sequence[PageResult]) -> dict[str, str]:
-        """Create every planned ticket, in bulk across pages; item key -> ticket key."""
-        creates: list[tuple[PageResult, Action]] = [
-            (pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE
-        ]
+        """Create every planned ticket of `pages`, in bulk across them; item key ->
+        ticket key."""
+        return self._send_creates(
+            [(pr, a) for pr in pages for a in pr.plan.actions if a.op is Op.CREATE]
+        )
+
+    def _send_creates(self, creates: Sequence[tuple[PageResult, Action]]) -> dict[str, str]:
+        """Send these creates, `CREATE_CHUNK` to a request; item key -> ticket key."""
         created: dict[str, str] = {}
         chunks = [creates[s : s + CREATE_CHUNK] for s in range(0, len(creates), CREATE_CHUNK)]
 
-        def send(chunk: list[tuple[PageResult, Action]]) -> list[CreateResult]:
+        def send(chunk: Sequence[tuple[PageResult, Action]]) -> list[CreateResult]:
             specs = [payload(a, NewTicket) for _, a in chunk]
             return self._create_chunk(specs, [pr.page.id for pr, _ in chunk])
 
@@ -882,6 +970,183 @@ class Engine:
             pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
         nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
         return payload(nxt, PageWrite) if nxt is not None else None
+
+
+class _TicketSearch:
+    """A full pass's ticket search, batch by batch: the tickets of each batch's pages,
+    as many pages a query as fill a page of results (100 issues) by the tickets per
+    page seen so far, so that the searches cost about what one search of every
+    managed ticket did (⌈T / 100⌉), without holding every ticket at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pages = 0
+        self.tickets = 0
+
+    def search(self, page_ids: Sequence[str]) -> dict[str, list[Ticket]]:
+        per_query = SEARCH_PAGE_BATCH
+        if self.pages and self.tickets:
+            per_query = int(SEARCH_RESULTS_PAGE * self.pages / self.tickets)
+        found = self.engine._search_pages(page_ids, per_query=per_query)
+        self.pages += len(page_ids)
+        self.tickets += sum(len(tickets) for tickets in found.values())
+        return found
+
+
+class _Batches:
+    """The apply side of a streamed run: each batch of planned pages is leased,
+    re-planned where it creates, and written; the creates wait in one queue and go
+    `CREATE_CHUNK` to a request across pages and batches (a page whose creates are
+    still queued is carried, leased, to the next batch, and the last batch sends
+    what is left). Pages are let go (their bodies, their items' reasons) once
+    written."""
+
+    def __init__(self, engine: Engine, result: RunResult, today: date) -> None:
+        self.engine = engine
+        self.result = result
+        self.today = today
+        self.held: dict[str, leases.Lease] = {}
+        self.created: dict[str, str] = {}
+        self.queue: list[tuple[PageResult, Action]] = []
+        self.carried: list[tuple[PageResult, Extraction | None]] = []
+        self.waiting: list[tuple[PageResult, Extraction | None]] = []
+        self.at: dict[int, int] = {}  # a page's place in the result, by the record's id
+
+    def add(self, planned: Sequence[tuple[PageResult, Extraction | None]]) -> None:
+        for pr, _ in planned:
+            self.at[id(pr)] = len(self.result.pages)
+            self.result.pages.append(pr)
+
+    def hold(self, planned: Sequence[tuple[PageResult, Extraction | None]]) -> None:
+        """Keep the pages that write until discovery is over; let the others go."""
+        for pr, extraction in planned:
+            if pr.plan.has_writes and not pr.error:
+                self.waiting.append((pr, extraction))
+            else:
+                _let_go(pr)
+
+    def take_held(self) -> list[tuple[PageResult, Extraction | None]]:
+        waiting, self.waiting = self.waiting, []
+        return waiting
+
+    def apply(
+        self, planned: Sequence[tuple[PageResult, Extraction | None]], *, final: bool
+    ) -> None:
+        engine = self.engine
+        todo = [(pr, x) for pr, x in planned if pr.plan.has_writes and not pr.error]
+        for pr, _ in planned:
+            if not (pr.plan.has_writes and not pr.error):
+                _let_go(pr)
+        if engine.stop.is_set():
+            return
+        taken = engine._lease([pr for pr, _ in todo])
+        self.held.update(taken)
+        leased = [(pr, x) for pr, x in todo if pr.page.id in taken]
+        for pr, _ in todo:
+            if pr.page.id not in taken:
+                _let_go(pr)
+        # Another run may have created tickets since we searched: plan the pages
+        # that create again, against a fresh search, now that we hold their lease.
+        creating = [(pr, x) for pr, x in leased if pr.plan.creates and x is not None]
+        if creating:
+            fresh = engine._search_pages([pr.page.id for pr, _ in creating])
+            for pr, extraction in creating:
+                assert extraction is not None
+                try:
+                    pr.plan = engine._plan(pr.page, extraction, fresh[pr.page.id], self.today)
+                except FollowupError as exc:
+                    pr.error = exc.show()
+        if engine.stop.is_set():
+            return  # the leases are released at the end; nothing was written
+        self.queue.extend(
+            (pr, a)
+            for pr, _ in leased
+            if not pr.error
+            for a in pr.plan.actions
+            if a.op is Op.CREATE
+        )
+        sending = len(self.queue) if final else len(self.queue) // CREATE_CHUNK * CREATE_CHUNK
+        if sending:
+            self.created.update(engine._send_creates(self.queue[:sending]))
+            self.queue = self.queue[sending:]
+        queued = {id(pr) for pr, _ in self.queue}
+        candidates = [*self.carried, *leased]
+        self.carried = [(pr, x) for pr, x in candidates if id(pr) in queued]
+        failed = [pr for pr, _ in candidates if pr.error]
+        self._release(failed)
+        self._write([pr for pr, _ in candidates if id(pr) not in queued and not pr.error])
+
+    def _write(self, ready: Sequence[PageResult]) -> None:
+        """Each page's writes, in the run's pool; what became of them comes back as a
+        new record, which takes the page's place in the result."""
+        engine = self.engine
+        if not ready:
+            return
+
+        def apply_one(before: PageResult) -> PageResult:
+            pr = replace(before, outcomes=list(before.outcomes), findings=list(before.findings))
+            if engine.stop.is_set():
+                pr.skipped = True  # stopping: left for the next run
+                return pr
+            try:
+                engine._apply_page(pr, self.created, self.today)
+            except FollowupError as exc:
+                pr.error = exc.show()
+            except Exception as exc:  # a bug on one page must not stop the others
+                pr.error = engine._internal(pr.page, exc)
+            return pr
+
+        for before, pr in zip(ready, engine.state.map(apply_one, ready), strict=True):
+            place = self.at.pop(id(before))
+            self.result.pages[place] = pr
+            self.at[id(pr)] = place
+            _let_go(pr)
+        self._release(ready)
+
+    def _release(self, pages: Sequence[PageResult]) -> None:
+        gone = [self.held.pop(pr.page.id) for pr in pages if pr.page.id in self.held]
+        if gone:
+            self.engine._release_all(gone)
+
+    def release_all(self) -> None:
+        """Give back every lease still held (a run that stopped or failed midway)."""
+        if self.held:
+            held, self.held = list(self.held.values()), {}
+            self.engine._release_all(held)
+
+
+def _let_go(pr: PageResult) -> None:
+    """Once nothing needs them, drop a page's body and, of each item's story, the
+    reasons (`followup explain` and debug logging have them; the reports show how
+    each item's ticket was matched and its state after the run, which are kept)."""
+    if pr.page.body:
+        pr.page = replace(pr.page, body="")
+    stories = pr.plan.stories
+    if any(story.notes or story.why for story in stories.values()):
+        slim = {key: replace(story, notes=(), why="") for key, story in stories.items()}
+        pr.plan = replace(pr.plan, stories=slim)
+
+
+def _batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """`items` in lists of `size` (the last may be shorter), read as they come."""
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _is_page_id(value: str) -> bool:
+    """Whether a ticket's page reference is a page id (it comes from Jira, where a
+    person may have written anything)."""
+    try:
+        check_page_id(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _sleeping(sleep: Callable[[float], None]) -> Callable[[float], bool]:

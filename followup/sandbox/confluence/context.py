@@ -163,6 +163,12 @@ def caller_id(request: Request) -> str:
     return user.account_id if isinstance(user, User) else ""
 
 
+def caller_timezone(request: Request) -> str | None:
+    """The caller's profile time zone, in which CQL reads a date with a time."""
+    user = getattr(request.state, "user", None)
+    return user.timezone if isinstance(user, User) else None
+
+
 def expand_param(request: Request) -> frozenset[str]:
     names: set[str] = set()
     for value in request.query_params.getlist("expand"):

@@ -22,7 +22,8 @@ What it accepts:
 - Fields: type (page, blogpost, ...), space and space.key, label, title, text, id
   (also content), creator, parent, ancestor, created and lastmodified.
 - `=` on a date with no time matches the whole day; the range operators compare at
-  minute precision with a bare date meaning midnight (UTC).
+  minute precision with a bare date meaning midnight (UTC). A date with a time is
+  read in the caller's time zone (their profile's), as Confluence reads it.
 - `~` is a case-insensitive (ASCII) containment test per term (`"\\"exact phrase\\""`
   for a phrase; `*` and `?` wildcards). Lucene's stemming and ranking are not emulated.
 
@@ -52,6 +53,7 @@ from followup.sandbox.querylang import (
     ValueList,
     date_function_moment,
     like_all,
+    local_to_utc,
     minute,
     naive_utc,
     period,
@@ -176,6 +178,7 @@ _SORTS: dict[str, SortKey] = {
 class _Context:
     current_user: str | None
     now: datetime
+    tz: str | None = None
     params: list[object] = field(default_factory=list)
 
     def bind(self, values: list[object]) -> str:
@@ -210,6 +213,8 @@ def _date_value(item: Single, ctx: _Context, name: str) -> tuple[str, bool]:
         moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute_ or 0))
     except ValueError:
         raise _Reject(f"invalid date {item.value!r} for field '{name}'") from None
+    if hour is not None:
+        moment = local_to_utc(moment, ctx.tz)
     return moment.strftime("%Y-%m-%d %H:%M"), hour is None
 
 
@@ -339,16 +344,22 @@ class _CqlParser(Parser):
 
 
 def compile_cql(
-    query: str, *, current_user: str | None = None, now: datetime | None = None
+    query: str,
+    *,
+    current_user: str | None = None,
+    now: datetime | None = None,
+    tz: str | None = None,
 ) -> tuple[str, list[object], str]:
     """Compile `query` to `(where, params, order_by)` for `SELECT ... FROM content`.
 
     `where` is a boolean SQL expression over `content`, `params` its positional
     parameters, `order_by` an `ORDER BY ...` clause or `""`. The caller adds
     `content.status = 'current'`. `current_user` is the account id `currentUser()`
-    stands for; `now` (UTC) anchors the date functions. Raises `CqlError`.
+    stands for; `now` (UTC) anchors the date functions; `tz` is the caller's time
+    zone, in which a date with a time (`"2026-12-02 09:45"`) is read, as Confluence
+    reads it in the user's configured time zone. Raises `CqlError`.
     """
-    ctx = _Context(current_user=current_user, now=naive_utc(now))
+    ctx = _Context(current_user=current_user, now=naive_utc(now), tz=tz)
     try:
         where, order = _CqlParser(query, ctx).query()
         if len(ctx.params) > MAX_PARAMS:

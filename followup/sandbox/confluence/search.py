@@ -40,6 +40,7 @@ from followup.sandbox.confluence.context import (
     Problem,
     Site,
     caller_id,
+    caller_timezone,
     decode_cursor,
     encode_cursor,
     expand_param,
@@ -118,7 +119,9 @@ def cql_search(state: SandboxState, request: Request, path: str) -> CqlPage:
     if not cql.strip():
         raise Problem(400, "CQL query parameter is required")
     try:
-        where, params, order = compile_cql(cql, current_user=caller_id(request) or None)
+        where, params, order = compile_cql(
+            cql, current_user=caller_id(request) or None, tz=caller_timezone(request)
+        )
     except CqlError as error:
         details = [error.detail] if error.detail else []
         raise Problem(400, str(error), details=details) from None

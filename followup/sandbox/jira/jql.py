@@ -26,9 +26,11 @@ What it accepts, and how it mirrors Jira:
 - `~` is a case-insensitive (ASCII) containment test per term: `summary ~ "replica lag"`
   needs both words, `summary ~ "\\"replica lag\\""` the phrase; `*` and `?` are
   wildcards. Jira's stemming and relevance are not emulated.
-- Dates compare at minute precision in UTC: `created >= "2026-11-20"` means from
-  midnight; `duedate` compares calendar dates. Relative values (`-7d`, `"4w 2d"`) and
-  functions are resolved against `now` (default: the clock).
+- Dates compare at minute precision: `created >= "2026-11-20"` means from midnight
+  (UTC); a date with a time (`updated >= "2026/11/20 09:45"`) is read in the caller's
+  time zone, as Jira reads it in the user's profile; `duedate` compares calendar
+  dates. Relative values (`-7d`, `"4w 2d"`) and functions are resolved against `now`
+  (default: the clock).
 - User fields hold account ids. On Cloud a value is an account id; on Data Center it
   is a username (matched ignoring case), a user key or an account id, resolved through
   the sandbox's `users` table.
@@ -64,6 +66,7 @@ from followup.sandbox.querylang import (
     ValueList,
     date_function_moment,
     like_all,
+    local_to_utc,
     minute,
     naive_utc,
     period,
@@ -331,6 +334,7 @@ class _Context:
     flavor: str
     current_user: str | None
     now: datetime
+    tz: str | None = None
     params: list[object] = field(default_factory=list)
 
 
@@ -375,6 +379,8 @@ def _date_atom(item: Single, spec: _Field, name: str, ctx: _Context) -> str:
                 moment = datetime(
                     int(year), int(month), int(day), int(hour or 0), int(minute_ or 0)
                 )
+                if hour is not None and spec.kind == "datetime":
+                    moment = local_to_utc(moment, ctx.tz)
             elif delta is not None:
                 moment = ctx.now + delta
             else:
@@ -657,6 +663,7 @@ def compile_jql(
     flavor: str = "cloud",
     current_user: str | None = None,
     now: datetime | None = None,
+    tz: str | None = None,
 ) -> tuple[str, list[object], str]:
     """Compile `query` to `(where, params, order_by)` for `SELECT ... FROM issues`.
 
@@ -664,12 +671,14 @@ def compile_jql(
     `params` its positional parameters, `order_by` an `ORDER BY ...` clause or `""`.
     `current_user` is what `currentUser()` means (the caller's account id; on Data
     Center a username or user key also works); `now` (UTC) anchors relative dates and
-    date functions. On Data Center, user clauses read the `users` table.
+    date functions; `tz` is the caller's time zone, in which a date with a time
+    (`"2026/12/02 09:45"`) is read, as Jira reads it in the user's profile time zone.
+    On Data Center, user clauses read the `users` table.
     Raises `JqlError` with Jira's message for anything Jira would reject.
     """
     if flavor not in ("cloud", "datacenter"):
         raise ValueError(f"unknown flavor {flavor!r}: expected 'cloud' or 'datacenter'")
-    ctx = _Context(flavor=flavor, current_user=current_user, now=naive_utc(now))
+    ctx = _Context(flavor=flavor, current_user=current_user, now=naive_utc(now), tz=tz)
     where, order = _JqlParser(query, ctx).query()
     if len(ctx.params) > MAX_PARAMS:
         raise JqlError(f"The query has more than {MAX_PARAMS} values.")

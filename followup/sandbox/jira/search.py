@@ -45,7 +45,7 @@ def _compile(ctx: Ctx, jql: str) -> tuple[str, list[object], str]:
     """
     current = ctx.user.account_id if ctx.cloud else ctx.user.name
     try:
-        return compile_jql(jql, flavor=ctx.state.flavor, current_user=current)
+        return compile_jql(jql, flavor=ctx.state.flavor, current_user=current, tz=ctx.user.timezone)
     except JqlError as exc:
         raise JiraError(400, body={"errorMessages": [exc.message], "warningMessages": []}) from exc
 
