@@ -622,6 +622,23 @@ def test_table_done_from_status_column(cell: str, done: bool) -> None:
     )
 
 
+def test_a_row_without_a_status_column_states_no_done_ness() -> None:
+    """A row's done-ness is stated only by a status column (a row has no checkbox):
+    without one, or with the row's status cell missing, it is `unstated`, not "not done";
+    an empty status cell states "not done"; a task always states its done-ness. Our
+    badge after the ticket is never read as a status."""
+    badge = status("DONE", "Green")
+    plain = only(extract(table(["Action", "Owner"], [f"Fix {jira('OPS-1')}{badge}", "A"]), PAGE))
+    assert plain.unstated == frozenset({"done"})
+    assert plain.badge is not None
+    short = only(extract(table(["Action", "Owner", "Status"], ["Fix", "A"]), PAGE))
+    assert short.unstated == frozenset({"done"})
+    empty = only(extract(table(["Action", "Owner", "Status"], ["Fix", "A", ""]), PAGE))
+    assert empty.unstated == frozenset()
+    assert not empty.done
+    assert only(extract(tasks(task("1", "Fix it")), PAGE)).unstated == frozenset()
+
+
 @pytest.mark.parametrize(
     ("header", "row", "ticket"),
     [

@@ -143,6 +143,12 @@ class ActionItem:
     `locked` names the fields whose value on the page is mixed with a person's own
     text, so that it cannot be changed without erasing theirs: followup reads them
     (where it can) but never writes them; the planner reports instead.
+
+    `unstated` names the fields the item's place on the page has no room for: done-ness
+    of a table row when the table has no status column (a row has no checkbox). Its
+    value here (not done) is no one's statement, so it is never taken for a change:
+    Jira leads such a field, and the page shows it only through the badge, which
+    followup writes and never reads back as a person's intent.
     """
 
     key: str
@@ -164,6 +170,7 @@ class ActionItem:
     # The text of the row's Team or Project cell, for routing (`followup.core.routing`);
     # not part of the item's synced state.
     team: str | None = field(default=None, compare=False)
+    unstated: frozenset[ItemField] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {

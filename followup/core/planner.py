@@ -932,6 +932,15 @@ def _plan_existing(
         base_done = base.done if base else t.done
         b.amend(FindingCode.UNKNOWN_STATUS, item.key, f"{t.key} stays {t.status}.")
         b.note(item.key, "status", f"the page's status cannot be read: {t.key} stays {t.status}")
+    elif "done" in item.unstated:
+        # The row has no place for a status: what it reads as is no one's statement,
+        # so it never reopens (or closes) the ticket. Jira leads; the badge shows it.
+        base_done = t.done
+        b.note(
+            item.key,
+            "status",
+            f"the table has no status column: {t.key} leads, {t.status} (shown by the badge)",
+        )
     else:
         status_dir = dirs.status
         if item.done and not t.done and not policy.close_on_tick:
@@ -999,7 +1008,8 @@ def _plan_existing(
         "summary": (p_summary, t.summary),
         "assignee": (p_assignee, t.assignee),
         "due date": (p_due, t.due),
-        "status": (item.done, t.done),
+        # A page with no place for a status leaves a status conflict nothing to act on.
+        "status": (t.done if "done" in item.unstated else item.done, t.done),
     }
     # A field the page states unreadably says nothing about whether anyone acted on
     # its conflict: the conflict is kept as it was, and reported once it reads again.

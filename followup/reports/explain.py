@@ -80,6 +80,8 @@ def _due(item: ActionItem) -> str:
 def _done(item: ActionItem) -> str:
     if "done" in item.unreadable:
         return "unreadable status (see the findings): the ticket's status is left as it is"
+    if "done" in item.unstated:
+        return "no status column: the ticket's status leads"
     return "ticked" if item.done else "not ticked"
 
 

@@ -670,11 +670,14 @@ def _read_row(
         unreadable,
         frozenset(locked) if locked else _NOTHING_LOCKED,
         team,
+        # No status column: the row has no place for done-ness (and no checkbox).
+        _DONE_UNSTATED if status_cell is None else _ALL_READ,
     )
     return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
 
 
 _NOTHING_LOCKED: frozenset[str] = frozenset()
+_DONE_UNSTATED: frozenset[ItemField] = frozenset({"done"})
 
 
 _WRAPPERS = frozenset({"p", "div", "span"})
