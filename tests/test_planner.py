@@ -449,6 +449,31 @@ def test_a_row_without_a_status_column_never_moves_the_tickets_status(base_done:
             assert props == []
 
 
+@pytest.mark.parametrize("field", ["owner", "due"])
+def test_a_row_without_an_owner_or_due_column_never_clears_jiras_value(field: str) -> None:
+    """A table without an owner (due) column states no owner (date): a ticket
+    reassigned (re-dated) in Jira keeps it, the run after as well, and the base
+    follows Jira; the page's default due date is never pushed over Jira's either."""
+    shown, ticket = synced(item(source="table"))
+    if field == "owner":
+        page_now = replace(shown, owner=None, unstated=frozenset({"owner"}))
+        moved = replace(ticket, assignee="acc-bob")
+    else:
+        page_now = replace(shown, due=None, unstated=frozenset({"due"}))
+        moved = replace(ticket, due=date(2027, 2, 1))
+    policy = Policy(default_due_days=30)
+    p = plan([page_now], [moved], policy=policy, summary=Badge("x", BadgeColour.GREY))
+    assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION)]
+    [written] = [a.data for a in p.actions if a.op is Op.SET_PROPERTY]
+    base = written.prop.base
+    assert (base.assignee if field == "owner" else base.due) == (
+        "acc-bob" if field == "owner" else date(2027, 2, 1)
+    )
+    after = replace(moved, prop=written.prop)
+    p = plan([page_now], [after], policy=policy, summary=Badge("x", BadgeColour.GREY))
+    assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION, Op.SET_PROPERTY)]
+
+
 def test_a_row_with_a_status_cell_set_to_open_reopens_its_ticket() -> None:
     """A status column is a person's statement: "To do" written over "Done" reopens."""
     shown, ticket = synced(item(source="table", done=True))

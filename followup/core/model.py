@@ -14,7 +14,7 @@ from typing import Any, Literal
 OwnerKind = Literal["account_id", "userkey", "username", "name"]
 ItemSource = Literal["task", "table"]
 StatusCategory = Literal["new", "indeterminate", "done"]
-ItemField = Literal["due", "done"]
+ItemField = Literal["owner", "due", "done"]
 TicketOrigin = Literal["created", "adopted"]
 
 
@@ -144,11 +144,12 @@ class ActionItem:
     text, so that it cannot be changed without erasing theirs: followup reads them
     (where it can) but never writes them; the planner reports instead.
 
-    `unstated` names the fields the item's place on the page has no room for: done-ness
-    of a table row when the table has no status column (a row has no checkbox). Its
-    value here (not done) is no one's statement, so it is never taken for a change:
-    Jira leads such a field, and the page shows it only through the badge, which
-    followup writes and never reads back as a person's intent.
+    `unstated` names the fields the item's place on the page has no room for: those of
+    a table row whose table has no owner, due or status column (a row has no checkbox).
+    Their values here (no owner, no date, not done) are no one's statement, so they are
+    never taken for a change: Jira leads such a field (the page shows done-ness only
+    through the ticket reference or our badge, which followup writes and never reads
+    back as a person's intent).
     """
 
     key: str
