@@ -24,7 +24,7 @@ from followup.sandbox.state import User
 
 TODAY = date(2026, 11, 26)
 CREATED = datetime(2026, 11, 2, tzinfo=UTC)
-PAGE = "98300001"
+PAGE, COLUMNS_PAGE = "98300001", "98300002"
 
 PLAIN = ("Add a canary for checkout", "Shard the orders queue")  # no status column
 STATUS = ("Move alerts to the new pager", "Replace the vendor SDK")  # a status column
@@ -62,6 +62,19 @@ def body(flavor: str) -> str:
     )
 
 
+def columns_body(flavor: str) -> str:
+    """A table without a due column and one without an owner column."""
+    return (
+        "<h2>Action items</h2><table><tbody>"
+        + _cells("Action", "Owner", tag="th")
+        + _cells("Rotate the pager secrets", _mention(PRIYA, flavor))
+        + "</tbody></table><table><tbody>"
+        + _cells("Action", "Due", tag="th")
+        + _cells("Retire the old queue", "2026-12-28")
+        + "</tbody></table>"
+    )
+
+
 @pytest.fixture(params=["cloud", "datacenter"])
 def site(
     request: pytest.FixtureRequest,
@@ -77,6 +90,14 @@ def site(
             pages=(
                 SeedPage(
                     "OPS", "Orders backlog", body(request.param), PRIYA.account_id, CREATED, id=PAGE
+                ),
+                SeedPage(
+                    "OPS",
+                    "Pager outage",
+                    columns_body(request.param),
+                    PRIYA.account_id,
+                    CREATED,
+                    id=COLUMNS_PAGE,
                 ),
             ),
             projects=(SeedProject("OPS", "Operations", DEMO_ADMIN.account_id),),
@@ -217,3 +238,31 @@ def test_a_persons_edit_of_done_ness_on_the_page_still_wins(site: Site) -> None:
     synced(site)
     expected[STATUS[1]] = "Done"
     assert {text: status(site, key) for text, key in keys.items()} == expected
+
+
+def test_a_value_set_in_jira_stays_on_a_row_without_its_column(site: Site) -> None:
+    """A due date set in Jira on a row whose table has no due column, and an assignee
+    set on a row whose table has no owner column, stay in Jira run after run: the
+    page states neither, so neither is read as cleared on the page."""
+    assert not site.sync(today=TODAY).failed
+    on_page = {i.text: i for i in extract(site.body(COLUMNS_PAGE), COLUMNS_PAGE).items}
+    dated, owned = (
+        on_page["Rotate the pager secrets"].ticket,
+        on_page["Retire the old queue"].ticket,
+    )
+    assert dated
+    assert owned
+    tomasz = {"accountId": TOMASZ.account_id} if site.flavor == "cloud" else {"name": TOMASZ.name}
+    for key, fields in ((dated, {"duedate": "2027-02-01"}), (owned, {"assignee": tomasz})):
+        site.put_json(f"/rest/api/2/issue/{key}", {"fields": fields}).raise_for_status()
+
+    for _ in range(2):
+        result = site.sync(today=TODAY)
+        assert not result.failed, result.failures
+    fields = {key: site.get(f"/rest/api/2/issue/{key}")["fields"] for key in (dated, owned)}
+    assert fields[dated]["duedate"] == "2027-02-01"
+    assignee = fields[owned]["assignee"] or {}
+    assert (assignee.get("accountId") or assignee.get("name")) == next(iter(tomasz.values()))
+    writes = site.writes()
+    assert site.sync(today=TODAY).actions == []
+    assert site.writes() == writes
