@@ -59,7 +59,7 @@ from followup.core.reminders import add_reminders
 from followup.core.storage_format import extract_page, render
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
-from followup.sync import leases, watermark
+from followup.sync import leases, resend, watermark
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
 from followup.sync.pagewrite import write_page
@@ -674,75 +674,73 @@ class Engine:
         return created
 
     def _create_chunk(self, specs: list[NewTicket], page_ids: list[str]) -> list[CreateResult]:
-        """One bulk create; after an ambiguous failure, find what landed and create
-        only what is still missing (at most `CREATE_ATTEMPTS` sends; what is still
-        unknown after that is left for the next run, which finds the tickets by their
-        property)."""
+        """One bulk create, sent through `resend.send_checked`: after an ambiguous
+        failure, find what landed and create only what is still missing (at most
+        `CREATE_ATTEMPTS` sends; what is still unknown after that is left for the
+        next run, which finds the tickets by their property)."""
         remaining = list(specs)
         results: dict[str, CreateResult] = {}
-        for attempt in range(CREATE_ATTEMPTS):
+        search_error: FollowupError | None = None
+        attempt = 0
+        pages = sorted(set(page_ids))
+
+        def send() -> list[CreateResult]:
+            return self.jira.create_tickets(remaining)
+
+        def check() -> resend.Seen:
+            nonlocal remaining
+            by_item = self._landed_by_item(pages)
+            still: list[NewTicket] = []
+            for spec in remaining:
+                if spec.ref in by_item:
+                    results[spec.ref] = CreateResult(spec.ref, key=by_item[spec.ref])
+                else:
+                    still.append(spec)
+            remaining = still
+            return resend.Seen.MISSING if remaining else resend.Seen.LANDED
+
+        def landed(exc: ApiError) -> resend.Seen:
+            nonlocal search_error, attempt
+            log.warning("create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt)
+            attempt += 1
             try:
-                for r in self.jira.create_tickets(remaining):
-                    results[r.ref] = r
-                break
-            except ApiError as exc:
-                if not exc.ambiguous:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
-                    break
-                log.warning(
-                    "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
+                # The search lags Jira's writes (seconds on Cloud, and between the
+                # nodes of a Data Center cluster): creating again what did land would
+                # make a duplicate; waiting a little longer only delays a ticket.
+                return resend.look(
+                    check,
+                    settle=self.config.search_settle_seconds,
+                    pause=self.pause,
+                    stop=self.stop.is_set,
+                    on_wait=lambda wait: log.info(
+                        "create-settle",
+                        run_id=self.run_id,
+                        missing=len(remaining),
+                        wait_seconds=wait,
+                    ),
                 )
-                try:
-                    by_item, settled = self._find_landed(
-                        sorted(set(page_ids)), [s.ref for s in remaining]
-                    )
-                except FollowupError as search_exc:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
-                    break
-                still: list[NewTicket] = []
-                for spec in remaining:
-                    if spec.ref in by_item:
-                        results[spec.ref] = CreateResult(spec.ref, key=by_item[spec.ref])
-                    else:
-                        still.append(spec)
-                remaining = still
-                if not remaining:
-                    break
-                # Without a settled search (the run's budget could not pay the wait),
-                # what is missing may have landed: left for the next run, not sent.
-                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set() or not settled:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
-                    break
+            except FollowupError as exc2:
+                search_error = exc2
+                return resend.Seen.UNKNOWN
+
+        try:
+            sent = resend.send_checked(send, landed, sends=CREATE_ATTEMPTS, stop=self.stop.is_set)
+        except ApiError as exc:  # refused outright: nothing was created
+            sent = resend.Sent(None, landed=False, sends=1, error=exc)
+        for r in sent.value or ():
+            results[r.ref] = r
+        if sent.error is not None:
+            # Still missing, or (the search failing, or the run's budget unable to
+            # pay its wait) not known to be missing: left for the next run, not sent.
+            error = (search_error or sent.error).show()
+            for spec in remaining:
+                results[spec.ref] = CreateResult(spec.ref, error=error)
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
 
-    def _find_landed(self, page_ids: list[str], refs: list[str]) -> tuple[dict[str, str], bool]:
-        """After a create whose answer was lost: the tickets of these pages by the
-        item they belong to. The search lags Jira's writes (seconds on Cloud, and
-        between the nodes of a Data Center cluster), so while some of `refs` are
-        missing it looks again, waiting 0.5 s, 1 s, 2 s... up to
-        `search_settle_seconds` in all: creating again what did land would make a
-        duplicate; waiting a little longer only delays a ticket. Each wait is paid
-        from the run's retry budget; with the budget spent it stops looking, and says
-        so (False): what is missing then may still be in the search's lag."""
-        waited, step = 0.0, 0.5
-        settle = max(self.config.search_settle_seconds, 0.0)
-        while True:
-            landed = self._search_pages(page_ids)
-            by_item = {
-                t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None
-            }
-            missing = [ref for ref in refs if ref not in by_item]
-            if not missing or waited >= settle or self.stop.is_set():
-                return by_item, True
-            pause = min(step, settle - waited)
-            log.info("create-settle", run_id=self.run_id, missing=len(missing), wait_seconds=pause)
-            if not self.pause(pause):
-                return by_item, False
-            waited += pause
-            step *= 2
+    def _landed_by_item(self, page_ids: list[str]) -> dict[str, str]:
+        """The tickets of these pages, searched fresh, by the item they belong to."""
+        landed = self._search_pages(page_ids)
+        return {t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None}
 
     def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
         if not action.needs_create:
