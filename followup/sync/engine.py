@@ -183,20 +183,20 @@ class Engine:
         self.policy = policy
         self.config = config
         self.clock = clock
-        self.sleep = sleep
         # Every wait of the run is paid from its retry budget (the adapters' RetryPolicy
         # .pause): False when the budget cannot pay it, and the wait is not made.
         self.pause = pause if pause is not None else _sleeping(sleep)
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
-        # What the run learns as it goes and its workers share, and its worker pool.
-        self.state = RunState(run_id or uuid.uuid4().hex[:12], concurrency=config.concurrency)
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        # What a run learns as it goes and its workers share, and its worker pool: a
+        # new one for each `run()` (and an idle one for reading outside a run).
+        self.state = self._new_state()
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
         self.stop = stop if stop is not None else threading.Event()
 
-    @property
-    def run_id(self) -> str:
-        return self.state.run_id
+    def _new_state(self) -> RunState:
+        return RunState(self.run_id, concurrency=self.config.concurrency)
 
     # -- reading ------------------------------------------------------------------
 
@@ -380,6 +380,7 @@ class Engine:
         at a time across pages and batches: a page whose creates do not fill a
         request waits, leased, for the next batch. A run narrowed or restricted by
         spaces applies nothing until discovery has shown every filter matches."""
+        self.state = self._new_state()
         with self.state.pool():
             return self._run(
                 today=today,
