@@ -749,10 +749,39 @@ class Engine:
         return created.get(action.item or "")
 
     def _apply_page(self, pr: PageResult, created: dict[str, str], today: date) -> None:
+        """A page's plan carried out: its Jira writes, then its page write. A page write
+        that meets a newer version (409, or a lost answer) comes back as a conflict:
+        the page is read again, planned again by the same path as any page, the new
+        plan's Jira writes (creates included) are made as an ordinary step, and its
+        page write is tried again, at most `max_page_retries` times more."""
         self._apply_jira(pr, created)
         for action in pr.plan.actions:
-            if action.op is Op.WRITE_PAGE:
-                self._write_page(pr, action, created, today)
+            if action.op is not Op.WRITE_PAGE:
+                continue
+            write: PageWrite | None = payload(action, PageWrite)
+            attempt = 1
+            while write is not None:
+                conflict = self._write_page(pr, action, write, created, attempt=attempt)
+                if conflict is None:
+                    break
+                log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
+                # Someone (or our own lost write) moved the page on: start from what
+                # it is now, so their edit survives and ours is made again on top.
+                pr.page = self.confluence.get_page(pr.page.id)
+                attempt += 1
+                replan = self._replan(pr, today)
+                extra = PagePlan(
+                    pr.page.id,
+                    tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
+                    (),
+                    replan.items,
+                )
+                if extra.actions:
+                    self._apply_extra(pr, extra, created)
+                nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
+                write = payload(nxt, PageWrite) if nxt is not None else None
+                if write is None:  # the page already shows what it should
+                    pr.outcomes.append(Outcome(action, True))
 
     def _apply_jira(self, pr: PageResult, created: Mapping[str, str]) -> None:
         """The Jira writes of a page's plan (creates are done already), in plan order,
@@ -884,25 +913,25 @@ class Engine:
             pr.outcomes.append(Outcome(a, True, ticket=ticket))
 
     def _write_page(
-        self, pr: PageResult, action: Action, created: dict[str, str], today: date
-    ) -> None:
-        write = payload(action, PageWrite)
+        self,
+        pr: PageResult,
+        action: Action,
+        write: PageWrite,
+        created: Mapping[str, str],
+        *,
+        attempt: int,
+    ) -> ApiError | None:
+        """One page write of `write` onto the page as read; the write's error when it
+        met a newer version (409, or an answer lost) and may be tried again after a
+        re-plan (`attempt` within `max_page_retries` more), else None: what became of
+        the write is recorded."""
+        unlinked = {
+            o.action.item
+            for o in pr.outcomes
+            if o.action.op is Op.LINK and not o.ok and o.action.item
+        }
 
-        def body_for(page: Page, attempt: int) -> str | None:
-            nonlocal write
-            if attempt > 1:
-                # Someone (or our own lost write) moved the page on: start from what
-                # it is now, so their edit survives and ours is made again on top.
-                pr.page = page
-                replanned = self._replan(pr, page, created, today)
-                if replanned is None:
-                    return None
-                write = replanned
-            unlinked = {
-                o.action.item
-                for o in pr.outcomes
-                if o.action.op is Op.LINK and not o.ok and o.action.item
-            }
+        def body_for(page: Page, _: int) -> str | None:
             body = render(
                 page.body,
                 page.id,
@@ -915,24 +944,23 @@ class Engine:
             )
             return None if body == page.body else body
 
-        def conflict(attempt: int) -> None:
-            log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
-
         done = write_page(
             self.confluence,
             pr.page,
             body_for,
-            retries=self.config.max_page_retries,
+            retries=0,
             message="followup: action item tickets and status",
-            on_conflict=conflict,
         )
-        if done.error is not None:
-            pr.outcomes.append(Outcome(action, False, error=done.error.show()))
-            return
+        error = done.error
+        if error is not None:
+            if (error.status == 409 or error.ambiguous) and attempt <= self.config.max_page_retries:
+                return error
+            pr.outcomes.append(Outcome(action, False, error=error.show()))
+            return None
         pr.page = done.page
         pr.outcomes.append(Outcome(action, True))
         if not done.written:
-            return
+            return None
         pr.outcomes.extend(
             Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
         )
@@ -944,31 +972,26 @@ class Engine:
             outcome="ok",
             version=pr.page.version,
         )
+        return None
 
-    def _replan(
-        self, pr: PageResult, page: Page, created: dict[str, str], today: date
-    ) -> PageWrite | None:
-        """The page, read again after a conflict, planned again: the Jira writes the
-        new plan needs (an item added meanwhile, a tick made) are made now, and its
-        page write is returned (None: the page needs none)."""
+    def _replan(self, pr: PageResult, today: date) -> PagePlan:
+        """The page, read again after a conflict, planned again as any page is (its
+        tickets searched fresh); its new findings join the page's."""
+        page = pr.page
         extraction = self.extract_page(page)
         tickets = self._search_pages([page.id])[page.id]
         replan = self._plan(page, extraction, tickets, today)
         pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
-        extra = PagePlan(
-            page.id,
-            tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
-            (),
-            replan.items,
-        )
-        if extra.actions:
-            sub = PageResult(page, extra)
-            created.update(self._create_all([sub]))
-            self._apply_jira(sub, created)
-            pr.outcomes.extend(sub.outcomes)
-            pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
-        nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
-        return payload(nxt, PageWrite) if nxt is not None else None
+        return replan
+
+    def _apply_extra(self, pr: PageResult, extra: PagePlan, created: dict[str, str]) -> None:
+        """The Jira writes a re-plan added (an item added meanwhile, a tick made),
+        carried out as any page's are: creates, then the other Jira writes."""
+        sub = PageResult(pr.page, extra)
+        created.update(self._create_all([sub]))
+        self._apply_jira(sub, created)
+        pr.outcomes.extend(sub.outcomes)
+        pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
 
 
 class _TicketSearch:
