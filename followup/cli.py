@@ -643,6 +643,52 @@ def report(
 
 
 @app.command(rich_help_panel="Run")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (default [serve] host, 127.0.0.1).", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port (default [serve] port, 8080).", show_default=False
+        ),
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Register (or update) the Jira and Confluence webhooks that deliver to "
+            "[serve] public_url, then exit.",
+        ),
+    ] = False,
+) -> None:
+    """Receive Jira and Confluence webhooks and re-sync each page they are about, as
+    `sync --page` does; run the scheduled sync beside it as the safety net."""
+    settings = _settings(ctx)
+    settings.require_sites()
+    if register:
+        from followup.commands.webhooks import register_webhooks
+
+        for done in register_webhooks(settings):
+            line = f"{done.product}: {done.status} {done.url}"
+            if done.detail:
+                line += f" ({done.detail})"
+            typer.echo(terminal_text(line))
+        return
+    from followup.commands.serve import serve_command
+
+    serve_command(
+        settings,
+        host=host if host is not None else settings.serve.host,
+        port=port if port is not None else settings.serve.port,
+    )
+
+
+@app.command(rich_help_panel="Run")
 def doctor(ctx: typer.Context) -> None:
     """Check settings, connectivity, credentials and permissions, one line each."""
     from followup.commands.doctor import config_failed, run_doctor

@@ -80,6 +80,7 @@ __all__ = [
     "PrioritySettings",
     "ReminderSettings",
     "RoutingRule",
+    "ServeSettings",
     "Settings",
     "SyncSettings",
     "load_settings",
@@ -196,7 +197,7 @@ far longer, and log redaction replaces a token wherever it appears in text, whic
 short value would garble ordinary words."""
 
 
-def _read_token_file(path: Path) -> SecretStr:
+def _read_token_file(path: Path, *, check: bool = True) -> SecretStr:
     # The path is not quoted in the messages: a token put into token_file by mistake
     # is the "path" here.
     try:
@@ -208,7 +209,7 @@ def _read_token_file(path: Path) -> SecretStr:
         raise ValueError(f"the file it names cannot be read: {reason}") from None
     if not text:
         raise ValueError("the file it names is empty")
-    return _check_token_length(SecretStr(text))
+    return _check_token_length(SecretStr(text)) if check else SecretStr(text)
 
 
 def _check_token_length(token: SecretStr) -> SecretStr:
@@ -576,6 +577,92 @@ class ReminderSettings(BaseModel):
     escalate_label: str = Field(default=_core(ReminderPolicy, "escalate_label"), min_length=1)
 
 
+class ServeSettings(BaseModel):
+    """[serve]: `followup serve`, the webhook receiver (docs/deploy.md).
+
+    `webhook_secret` (or `webhook_secret_file`, a mounted secret) is the shared secret
+    Jira and Confluence sign their deliveries with; `public_url` is where the sites
+    reach this process (what `followup serve --register` registers)."""
+
+    model_config = _section_config()
+
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    public_url: str | None = None
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Pages waiting for a run (each counted once, however many events name it); an
+    # event for a page not already waiting is answered 503 with Retry-After when full.
+    queue_size: int = Field(default=1000, ge=1, le=100_000)
+    # The largest request body taken (Jira's issue events are a few kB; 1 MiB is plenty).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=50_000_000)
+    # Page runs carried out side by side (each under its page's lease).
+    workers: int = Field(default=2, ge=1, le=32)
+    # A page another run held the lease of is run again after this long, so that an
+    # event arriving while a sync or another replica wrote the page is not lost.
+    leased_retry_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return _check_webhook_secret(SecretStr(value.get_secret_value().strip()))
+
+    @field_validator("webhook_secret_file")
+    @classmethod
+    def _secret_file_readable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _check_webhook_secret(_read_token_file(value, check=False))
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://followup.acme.example")
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be a base URL without user@, ?query or #fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> ServeSettings:
+        if self.webhook_secret is None and self.webhook_secret_file is not None:
+            self.webhook_secret = _check_webhook_secret(
+                _read_token_file(self.webhook_secret_file, check=False)
+            )
+        return self
+
+    def secret(self) -> str:
+        """The webhook secret (ConfigError when neither setting gives one)."""
+        if self.webhook_secret is None:
+            raise ConfigError(
+                f"{setting_name(('serve', 'webhook_secret'))}: field required",
+                hint="followup serve verifies every delivery with it; generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'` and give it by "
+                "environment or webhook_secret_file",
+            )
+        return self.webhook_secret.get_secret_value()
+
+
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+def _check_webhook_secret(secret: SecretStr) -> SecretStr:
+    if len(secret.get_secret_value()) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ValueError(
+            f"is shorter than {MIN_WEBHOOK_SECRET_LENGTH} characters: a secret this short "
+            "can be guessed; use 32 random hex characters or more"
+        )
+    return secret
+
+
 FieldValue = str | int | float | bool | list[str]
 
 
@@ -776,6 +863,7 @@ class Settings(BaseSettings):
     owners: dict[str, str] = Field(default_factory=dict)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     routing: list[RoutingRule] = Field(default_factory=list)
     priorities: PrioritySettings = Field(default_factory=PrioritySettings)
     incident: IncidentSettings = Field(default_factory=IncidentSettings)
@@ -921,6 +1009,8 @@ class Settings(BaseSettings):
             yield token
             if site.email and not site.uses_pat:
                 yield base64.b64encode(f"{site.email}:{token}".encode()).decode("ascii")
+        if self.serve.webhook_secret is not None:
+            yield self.serve.webhook_secret.get_secret_value()
 
 
 def setting_name(loc: tuple[int | str, ...]) -> str:
@@ -959,8 +1049,8 @@ def _one_message(lines: list[str], what: str) -> str:
 
 # Echoed values are never a secret: nothing from the sections holding the sites and
 # their credentials (a token pasted into url, auth, email or timeout_seconds), and
-# nothing as long as the shortest token accepted.
-_SECRET_SECTIONS = ("jira", "confluence")
+# nothing as long as the shortest token accepted; nothing from [serve] (its secret).
+_SECRET_SECTIONS = ("jira", "confluence", "serve")
 
 
 def _may_echo(loc: tuple[Any, ...], value: Any) -> bool:

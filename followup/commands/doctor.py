@@ -271,6 +271,7 @@ def _api_detail(exc: ApiError) -> str:
 class _Doctor:
     def __init__(self, settings: Settings, adapters: Adapters) -> None:
         self.settings = settings
+        self.adapters = adapters
         self.jira = adapters.jira
         self.confluence = adapters.confluence
         self.checks: list[Check] = []
@@ -766,6 +767,14 @@ class _Doctor:
         server, written = self.settings.macro_link
         return macro_link_check(server, written, self.settings.macro_server_ids, seen)
 
+    def webhooks(self) -> Check:
+        """`followup serve`'s webhooks exist on the sites (followup.commands.webhooks)."""
+        from followup.commands.webhooks import webhook_status
+
+        adapters = self.adapters
+        status, detail, fix = webhook_status(self.settings, adapters)
+        return Check("webhooks", "ok" if status == "ok" else "warn", detail, fix)
+
     def _pages_denied(self, denied: Sequence[str], checked: int) -> Check:
         shown = ", ".join(denied[:5]) + (f" and {len(denied) - 5} more" if len(denied) > 5 else "")
         return Check(
@@ -946,6 +955,12 @@ def run_doctor(settings: Settings, *, out: IO[str] | None = None) -> Checklist:
                 ("page permissions", ["CQL"], doctor.page_permissions),
                 ("jira macros", ["CQL"], doctor.jira_macros),
                 ("watermark", ["Confluence credentials"], doctor.watermark),
+                # Only for a `followup serve` deployment ([serve] public_url set).
+                *(
+                    [("webhooks", ["Jira credentials"], doctor.webhooks)]
+                    if settings.serve.public_url
+                    else []
+                ),
             ]
         )
     finally:

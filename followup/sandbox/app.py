@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from followup.sandbox import confluence, control, jira, views
+from followup.sandbox import confluence, control, jira, views, webhooks
 from followup.sandbox.control import RequestStats
 from followup.sandbox.faults import Faults, Refusal
 from followup.sandbox.state import SandboxState
@@ -369,7 +369,9 @@ def create_app(state: SandboxState, *, base_url: str, faults: Faults | None = No
     state.faults = faults
     stats = RequestStats()
     control.init_schemas(state)
+    webhooks.attach(state, faults, base_url)
     routes: list[BaseRoute] = [
+        *webhooks.routes(state),
         *jira.routes(state),
         *confluence.routes(state),
         *views.routes(state),

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from followup.sandbox import confluence, jira
+from followup.sandbox import confluence, jira, webhooks
 from followup.sandbox.dataset import Dataset
 from followup.sandbox.faults import FaultConfig, FaultConfigError, Faults
 from followup.sandbox.seed import demo_dataset, synthetic_dataset
@@ -43,8 +43,9 @@ DEFAULT_PROJECT = "OPS"
 # -- lifecycle -------------------------------------------------------------------------------
 
 
-#: The product API modules, each with `init_schema(db)` and `load(state, dataset)`.
-PRODUCTS: tuple[ModuleType, ...] = (jira, confluence)
+#: The product API modules, each with `init_schema(db)` and `load(state, dataset)`
+#: (and the webhooks both products deliver).
+PRODUCTS: tuple[ModuleType, ...] = (jira, confluence, webhooks)
 
 
 def init_schemas(state: SandboxState) -> None:

@@ -27,6 +27,11 @@ Kinds, in the order a request meets them:
   (`/rest/api/3/search/jql`) for `search_lag_ms`, as Jira Cloud's search index lags
   its writes, unless its id is in the search's `reconcileIssues` (Atlassian's way to
   read one's own writes). Reads by key or id see it at once;
+- webhook deliveries (`webhooks.py`): each delivery is lost with probability
+  `webhook_drop`, sent twice (the same delivery, as a site's retry would) with
+  probability `webhook_duplicate`, sent `webhook_delay_ms` late; with
+  `webhook_reorder` = k (2 or more) they go out in groups of k, newest first (a
+  group waits up to 30 s for its k-th);
 - clock: every answer's `Date` header is `clock_offset_s` seconds off the real time,
   as if that much time had passed (or, negative, the server's clock were behind).
   Stored timestamps (a property version's `when`) keep the real time, so a positive
@@ -66,6 +71,10 @@ class FaultConfig:
     hold_route: str | None = None
     hold_after: int = 0
     clock_offset_s: float = 0.0
+    webhook_drop: float = 0.0
+    webhook_duplicate: float = 0.0
+    webhook_delay_ms: int = 0
+    webhook_reorder: int = 0
     seed: int | None = None
 
     @classmethod
@@ -92,6 +101,10 @@ class FaultConfig:
                 hold_route=None if data.get("hold_route") is None else str(data["hold_route"]),
                 hold_after=int(data.get("hold_after") or 0),
                 clock_offset_s=float(data.get("clock_offset_s") or 0.0),
+                webhook_drop=float(data.get("webhook_drop") or 0.0),
+                webhook_duplicate=float(data.get("webhook_duplicate") or 0.0),
+                webhook_delay_ms=int(data.get("webhook_delay_ms") or 0),
+                webhook_reorder=int(data.get("webhook_reorder") or 0),
                 seed=None if data.get("seed") is None else int(data["seed"]),
             )
         except (TypeError, ValueError) as exc:
@@ -100,7 +113,13 @@ class FaultConfig:
         return config
 
     def check(self) -> None:
-        for name in ("rate_429", "rate_5xx", "drop_response_after_write"):
+        for name in (
+            "rate_429",
+            "rate_5xx",
+            "drop_response_after_write",
+            "webhook_drop",
+            "webhook_duplicate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise FaultConfigError(f"{name} must be between 0 and 1, not {value}")
@@ -108,6 +127,8 @@ class FaultConfig:
             raise FaultConfigError(
                 "latency_ms, retry_after_s and search_lag_ms must not be negative"
             )
+        if self.webhook_delay_ms < 0 or self.webhook_reorder < 0:
+            raise FaultConfigError("webhook_delay_ms and webhook_reorder must not be negative")
         if self.hold_after < 0:
             raise FaultConfigError("hold_after must not be negative")
         if not math.isfinite(self.clock_offset_s):
@@ -222,6 +243,18 @@ class Faults:
             if config.drop_mode == "random":
                 return "close" if self._rng.random() < 0.5 else "502"
             return config.drop_mode
+
+    def webhook_fate(self) -> tuple[int, float, int]:
+        """How one webhook delivery goes out: (copies: 0 lost, 1, or 2 duplicated;
+        seconds late; the size of the groups sent newest first, 0 or 1 for none)."""
+        with self._lock:
+            config = self._config
+            copies = 1
+            if config.webhook_drop and self._rng.random() < config.webhook_drop:
+                copies = 0
+            elif config.webhook_duplicate and self._rng.random() < config.webhook_duplicate:
+                copies = 2
+            return copies, config.webhook_delay_ms / 1000.0, config.webhook_reorder
 
     def note_created(self, issue_id: int) -> None:
         """An issue was created: with a search lag, searches miss it for a while."""

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from followup.sandbox import webhooks
 from followup.sandbox.confluence.context import (
     Ctx,
     Problem,
@@ -254,6 +255,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 parent_id=parent_id,
             )
             apply_metadata(conn, page_id, data.get("metadata"))
+            webhooks.page_event(conn, "page_created", page_id, caller_id(request))
             page = require_page(conn, page_id)
             ctx = Ctx(state, site_of(request))
             expand = _DEFAULT_WRITE_EXPAND | expand_param(request)

@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from followup.sandbox import webhooks
 from followup.sandbox.confluence.context import (
     Ctx,
     Problem,
+    caller_id,
     guard,
     page_id_param,
     site_of,
@@ -71,7 +73,13 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         items = data if isinstance(data, list) else [data]
         with state.transaction() as conn:
             page = require_page(conn, page_id)
+            before = set(_page_labels(conn, page_id))
             apply_metadata(conn, page_id, {"labels": items})
+            for added in _page_labels(conn, page_id):
+                if added not in before:
+                    webhooks.page_event(
+                        conn, "label_added", page_id, caller_id(request), label=added
+                    )
             return JSONResponse(labels_json(Ctx(state, site_of(request)), page))
 
     def delete_label(request: Request, payload: bytes) -> Response:
@@ -84,6 +92,7 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             ).rowcount
             if not gone:
                 raise Problem(404, f"Label '{label}' is not on content {page_id}")
+            webhooks.page_event(conn, "label_removed", page_id, caller_id(request), label=label)
         return Response(status_code=204)
 
     return [

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from followup.sandbox import webhooks
 from followup.sandbox.confluence.context import Problem
 from followup.sandbox.confluence.properties import (
     check_property_key,
@@ -91,6 +92,7 @@ def update_page(
     )
     updated = load_page(db, page.id)
     assert updated is not None
+    webhooks.page_event(db, "page_updated", page.id, author)
     return updated
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from followup.sandbox import webhooks
 from followup.sandbox.jira.context import Ctx, Handler, json_response, page_params
 from followup.sandbox.jira.formats import jira_time
 from followup.sandbox.jira.lookups import issue_row
@@ -106,6 +107,24 @@ def record(
                 c.to_string,
             )
             for position, c in enumerate(changes)
+        ],
+    )
+    webhooks.issue_event(
+        db,
+        "jira:issue_updated",
+        issue_id,
+        author,
+        changelog_id=history_id,
+        items=[
+            {
+                "field": c.field,
+                "fieldtype": c.fieldtype,
+                "from": c.from_value,
+                "fromString": c.from_string,
+                "to": c.to_value,
+                "toString": c.to_string,
+            }
+            for c in changes
         ],
     )
 

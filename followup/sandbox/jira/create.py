@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from followup.sandbox import webhooks
 from followup.sandbox.jira import hierarchy, project_fields, validation, watchers, workflow
 from followup.sandbox.jira.catalog import DEFAULT_PRIORITY
 from followup.sandbox.jira.context import Ctx, FieldErrors, Handler, cannot_set, json_response
@@ -150,6 +151,7 @@ def create(ctx: Ctx, db: sqlite3.Connection, payload: Any) -> dict[str, str]:
     if ctx.state.faults is not None:
         ctx.state.faults.note_created(issue_id)
     watchers.watch(db, issue_id, new.reporter)  # Jira's users watch what they report
+    webhooks.issue_event(db, "jira:issue_created", issue_id, ctx.user.account_id)
     row = issue_row(db, str(issue_id))
     if isinstance(payload, dict) and payload.get("update"):
         apply_edit(ctx, db, row, {}, payload["update"])

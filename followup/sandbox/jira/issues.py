@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from followup.sandbox import webhooks
 from followup.sandbox.jira import changelog, hierarchy, issue_links, validation, watchers
 from followup.sandbox.jira.context import Ctx, FieldErrors, Handler, json_response, no_content
 from followup.sandbox.jira.edit import apply_edit
@@ -48,6 +49,7 @@ def _edit_issue(ctx: Ctx) -> Response:
 def _delete_issue(ctx: Ctx) -> Response:
     with ctx.state.transaction() as db:
         row = issue_row(db, ctx.path["issueIdOrKey"])
+        webhooks.issue_event(db, "jira:issue_deleted", int(row["id"]), ctx.user.account_id)
         for table in (
             "issue_labels",
             "issue_properties",
