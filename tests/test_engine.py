@@ -325,3 +325,20 @@ def test_report_renders_in_every_format(fmt: str) -> None:
         assert data["summary"]["create"] == 2
         assert data["dry_run"] is True
         assert {f["code"] for f in data["findings"]} >= {"missing-owner"}
+
+
+def test_one_engine_runs_twice_each_run_with_its_own_state() -> None:
+    """An engine reused for a second run (as a long-lived caller may) starts that run
+    with a state of its own: what the first run learned (the tickets it created) is
+    not carried over, and the second run still finds everything and writes nothing."""
+    jira, conf = make()
+    engine = Engine(jira, conf, Policy(), EngineConfig(concurrency=2), clock=lambda: NOW)
+    first = engine.run(today=TODAY, dry_run=False)
+    assert not first.failed
+    assert sorted(engine.state.created(PAGE_ID)) == sorted(jira.tickets)
+    writes = jira.writes + conf.writes
+    second = engine.run(today=TODAY, dry_run=False)
+    assert not second.failed
+    assert second.actions == []
+    assert jira.writes + conf.writes == writes
+    assert engine.state.created(PAGE_ID) == []

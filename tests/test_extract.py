@@ -622,6 +622,42 @@ def test_table_done_from_status_column(cell: str, done: bool) -> None:
     )
 
 
+def test_a_row_without_a_status_column_states_no_done_ness() -> None:
+    """A row's done-ness is stated only by a status column (a row has no checkbox):
+    without one, or with the row's status cell missing, it is `unstated`, not "not done";
+    an empty status cell states "not done"; a task always states its done-ness. Our
+    badge after the ticket is never read as a status."""
+    badge = status("DONE", "Green")
+    plain = only(extract(table(["Action", "Owner"], [f"Fix {jira('OPS-1')}{badge}", "A"]), PAGE))
+    assert "done" in plain.unstated
+    assert not plain.done
+    assert plain.badge is not None
+    short = only(extract(table(["Action", "Owner", "Status"], ["Fix", "A"]), PAGE))
+    assert "done" in short.unstated
+    empty = only(extract(table(["Action", "Owner", "Status"], ["Fix", "A", ""]), PAGE))
+    assert "done" not in empty.unstated
+    assert not empty.done
+    assert only(extract(tasks(task("1", "Fix it")), PAGE)).unstated == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("header", "unstated"),
+    [
+        (["Action", "Owner", "Due", "Status"], set()),
+        (["Action", "Owner", "Due"], {"done"}),
+        (["Action", "Owner", "Status"], {"due"}),
+        (["Action", "Due", "Status"], {"owner"}),
+        (["Action", "Owner"], {"due", "done"}),
+    ],
+)
+def test_a_row_states_only_the_fields_its_table_has_columns_for(
+    header: list[str], unstated: set[str]
+) -> None:
+    """An empty cell states "no value"; a missing column states nothing."""
+    row = ["Fix", *("" for _ in header[1:])]
+    assert only(extract(table(header, row), PAGE)).unstated == unstated
+
+
 @pytest.mark.parametrize(
     ("header", "row", "ticket"),
     [

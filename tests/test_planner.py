@@ -415,6 +415,72 @@ def test_unticked_on_page_reopens_ticket() -> None:
     assert "To Do" in tr[0].data.names
 
 
+def _row_without_status(**kw: Any) -> ActionItem:
+    """A table row whose table has no status column: it reads as not done, which no
+    one wrote."""
+    return item(source="table", unstated=frozenset({"done"}), **kw)
+
+
+@pytest.mark.parametrize("base_done", [False, True])
+def test_a_row_without_a_status_column_never_moves_the_tickets_status(base_done: bool) -> None:
+    """Closed (or reopened) in Jira, the ticket of a status-less row stays as Jira has
+    it, whatever the sync base recorded: no transition, and the base follows Jira, so
+    the next run is quiet. The badge shows the status."""
+    shown, ticket = synced(_row_without_status(done=base_done))
+    shown = replace(shown, done=False)  # all the row can read as
+    for closed in (True, False):
+        now = replace(
+            ticket,
+            status="Done" if closed else "To Do",
+            status_category="done" if closed else "new",
+            resolution="Done" if closed else None,
+        )
+        p = plan([shown], [now], summary=Badge("x", BadgeColour.GREY))
+        assert not [a for a in p.actions if a.op is Op.TRANSITION]
+        change = write_of(p).changes.get(shown.key)
+        assert change is None or change.done is KEEP
+        if change is not None and change.badge is not KEEP:
+            assert change.badge == (DONE if closed else TO_DO)
+        props = [a.data for a in p.actions if a.op is Op.SET_PROPERTY]
+        if closed != base_done:
+            [written] = props
+            assert written.prop.base.done is closed
+        else:
+            assert props == []
+
+
+@pytest.mark.parametrize("field", ["owner", "due"])
+def test_a_row_without_an_owner_or_due_column_never_clears_jiras_value(field: str) -> None:
+    """A table without an owner (due) column states no owner (date): a ticket
+    reassigned (re-dated) in Jira keeps it, the run after as well, and the base
+    follows Jira; the page's default due date is never pushed over Jira's either."""
+    shown, ticket = synced(item(source="table"))
+    if field == "owner":
+        page_now = replace(shown, owner=None, unstated=frozenset({"owner"}))
+        moved = replace(ticket, assignee="acc-bob")
+    else:
+        page_now = replace(shown, due=None, unstated=frozenset({"due"}))
+        moved = replace(ticket, due=date(2027, 2, 1))
+    policy = Policy(default_due_days=30)
+    p = plan([page_now], [moved], policy=policy, summary=Badge("x", BadgeColour.GREY))
+    assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION)]
+    [written] = [a.data for a in p.actions if a.op is Op.SET_PROPERTY]
+    base = written.prop.base
+    assert (base.assignee if field == "owner" else base.due) == (
+        "acc-bob" if field == "owner" else date(2027, 2, 1)
+    )
+    after = replace(moved, prop=written.prop)
+    p = plan([page_now], [after], policy=policy, summary=Badge("x", BadgeColour.GREY))
+    assert not [a for a in p.actions if a.op in (Op.UPDATE, Op.TRANSITION, Op.SET_PROPERTY)]
+
+
+def test_a_row_with_a_status_cell_set_to_open_reopens_its_ticket() -> None:
+    """A status column is a person's statement: "To do" written over "Done" reopens."""
+    shown, ticket = synced(item(source="table", done=True))
+    p = plan([replace(shown, done=False)], [ticket])
+    assert [a.reason for a in p.actions if a.op is Op.TRANSITION] == ["unticked on the page"]
+
+
 def test_close_on_tick_off_leaves_ticket_open_and_stays_stable() -> None:
     """With sync.close_on_tick off, a tick never closes the ticket, run after run."""
     shown, ticket = synced(item())

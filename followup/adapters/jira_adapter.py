@@ -63,6 +63,7 @@ from followup.ports import (
     JiraUser,
     NewTicket,
 )
+from followup.sync.resend import Seen, send_checked
 
 __all__ = ["PROPERTY_KEY", "SEARCH_FIELDS", "JiraAdapter"]
 
@@ -511,24 +512,23 @@ class JiraAdapter:
                 "this workflow offers",
             )
         target = str((chosen.get("to") or {}).get("name") or "")
-        for attempt in range(TRANSITION_ATTEMPTS):
-            try:
-                self._call(
-                    "POST",
-                    path,
-                    body={"transition": {"id": str(chosen["id"])}},
-                    safety=Safety.REJECTED_ONLY,
-                )
-                break
-            except ApiError as error:
-                if not error.ambiguous or not target:
-                    raise
-                # No answer or a 5xx: the status says whether it happened, and only a
-                # transition shown not to have happened is sent again.
-                if self._status(key).casefold() == target.casefold():
-                    break
-                if attempt == TRANSITION_ATTEMPTS - 1:
-                    raise
+        # No answer or a 5xx: the status says whether it happened, and only a
+        # transition shown not to have happened is sent again.
+        sent = send_checked(
+            lambda: self._call(
+                "POST",
+                path,
+                body={"transition": {"id": str(chosen["id"])}},
+                safety=Safety.REJECTED_ONLY,
+            ),
+            lambda _: (
+                Seen.LANDED if self._status(key).casefold() == target.casefold() else Seen.MISSING
+            ),
+            sends=TRANSITION_ATTEMPTS,
+            resend_on=lambda error: error.ambiguous and bool(target),
+        )
+        if sent.error is not None:
+            raise sent.error
         # Verified by reading the status back: a workflow post-function or a
         # condition can leave the ticket elsewhere even after a 2xx.
         actual = self._status(key)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 OwnerKind = Literal["account_id", "userkey", "username", "name"]
 ItemSource = Literal["task", "table"]
 StatusCategory = Literal["new", "indeterminate", "done"]
-ItemField = Literal["due", "done"]
+ItemField = Literal["owner", "due", "done"]
 TicketOrigin = Literal["created", "adopted"]
 
 
@@ -143,6 +143,13 @@ class ActionItem:
     `locked` names the fields whose value on the page is mixed with a person's own
     text, so that it cannot be changed without erasing theirs: followup reads them
     (where it can) but never writes them; the planner reports instead.
+
+    `unstated` names the fields the item's place on the page has no room for: those of
+    a table row whose table has no owner, due or status column (a row has no checkbox).
+    Their values here (no owner, no date, not done) are no one's statement, so they are
+    never taken for a change: Jira leads such a field (the page shows done-ness only
+    through the ticket reference or our badge, which followup writes and never reads
+    back as a person's intent).
     """
 
     key: str
@@ -164,6 +171,7 @@ class ActionItem:
     # The text of the row's Team or Project cell, for routing (`followup.core.routing`);
     # not part of the item's synced state.
     team: str | None = field(default=None, compare=False)
+    unstated: frozenset[ItemField] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -824,7 +824,15 @@ def _plan_existing(
     res = _resolution(item, owners, base)
     owner_known = item.owner is None or (res is not None and res.user_id is not None)
     base_assignee = base.assignee if base else t.assignee
-    if owner_known or not has_base:
+    if "owner" in item.unstated:
+        # The table has no owner column: nothing on the page says who owns it.
+        base_assignee = t.assignee
+        b.note(
+            item.key,
+            "assignee",
+            f"the table has no owner column: {t.key} leads, {person(t.assignee)}",
+        )
+    elif owner_known or not has_base:
         m = merge(p_assignee, t.assignee, base.assignee if base else None, dirs.assignee, "owner")
         if not owner_known and m.to_jira:
             m = Merge(False, m.to_page, t.assignee, m.conflict)
@@ -882,7 +890,15 @@ def _plan_existing(
     # due date: one the page states unreadably changes nothing on either side
     p_due = _effective_due(item, page, policy)
     jira_due = t.due
-    if "due" in item.unreadable:
+    if "due" in item.unstated:
+        # The table has no due column: nothing on the page states a date.
+        base_due = t.due
+        b.note(
+            item.key,
+            "due",
+            f"the table has no due column: {t.key} leads, {plain(t.due)}",
+        )
+    elif "due" in item.unreadable:
         base_due = base.due if base else t.due
         kept = t.due.isoformat() if t.due else "no due date"
         sentence = f"{t.key} keeps {kept} until the page states a date that reads one way."
@@ -932,6 +948,15 @@ def _plan_existing(
         base_done = base.done if base else t.done
         b.amend(FindingCode.UNKNOWN_STATUS, item.key, f"{t.key} stays {t.status}.")
         b.note(item.key, "status", f"the page's status cannot be read: {t.key} stays {t.status}")
+    elif "done" in item.unstated:
+        # The row has no place for a status: what it reads as is no one's statement,
+        # so it never reopens (or closes) the ticket. Jira leads; the badge shows it.
+        base_done = t.done
+        b.note(
+            item.key,
+            "status",
+            f"the table has no status column: {t.key} leads, {t.status} (shown by the badge)",
+        )
     else:
         status_dir = dirs.status
         if item.done and not t.done and not policy.close_on_tick:
@@ -997,9 +1022,10 @@ def _plan_existing(
     # conflicts found by earlier runs: reported until a side moves on, or acknowledged
     current = {
         "summary": (p_summary, t.summary),
-        "assignee": (p_assignee, t.assignee),
-        "due date": (p_due, t.due),
-        "status": (item.done, t.done),
+        "assignee": (t.assignee if "owner" in item.unstated else p_assignee, t.assignee),
+        "due date": (t.due if "due" in item.unstated else p_due, t.due),
+        # A page with no place for a status leaves a status conflict nothing to act on.
+        "status": (t.done if "done" in item.unstated else item.done, t.done),
     }
     # A field the page states unreadably says nothing about whether anyone acted on
     # its conflict: the conflict is kept as it was, and reported once it reads again.

@@ -52,6 +52,8 @@ class Explanation:
 
 
 def _owner(item: ActionItem, names: Names) -> str:
+    if "owner" in item.unstated:
+        return "no owner column: the ticket's assignee leads"
     if item.owner is None:
         return "nobody"
     if item.owner.kind == "name":
@@ -72,6 +74,8 @@ def _reference(item: ActionItem, story: ItemStory | None) -> str:
 
 
 def _due(item: ActionItem) -> str:
+    if "due" in item.unstated:
+        return "no due column: the ticket's due date leads"
     if "due" in item.unreadable:
         return "unreadable (see the findings): the ticket's due date is left as it is"
     return item.due.isoformat() if item.due else "none"
@@ -80,6 +84,8 @@ def _due(item: ActionItem) -> str:
 def _done(item: ActionItem) -> str:
     if "done" in item.unreadable:
         return "unreadable status (see the findings): the ticket's status is left as it is"
+    if "done" in item.unstated:
+        return "no status column: the ticket's status leads"
     return "ticked" if item.done else "not ticked"
 
 

@@ -59,7 +59,7 @@ from followup.core.reminders import add_reminders
 from followup.core.storage_format import extract_page, render
 from followup.errors import ApiError, FollowupError
 from followup.ports import ConfluencePort, CreateResult, FieldUpdate, JiraPort, NewTicket
-from followup.sync import leases, watermark
+from followup.sync import leases, resend, watermark
 from followup.sync.filters import check_filters
 from followup.sync.owners import OwnerResolver
 from followup.sync.pagewrite import write_page
@@ -183,20 +183,20 @@ class Engine:
         self.policy = policy
         self.config = config
         self.clock = clock
-        self.sleep = sleep
         # Every wait of the run is paid from its retry budget (the adapters' RetryPolicy
         # .pause): False when the budget cannot pay it, and the wait is not made.
         self.pause = pause if pause is not None else _sleeping(sleep)
         self.owners = OwnerResolver(jira, confluence, project=policy.project, names=config.owners)
-        # What the run learns as it goes and its workers share, and its worker pool.
-        self.state = RunState(run_id or uuid.uuid4().hex[:12], concurrency=config.concurrency)
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        # What a run learns as it goes and its workers share, and its worker pool: a
+        # new one for each `run()` (and an idle one for reading outside a run).
+        self.state = self._new_state()
         # Set (by `followup sync --watch` on SIGTERM) to stop between pages: the page
         # being written is finished, no other is started, the leases are released.
         self.stop = stop if stop is not None else threading.Event()
 
-    @property
-    def run_id(self) -> str:
-        return self.state.run_id
+    def _new_state(self) -> RunState:
+        return RunState(self.run_id, concurrency=self.config.concurrency)
 
     # -- reading ------------------------------------------------------------------
 
@@ -380,6 +380,7 @@ class Engine:
         at a time across pages and batches: a page whose creates do not fill a
         request waits, leased, for the next batch. A run narrowed or restricted by
         spaces applies nothing until discovery has shown every filter matches."""
+        self.state = self._new_state()
         with self.state.pool():
             return self._run(
                 today=today,
@@ -674,75 +675,73 @@ class Engine:
         return created
 
     def _create_chunk(self, specs: list[NewTicket], page_ids: list[str]) -> list[CreateResult]:
-        """One bulk create; after an ambiguous failure, find what landed and create
-        only what is still missing (at most `CREATE_ATTEMPTS` sends; what is still
-        unknown after that is left for the next run, which finds the tickets by their
-        property)."""
+        """One bulk create, sent through `resend.send_checked`: after an ambiguous
+        failure, find what landed and create only what is still missing (at most
+        `CREATE_ATTEMPTS` sends; what is still unknown after that is left for the
+        next run, which finds the tickets by their property)."""
         remaining = list(specs)
         results: dict[str, CreateResult] = {}
-        for attempt in range(CREATE_ATTEMPTS):
+        search_error: FollowupError | None = None
+        attempt = 0
+        pages = sorted(set(page_ids))
+
+        def send() -> list[CreateResult]:
+            return self.jira.create_tickets(remaining)
+
+        def check() -> resend.Seen:
+            nonlocal remaining
+            by_item = self._landed_by_item(pages)
+            still: list[NewTicket] = []
+            for spec in remaining:
+                if spec.ref in by_item:
+                    results[spec.ref] = CreateResult(spec.ref, key=by_item[spec.ref])
+                else:
+                    still.append(spec)
+            remaining = still
+            return resend.Seen.MISSING if remaining else resend.Seen.LANDED
+
+        def landed(exc: ApiError) -> resend.Seen:
+            nonlocal search_error, attempt
+            log.warning("create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt)
+            attempt += 1
             try:
-                for r in self.jira.create_tickets(remaining):
-                    results[r.ref] = r
-                break
-            except ApiError as exc:
-                if not exc.ambiguous:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
-                    break
-                log.warning(
-                    "create-ambiguous", run_id=self.run_id, error=exc.show(), attempt=attempt
+                # The search lags Jira's writes (seconds on Cloud, and between the
+                # nodes of a Data Center cluster): creating again what did land would
+                # make a duplicate; waiting a little longer only delays a ticket.
+                return resend.look(
+                    check,
+                    settle=self.config.search_settle_seconds,
+                    pause=self.pause,
+                    stop=self.stop.is_set,
+                    on_wait=lambda wait: log.info(
+                        "create-settle",
+                        run_id=self.run_id,
+                        missing=len(remaining),
+                        wait_seconds=wait,
+                    ),
                 )
-                try:
-                    by_item, settled = self._find_landed(
-                        sorted(set(page_ids)), [s.ref for s in remaining]
-                    )
-                except FollowupError as search_exc:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=search_exc.show())
-                    break
-                still: list[NewTicket] = []
-                for spec in remaining:
-                    if spec.ref in by_item:
-                        results[spec.ref] = CreateResult(spec.ref, key=by_item[spec.ref])
-                    else:
-                        still.append(spec)
-                remaining = still
-                if not remaining:
-                    break
-                # Without a settled search (the run's budget could not pay the wait),
-                # what is missing may have landed: left for the next run, not sent.
-                if attempt == CREATE_ATTEMPTS - 1 or self.stop.is_set() or not settled:
-                    for spec in remaining:
-                        results[spec.ref] = CreateResult(spec.ref, error=exc.show())
-                    break
+            except FollowupError as exc2:
+                search_error = exc2
+                return resend.Seen.UNKNOWN
+
+        try:
+            sent = resend.send_checked(send, landed, sends=CREATE_ATTEMPTS, stop=self.stop.is_set)
+        except ApiError as exc:  # refused outright: nothing was created
+            sent = resend.Sent(None, landed=False, sends=1, error=exc)
+        for r in sent.value or ():
+            results[r.ref] = r
+        if sent.error is not None:
+            # Still missing, or (the search failing, or the run's budget unable to
+            # pay its wait) not known to be missing: left for the next run, not sent.
+            error = (search_error or sent.error).show()
+            for spec in remaining:
+                results[spec.ref] = CreateResult(spec.ref, error=error)
         return [results.get(s.ref, CreateResult(s.ref, error="not created")) for s in specs]
 
-    def _find_landed(self, page_ids: list[str], refs: list[str]) -> tuple[dict[str, str], bool]:
-        """After a create whose answer was lost: the tickets of these pages by the
-        item they belong to. The search lags Jira's writes (seconds on Cloud, and
-        between the nodes of a Data Center cluster), so while some of `refs` are
-        missing it looks again, waiting 0.5 s, 1 s, 2 s... up to
-        `search_settle_seconds` in all: creating again what did land would make a
-        duplicate; waiting a little longer only delays a ticket. Each wait is paid
-        from the run's retry budget; with the budget spent it stops looking, and says
-        so (False): what is missing then may still be in the search's lag."""
-        waited, step = 0.0, 0.5
-        settle = max(self.config.search_settle_seconds, 0.0)
-        while True:
-            landed = self._search_pages(page_ids)
-            by_item = {
-                t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None
-            }
-            missing = [ref for ref in refs if ref not in by_item]
-            if not missing or waited >= settle or self.stop.is_set():
-                return by_item, True
-            pause = min(step, settle - waited)
-            log.info("create-settle", run_id=self.run_id, missing=len(missing), wait_seconds=pause)
-            if not self.pause(pause):
-                return by_item, False
-            waited += pause
-            step *= 2
+    def _landed_by_item(self, page_ids: list[str]) -> dict[str, str]:
+        """The tickets of these pages, searched fresh, by the item they belong to."""
+        landed = self._search_pages(page_ids)
+        return {t.prop.item: t.key for ts in landed.values() for t in ts if t.prop is not None}
 
     def _ticket_for(self, action: Action, created: Mapping[str, str]) -> str | None:
         if not action.needs_create:
@@ -750,10 +749,39 @@ class Engine:
         return created.get(action.item or "")
 
     def _apply_page(self, pr: PageResult, created: dict[str, str], today: date) -> None:
+        """A page's plan carried out: its Jira writes, then its page write. A page write
+        that meets a newer version (409, or a lost answer) comes back as a conflict:
+        the page is read again, planned again by the same path as any page, the new
+        plan's Jira writes (creates included) are made as an ordinary step, and its
+        page write is tried again, at most `max_page_retries` times more."""
         self._apply_jira(pr, created)
         for action in pr.plan.actions:
-            if action.op is Op.WRITE_PAGE:
-                self._write_page(pr, action, created, today)
+            if action.op is not Op.WRITE_PAGE:
+                continue
+            write: PageWrite | None = payload(action, PageWrite)
+            attempt = 1
+            while write is not None:
+                conflict = self._write_page(pr, action, write, created, attempt=attempt)
+                if conflict is None:
+                    break
+                log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
+                # Someone (or our own lost write) moved the page on: start from what
+                # it is now, so their edit survives and ours is made again on top.
+                pr.page = self.confluence.get_page(pr.page.id)
+                attempt += 1
+                replan = self._replan(pr, today)
+                extra = PagePlan(
+                    pr.page.id,
+                    tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
+                    (),
+                    replan.items,
+                )
+                if extra.actions:
+                    self._apply_extra(pr, extra, created)
+                nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
+                write = payload(nxt, PageWrite) if nxt is not None else None
+                if write is None:  # the page already shows what it should
+                    pr.outcomes.append(Outcome(action, True))
 
     def _apply_jira(self, pr: PageResult, created: Mapping[str, str]) -> None:
         """The Jira writes of a page's plan (creates are done already), in plan order,
@@ -885,25 +913,25 @@ class Engine:
             pr.outcomes.append(Outcome(a, True, ticket=ticket))
 
     def _write_page(
-        self, pr: PageResult, action: Action, created: dict[str, str], today: date
-    ) -> None:
-        write = payload(action, PageWrite)
+        self,
+        pr: PageResult,
+        action: Action,
+        write: PageWrite,
+        created: Mapping[str, str],
+        *,
+        attempt: int,
+    ) -> ApiError | None:
+        """One page write of `write` onto the page as read; the write's error when it
+        met a newer version (409, or an answer lost) and may be tried again after a
+        re-plan (`attempt` within `max_page_retries` more), else None: what became of
+        the write is recorded."""
+        unlinked = {
+            o.action.item
+            for o in pr.outcomes
+            if o.action.op is Op.LINK and not o.ok and o.action.item
+        }
 
-        def body_for(page: Page, attempt: int) -> str | None:
-            nonlocal write
-            if attempt > 1:
-                # Someone (or our own lost write) moved the page on: start from what
-                # it is now, so their edit survives and ours is made again on top.
-                pr.page = page
-                replanned = self._replan(pr, page, created, today)
-                if replanned is None:
-                    return None
-                write = replanned
-            unlinked = {
-                o.action.item
-                for o in pr.outcomes
-                if o.action.op is Op.LINK and not o.ok and o.action.item
-            }
+        def body_for(page: Page, _: int) -> str | None:
             body = render(
                 page.body,
                 page.id,
@@ -916,24 +944,23 @@ class Engine:
             )
             return None if body == page.body else body
 
-        def conflict(attempt: int) -> None:
-            log.info("page-conflict", run_id=self.run_id, page_id=pr.page.id, attempt=attempt)
-
         done = write_page(
             self.confluence,
             pr.page,
             body_for,
-            retries=self.config.max_page_retries,
+            retries=0,
             message="followup: action item tickets and status",
-            on_conflict=conflict,
         )
-        if done.error is not None:
-            pr.outcomes.append(Outcome(action, False, error=done.error.show()))
-            return
+        error = done.error
+        if error is not None:
+            if (error.status == 409 or error.ambiguous) and attempt <= self.config.max_page_retries:
+                return error
+            pr.outcomes.append(Outcome(action, False, error=error.show()))
+            return None
         pr.page = done.page
         pr.outcomes.append(Outcome(action, True))
         if not done.written:
-            return
+            return None
         pr.outcomes.extend(
             Outcome(a, True, ticket=a.ticket) for a in pr.plan.actions if a.op is Op.SHOW
         )
@@ -945,31 +972,26 @@ class Engine:
             outcome="ok",
             version=pr.page.version,
         )
+        return None
 
-    def _replan(
-        self, pr: PageResult, page: Page, created: dict[str, str], today: date
-    ) -> PageWrite | None:
-        """The page, read again after a conflict, planned again: the Jira writes the
-        new plan needs (an item added meanwhile, a tick made) are made now, and its
-        page write is returned (None: the page needs none)."""
+    def _replan(self, pr: PageResult, today: date) -> PagePlan:
+        """The page, read again after a conflict, planned again as any page is (its
+        tickets searched fresh); its new findings join the page's."""
+        page = pr.page
         extraction = self.extract_page(page)
         tickets = self._search_pages([page.id])[page.id]
         replan = self._plan(page, extraction, tickets, today)
         pr.findings.extend(f for f in replan.findings if f not in pr.plan.findings)
-        extra = PagePlan(
-            page.id,
-            tuple(a for a in replan.actions if a.op is not Op.WRITE_PAGE),
-            (),
-            replan.items,
-        )
-        if extra.actions:
-            sub = PageResult(page, extra)
-            created.update(self._create_all([sub]))
-            self._apply_jira(sub, created)
-            pr.outcomes.extend(sub.outcomes)
-            pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
-        nxt = next((a for a in replan.actions if a.op is Op.WRITE_PAGE), None)
-        return payload(nxt, PageWrite) if nxt is not None else None
+        return replan
+
+    def _apply_extra(self, pr: PageResult, extra: PagePlan, created: dict[str, str]) -> None:
+        """The Jira writes a re-plan added (an item added meanwhile, a tick made),
+        carried out as any page's are: creates, then the other Jira writes."""
+        sub = PageResult(pr.page, extra)
+        created.update(self._create_all([sub]))
+        self._apply_jira(sub, created)
+        pr.outcomes.extend(sub.outcomes)
+        pr.plan = replace(pr.plan, actions=pr.plan.actions + extra.actions)
 
 
 class _TicketSearch:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from followup.errors import ApiError, ConflictError
 from followup.ports import ConfluencePort, PropertyValue
+from followup.sync.resend import Seen, send_checked
 
 LEASE_KEY = "followup-lease"
 CREATE_ATTEMPTS = 3  # creates of the lease property met by an ambiguous failure
@@ -159,20 +160,27 @@ def acquire(
     expires = clock() + ttl
     value = _value(run_id, expires, seconds=seconds)
     current = confluence.get_property(page_id, LEASE_KEY) if expect_existing else None
-    for attempt in range(CREATE_ATTEMPTS if current is None else 0):
-        try:
-            prop = confluence.create_property(page_id, LEASE_KEY, value)
-            return Lease(page_id, run_id, prop.version, expires, seconds=seconds)
-        except ConflictError:
-            pass
-        except ApiError as exc:
-            if not exc.ambiguous or attempt == CREATE_ATTEMPTS - 1:
-                raise
-            # The create may have landed with its answer lost: the property tells.
-        current = confluence.get_property(page_id, LEASE_KEY)
-        if current is not None:
-            break
-        # No lease there: our create did not land, or a lease was deleted in between.
+    if current is None:
+
+        def there(_: ApiError) -> Seen:
+            # A conflict (a lease is there), or a create that may have landed with
+            # its answer lost: the property tells. None there: our create did not
+            # land, or a lease was deleted in between, and the create is sent again.
+            nonlocal current
+            current = confluence.get_property(page_id, LEASE_KEY)
+            return Seen.MISSING if current is None else Seen.LANDED
+
+        sent = send_checked(
+            lambda: confluence.create_property(page_id, LEASE_KEY, value),
+            there,
+            sends=CREATE_ATTEMPTS,
+            resend_on=lambda exc: isinstance(exc, ConflictError) or exc.ambiguous,
+            look_after_last=lambda exc: isinstance(exc, ConflictError),
+        )
+        if sent.value is not None:
+            return Lease(page_id, run_id, sent.value.version, expires, seconds=seconds)
+        if sent.error is not None and not isinstance(sent.error, ConflictError):
+            raise sent.error
     if current is None:
         return Held(page_id, "another run", expires)
     mine = current.value.get("owner") == run_id

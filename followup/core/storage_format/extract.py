@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -670,11 +671,25 @@ def _read_row(
         unreadable,
         frozenset(locked) if locked else _NOTHING_LOCKED,
         team,
+        # A column the table lacks: the row has no place for that field (nor a checkbox).
+        _unstated(owner_cell is None, due_cell is None, status_cell is None),
     )
     return Located(item, problem, due_text, ticket, row, info, cells, owner_at, due_at, status_at)
 
 
 _NOTHING_LOCKED: frozenset[str] = frozenset()
+
+
+def _unstated(owner: bool, due: bool, done: bool) -> frozenset[ItemField]:
+    """The fields a row has no cell for (`ActionItem.unstated`); one set per case."""
+    return _UNSTATED[owner, due, done]
+
+
+_ROW_FIELDS: tuple[ItemField, ...] = ("owner", "due", "done")
+_UNSTATED: dict[tuple[bool, bool, bool], frozenset[ItemField]] = {
+    absent: frozenset(name for name, gone in zip(_ROW_FIELDS, absent, strict=True) if gone)
+    for absent in itertools.product((False, True), (False, True), (False, True))
+}
 
 
 _WRAPPERS = frozenset({"p", "div", "span"})
