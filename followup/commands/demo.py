@@ -64,7 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = server.url
     try:
         env = control.env_for(state, url)
-        settings = load_settings(None, env={**env, "FOLLOWUP_SYNC__TIMEZONE": "UTC"})
+        # The Payments team's follow-ups go to their own project; the rest to OPS.
+        routing = '[{"space": "PAY", "project": "PAY", "components": ["payments-api"]}]'
+        settings = load_settings(
+            None,
+            env={**env, "FOLLOWUP_SYNC__TIMEZONE": "UTC", "FOLLOWUP_ROUTING": routing},
+        )
 
         def step(title: str, *, dry_run: bool = False) -> None:
             console.rule(f"[bold]{title}")
