@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -36,7 +35,8 @@ from followup.adapters.webhooks import sites_answer
 from followup.commands.sites import open_sites
 from followup.commands.sync import build_engine, today_in
 from followup.core.plan import Op
-from followup.errors import FollowupError, ListenError, UsageError
+from followup.errors import FollowupError, UsageError
+from followup.listen import listening_socket
 from followup.serve.app import create_app
 from followup.serve.events import Target
 from followup.serve.metrics import ServeMetrics
@@ -216,23 +216,6 @@ def build_receiver(settings: Settings) -> Receiver:
     return Receiver(queue=queue, metrics=metrics, runner=runner, app=app)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: without it every answer with a body (headers and
-    # body written separately) waits ~40 ms for the client's delayed ACK (Nagle).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise ListenError(host, port, exc) from None
-    sock.set_inheritable(True)
-    return sock
-
-
 class _Server(uvicorn.Server):
     """uvicorn's server, but a SIGTERM or SIGINT that stopped it is not raised again
     once it has shut down (uvicorn re-raises it, which ends the process there): the
@@ -300,7 +283,7 @@ def start_in_thread(
 ) -> RunningServe:
     """Serve `settings`' receiver from a daemon thread and wait until it listens."""
     receiver = build_receiver(settings)
-    sock = _bind(host, port)
+    sock = listening_socket(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     server = _uvicorn(receiver.app)
     thread = threading.Thread(
@@ -323,7 +306,7 @@ def serve_command(settings: Settings, *, host: str, port: int) -> None:
     """Serve in the foreground until SIGTERM or Ctrl-C (uvicorn's handlers), then
     let the page runs under way finish and release their leases."""
     receiver = build_receiver(settings)
-    sock = _bind(host, port)
+    sock = listening_socket(host, port)
     server = _uvicorn(receiver.app)
     receiver.queue.start()
     log.info(

@@ -25,6 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from followup.errors import ListenError
+from followup.listen import listening_socket
 from followup.sandbox import control
 from followup.sandbox.app import create_app
 from followup.sandbox.control import RequestStats
@@ -46,23 +47,6 @@ def open_state(
     if seed is not None and control.is_empty(state):
         control.load_dataset(state, control.named_dataset(seed, flavor))
     return state
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: without it every answer with a body (headers and
-    # body written separately) waits ~40 ms for the client's delayed ACK (Nagle).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except BaseException:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def _url(host: str, sock: socket.socket) -> str:
@@ -130,7 +114,7 @@ def start_in_thread(
     timeout: float = 10.0,
 ) -> RunningSandbox:
     """Serve `state` from a daemon thread on `port` (0: a free one) and wait until it is up."""
-    sock = _bind(host, port)
+    sock = listening_socket(host, port)
     url = _url(host, sock)
     app = create_app(state, base_url=url, faults=faults)
     server = uvicorn.Server(_config(app))
@@ -197,10 +181,7 @@ def serve(
     """
     fault_set = Faults(FaultConfig.from_json(faults)) if faults else None
     # The port first: a port in use must fail before the database is created or seeded.
-    try:
-        sock = _bind(host, port)
-    except OSError as exc:
-        raise ListenError(host, port, exc) from None
+    sock = listening_socket(host, port)
     try:
         state = open_state(state_path, flavor=flavor, seed=seed)
     except BaseException:
