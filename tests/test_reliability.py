@@ -321,12 +321,13 @@ def test_a_storm_with_real_waits_completes(
 
 
 def test_sandbox_answers_without_the_delayed_ack_stall() -> None:
-    """Every connection the sandbox accepts has TCP_NODELAY set, so an answer with a
-    body is not held back ~40 ms by a Nagle / delayed-ACK stall (which made every fault
-    test ten times slower). The mechanism is checked, not a speed: bench/ measures."""
-    from followup.sandbox.server import _bind
+    """Every connection the sandbox (and `followup serve`) accepts has TCP_NODELAY set,
+    so an answer with a body is not held back ~40 ms by a Nagle / delayed-ACK stall (which
+    made every fault test ten times slower). The mechanism is checked, not a speed:
+    bench/ measures."""
+    from followup.listen import listening_socket
 
-    listening = _bind("127.0.0.1", 0)
+    listening = listening_socket("127.0.0.1", 0)
     try:
         client = socket.create_connection(listening.getsockname(), timeout=10)
         accepted, _ = listening.accept()
