@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from followup.sandbox.confluence.context import (
-    Ctx,
     Problem,
     Site,
     decode_cursor,
-    encode_cursor,
     guard,
     int_param,
     limit_param,
@@ -40,8 +37,12 @@ from followup.sandbox.confluence.context import (
     v2_error,
 )
 from followup.sandbox.confluence.labels import label_id
-from followup.sandbox.confluence.pages_v2 import V2_LIMIT_CAP, V2_LIMIT_DEFAULT, page_json
-from followup.sandbox.confluence.rows import PageRow
+from followup.sandbox.confluence.pages_v2 import (
+    V2_LIMIT_CAP,
+    V2_LIMIT_DEFAULT,
+    pages_after,
+    v2_list,
+)
 from followup.sandbox.state import SandboxState
 
 LABEL_SPACE_IDS_MAX = 100  # `space-id` of labels/{id}/pages: maxItems 100
@@ -67,19 +68,6 @@ def _label_named(db: sqlite3.Connection, wanted: int) -> str | None:
         if int(label_id(name)) == wanted:
             return str(name)
     return None
-
-
-def _next(
-    request: Request, path: str, site: Site, limit: int, after: int
-) -> tuple[dict[str, str], dict[str, str]]:
-    """`_links` and headers of a v2 answer with more to come after id `after`."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit")]
-    query += [("limit", str(limit)), ("cursor", encode_cursor(after, 0))]
-    link = f"{path}?{urlencode(query)}"
-    return (
-        {"next": link, "base": site.base},
-        {"Link": f'<{link}>; rel="next", <{site.base}>; rel="base"'},
-    )
 
 
 def _space_json(site: Site, row: sqlite3.Row) -> dict[str, Any]:
@@ -179,21 +167,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                     f" ({','.join('?' * len(space_ids))}))"
                 )
                 params.extend(int(i) for i in space_ids)
-            rows = db.execute(
-                f"SELECT content.* FROM content WHERE {' AND '.join(clauses)}"
-                " ORDER BY content.id LIMIT ?",
-                [*params, limit + 1],
-            ).fetchall()
-            pages = [PageRow.from_row(row) for row in rows[:limit]]
-            ctx = Ctx(state, site)
-            results = [page_json(ctx, page, with_body=with_body) for page in pages]
-        links: dict[str, str] = {"base": site.base}
-        headers: dict[str, str] = {}
-        if len(rows) > limit:
-            links, headers = _next(
-                request, f"/wiki/api/v2/labels/{raw}/pages", site, limit, pages[-1].id
-            )
-        return JSONResponse({"results": results, "_links": links}, headers=headers)
+            results, last = pages_after(state, site, clauses, params, limit, with_body=with_body)
+        return v2_list(request, f"/wiki/api/v2/labels/{raw}/pages", site, results, limit, last)
 
     def spaces(request: Request, payload: bytes) -> Response:
         require_cloud()
@@ -217,13 +192,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
                 [*params, limit + 1],
             ).fetchall()
         results = [_space_json(site, row) for row in rows[:limit]]
-        links: dict[str, str] = {"base": site.base}
-        headers: dict[str, str] = {}
-        if len(rows) > limit:
-            links, headers = _next(
-                request, "/wiki/api/v2/spaces", site, limit, rows[limit - 1]["id"]
-            )
-        return JSONResponse({"results": results, "_links": links}, headers=headers)
+        last = int(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return v2_list(request, "/wiki/api/v2/spaces", site, results, limit, last)
 
     v2: list[BaseRoute] = [
         Route("/wiki/api/v2/labels/{id}/pages", guard(label_pages, v2_error), methods=["GET"]),

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from followup.sandbox.confluence.context import (
     Ctx,
     Problem,
+    Site,
     caller_id,
     decode_cursor,
     encode_cursor,
@@ -139,26 +140,8 @@ def routes(state: SandboxState) -> list[BaseRoute]:
             params.extend(statuses)
         site = site_of(request)
         with state.lock:
-            rows = db.execute(
-                f"SELECT content.* FROM content WHERE {' AND '.join(clauses)}"
-                " ORDER BY content.id LIMIT ?",
-                [*params, limit + 1],
-            ).fetchall()
-            pages = [PageRow.from_row(row) for row in rows[:limit]]
-            ctx = Ctx(state, site)
-            results = [page_json(ctx, page, with_body=with_body) for page in pages]
-        links: dict[str, str] = {"base": site.base}
-        headers: dict[str, str] = {}
-        if len(rows) > limit:
-            query = [
-                (k, v)
-                for k, v in request.query_params.multi_items()
-                if k not in ("cursor", "limit")
-            ]
-            query += [("limit", str(limit)), ("cursor", encode_cursor(pages[-1].id, 0))]
-            links["next"] = f"/wiki/api/v2/pages?{urlencode(query)}"
-            headers["Link"] = f'<{links["next"]}>; rel="next", <{site.base}>; rel="base"'
-        return JSONResponse({"results": results, "_links": links}, headers=headers)
+            results, last = pages_after(state, site, clauses, params, limit, with_body=with_body)
+        return v2_list(request, "/wiki/api/v2/pages", site, results, limit, last)
 
     def v2_page(request: Request, payload: bytes) -> Response:
         require_cloud()
@@ -216,3 +199,47 @@ def routes(state: SandboxState) -> list[BaseRoute]:
         Route("/wiki/api/v2/pages/{id}", guard(v2_page, v2_error), methods=["GET"]),
         Route("/wiki/api/v2/pages/{id}", guard(v2_update_page, v2_error), methods=["PUT"]),
     ]
+
+
+def pages_after(
+    state: SandboxState,
+    site: Site,
+    clauses: list[str],
+    params: list[object],
+    limit: int,
+    *,
+    with_body: bool,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to `limit` pages matching `clauses` by id order, as v2 JSON, and the id of the
+    last one when more follow (None when this is the last page of results). The caller
+    holds `state.lock`."""
+    rows = state.db.execute(
+        f"SELECT content.* FROM content WHERE {' AND '.join(clauses)} ORDER BY content.id LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    pages = [PageRow.from_row(row) for row in rows[:limit]]
+    ctx = Ctx(state, site)
+    results = [page_json(ctx, page, with_body=with_body) for page in pages]
+    return results, (pages[-1].id if len(rows) > limit else None)
+
+
+def v2_list(
+    request: Request,
+    path: str,
+    site: Site,
+    results: list[dict[str, Any]],
+    limit: int,
+    last: int | None,
+) -> JSONResponse:
+    """A v2 list answer; when more follow (`last` set), its next link in `_links.next`
+    and in the `Link` header, with the request's other parameters kept."""
+    links: dict[str, str] = {"base": site.base}
+    headers: dict[str, str] = {}
+    if last is not None:
+        query = [
+            (k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit")
+        ]
+        query += [("limit", str(limit)), ("cursor", encode_cursor(last, 0))]
+        links["next"] = f"{path}?{urlencode(query)}"
+        headers["Link"] = f'<{links["next"]}>; rel="next", <{site.base}>; rel="base"'
+    return JSONResponse({"results": results, "_links": links}, headers=headers)
