@@ -321,7 +321,7 @@ def test_edits_made_in_the_middle_of_a_run_are_read_by_the_next(site: Site) -> N
     runner = threading.Thread(target=lambda: outcome.setdefault("run", site.run()))
     runner.start()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # bounds a hang only; no speed is asserted
         while site.server.stats.snapshot()["faults"]["held"] == 0:
             assert runner.is_alive(), "the run ended before its first Jira write"
             assert time.monotonic() < deadline, "the run never got there"

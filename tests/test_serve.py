@@ -37,7 +37,7 @@ from followup.settings import load_settings
 
 SECRET = "webhook-secret-for-the-tests-0123456789"
 PAGE = "98000001"
-WAIT = 60.0  # bounds a failure only: every wait ends as soon as its condition holds
+WAIT = 300.0  # bounds a failure only (a hang): every wait ends as soon as its condition holds
 PAGE_WRITE = "PUT /wiki/rest/api/content/{id}"
 
 
